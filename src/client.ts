@@ -1,0 +1,149 @@
+// The attaching client: the user's terminal in raw mode, keys to the program, the program's
+// bytes to the screen, and the detach and suspend keys.
+
+import type { ClientOptions } from './cli.js';
+import { ExitCode, SIGNAL_EXIT_BASE } from './errors.js';
+import { SUSPEND_KEY, findKey } from './keys.js';
+import {
+  FrameType, RedrawMethod, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
+  type ExitStatus, type Frame,
+} from './protocol.js';
+import { openSession, type SessionConnection } from './session.js';
+import { onShutdown } from './shutdown.js';
+import { signalName } from './signals.js';
+import { enterRawMode, printStatusLine, restoreTerminal, windowSize } from './terminal.js';
+
+/** How long a detaching client waits for its last keystrokes to reach the master. */
+const DETACH_FLUSH_TIMEOUT_MS = 1_000;
+
+export function describeExit(status: ExitStatus): string {
+  return status.signal > 0
+    ? `[program killed by ${signalName(status.signal)}]`
+    : `[program exited with status ${status.code}]`;
+}
+
+export function exitCodeOf(status: ExitStatus): number {
+  return status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code;
+}
+
+/** Attaches to the session; resolves with the client's exit code. */
+export async function attach(socketPath: string, options: ClientOptions, session?: SessionConnection): Promise<number> {
+  const { socket, decoder, early } = session ?? (await openSession(socketPath));
+  const keys = { detach: options.detachKey, suspend: options.suspendKey ? SUSPEND_KEY : null };
+
+  enterRawMode();
+  onShutdown(restoreTerminal);
+
+  const sendAttach = (redraw: RedrawMethod): void => {
+    socket.write(encodeAttach({ ...windowSize(), redraw, readOnly: options.readOnly }));
+  };
+  sendAttach(options.redraw);
+
+  return new Promise<number>((resolve) => {
+    let done = false;
+    let lastError: string | undefined;
+
+    const leave = (code: number, message: string, flushed: Promise<void> = Promise.resolve()): void => {
+      if (done) return;
+      done = true;
+      process.stdin.off('data', onInput);
+      process.stdin.pause();
+      process.stdout.off('resize', onResize);
+      process.off('SIGCONT', onContinue);
+      restoreTerminal();
+      printStatusLine(message);
+      void flushed.then(() => resolve(code));
+    };
+
+    const onFrame = (frame: Frame): void => {
+      switch (frame.type) {
+        case FrameType.Output:
+          if (!process.stdout.write(frame.payload)) {
+            // The terminal is slower than the program: stop reading so the master slows down.
+            socket.pause();
+            process.stdout.once('drain', () => socket.resume());
+          }
+          return;
+        case FrameType.Exit: {
+          const status = decodeExit(frame.payload);
+          leave(exitCodeOf(status), describeExit(status));
+          return;
+        }
+        case FrameType.Error:
+          lastError = frame.payload.toString('utf8');
+          return;
+        default:
+          return; // frames this version does not use are ignored, for forward compatibility
+      }
+    };
+
+    const onSocketData = (chunk: Buffer): void => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (error) {
+        socket.destroy();
+        leave(ExitCode.Failure, `[dt: the session sent garbage: ${(error as Error).message}]`);
+        return;
+      }
+      for (const frame of frames) if (!done) onFrame(frame);
+    };
+
+    const onInput = (chunk: Buffer): void => {
+      let rest = chunk;
+      while (rest.length > 0) {
+        const key = findKey(rest, keys);
+        const bytes = key === null ? rest : rest.subarray(0, key.index);
+        if (bytes.length > 0 && !options.readOnly) {
+          for (const frame of encodeDataFrames(FrameType.Input, bytes)) socket.write(frame);
+        }
+        if (key === null) return;
+        if (key.action === 'detach') {
+          detach();
+          return;
+        }
+        suspend();
+        rest = rest.subarray(key.index + key.length);
+      }
+    };
+
+    const detach = (): void => {
+      // Exit only once the last keystrokes are on their way to the master.
+      const flushed = new Promise<void>((flush) => {
+        socket.once('finish', flush);
+        socket.once('close', flush);
+        setTimeout(flush, DETACH_FLUSH_TIMEOUT_MS).unref();
+      });
+      socket.end(encodeFrame(FrameType.Detach));
+      leave(ExitCode.Ok, '[detached]', flushed);
+    };
+
+    const suspend = (): void => {
+      socket.write(encodeFrame(FrameType.Detach));
+      restoreTerminal();
+      process.kill(process.pid, 'SIGTSTP');
+    };
+
+    const onContinue = (): void => {
+      if (done) return;
+      enterRawMode();
+      sendAttach(RedrawMethod.Unspecified);
+    };
+
+    const onResize = (): void => {
+      if (!options.readOnly) socket.write(encodeResize(windowSize()));
+    };
+
+    socket.on('data', onSocketData);
+    socket.on('close', () => {
+      if (lastError !== undefined) leave(ExitCode.Failure, `[dt: ${lastError}]`);
+      else leave(ExitCode.Failure, '[dt: lost the session: its master went away without a status]');
+    });
+    socket.on('error', () => { /* reported by 'close' */ });
+    process.stdin.on('data', onInput);
+    process.stdin.resume();
+    process.stdout.on('resize', onResize);
+    process.on('SIGCONT', onContinue);
+    for (const frame of early) onFrame(frame);
+  });
+}

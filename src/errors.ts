@@ -1,0 +1,50 @@
+// One error family, one message shape (`dt: <socket>: <reason>`), one exit-code table.
+
+export const ExitCode = {
+  /** success, or the client detached */
+  Ok: 0,
+  /** anything that went wrong: no session, session gone, cannot execute, lost connection */
+  Failure: 1,
+  /** the command line could not be understood */
+  Usage: 2,
+} as const;
+
+/** Death by signal N is reported as 128+N, as shells do. */
+export const SIGNAL_EXIT_BASE = 128;
+
+export class DtError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.Failure,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class UsageError extends DtError {
+  constructor(message: string) {
+    super(message, ExitCode.Usage);
+  }
+}
+
+/** An error about a session, printed as `dt: <socket>: <reason>`. */
+export function sessionError(socketPath: string, reason: string, cause?: unknown): DtError {
+  return new DtError(`${socketPath}: ${reason}`, ExitCode.Failure, { cause });
+}
+
+/** The reason text of a system error, without Node's "ENOENT: ..., connect" decorations. */
+export function describeSystemError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT': return 'No such file or directory';
+    case 'EACCES': return 'Permission denied';
+    case 'ECONNREFUSED': return 'Connection refused';
+    case 'ENOTSOCK': return 'Not a socket';
+    case 'ENOTDIR': return 'Not a directory';
+    case 'EADDRINUSE': return 'Address already in use';
+    case 'EISDIR': return 'Is a directory';
+    case 'ENAMETOOLONG': return 'File name too long';
+    default: return error instanceof Error ? error.message : String(error);
+  }
+}

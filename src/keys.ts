@@ -1,0 +1,94 @@
+// Key names (`^\`, `^?`, `x`) and finding the detach and suspend keys in a read from the
+// terminal, in the legacy single-byte form and in the CSI-u / modifyOtherKeys forms that
+// kitty and recent xterm send for Ctrl+key.
+
+import { UsageError } from './errors.js';
+
+/** Ctrl-\, dtach's default. */
+export const DEFAULT_DETACH_KEY = 0x1c;
+/** Ctrl-Z. */
+export const SUSPEND_KEY = 0x1a;
+
+/** `^X` → Ctrl-X, `^?` → DEL, any other single character → itself. */
+export function parseKeyName(name: string): number {
+  if (name.length === 2 && name[0] === '^') {
+    if (name[1] === '?') return 0x7f;
+    return name.charCodeAt(1) & 0x1f;
+  }
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length !== 1) throw new UsageError(`Invalid escape character '${name}': use one character or ^X.`);
+  return bytes[0]!;
+}
+
+/** How a key is shown to the user: `^\`, `^?`, or the character. */
+export function formatKeyName(key: number): string {
+  if (key === 0x7f) return '^?';
+  if (key < 0x20) return '^' + String.fromCharCode(key + 0x40);
+  return String.fromCharCode(key);
+}
+
+export type KeyAction = 'detach' | 'suspend';
+
+export interface KeyMatch {
+  action: KeyAction;
+  /** offset of the key's first byte in the chunk */
+  index: number;
+  /** bytes the key occupies (1, or the length of its escape sequence) */
+  length: number;
+}
+
+export interface WatchedKeys {
+  detach: number | null;
+  suspend: number | null;
+}
+
+// kitty: ESC [ code[:alternates] ; modifiers[:event] u ; xterm modifyOtherKeys: ESC [ 27 ; modifiers ; code ~
+const KITTY_KEY = /\x1b\[(\d+)(?::\d*)*;(\d+)(?::(\d+))?u/g;
+const XTERM_KEY = /\x1b\[27;(\d+);(\d+)~/g;
+const CTRL_BIT = 4;
+const LOCK_BITS = 64 | 128; // caps lock, num lock: do not change which key was meant
+const KEY_RELEASE_EVENT = 3;
+
+/** The earliest watched key in the chunk, or null. */
+export function findKey(chunk: Buffer, keys: WatchedKeys): KeyMatch | null {
+  let best: KeyMatch | null = null;
+  const consider = (match: KeyMatch): void => {
+    if (best === null || match.index < best.index) best = match;
+  };
+  for (const [action, key] of [['detach', keys.detach], ['suspend', keys.suspend]] as const) {
+    if (key === null) continue;
+    const index = chunk.indexOf(key);
+    if (index >= 0) consider({ action, index, length: 1 });
+  }
+  if (chunk.includes(0x1b)) {
+    const text = chunk.toString('latin1');
+    for (const match of text.matchAll(KITTY_KEY)) {
+      if (match[3] !== undefined && Number(match[3]) === KEY_RELEASE_EVENT) continue;
+      const action = actionForCtrlKey(Number(match[1]), Number(match[2]), keys);
+      if (action) consider({ action, index: match.index, length: match[0].length });
+    }
+    for (const match of text.matchAll(XTERM_KEY)) {
+      const action = actionForCtrlKey(Number(match[2]), Number(match[1]), keys);
+      if (action) consider({ action, index: match.index, length: match[0].length });
+    }
+  }
+  return best;
+}
+
+function actionForCtrlKey(codepoint: number, modifiers: number, keys: WatchedKeys): KeyAction | null {
+  if (((modifiers - 1) & ~LOCK_BITS) !== CTRL_BIT) return null;
+  const byte = controlByteFor(codepoint);
+  if (byte === null) return null;
+  if (byte === keys.detach) return 'detach';
+  if (byte === keys.suspend) return 'suspend';
+  return null;
+}
+
+/** The byte a legacy terminal sends for Ctrl plus this key, if there is one. */
+function controlByteFor(codepoint: number): number | null {
+  if (codepoint >= 0x61 && codepoint <= 0x7a) return codepoint - 0x60; // a-z
+  if (codepoint >= 0x40 && codepoint <= 0x5f) return codepoint - 0x40; // @ A-Z [ \ ] ^ _
+  if (codepoint === 0x20) return 0; // Ctrl-Space
+  if (codepoint === 0x3f) return 0x7f; // Ctrl-?
+  return null;
+}

@@ -1,0 +1,50 @@
+// Start a master in the background, in a session of its own, and wait until it either
+// listens on the socket or says why it could not. The master keeps no descriptor of ours.
+
+import { spawn } from 'node:child_process';
+import { DtError, sessionError } from './errors.js';
+import type { MasterSpec } from './master.js';
+
+/** A master reports within milliseconds; this only bounds a master that hangs at start. */
+const READY_TIMEOUT_MS = 10_000;
+/** The master's end of the pipe on which it reports that it is ready. */
+export const READY_FD = 3;
+/** argv[2] that makes the entry point run a master; not part of the public command line. */
+export const MASTER_FLAG = '--internal-master';
+
+export interface ReadyMessage {
+  error?: string;
+}
+
+export function startMaster(spec: MasterSpec): Promise<void> {
+  const entry = process.argv[1]!;
+  const child = spawn(process.execPath, [entry, MASTER_FLAG, JSON.stringify(spec)], {
+    cwd: spec.cwd,
+    detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+  });
+  const report = child.stdio[READY_FD]!;
+  return new Promise<void>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => finish(sessionError(spec.socket, 'the session did not start in time')), READY_TIMEOUT_MS);
+    const finish = (error: DtError | null): void => {
+      clearTimeout(timer);
+      report.destroy();
+      child.unref();
+      if (error) reject(error);
+      else resolve();
+    };
+    report.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
+    report.on('end', () => {
+      let message: ReadyMessage;
+      try {
+        message = JSON.parse(text) as ReadyMessage;
+      } catch {
+        return finish(sessionError(spec.socket, 'the session failed to start'));
+      }
+      finish(message.error === undefined ? null : new DtError(message.error));
+    });
+    report.on('error', () => { /* 'end' or the timer reports */ });
+    child.on('error', (error) => finish(new DtError(`cannot start the session: ${error.message}`, 1, { cause: error })));
+  });
+}

@@ -1,0 +1,142 @@
+// parse → dispatch by mode → exit code. The only place that ends the process.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { attach } from './client.js';
+import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
+import { sendSignal } from './control.js';
+import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './errors.js';
+import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
+import type { MasterSpec } from './master.js';
+import { RedrawMethod } from './protocol.js';
+import { push } from './push.js';
+import { runShutdown } from './shutdown.js';
+import { signalNumber } from './signals.js';
+import { probeSocket, removeSocket } from './socket.js';
+import { hasTerminal, windowSize } from './terminal.js';
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === MASTER_FLAG) return runDetachedMaster(JSON.parse(argv[1]!) as MasterSpec);
+  const command = parseArgs(argv);
+  switch (command.mode) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return ExitCode.Ok;
+    case 'version':
+      process.stdout.write(`dt - version ${VERSION}\n`);
+      return ExitCode.Ok;
+    case 'attach':
+      requireTerminal();
+      exitOnSignals();
+      return attach(absolute(command.socket), command.client);
+    case 'attach-or-create': {
+      requireTerminal();
+      const socket = absolute(command.socket);
+      if ((await probeSocket(socket)) !== 'live') return createAndAttach(command, socket);
+      exitOnSignals();
+      return attach(socket, command.client);
+    }
+    case 'create':
+      requireTerminal();
+      return createAndAttach(command, absolute(command.socket));
+    case 'create-detached': {
+      const socket = absolute(command.socket);
+      await prepareSocketPath(socket);
+      await startMaster(masterSpec(command, socket, false));
+      return ExitCode.Ok;
+    }
+    case 'master-foreground': {
+      const socket = absolute(command.socket);
+      await prepareSocketPath(socket);
+      return runForegroundMaster(masterSpec(command, socket, false));
+    }
+    case 'push':
+      exitOnSignals();
+      return push(absolute(command.socket));
+    case 'kill':
+      return sendSignal(absolute(command.socket), command.signal);
+    case 'list':
+      throw new DtError('listing sessions is not available yet');
+  }
+}
+
+type CreateCommand = Extract<Command, { command: string[] }>;
+
+async function createAndAttach(command: CreateCommand, socket: string): Promise<number> {
+  await prepareSocketPath(socket);
+  await startMaster(masterSpec(command, socket, true));
+  exitOnSignals();
+  return attach(socket, command.client);
+}
+
+function masterSpec(command: CreateCommand, socket: string, holdUntilAttach: boolean): MasterSpec {
+  const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.CtrlL : command.client.redraw;
+  return { socket, command: command.command, redraw, holdUntilAttach, cwd: process.cwd(), ...windowSize() };
+}
+
+/** Refuses a live session or a non-socket; replaces a stale socket nobody answers on. */
+async function prepareSocketPath(socket: string): Promise<void> {
+  const state = await probeSocket(socket);
+  if (state === 'live') throw sessionError(socket, 'a session is already running on this socket');
+  if (state === 'not-socket') throw sessionError(socket, 'File exists and is not a socket');
+  if (state === 'stale') removeSocket(socket, undefined);
+}
+
+function requireTerminal(): void {
+  if (!hasTerminal()) throw new DtError('Attaching to a session requires a terminal.');
+}
+
+function absolute(socket: string): string {
+  return path.resolve(socket);
+}
+
+/** The client's way out on hangup or termination: restore the terminal, exit 128+N. */
+function exitOnSignals(): void {
+  for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => finish(SIGNAL_EXIT_BASE + signalNumber(signal)));
+  }
+}
+
+async function runDetachedMaster(spec: MasterSpec): Promise<number> {
+  process.title = `dt master ${spec.socket}`;
+  const { runMaster } = await import('./master.js');
+  return runMaster(spec, (error) => {
+    const message: ReadyMessage = error ? { error: error.message } : {};
+    fs.writeSync(READY_FD, JSON.stringify(message));
+    // Closing the report pipe lets the creating command return; the master keeps nothing of it.
+    fs.closeSync(READY_FD);
+  });
+}
+
+async function runForegroundMaster(spec: MasterSpec): Promise<number> {
+  const { runMaster } = await import('./master.js');
+  let startError: DtError | null = null;
+  const code = await runMaster(spec, (error) => { startError = error; });
+  if (startError) throw startError;
+  return code;
+}
+
+function finish(code: number): never {
+  runShutdown();
+  process.exit(code);
+}
+
+function report(error: unknown): number {
+  if (error instanceof DtError) {
+    process.stderr.write(`dt: ${error.message}\n`);
+    if (error instanceof UsageError) process.stderr.write(`${USAGE_HINT}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`dt: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
+  return ExitCode.Failure;
+}
+
+process.on('uncaughtException', (error) => {
+  runShutdown();
+  finish(report(error));
+});
+
+main(process.argv.slice(2)).then(finish, (error: unknown) => {
+  runShutdown();
+  finish(report(error));
+});

@@ -1,0 +1,244 @@
+// The wire protocol between a dt client and its master: frames of
+// [type: u8][payload length: u32 big-endian][payload]. Pure code over Buffers, no I/O,
+// so every split point can be tested. This is the only module client and master share.
+
+/** Bumped whenever a frame's meaning changes. Masters outlive upgrades, so both sides check. */
+export const PROTOCOL_VERSION = 1;
+
+/** Identifies a dt peer in the Hello frame, whose layout never changes across versions. */
+const HELLO_MAGIC = Buffer.from('dt\u0000\u0001', 'latin1');
+
+export const HEADER_BYTES = 5;
+/** Largest payload a peer may announce; checked on the header, before any payload is buffered. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+/** Output and input are cut into frames of at most this size. */
+export const MAX_DATA_CHUNK_BYTES = 64 * 1024;
+
+export const FrameType = {
+  /** both ways, first frame: magic + protocol version (+ master pid from the master) */
+  Hello: 1,
+  /** client → master: become a viewer; window size, redraw method, flags */
+  Attach: 2,
+  /** client → master: keystrokes for the program */
+  Input: 3,
+  /** master → client: bytes the program wrote */
+  Output: 4,
+  /** client → master: the client's window size changed */
+  Resize: 5,
+  /** client → master: redraw the program's screen now */
+  Redraw: 6,
+  /** client → master: stop being a viewer (detach or suspend); the connection may attach again */
+  Detach: 7,
+  /** master → client: the program ended; exit code and signal */
+  Exit: 8,
+  /** master → client: a reason the master is closing this connection */
+  Error: 9,
+  /** client → master: send a signal to the program's foreground process group */
+  Kill: 10,
+  /** client → master: ask for the session's description; master → client: JSON reply */
+  Info: 11,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
+
+export const RedrawMethod = { Unspecified: 0, None: 1, CtrlL: 2, Winch: 3 } as const;
+export type RedrawMethod = (typeof RedrawMethod)[keyof typeof RedrawMethod];
+
+export const REDRAW_METHOD_NAMES: Record<string, RedrawMethod> = {
+  none: RedrawMethod.None,
+  ctrl_l: RedrawMethod.CtrlL,
+  winch: RedrawMethod.Winch,
+};
+
+export interface Frame {
+  type: FrameType;
+  payload: Buffer;
+}
+
+export class ProtocolError extends Error {}
+
+export function encodeFrame(type: FrameType, payload: Buffer = Buffer.alloc(0)): Buffer {
+  if (payload.length > MAX_FRAME_BYTES) {
+    throw new ProtocolError(`frame payload of ${payload.length} bytes exceeds ${MAX_FRAME_BYTES}`);
+  }
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+  frame.writeUInt8(type, 0);
+  frame.writeUInt32BE(payload.length, 1);
+  payload.copy(frame, HEADER_BYTES);
+  return frame;
+}
+
+/** Data frames (input, output) split so that no frame exceeds MAX_DATA_CHUNK_BYTES. */
+export function encodeDataFrames(type: typeof FrameType.Input | typeof FrameType.Output, data: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += MAX_DATA_CHUNK_BYTES) {
+    frames.push(encodeFrame(type, data.subarray(offset, offset + MAX_DATA_CHUNK_BYTES)));
+  }
+  return frames;
+}
+
+/**
+ * Reassembles frames from a byte stream cut at arbitrary points. Throws ProtocolError on an
+ * unknown type or an oversize length; the caller then drops the connection.
+ */
+export class FrameDecoder {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  push(chunk: Buffer): Frame[] {
+    if (chunk.length > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+    }
+    const frames: Frame[] = [];
+    while (this.pendingBytes >= HEADER_BYTES) {
+      const header = this.peek(HEADER_BYTES);
+      const type = header.readUInt8(0);
+      const length = header.readUInt32BE(1);
+      if (!KNOWN_TYPES.has(type)) throw new ProtocolError(`unknown frame type ${type}`);
+      if (length > MAX_FRAME_BYTES) {
+        throw new ProtocolError(`frame of ${length} bytes exceeds the limit of ${MAX_FRAME_BYTES}`);
+      }
+      if (this.pendingBytes < HEADER_BYTES + length) break;
+      const whole = this.take(HEADER_BYTES + length);
+      frames.push({ type: type as FrameType, payload: whole.subarray(HEADER_BYTES) });
+    }
+    return frames;
+  }
+
+  /** Bytes received that do not yet form a whole frame. */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  private peek(count: number): Buffer {
+    const first = this.pending[0]!;
+    if (first.length >= count) return first.subarray(0, count);
+    const joined = Buffer.concat(this.pending);
+    this.pending = [joined];
+    return joined.subarray(0, count);
+  }
+
+  private take(count: number): Buffer {
+    const whole = this.peek(count);
+    const first = this.pending[0]!;
+    if (first.length === count) this.pending.shift();
+    else this.pending[0] = first.subarray(count);
+    this.pendingBytes -= count;
+    return whole;
+  }
+}
+
+// Payload helpers. Each decode validates the length it needs and throws ProtocolError.
+
+function requireLength(payload: Buffer, length: number, what: string): void {
+  if (payload.length < length) throw new ProtocolError(`${what} frame too short (${payload.length} bytes)`);
+}
+
+export interface Hello {
+  version: number;
+  /** master's pid; 0 from clients */
+  pid: number;
+}
+
+export function encodeHello(hello: Hello): Buffer {
+  const payload = Buffer.alloc(HELLO_MAGIC.length + 6);
+  HELLO_MAGIC.copy(payload, 0);
+  payload.writeUInt16BE(hello.version, HELLO_MAGIC.length);
+  payload.writeUInt32BE(hello.pid, HELLO_MAGIC.length + 2);
+  return encodeFrame(FrameType.Hello, payload);
+}
+
+export function decodeHello(payload: Buffer): Hello {
+  if (payload.length < HELLO_MAGIC.length + 2 || !payload.subarray(0, HELLO_MAGIC.length).equals(HELLO_MAGIC)) {
+    throw new ProtocolError('not a dt peer (bad hello)');
+  }
+  const version = payload.readUInt16BE(HELLO_MAGIC.length);
+  const pid = payload.length >= HELLO_MAGIC.length + 6 ? payload.readUInt32BE(HELLO_MAGIC.length + 2) : 0;
+  return { version, pid };
+}
+
+export interface WindowSize {
+  cols: number;
+  rows: number;
+}
+
+export interface Attach extends WindowSize {
+  redraw: RedrawMethod;
+  readOnly: boolean;
+}
+
+const ATTACH_FLAG_READ_ONLY = 1;
+
+export function encodeAttach(attach: Attach): Buffer {
+  const payload = Buffer.alloc(6);
+  payload.writeUInt16BE(attach.cols, 0);
+  payload.writeUInt16BE(attach.rows, 2);
+  payload.writeUInt8(attach.redraw, 4);
+  payload.writeUInt8(attach.readOnly ? ATTACH_FLAG_READ_ONLY : 0, 5);
+  return encodeFrame(FrameType.Attach, payload);
+}
+
+export function decodeAttach(payload: Buffer): Attach {
+  requireLength(payload, 6, 'attach');
+  const redraw = payload.readUInt8(4);
+  if (redraw > RedrawMethod.Winch) throw new ProtocolError(`unknown redraw method ${redraw}`);
+  return {
+    ...decodeWindowSize(payload),
+    redraw: redraw as RedrawMethod,
+    readOnly: (payload.readUInt8(5) & ATTACH_FLAG_READ_ONLY) !== 0,
+  };
+}
+
+export function encodeResize(size: WindowSize): Buffer {
+  const payload = Buffer.alloc(4);
+  payload.writeUInt16BE(size.cols, 0);
+  payload.writeUInt16BE(size.rows, 2);
+  return encodeFrame(FrameType.Resize, payload);
+}
+
+export function decodeWindowSize(payload: Buffer): WindowSize {
+  requireLength(payload, 4, 'window size');
+  return { cols: payload.readUInt16BE(0), rows: payload.readUInt16BE(2) };
+}
+
+export function encodeRedraw(method: RedrawMethod): Buffer {
+  return encodeFrame(FrameType.Redraw, Buffer.from([method]));
+}
+
+export function decodeRedraw(payload: Buffer): RedrawMethod {
+  requireLength(payload, 1, 'redraw');
+  const method = payload.readUInt8(0);
+  if (method > RedrawMethod.Winch) throw new ProtocolError(`unknown redraw method ${method}`);
+  return method as RedrawMethod;
+}
+
+export interface ExitStatus {
+  /** exit code when the program exited, else 0 */
+  code: number;
+  /** signal number when the program was killed by a signal, else 0 */
+  signal: number;
+}
+
+export function encodeExit(status: ExitStatus): Buffer {
+  return encodeFrame(FrameType.Exit, Buffer.from([status.code & 0xff, status.signal & 0xff]));
+}
+
+export function decodeExit(payload: Buffer): ExitStatus {
+  requireLength(payload, 2, 'exit');
+  return { code: payload.readUInt8(0), signal: payload.readUInt8(1) };
+}
+
+export function encodeKill(signal: number): Buffer {
+  return encodeFrame(FrameType.Kill, Buffer.from([signal & 0xff]));
+}
+
+export function decodeKill(payload: Buffer): number {
+  requireLength(payload, 1, 'kill');
+  return payload.readUInt8(0);
+}
+
+export function encodeText(type: typeof FrameType.Error | typeof FrameType.Info, text: string): Buffer {
+  return encodeFrame(type, Buffer.from(text, 'utf8'));
+}

@@ -1,0 +1,194 @@
+// The program's terminal: node-pty with raw Buffers, plus what node-pty does not offer:
+// the foreground process group, the line-discipline mode, and an exit that never drops
+// output. The only module that loads node-pty, and only the master loads it.
+
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import type tty from 'node:tty';
+import { spawn, type IPty } from 'node-pty';
+
+/** How long after the program exits a pty that is still held open by a background job is kept. */
+const EXIT_GRACE_MS = 200;
+
+const ICANON = 0o2;
+const ECHO = 0o10;
+const VMIN = 6;
+
+export interface ProgramExit {
+  code: number;
+  signal: number;
+}
+
+export interface ProgramOptions {
+  cols: number;
+  rows: number;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export class ProgramTerminal {
+  private readonly term: IPty;
+  private paused = false;
+  private destroyWhenResumed = false;
+
+  constructor(file: string, args: string[], options: ProgramOptions) {
+    this.term = spawn(file, args, {
+      name: options.env['TERM'] ?? 'xterm',
+      cols: options.cols,
+      rows: options.rows,
+      cwd: options.cwd,
+      env: options.env,
+      encoding: null,
+    });
+    this.keepOutputAfterExit();
+  }
+
+  get pid(): number {
+    return this.term.pid;
+  }
+
+  get size(): { cols: number; rows: number } {
+    return { cols: this.term.cols, rows: this.term.rows };
+  }
+
+  onData(listener: (data: Buffer) => void): void {
+    this.term.onData((data) => listener(data as unknown as Buffer));
+  }
+
+  /** Fires once every byte the program wrote has been delivered through onData. */
+  onExit(listener: (exit: ProgramExit) => void): void {
+    this.term.onExit(({ exitCode, signal }) => listener({ code: exitCode, signal: signal ?? 0 }));
+  }
+
+  write(data: Buffer): void {
+    // node-pty's types say string, but its write stream passes Buffers through untouched.
+    this.term.write(data as unknown as string);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (cols < 1 || rows < 1) return;
+    if (cols === this.term.cols && rows === this.term.rows) return;
+    try {
+      this.term.resize(cols, rows);
+    } catch (error) {
+      // The pty is already closed when the program has just exited; nothing left to size.
+      if (!String(error).includes('ioctl')) throw error;
+    }
+  }
+
+  /** Stop reading the program's output: the kernel then blocks the program's writes. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.term.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.term.resume();
+    if (this.destroyWhenResumed) {
+      this.destroyWhenResumed = false;
+      setTimeout(() => this.readStream.destroy(), EXIT_GRACE_MS);
+    }
+  }
+
+  /** Signals the foreground process group of the program's terminal (the program itself if unknown). */
+  signalForeground(signal: number): void {
+    const group = this.foregroundProcessGroup();
+    try {
+      if (group > 0) process.kill(-group, signal);
+      else process.kill(this.term.pid, signal);
+    } catch (error) {
+      // ESRCH: the group ended between reading /proc and signalling it.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  /** The terminal's foreground process group (tcgetpgrp), read from /proc; 0 when unknown. */
+  foregroundProcessGroup(): number {
+    try {
+      const stat = fs.readFileSync(`/proc/${this.term.pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const group = Number(fields[5]);
+      return Number.isInteger(group) && group > 0 ? group : 0;
+    } catch {
+      // The program has exited; there is no foreground group to report.
+      return 0;
+    }
+  }
+
+  /** Name of the foreground process, for listings. */
+  foregroundCommand(): string | undefined {
+    const group = this.foregroundProcessGroup();
+    try {
+      return fs.readFileSync(`/proc/${group || this.term.pid}/comm`, 'utf8').trim();
+    } catch {
+      // The process ended while we looked.
+      return undefined;
+    }
+  }
+
+  /**
+   * True when the program reads keys one at a time without echo (a full-screen program), the
+   * only state in which a ^L redraw is safe: a shell or `cat` would receive a stray ^L.
+   */
+  isCharacterAtATimeNoEcho(): Promise<boolean> {
+    return new Promise((resolve) => {
+      execFile('stty', ['-g', '-F', this.ptsName], (error, stdout) => {
+        if (error) return resolve(false);
+        const fields = stdout.trim().split(':').map((field) => parseInt(field, 16));
+        const lflag = fields[3] ?? ICANON;
+        const vmin = fields[4 + VMIN];
+        resolve((lflag & (ICANON | ECHO)) === 0 && vmin === 1);
+      });
+    });
+  }
+
+  /** Hang up the program as a closing terminal would. */
+  hangUp(): void {
+    this.signalGroup('SIGHUP');
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.signalGroup(signal);
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    try {
+      // The program leads its own session and process group: reach its jobs too.
+      process.kill(-this.term.pid, signal);
+    } catch (error) {
+      // ESRCH: already gone.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  private get readStream(): tty.ReadStream {
+    return (this.term as unknown as { _socket: tty.ReadStream })._socket;
+  }
+
+  /**
+   * node-pty destroys its read stream 200 ms after the program exits, in case a background
+   * job keeps the pty open. If the master is holding reads back for a slow client at that
+   * moment, the output still in the pty would be lost. So while paused, the destroy waits;
+   * once reading resumes, the remaining output is read and the pty closes as usual (or, if a
+   * background job still holds it, after the same grace period).
+   */
+  private keepOutputAfterExit(): void {
+    const stream = this.readStream;
+    const destroy = stream.destroy.bind(stream);
+    stream.destroy = ((error?: Error) => {
+      if (this.paused) {
+        this.destroyWhenResumed = true;
+        return stream;
+      }
+      return destroy(error);
+    }) as typeof stream.destroy;
+  }
+
+  /** The program's terminal device, /dev/pts/N. */
+  get ptsName(): string {
+    return (this.term as unknown as { ptsName: string }).ptsName;
+  }
+}

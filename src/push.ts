@@ -1,0 +1,33 @@
+// -p: copy standard input into the program, as if typed, then leave.
+
+import { ExitCode, sessionError } from './errors.js';
+import { FrameType, encodeDataFrames } from './protocol.js';
+import { openSession } from './session.js';
+
+export async function push(socketPath: string): Promise<number> {
+  const { socket } = await openSession(socketPath);
+  return new Promise<number>((resolve, reject) => {
+    let inputEnded = false;
+    process.stdin.on('data', (chunk: Buffer) => {
+      let accepted = true;
+      for (const frame of encodeDataFrames(FrameType.Input, chunk)) accepted = socket.write(frame) && accepted;
+      if (!accepted) {
+        // The program reads slower than stdin arrives: wait rather than buffer without bound.
+        process.stdin.pause();
+        socket.once('drain', () => process.stdin.resume());
+      }
+    });
+    process.stdin.on('end', () => {
+      inputEnded = true;
+      socket.end();
+    });
+    // The master answers our end with its own; anything it says meanwhile is not for -p.
+    socket.on('data', () => {});
+    socket.on('error', () => { /* reported by 'close' */ });
+    socket.on('close', () => {
+      if (inputEnded) resolve(ExitCode.Ok);
+      else reject(sessionError(socketPath, 'the session ended before all input was sent'));
+      process.stdin.destroy();
+    });
+  });
+}

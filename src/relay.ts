@@ -1,0 +1,127 @@
+// Fan-out of the program's output to the attached viewers, and the slow-viewer policy.
+//
+// Policy: every viewer that keeps reading receives every byte, in order. The program runs at
+// the pace of the fastest viewer: its output is read only while at least one viewer has less
+// than VIEWER_HIGH_WATER_BYTES queued. A viewer that falls more than MAX_VIEWER_BACKLOG_BYTES
+// behind the fastest one, or that reads nothing for STALLED_VIEWER_TIMEOUT_MS while it holds
+// the program back, is cut off cleanly: it receives everything queued for it, then a message
+// saying why, then the end of the stream. Master memory is therefore bounded by about
+// MAX_VIEWER_BACKLOG_BYTES per viewer.
+
+import type net from 'node:net';
+import { encodeDataFrames, encodeText, FrameType } from './protocol.js';
+
+/** Stop reading the program when every viewer has at least this much queued. */
+export const VIEWER_HIGH_WATER_BYTES = 256 * 1024;
+/** A viewer further behind than this is disconnected. */
+export const MAX_VIEWER_BACKLOG_BYTES = 8 * 1024 * 1024;
+/** A viewer that drains nothing for this long while the program waits for it is disconnected. */
+export const STALLED_VIEWER_TIMEOUT_MS = 10_000;
+/** How long a disconnected viewer gets to read what was queued before the connection is destroyed. */
+const CUT_OFF_FLUSH_MS = STALLED_VIEWER_TIMEOUT_MS;
+
+export interface ProgramFlow {
+  pause(): void;
+  resume(): void;
+}
+
+export class Relay {
+  private readonly viewers = new Set<net.Socket>();
+  private stallTimer: NodeJS.Timeout | undefined;
+  private paused = false;
+
+  /** holdUntilFirstViewer: keep the program's first output in the pty until someone sees it. */
+  constructor(
+    private readonly program: ProgramFlow,
+    private holdUntilFirstViewer: boolean,
+    private readonly onViewerCountChange: (count: number) => void,
+  ) {
+    if (holdUntilFirstViewer) this.setPaused(true);
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  hasViewer(socket: net.Socket): boolean {
+    return this.viewers.has(socket);
+  }
+
+  addViewer(socket: net.Socket): void {
+    if (this.viewers.has(socket)) return;
+    this.viewers.add(socket);
+    socket.on('drain', this.onDrain);
+    this.holdUntilFirstViewer = false;
+    this.onViewerCountChange(this.viewers.size);
+    this.updateFlow();
+  }
+
+  removeViewer(socket: net.Socket): void {
+    if (!this.viewers.delete(socket)) return;
+    socket.off('drain', this.onDrain);
+    this.onViewerCountChange(this.viewers.size);
+    this.updateFlow();
+  }
+
+  /** Output from the program, to every viewer. */
+  broadcast(data: Buffer): void {
+    if (this.viewers.size === 0) return; // nobody attached: the bytes are discarded, as with dtach
+    const frames = encodeDataFrames(FrameType.Output, data);
+    for (const viewer of this.viewers) {
+      for (const frame of frames) viewer.write(frame);
+      if (viewer.writableLength > MAX_VIEWER_BACKLOG_BYTES) {
+        this.cutOff(viewer, `this terminal fell more than ${MAX_VIEWER_BACKLOG_BYTES / 1024 / 1024} MiB behind the program`);
+      }
+    }
+    this.updateFlow();
+  }
+
+  /** Disconnect a viewer after everything already queued for it, with a reason it will print. */
+  cutOff(viewer: net.Socket, reason: string): void {
+    this.removeViewer(viewer);
+    viewer.end(encodeText(FrameType.Error, reason));
+    // A viewer that never reads again must not pin its backlog in memory forever.
+    setTimeout(() => viewer.destroy(), CUT_OFF_FLUSH_MS).unref();
+  }
+
+  /** Stops the stall timer; the program has ended. */
+  close(): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
+  private readonly onDrain = (): void => this.updateFlow();
+
+  private updateFlow(): void {
+    if (this.holdUntilFirstViewer) return;
+    let anyViewerReady = this.viewers.size === 0;
+    for (const viewer of this.viewers) {
+      if (viewer.writableLength < VIEWER_HIGH_WATER_BYTES) anyViewerReady = true;
+    }
+    this.setPaused(!anyViewerReady);
+  }
+
+  private setPaused(paused: boolean): void {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    if (paused) {
+      this.program.pause();
+      this.stallTimer = setTimeout(this.onStalled, STALLED_VIEWER_TIMEOUT_MS);
+      // A stalled viewer must not keep a master with an ended program alive.
+      this.stallTimer.unref();
+    } else {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+      this.program.resume();
+    }
+  }
+
+  private readonly onStalled = (): void => {
+    this.stallTimer = undefined;
+    if (this.holdUntilFirstViewer) return;
+    // Nobody drained anything in all that time: every viewer is stalled.
+    for (const viewer of [...this.viewers]) {
+      this.cutOff(viewer, `this terminal read nothing for ${STALLED_VIEWER_TIMEOUT_MS / 1000} s while the program waited`);
+    }
+  };
+}

@@ -1,0 +1,114 @@
+// The session's unix socket: create it private, connect to it, tell a live session from a
+// stale socket, and cope with paths longer than sun_path allows.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** sun_path is 108 bytes on Linux including the terminating NUL. */
+const MAX_SUN_PATH_BYTES = 107;
+const PRIVATE_MODE = 0o600;
+/** Owner-execute marks "a client is attached", as dtach does; shell prompts read it. */
+const ATTACHED_MODE = 0o700;
+
+/**
+ * Calls `use` with a path for bind/connect that fits sun_path. A long path is reached
+ * through /proc/self/fd/N/name, N being an open descriptor of the socket's directory, which
+ * stays valid for the duration of the call.
+ */
+async function withShortPath<T>(socketPath: string, use: (shortPath: string) => Promise<T>): Promise<T> {
+  if (Buffer.byteLength(socketPath) <= MAX_SUN_PATH_BYTES) return use(socketPath);
+  const directory = fs.openSync(path.dirname(socketPath), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    return await use(`/proc/self/fd/${directory}/${path.basename(socketPath)}`);
+  } finally {
+    fs.closeSync(directory);
+  }
+}
+
+/** Listens on a new socket that nobody else can connect to, from the moment it exists. */
+export function listenPrivate(socketPath: string): Promise<net.Server> {
+  return withShortPath(socketPath, (shortPath) => new Promise<net.Server>((resolve, reject) => {
+    const server = net.createServer({ pauseOnConnect: false });
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.once('listening', () => {
+      server.off('error', onError);
+      resolve(server);
+    });
+    // bind(2) happens inside listen(), synchronously: the umask covers exactly that call.
+    const previousUmask = process.umask(0o077);
+    try {
+      server.listen(shortPath);
+    } finally {
+      process.umask(previousUmask);
+    }
+  })).then((server) => {
+    fs.chmodSync(socketPath, PRIVATE_MODE);
+    return server;
+  });
+}
+
+export function markAttached(socketPath: string, attached: boolean): void {
+  try {
+    fs.chmodSync(socketPath, attached ? ATTACHED_MODE : PRIVATE_MODE);
+  } catch (error) {
+    // ENOENT: the socket file was deleted under a running session; SIGUSR1 recreates it.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+export function connectSocket(socketPath: string): Promise<net.Socket> {
+  return withShortPath(socketPath, (shortPath) => new Promise<net.Socket>((resolve, reject) => {
+    const socket = net.createConnection(shortPath);
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  }));
+}
+
+export type SocketState = 'live' | 'stale' | 'missing' | 'not-socket';
+
+/**
+ * What is at socketPath. "stale" is only reported after a connect was refused: the file is a
+ * socket and nobody listens on it, so replacing it cannot disturb a session.
+ */
+export async function probeSocket(socketPath: string): Promise<SocketState> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(socketPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw error;
+  }
+  if (!stat.isSocket()) return 'not-socket';
+  try {
+    const socket = await connectSocket(socketPath);
+    socket.destroy();
+    return 'live';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return 'stale';
+    throw error;
+  }
+}
+
+/** Removes the socket file if it is still ours (a newer session may have replaced it). */
+export function removeSocket(socketPath: string, ino: number | undefined): void {
+  try {
+    if (ino !== undefined && fs.statSync(socketPath).ino !== ino) return;
+    fs.unlinkSync(socketPath);
+  } catch (error) {
+    // ENOENT: already gone, which is the state we want.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+export function socketInode(socketPath: string): number | undefined {
+  try {
+    return fs.statSync(socketPath).ino;
+  } catch {
+    return undefined;
+  }
+}

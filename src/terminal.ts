@@ -1,0 +1,75 @@
+// The user's terminal, as the attaching client sees it: raw mode in and out, window size,
+// and the status lines printed when the client leaves.
+
+import { spawnSync } from 'node:child_process';
+import type { WindowSize } from './protocol.js';
+
+const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
+
+/**
+ * Modes a full-screen program may leave on when we leave it behind: alternate screen, mouse
+ * reporting, focus events, bracketed paste, application cursor keys and keypad, kitty key
+ * flags, colours, and a hidden cursor.
+ */
+const RESET_PROGRAM_MODES =
+  '\x1b[?1049l' + // normal screen buffer
+  '\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l\x1b[?1006l\x1b[?1015l' + // mouse reporting
+  '\x1b[?1004l' + // focus events
+  '\x1b[?2004l' + // bracketed paste
+  '\x1b[?1l\x1b>' + // normal cursor keys and keypad
+  '\x1b[<u' + // pop kitty keyboard flags
+  '\x1b[0m' + // default colours
+  '\x1b[?25h'; // visible cursor
+
+/** Bottom line of the screen, as dtach's EOS. */
+const MOVE_TO_BOTTOM = '\x1b[999H';
+
+export function hasTerminal(): boolean {
+  return process.stdin.isTTY === true;
+}
+
+export function windowSize(): WindowSize {
+  const stream = process.stdout.isTTY ? process.stdout : undefined;
+  if (!stream) return DEFAULT_SIZE;
+  const [cols, rows] = stream.getWindowSize();
+  return cols > 0 && rows > 0 ? { cols, rows } : DEFAULT_SIZE;
+}
+
+let raw = false;
+
+/**
+ * Full raw mode, as cfmakeraw(3). Node's setRawMode leaves output post-processing on, so a
+ * program's bare \n would become \r\n and full-screen programs would draw wrongly; stty
+ * clears the rest. The original settings are restored by setRawMode(false), which libuv
+ * saved before the first change.
+ */
+export function enterRawMode(): void {
+  process.stdin.setRawMode(true);
+  raw = true;
+  spawnSync('stty', ['-opost', '-inlcr', '-igncr', '-ignbrk', '-parmrk', '-echonl', '-parenb', 'cs8'], {
+    stdio: ['inherit', 'ignore', 'ignore'],
+  });
+}
+
+export function restoreTerminal(): void {
+  if (!raw) return;
+  raw = false;
+  process.stdin.setRawMode(false);
+}
+
+/** Leave the screen usable and print a one-line status at its bottom. */
+export function printStatusLine(message: string): void {
+  writeToTerminal(`${RESET_PROGRAM_MODES}${MOVE_TO_BOTTOM}\r\n${message}\r\n`);
+}
+
+export function resetProgramModes(): void {
+  writeToTerminal(RESET_PROGRAM_MODES);
+}
+
+function writeToTerminal(text: string): void {
+  try {
+    process.stdout.write(text);
+  } catch {
+    // EIO/EPIPE: the terminal is gone (hangup); there is nobody to tell.
+  }
+}

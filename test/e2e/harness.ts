@@ -1,0 +1,275 @@
+// Drives the real bin/dt inside node-pty terminals, as a user would. Every wait has a
+// timeout that fails the test with the whole transcript; nothing here sleeps to synchronise.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn as spawnPty, type IPty } from 'node-pty';
+import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../../src/protocol.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const DT = path.join(ROOT, 'bin/dt');
+export const FIXTURES = path.join(ROOT, 'test/fixtures');
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface ExitInfo {
+  exitCode: number;
+  signal: number;
+}
+
+/** A terminal window with a program running in it. */
+export class Term {
+  readonly pty: IPty;
+  private chunks: Buffer[] = [];
+  private length = 0;
+  private exitInfo: ExitInfo | undefined;
+  private listeners = new Set<() => void>();
+
+  constructor(file: string, args: string[], options: { cols?: number; rows?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.pty = spawnPty(file, args, {
+      name: 'xterm-256color',
+      cols: options.cols ?? 80,
+      rows: options.rows ?? 24,
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env } as Record<string, string>,
+      encoding: null,
+    });
+    this.pty.onData((data) => {
+      const chunk = data as unknown as Buffer;
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+      this.notify();
+    });
+    this.pty.onExit(({ exitCode, signal }) => {
+      this.exitInfo = { exitCode, signal: signal ?? 0 };
+      this.notify();
+    });
+  }
+
+  get pid(): number {
+    return this.pty.pid;
+  }
+
+  /** Everything the terminal has shown, as raw bytes. */
+  get output(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  /** Everything shown so far, as text (latin1, so every byte maps to one character). */
+  get text(): string {
+    return this.output.toString('latin1');
+  }
+
+  get exited(): ExitInfo | undefined {
+    return this.exitInfo;
+  }
+
+  write(data: string | Buffer): void {
+    this.pty.write(data as string);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.pty.resize(cols, rows);
+  }
+
+  /** Waits until the output, from byte offset `from`, contains the marker. Returns the offset after it. */
+  async waitFor(marker: string | RegExp, options: { from?: number; timeoutMs?: number } = {}): Promise<number> {
+    const from = options.from ?? 0;
+    const find = (): number => {
+      const text = this.text.slice(from);
+      if (typeof marker === 'string') {
+        const at = text.indexOf(marker);
+        return at < 0 ? -1 : from + at + marker.length;
+      }
+      const match = marker.exec(text);
+      return match ? from + match.index + match[0].length : -1;
+    };
+    await this.until(() => find() >= 0, `output to contain ${String(marker)}`, options.timeoutMs);
+    return find();
+  }
+
+  async waitForExit(timeoutMs?: number): Promise<ExitInfo> {
+    await this.until(() => this.exitInfo !== undefined, 'the terminal program to exit', timeoutMs);
+    return this.exitInfo!;
+  }
+
+  /** Polls a condition on every output event and at a short interval; fails with the transcript. */
+  until(condition: () => boolean, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (condition()) return resolve();
+      const check = (): void => {
+        if (!condition()) return;
+        cleanup();
+        resolve();
+      };
+      const interval = setInterval(check, 25);
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- transcript (${this.length} bytes) ---\n${JSON.stringify(this.text.slice(-4000))}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearInterval(interval);
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      this.listeners.add(check);
+    });
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.exitInfo) return;
+    try {
+      process.kill(this.pty.pid, signal);
+    } catch {
+      // ESRCH: already gone.
+    }
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+/** Waits for an arbitrary condition, polling; fails with `what`. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Connects to a session as a bare protocol peer; returns the frames it receives. */
+export class Peer {
+  readonly frames: Frame[] = [];
+  private decoder = new FrameDecoder();
+  closed = false;
+
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => this.frames.push(...this.decoder.push(chunk)));
+    socket.on('close', () => { this.closed = true; });
+    socket.on('error', () => {});
+  }
+
+  static async connect(socketPath: string, hello = true): Promise<Peer> {
+    const socket = net.createConnection(socketPath);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const peer = new Peer(socket);
+    if (hello) {
+      socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: 0 }));
+      await waitUntil(() => peer.frames.some((frame) => frame.type === FrameType.Hello), 'hello from the master');
+    }
+    return peer;
+  }
+
+  get masterPid(): number {
+    const hello = this.frames.find((frame) => frame.type === FrameType.Hello);
+    return hello ? decodeHello(hello.payload).pid : 0;
+  }
+
+  output(): Buffer {
+    return Buffer.concat(this.frames.filter((frame) => frame.type === FrameType.Output).map((frame) => frame.payload));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** The pid of the master serving a socket, asked over the protocol. */
+export async function masterPidOf(socketPath: string): Promise<number> {
+  const peer = await Peer.connect(socketPath);
+  const pid = peer.masterPid;
+  peer.close();
+  return pid;
+}
+
+/**
+ * One test's world: a private temp dir, the terminals and masters it started, and a
+ * teardown that kills them by pid, removes the dir and proves no master was left behind.
+ */
+export class Sandbox {
+  readonly dir: string;
+  private terms: Term[] = [];
+  private masters = new Set<number>();
+
+  constructor() {
+    // Short, so socket paths stay under the sun_path limit unless a test wants otherwise.
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-'));
+  }
+
+  path(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** Runs `dt ...args` in a new terminal. */
+  dt(args: string[], options: { cols?: number; rows?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Term {
+    const term = new Term(process.execPath, [DT, ...args], { cwd: this.dir, ...options });
+    this.terms.push(term);
+    return term;
+  }
+
+  /** Runs any program in a new terminal. */
+  run(file: string, args: string[], options: { cols?: number; rows?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Term {
+    const term = new Term(file, args, { cwd: this.dir, ...options });
+    this.terms.push(term);
+    return term;
+  }
+
+  /** Records the master behind a socket so teardown can prove it is gone. */
+  async trackMaster(socketPath: string): Promise<number> {
+    const pid = await masterPidOf(socketPath);
+    this.masters.add(pid);
+    return pid;
+  }
+
+  addMaster(pid: number): void {
+    this.masters.add(pid);
+  }
+
+  /** Masters whose socket is in this sandbox, found in /proc by their title. */
+  findMasters(): number[] {
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        if (cmdline.startsWith(`dt master ${this.dir}/`)) pids.push(Number(entry));
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+    return pids;
+  }
+
+  async teardown(): Promise<void> {
+    for (const term of this.terms) term.kill('SIGKILL');
+    for (const pid of this.findMasters()) this.masters.add(pid);
+    const leftovers = [...this.masters].filter(isAlive);
+    for (const pid of leftovers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ESRCH: it exited meanwhile.
+      }
+    }
+    await waitUntil(() => [...this.masters].every((pid) => !isAlive(pid)) && this.findMasters().length === 0,
+      `masters ${leftovers.join(', ')} to be gone after SIGKILL`, 5_000);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
