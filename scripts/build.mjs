@@ -1,12 +1,16 @@
 // Bundles src/ into dist/: one file for the client modes, and a separate chunk for the
 // master, which alone loads node-pty. Fewer files to resolve makes `dt -a` start faster.
+// Built beside dist/ and swapped in, so a running dt never sees a half-written tree.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+const dist = new URL('../dist', import.meta.url);
+const fresh = new URL('../dist.new', import.meta.url);
+const stale = new URL('../dist.old', import.meta.url);
+rmSync(fresh, { recursive: true, force: true });
 await build({
   entryPoints: { dt: 'src/main.ts' },
-  outdir: 'dist',
+  outdir: 'dist.new',
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -17,3 +21,11 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
+rmSync(stale, { recursive: true, force: true });
+try {
+  renameSync(dist, stale);
+} catch (error) {
+  if (error.code !== 'ENOENT') throw error; // first build: nothing to move aside
+}
+renameSync(fresh, dist);
+rmSync(stale, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import {
 import { openSession, type SessionConnection } from './session.js';
 import { onShutdown } from './shutdown.js';
 import { signalName } from './signals.js';
-import { enterRawMode, printStatusLine, restoreTerminal, windowSize } from './terminal.js';
+import { enterRawMode, hasJobControl, printStatusLine, restoreTerminal, windowSize } from './terminal.js';
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
 const DETACH_FLUSH_TIMEOUT_MS = 1_000;
@@ -29,7 +29,7 @@ export function exitCodeOf(status: ExitStatus): number {
 /** Attaches to the session; resolves with the client's exit code. */
 export async function attach(socketPath: string, options: ClientOptions, session?: SessionConnection): Promise<number> {
   const { socket, decoder, early } = session ?? (await openSession(socketPath));
-  const keys = { detach: options.detachKey, suspend: options.suspendKey ? SUSPEND_KEY : null };
+  const keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
 
   enterRawMode();
   onShutdown(restoreTerminal);

@@ -1,8 +1,12 @@
-// One-shot requests to a running session: -k (signal the program).
+// One-shot requests to a running session: -k (signal the program) and the description
+// that -l shows.
 
-import { ExitCode } from './errors.js';
-import { encodeKill } from './protocol.js';
+import { ExitCode, sessionError } from './errors.js';
+import { FrameType, encodeFrame, encodeKill } from './protocol.js';
 import { openSession } from './session.js';
+
+/** A live master answers an info request at once. */
+const INFO_TIMEOUT_MS = 2_000;
 
 export async function sendSignal(socketPath: string, signal: number): Promise<number> {
   const { socket } = await openSession(socketPath);
@@ -13,4 +17,45 @@ export async function sendSignal(socketPath: string, signal: number): Promise<nu
     socket.end(encodeKill(signal));
   });
   return ExitCode.Ok;
+}
+
+export interface SessionInfo {
+  state: 'running';
+  socket: string;
+  masterPid: number;
+  programPid: number;
+  command: string[];
+  foreground?: string;
+  startedAt: string;
+  clients: number;
+  cols: number;
+  rows: number;
+}
+
+export async function querySession(socketPath: string): Promise<SessionInfo> {
+  const { socket, decoder, early } = await openSession(socketPath);
+  return new Promise<SessionInfo>((resolve, reject) => {
+    const timer = setTimeout(() => done(sessionError(socketPath, 'the session did not describe itself in time')), INFO_TIMEOUT_MS);
+    const done = (error: Error | null, info?: SessionInfo): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (error) reject(error);
+      else resolve(info!);
+    };
+    const onFrames = (frames: ReturnType<typeof decoder.push>): void => {
+      const reply = frames.find((frame) => frame.type === FrameType.Info);
+      if (reply) done(null, JSON.parse(reply.payload.toString('utf8')) as SessionInfo);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        onFrames(decoder.push(chunk));
+      } catch (error) {
+        done(sessionError(socketPath, 'the session sent garbage', error));
+      }
+    });
+    socket.on('error', () => { /* reported by 'close' */ });
+    socket.on('close', () => done(sessionError(socketPath, 'the session closed the connection')));
+    socket.write(encodeFrame(FrameType.Info));
+    onFrames(early);
+  });
 }

@@ -2,14 +2,16 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { attach } from './client.js';
+import { attach, describeExit, exitCodeOf } from './client.js';
 import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
 import { sendSignal } from './control.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './errors.js';
 import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
 import type { MasterSpec } from './master.js';
 import { RedrawMethod } from './protocol.js';
+import { listSessions } from './list.js';
 import { push } from './push.js';
+import { findExitedRecord, removeRecord } from './registry.js';
 import { runShutdown } from './shutdown.js';
 import { signalNumber } from './signals.js';
 import { probeSocket, removeSocket } from './socket.js';
@@ -25,13 +27,19 @@ async function main(argv: string[]): Promise<number> {
     case 'version':
       process.stdout.write(`dt - version ${VERSION}\n`);
       return ExitCode.Ok;
-    case 'attach':
+    case 'attach': {
+      const socket = absolute(command.socket);
+      refuseSelfAttach(socket);
+      const ended = reportExitedSession(socket);
+      if (ended !== undefined) return ended;
       requireTerminal();
       exitOnSignals();
-      return attach(absolute(command.socket), command.client);
+      return attach(socket, command.client);
+    }
     case 'attach-or-create': {
-      requireTerminal();
       const socket = absolute(command.socket);
+      refuseSelfAttach(socket);
+      requireTerminal();
       if ((await probeSocket(socket)) !== 'live') return createAndAttach(command, socket);
       exitOnSignals();
       return attach(socket, command.client);
@@ -56,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     case 'kill':
       return sendSignal(absolute(command.socket), command.signal);
     case 'list':
-      throw new DtError('listing sessions is not available yet');
+      return listSessions(command.json);
   }
 }
 
@@ -80,6 +88,26 @@ async function prepareSocketPath(socket: string): Promise<void> {
   if (state === 'live') throw sessionError(socket, 'a session is already running on this socket');
   if (state === 'not-socket') throw sessionError(socket, 'File exists and is not a socket');
   if (state === 'stale') removeSocket(socket, undefined);
+}
+
+/** Attaching a session's own terminal to itself would feed its output back as its input. */
+function refuseSelfAttach(socket: string): void {
+  if (process.env['DT_SESSION'] === socket) {
+    throw sessionError(socket, 'refusing to attach a session from inside itself');
+  }
+}
+
+/**
+ * A program that ended while nobody was attached left its status behind: `dt -a` reports it,
+ * exits with it, and forgets it. Undefined when there is no such status.
+ */
+function reportExitedSession(socket: string): number | undefined {
+  if (fs.existsSync(socket)) return undefined;
+  const record = findExitedRecord(socket);
+  if (!record?.exit) return undefined;
+  removeRecord(record.masterPid);
+  process.stdout.write(`${describeExit(record.exit)} at ${record.exit.endedAt}, while detached\n`);
+  return exitCodeOf(record.exit);
 }
 
 function requireTerminal(): void {
@@ -109,6 +137,7 @@ async function runDetachedMaster(spec: MasterSpec): Promise<number> {
 }
 
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {
+  process.title = `dt master ${spec.socket}`;
   const { runMaster } = await import('./master.js');
   let startError: DtError | null = null;
   const code = await runMaster(spec, (error) => { startError = error; });

@@ -12,6 +12,7 @@ import {
   encodeExit, encodeHello, encodeText, type Frame,
 } from './protocol.js';
 import { ProgramTerminal, type ProgramExit } from './pty.js';
+import { readRecords, removeRecord, writeRecord, type SessionRecord } from './registry.js';
 import { Relay } from './relay.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from './socket.js';
 
@@ -78,6 +79,10 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   }
 
   const startedAt = new Date();
+  const record: SessionRecord = { socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: startedAt.toISOString() };
+  // A new session on this socket supersedes the kept status of an earlier one.
+  for (const old of readRecords()) if (old.socket === spec.socket && old.masterPid !== process.pid) removeRecord(old.masterPid);
+  writeRecord(record);
   const connections = new Set<Connection>();
   const relay = new Relay(program, spec.holdUntilAttach, (count) => markAttached(spec.socket, count > 0));
   program.onData((data) => relay.broadcast(data));
@@ -89,6 +94,7 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   touchTimer.unref();
 
   const describe = (): string => JSON.stringify({
+    state: 'running',
     socket: spec.socket,
     masterPid: process.pid,
     programPid: program.pid,
@@ -221,6 +227,9 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
     relay.close();
     server.close();
     removeSocket(spec.socket, inode);
+    // Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`.
+    if (relay.viewerCount === 0 && !terminating) writeRecord({ ...record, exit: { ...status, endedAt: new Date().toISOString() } });
+    else removeRecord(process.pid);
     for (const connection of connections) {
       connection.socket.end(reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason));
     }

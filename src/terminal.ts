@@ -2,6 +2,7 @@
 // and the status lines printed when the client leaves.
 
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { WindowSize } from './protocol.js';
 
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
@@ -23,6 +24,22 @@ const RESET_PROGRAM_MODES =
 
 /** Bottom line of the screen, as dtach's EOS. */
 const MOVE_TO_BOTTOM = '\x1b[999H';
+
+/**
+ * True when a job-control shell started us in a process group of our own. Without one (we
+ * lead our session, or share the session leader's group), the kernel discards SIGTSTP for
+ * an orphaned process group, so a suspend key would leave the terminal cooked but attached.
+ */
+export function hasJobControl(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const [, , processGroup, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return processGroup !== session;
+  } catch {
+    // No /proc: assume a normal interactive shell.
+    return true;
+  }
+}
 
 export function hasTerminal(): boolean {
   return process.stdin.isTTY === true;

@@ -213,20 +213,25 @@ export class Sandbox {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-'));
   }
 
+  /** The environment for programs of this test: dt's session registry lives in the sandbox. */
+  env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    return { XDG_STATE_HOME: path.join(this.dir, 'state'), ...extra };
+  }
+
   path(name: string): string {
     return path.join(this.dir, name);
   }
 
   /** Runs `dt ...args` in a new terminal. */
   dt(args: string[], options: { cols?: number; rows?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Term {
-    const term = new Term(process.execPath, [DT, ...args], { cwd: this.dir, ...options });
+    const term = new Term(process.execPath, [DT, ...args], { cwd: this.dir, ...options, env: this.env(options.env) });
     this.terms.push(term);
     return term;
   }
 
   /** Runs any program in a new terminal. */
   run(file: string, args: string[], options: { cols?: number; rows?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Term {
-    const term = new Term(file, args, { cwd: this.dir, ...options });
+    const term = new Term(file, args, { cwd: this.dir, ...options, env: this.env(options.env) });
     this.terms.push(term);
     return term;
   }
