@@ -1,7 +1,6 @@
 // The command line, dtach 0.9 compatible: `dt <mode> <socket> [options] [command...]`.
-// minimist's untyped result becomes a typed Command here and nowhere else.
+// The words become a typed Command here and nowhere else.
 
-import minimist from 'minimist';
 import { UsageError } from './errors.js';
 import { parseKeyName, DEFAULT_DETACH_KEY } from './keys.js';
 import { REDRAW_METHOD_NAMES, RedrawMethod } from './protocol.js';
@@ -68,53 +67,66 @@ export function parseArgs(argv: readonly string[]): Command {
 
   if (mode === 'kill') return parseKill(socket, afterSocket);
 
+  // dtach: -p takes the socket alone.
+  if (mode === 'push') {
+    if (afterSocket.length > 0) throw new UsageError('Invalid number of arguments.');
+    return { mode, socket };
+  }
   const { client, operands } = parseOptions(afterSocket);
-  if (mode === 'push' || mode === 'attach') {
+  if (mode === 'attach') {
     if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
-    return mode === 'push' ? { mode, socket } : { mode, socket, client };
+    return { mode, socket, client };
   }
   if (NEEDS_COMMAND.has(mode) && operands.length === 0) throw new UsageError('No command was specified.');
   return { mode, socket, client, command: operands } as Command;
 }
 
+/**
+ * dtach's option grammar, which minimist cannot express: options come in groups (`-Ez`),
+ * `-e` and `-r` take the next word whatever it looks like (`-e -` sets '-'), the first word
+ * that is not an option starts the command, and no long forms exist. `--` also ends the
+ * options, so a command whose name starts with '-' can be run.
+ */
 function parseOptions(args: string[]): { client: ClientOptions; operands: string[] } {
-  const unknown: string[] = [];
-  const parsed = minimist(args, {
-    string: ['e', 'r'],
-    boolean: ['E', 'z', 'R'],
-    stopEarly: true,
-    unknown: (arg) => {
-      // With stopEarly the first operand (the command) also lands here; only options are unknown.
-      if (arg.startsWith('-') && arg !== '-') unknown.push(arg);
-      return true;
-    },
-  });
-  if (unknown.length > 0) throw new UsageError(`Invalid option '${unknown[0]}'`);
-
   const client: ClientOptions = {
     detachKey: DEFAULT_DETACH_KEY,
     redraw: RedrawMethod.Unspecified,
-    suspendKey: !parsed['z'],
-    readOnly: Boolean(parsed['R']),
+    suspendKey: true,
+    readOnly: false,
   };
-  const detach = lastValue(parsed['e']);
-  if (detach !== undefined) {
-    if (detach === '') throw new UsageError('No escape character specified.');
-    client.detachKey = parseKeyName(detach);
+  let index = 0;
+  for (; index < args.length; index++) {
+    const word = args[index]!;
+    if (word === '--') {
+      index++;
+      break;
+    }
+    if (!word.startsWith('-') || word === '-') break;
+    if (word.startsWith('--')) throw new UsageError(`Invalid option '${word}'`);
+    for (const letter of word.slice(1)) {
+      switch (letter) {
+        case 'E': client.detachKey = null; break;
+        case 'z': client.suspendKey = false; break;
+        case 'R': client.readOnly = true; break;
+        case 'e': client.detachKey = parseKeyName(takeValue(args, ++index, 'No escape character specified.')); break;
+        case 'r': client.redraw = parseRedrawMethod(takeValue(args, ++index, 'No redraw method specified.')); break;
+        default: throw new UsageError(`Invalid option '-${letter}'`);
+      }
+    }
   }
-  if (parsed['E']) client.detachKey = null;
-  const redraw = lastValue(parsed['r']);
-  if (redraw !== undefined) {
-    const method = REDRAW_METHOD_NAMES[redraw];
-    if (method === undefined) throw new UsageError('Invalid redraw method specified.');
-    client.redraw = method;
-  }
-  return { client, operands: parsed._.map(String) };
+  return { client, operands: args.slice(index) };
 }
 
-function lastValue(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? String(value[value.length - 1]) : String(value);
+function takeValue(args: string[], index: number, missing: string): string {
+  const value = args[index];
+  if (value === undefined) throw new UsageError(missing);
+  return value;
+}
+
+function parseRedrawMethod(name: string): RedrawMethod {
+  const method = REDRAW_METHOD_NAMES[name];
+  if (method === undefined) throw new UsageError('Invalid redraw method specified.');
+  return method;
 }
 
 function parseKill(socket: string, args: string[]): Command {

@@ -11,7 +11,7 @@ import {
 import { openSession, type SessionConnection } from './session.js';
 import { onShutdown } from './shutdown.js';
 import { signalName } from './signals.js';
-import { enterRawMode, hasJobControl, printStatusLine, restoreTerminal, windowSize } from './terminal.js';
+import { enterRawMode, hasJobControl, printStatusLine, resetProgramModes, restoreTerminal, windowSize } from './terminal.js';
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
 const DETACH_FLUSH_TIMEOUT_MS = 1_000;
@@ -32,7 +32,11 @@ export async function attach(socketPath: string, options: ClientOptions, session
   const keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
 
   enterRawMode();
-  onShutdown(restoreTerminal);
+  // Killed by a signal or an internal error while attached: leave the terminal usable.
+  onShutdown(() => {
+    restoreTerminal();
+    resetProgramModes();
+  });
 
   const sendAttach = (redraw: RedrawMethod): void => {
     socket.write(encodeAttach({ ...windowSize(), redraw, readOnly: options.readOnly }));

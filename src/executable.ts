@@ -9,15 +9,17 @@ export type ExecutableLookup = string | { reason: string };
 export function findExecutable(name: string, searchPath: string | undefined): ExecutableLookup {
   if (name === '') return { reason: 'No such file or directory' };
   if (name.includes('/')) return checkExecutable(name);
-  let firstFailure: { reason: string } | undefined;
+  // As execvp(3): "Permission denied" from any entry wins; otherwise the last entry's error.
+  let lastFailure: { reason: string } = { reason: 'No such file or directory' };
+  let deniedSomewhere = false;
   for (const directory of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    const candidate = path.join(directory === '' ? '.' : directory, name);
-    const result = checkExecutable(candidate);
+    // An empty entry means the current directory; resolve it so nothing searches PATH again.
+    const result = checkExecutable(path.resolve(directory === '' ? '.' : directory, name));
     if (typeof result === 'string') return result;
-    // Like execvp: a file that exists but cannot be run is a better reason than "not found".
-    if (result.reason !== 'No such file or directory') firstFailure ??= result;
+    if (result.reason === 'Permission denied') deniedSomewhere = true;
+    lastFailure = result;
   }
-  return firstFailure ?? { reason: 'No such file or directory' };
+  return deniedSomewhere ? { reason: 'Permission denied' } : lastFailure;
 }
 
 function checkExecutable(file: string): ExecutableLookup {

@@ -7,7 +7,7 @@ import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
 import { sendSignal } from './control.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './errors.js';
 import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
-import type { MasterSpec } from './master.js';
+import type { MasterOutcome, MasterSpec } from './master.js';
 import { RedrawMethod } from './protocol.js';
 import { listSessions } from './list.js';
 import { push } from './push.js';
@@ -128,21 +128,37 @@ function exitOnSignals(): void {
 async function runDetachedMaster(spec: MasterSpec): Promise<number> {
   process.title = `dt master ${spec.socket}`;
   const { runMaster } = await import('./master.js');
-  return runMaster(spec, (error) => {
+  return endMaster(await runMaster(spec, (error) => {
     const message: ReadyMessage = error ? { error: error.message } : {};
-    fs.writeSync(READY_FD, JSON.stringify(message));
+    try {
+      fs.writeSync(READY_FD, JSON.stringify(message));
+    } catch {
+      // EPIPE: the creating command is gone (interrupted); the session runs regardless.
+    }
     // Closing the report pipe lets the creating command return; the master keeps nothing of it.
     fs.closeSync(READY_FD);
-  });
+  }));
 }
 
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {
   process.title = `dt master ${spec.socket}`;
   const { runMaster } = await import('./master.js');
   let startError: DtError | null = null;
-  const code = await runMaster(spec, (error) => { startError = error; });
+  const outcome = await runMaster(spec, (error) => { startError = error; });
   if (startError) throw startError;
-  return code;
+  return endMaster(outcome);
+}
+
+/**
+ * A master told to end by a signal dies of that signal once it has cleaned up, so a
+ * supervisor such as systemd sees a clean stop rather than a failure code.
+ */
+function endMaster(outcome: MasterOutcome): number {
+  if (outcome.terminatedBy === undefined) return outcome.exitCode;
+  runShutdown();
+  process.removeAllListeners(outcome.terminatedBy);
+  process.kill(process.pid, outcome.terminatedBy);
+  return outcome.exitCode; // not reached unless the signal is blocked
 }
 
 function finish(code: number): never {

@@ -14,6 +14,7 @@ import {
 import { ProgramTerminal, type ProgramExit } from './pty.js';
 import { readRecords, removeRecord, writeRecord, type SessionRecord } from './registry.js';
 import { Relay } from './relay.js';
+import { onShutdown } from './shutdown.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from './socket.js';
 
 /** A client must say hello within this time or be dropped (it is not a dt client). */
@@ -47,13 +48,27 @@ interface Connection {
 
 export type ReadyReport = (error: DtError | null) => void;
 
-/** Runs a session; resolves with the exit code the master process should exit with. */
-export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Promise<number> {
+export interface MasterOutcome {
+  /** the program's status: its exit code, or 128+N when killed by signal N */
+  exitCode: number;
+  /** the signal that told the master to end; the master should die of it, for its supervisor */
+  terminatedBy?: NodeJS.Signals;
+}
+
+/** Runs a session; resolves with how the master process should end. */
+export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Promise<MasterOutcome> {
+  // Signals that arrive while the session is still being set up are held until it can act.
+  let onTerminateSignal = (signal: NodeJS.Signals): void => { pendingTerminate ??= signal; };
+  let pendingTerminate: NodeJS.Signals | undefined;
+  process.on('SIGHUP', () => { /* the master has no terminal; a stray hangup must not end the session */ });
+  process.on('SIGTERM', () => onTerminateSignal('SIGTERM'));
+  process.on('SIGINT', () => onTerminateSignal('SIGINT'));
+
   const executable = findExecutable(spec.command[0]!, process.env['PATH']);
   if (typeof executable !== 'string') {
     const error = new DtError(`could not execute ${spec.command[0]}: ${executable.reason}`);
     reportReady(error);
-    return 1;
+    return { exitCode: 1 };
   }
 
   let server: net.Server;
@@ -61,9 +76,11 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
     server = await listenPrivate(spec.socket);
   } catch (error) {
     reportReady(sessionError(spec.socket, describeSystemError(error), error));
-    return 1;
+    return { exitCode: 1 };
   }
   let inode = socketInode(spec.socket);
+  // Whatever way the master ends (even an internal error), it takes its socket with it.
+  onShutdown(() => removeSocket(spec.socket, inode));
 
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
@@ -75,7 +92,7 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
     server.close();
     removeSocket(spec.socket, inode);
     reportReady(new DtError(`could not execute ${spec.command[0]}: ${describeSystemError(error)}`, 1, { cause: error }));
-    return 1;
+    return { exitCode: 1 };
   }
 
   const startedAt = new Date();
@@ -209,17 +226,20 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   };
 
   let terminating = false;
-  const terminate = (): void => {
+  let terminatedBy: NodeJS.Signals | undefined;
+  const terminate = (signal: NodeJS.Signals): void => {
     if (terminating) return;
     terminating = true;
+    terminatedBy = signal;
     removeSocket(spec.socket, inode);
     program.hangUp();
     setTimeout(() => finish({ code: 0, signal: 1 }, 'the session was terminated'), TERMINATE_GRACE_MS).unref();
   };
 
   let finished = false;
-  let resolveExit!: (code: number) => void;
-  const exited = new Promise<number>((resolve) => { resolveExit = resolve; });
+  let resolveOutcome!: (outcome: MasterOutcome) => void;
+  const exited = new Promise<MasterOutcome>((resolve) => { resolveOutcome = resolve; });
+  const resolveExit = (exitCode: number): void => resolveOutcome(terminatedBy ? { exitCode, terminatedBy } : { exitCode });
 
   const finish = (status: ProgramExit, reason?: string): void => {
     if (finished) return;
@@ -247,10 +267,9 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   };
   program.onExit((status) => finish(status));
 
-  process.on('SIGHUP', () => { /* the master has no terminal; a stray hangup must not end the session */ });
-  process.on('SIGTERM', terminate);
-  process.on('SIGINT', terminate);
   process.on('SIGUSR1', recreateSocket);
+  onTerminateSignal = terminate;
+  if (pendingTerminate) terminate(pendingTerminate);
 
   reportReady(null);
   return exited;

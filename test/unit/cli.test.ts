@@ -1,0 +1,188 @@
+// parseArgs: dtach 0.9's command line, typed. Usage errors must be UsageError (exit code 2)
+// and, where dtach has a message for the same mistake, use dtach's words.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { USAGE_HINT, parseArgs, type ClientOptions } from '../../src/cli.js';
+import { UsageError } from '../../src/errors.js';
+
+const DEFAULT_CLIENT: ClientOptions = { detachKey: 0x1c, redraw: 0, suspendKey: true, readOnly: false };
+
+function client(overrides: Partial<ClientOptions>): ClientOptions {
+  return { ...DEFAULT_CLIENT, ...overrides };
+}
+
+/** The error parseArgs throws, or a failure if it returns. */
+function usageErrorOf(argv: string[]): UsageError {
+  let result: unknown;
+  try {
+    result = parseArgs(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return error as UsageError;
+  }
+  throw new Error(`parseArgs(${JSON.stringify(argv)}) returned ${JSON.stringify(result)} instead of throwing`);
+}
+
+describe('modes', () => {
+  it.each([
+    [['-a', 's'], { mode: 'attach', socket: 's', client: DEFAULT_CLIENT }],
+    [['-A', 's', 'sh'], { mode: 'attach-or-create', socket: 's', client: DEFAULT_CLIENT, command: ['sh'] }],
+    [['-c', 's', 'sh', '-i'], { mode: 'create', socket: 's', client: DEFAULT_CLIENT, command: ['sh', '-i'] }],
+    [['-n', '/tmp/x/s', 'vi', 'f'], { mode: 'create-detached', socket: '/tmp/x/s', client: DEFAULT_CLIENT, command: ['vi', 'f'] }],
+    [['-N', 's', 'top'], { mode: 'master-foreground', socket: 's', client: DEFAULT_CLIENT, command: ['top'] }],
+    [['-p', 's'], { mode: 'push', socket: 's' }],
+    [['-k', 's'], { mode: 'kill', socket: 's', signal: 15 }],
+    [['-l'], { mode: 'list', json: false }],
+    [['-l', '--json'], { mode: 'list', json: true }],
+    [['--help'], { mode: 'help' }],
+    [['-h'], { mode: 'help' }],
+    [['--version'], { mode: 'version' }],
+  ])('dt %j', (argv, expected) => {
+    expect(parseArgs(argv)).toEqual(expected);
+  });
+});
+
+describe('client options', () => {
+  it.each([
+    // -e: ^X notation (either case), ^?, a literal character, a lone ^
+    [['-e', '^A'], client({ detachKey: 0x01 })],
+    [['-e', '^a'], client({ detachKey: 0x01 })],
+    [['-e', '^]'], client({ detachKey: 0x1d })],
+    [['-e', '^\\'], client({ detachKey: 0x1c })],
+    [['-e', '^?'], client({ detachKey: 0x7f })],
+    [['-e', 'x'], client({ detachKey: 0x78 })],
+    [['-e', '^'], client({ detachKey: 0x5e })],
+    [['-E'], client({ detachKey: null })],
+    // -E wins over -e in either order, as in dtach (detach_char = -1 after parsing)
+    [['-e', 'x', '-E'], client({ detachKey: null })],
+    [['-r', 'none'], client({ redraw: 1 })],
+    [['-r', 'ctrl_l'], client({ redraw: 2 })],
+    [['-r', 'winch'], client({ redraw: 3 })],
+    [['-r', 'winch', '-r', 'none'], client({ redraw: 1 })],
+    [['-z'], client({ suspendKey: false })],
+    [['-R'], client({ readOnly: true })],
+    [['-Ez'], client({ detachKey: null, suspendKey: false })],
+    [['-zE'], client({ detachKey: null, suspendKey: false })],
+    [['-zER'], client({ detachKey: null, suspendKey: false, readOnly: true })],
+    // Options apply in order, as in dtach: a later -e overrides an earlier -E.
+    [['-E', '-z', '-R', '-e', '^B', '-r', 'ctrl_l'], client({ detachKey: 2, suspendKey: false, readOnly: true, redraw: 2 })],
+    [['-e', '^B', '-E'], client({ detachKey: null })],
+  ])('dt -a s %j', (options, expected) => {
+    expect(parseArgs(['-a', 's', ...options])).toEqual({ mode: 'attach', socket: 's', client: expected });
+  });
+
+  it('applies the same options in the modes that create a session', () => {
+    expect(parseArgs(['-c', 's', '-e', '^B', '-r', 'winch', '-z', 'sh'])).toEqual({
+      mode: 'create', socket: 's', client: client({ detachKey: 0x02, redraw: 3, suspendKey: false }), command: ['sh'],
+    });
+  });
+});
+
+describe('the command', () => {
+  it.each([
+    // Options after the command belong to the command.
+    [['-n', 's', 'grep', '-e', 'x'], ['grep', '-e', 'x'], DEFAULT_CLIENT],
+    [['-n', 's', '-z', 'sh', '-z', '-E'], ['sh', '-z', '-E'], client({ suspendKey: false })],
+    [['-n', 's', '-r', 'winch', 'cmd', '-r', 'none'], ['cmd', '-r', 'none'], client({ redraw: 3 })],
+    // `--` ends dt's options, so a command may itself start with '-'.
+    [['-n', 's', '--', '-weird'], ['-weird'], DEFAULT_CLIENT],
+    [['-n', 's', '-E', '--', 'sh', '--', 'x'], ['sh', '--', 'x'], client({ detachKey: null })],
+    // A lone '-' is an operand, not an option.
+    [['-n', 's', '-'], ['-'], DEFAULT_CLIENT],
+  ])('dt %j runs %j', (argv, command, expectedClient) => {
+    expect(parseArgs(argv)).toEqual({ mode: 'create-detached', socket: 's', client: expectedClient, command });
+  });
+});
+
+describe('kill signals', () => {
+  it.each([
+    ['TERM', 15], ['SIGINT', 2], ['int', 2], ['9', 9], ['HUP', 1], ['SIGWINCH', 28], ['64', 64],
+  ])('dt -k s %s sends %i', (name, signal) => {
+    expect(parseArgs(['-k', 's', name])).toEqual({ mode: 'kill', socket: 's', signal });
+  });
+
+  it.each(['BOGUS', 'SIGBOGUS', '0', '65', '-9', ''])('dt -k s %j is a usage error', (name) => {
+    const error = usageErrorOf(['-k', 's', name]);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(`Invalid signal '${name}'`);
+  });
+});
+
+describe('usage errors', () => {
+  it.each([
+    [[], 'No mode was specified.'],
+    [['-x'], "Invalid mode '-x'"],
+    [['s'], "Invalid mode 's'"],
+    [['-an', 's'], "Invalid mode '-an'"],
+    [['-a'], 'No socket was specified.'],
+    [['-a', ''], 'No socket was specified.'],
+    [['-n'], 'No socket was specified.'],
+    [['-k'], 'No socket was specified.'],
+    [['-A', 's'], 'No command was specified.'],
+    [['-c', 's'], 'No command was specified.'],
+    [['-n', 's'], 'No command was specified.'],
+    [['-N', 's'], 'No command was specified.'],
+    [['-n', 's', '-E'], 'No command was specified.'],
+    [['-n', 's', '--'], 'No command was specified.'],
+    [['-a', 's', 'extra'], 'Invalid number of arguments.'],
+    [['-a', 's', '-E', 'extra'], 'Invalid number of arguments.'],
+    [['-p', 's', 'extra'], 'Invalid number of arguments.'],
+    [['-k', 's', 'TERM', 'extra'], 'Invalid number of arguments.'],
+    [['-a', 's', '-e'], 'No escape character specified.'],
+    [['-n', 's', '-e'], 'No escape character specified.'],
+    [['-n', 's', '-e', 'ab', 'sh'], "Invalid escape character 'ab': use one character or ^X."],
+    [['-a', 's', '-r', 'fast'], 'Invalid redraw method specified.'],
+    [['-n', 's', '-r', '', 'sh'], 'Invalid redraw method specified.'],
+    [['-n', 's', '-q', 'sh'], "Invalid option '-q'"],
+    [['-a', 's', '--bogus'], "Invalid option '--bogus'"],
+    [['-l', 'x'], "Invalid option 'x'"],
+  ])('dt %j → %s', (argv, message) => {
+    const error = usageErrorOf(argv);
+    expect(error.message).toBe(message);
+    expect(error.exitCode).toBe(2);
+  });
+});
+
+// dtach 0.9 prints `<argv0>: <message>` and `Try '<argv0> --help' for more information.` (on
+// stdout) for these mistakes, before it touches any socket. dt uses the same words (on stderr,
+// with exit code 2 rather than 1).
+const DTACH = '/usr/bin/dtach';
+describe.skipIf(!fs.existsSync(DTACH))('messages match dtach 0.9', () => {
+  let scratch: string;
+  beforeAll(() => { scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-cli-')); });
+  afterAll(() => { fs.rmSync(scratch, { recursive: true, force: true }); });
+
+  function dtachUsageLines(argv: string[]): string[] {
+    // stdin is not a terminal and every argv below is a usage error: dtach never creates a session.
+    const result = spawnSync(DTACH, argv, { cwd: scratch, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    expect(result.status).toBe(1);
+    return result.stdout.trimEnd().split('\n');
+  }
+
+  it.each([
+    [[]],
+    [['-x']],
+    [['-a']],
+    [['-c', 's']],
+    [['-A', 's']],
+    [['-n', 's']],
+    [['-N', 's']],
+    [['-n', 's', '-e']],
+    [['-n', 's', '-r', 'fast', 'sh']],
+    [['-n', 's', '-q', 'sh']],
+    [['-p', 's', 'extra']],
+    // dtach has a separate message for -r without its argument.
+    [['-n', 's', '-r']],
+  ])('dt %j', (argv) => {
+    const [message, hint] = dtachUsageLines(argv);
+    expect(message).toMatch(new RegExp(`^${DTACH}: `));
+    expect(hint).toBe(`Try '${DTACH} --help' for more information.`);
+    expect(usageErrorOf(argv).message).toBe(message!.slice(`${DTACH}: `.length));
+    expect(USAGE_HINT).toBe(hint!.replace(DTACH, 'dt'));
+    expect(fs.readdirSync(scratch)).toEqual([]);
+  });
+});

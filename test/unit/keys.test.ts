@@ -1,0 +1,176 @@
+// Key names and finding the detach/suspend keys in terminal input, in the legacy byte form
+// and in the kitty (CSI u) and xterm modifyOtherKeys forms of Ctrl+key.
+
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
+import { DEFAULT_DETACH_KEY, SUSPEND_KEY, findKey, formatKeyName, parseKeyName, type WatchedKeys } from '../../src/keys.js';
+
+const DEFAULT_KEYS: WatchedKeys = { detach: 0x1c, suspend: 0x1a };
+
+const chunk = (text: string): Buffer => Buffer.from(text, 'latin1');
+
+describe('key names', () => {
+  it('defaults to ^\\ for detach and ^Z for suspend, like dtach', () => {
+    expect(DEFAULT_DETACH_KEY).toBe(0x1c);
+    expect(SUSPEND_KEY).toBe(0x1a);
+  });
+
+  it.each([
+    ['^\\', 0x1c],
+    ['^?', 0x7f],
+    ['^a', 0x01],
+    ['^A', 0x01],
+    ['^@', 0x00],
+    ['^[', 0x1b],
+    ['^z', 0x1a],
+    ['x', 0x78],
+    ['^', 0x5e],
+    ['\\', 0x5c],
+  ])('parseKeyName(%j) is %i', (name, key) => {
+    expect(parseKeyName(name)).toBe(key);
+  });
+
+  it.each(['ab', '^ab', '', 'é', '✓'])('parseKeyName(%j) is a usage error', (name) => {
+    expect(() => parseKeyName(name)).toThrow(UsageError);
+  });
+
+  it.each([
+    [0x1c, '^\\'],
+    [0x7f, '^?'],
+    [0x01, '^A'],
+    [0x00, '^@'],
+    [0x1a, '^Z'],
+    [0x78, 'x'],
+    [0x20, ' '],
+  ])('formatKeyName(%i) is %j', (key, name) => {
+    expect(formatKeyName(key)).toBe(name);
+  });
+
+  it('formats every ASCII key as a name that parses back to it', () => {
+    for (let key = 0; key <= 0x7f; key++) expect(parseKeyName(formatKeyName(key)), `key ${key}`).toBe(key);
+  });
+});
+
+describe('findKey with legacy bytes', () => {
+  it.each([
+    ['first', '\x1cabc', 0],
+    ['middle', 'ab\x1ccd', 2],
+    ['last', 'abc\x1c', 3],
+    ['alone', '\x1c', 0],
+  ])('finds the detach byte %s in the chunk', (_where, text, index) => {
+    expect(findKey(chunk(text), DEFAULT_KEYS)).toEqual({ action: 'detach', index, length: 1 });
+  });
+
+  it('finds the suspend byte', () => {
+    expect(findKey(chunk('ls\x1a'), DEFAULT_KEYS)).toEqual({ action: 'suspend', index: 2, length: 1 });
+  });
+
+  it('returns null when no watched key is in the chunk', () => {
+    expect(findKey(chunk('plain text\r\n\x03\x04'), DEFAULT_KEYS)).toBeNull();
+    expect(findKey(Buffer.alloc(0), DEFAULT_KEYS)).toBeNull();
+  });
+
+  it('reports the earlier of detach and suspend', () => {
+    expect(findKey(chunk('a\x1ab\x1c'), DEFAULT_KEYS)).toEqual({ action: 'suspend', index: 1, length: 1 });
+    expect(findKey(chunk('a\x1cb\x1a'), DEFAULT_KEYS)).toEqual({ action: 'detach', index: 1, length: 1 });
+  });
+
+  it('reports the first occurrence when a key repeats', () => {
+    expect(findKey(chunk('ab\x1c\x1c'), DEFAULT_KEYS)).toEqual({ action: 'detach', index: 2, length: 1 });
+  });
+
+  it('ignores disabled keys', () => {
+    expect(findKey(chunk('a\x1cb'), { detach: null, suspend: 0x1a })).toBeNull();
+    expect(findKey(chunk('a\x1ab'), { detach: 0x1c, suspend: null })).toBeNull();
+    expect(findKey(chunk('\x1c\x1a'), { detach: null, suspend: null })).toBeNull();
+    // A disabled detach key does not hide a later suspend key.
+    expect(findKey(chunk('\x1c\x1a'), { detach: null, suspend: 0x1a })).toEqual({ action: 'suspend', index: 1, length: 1 });
+  });
+
+  it('watches a custom detach key', () => {
+    expect(findKey(chunk('x\x1cy'), { detach: 0x78, suspend: null })).toEqual({ action: 'detach', index: 0, length: 1 });
+    expect(findKey(chunk('ab\x7f'), { detach: 0x7f, suspend: null })).toEqual({ action: 'detach', index: 2, length: 1 });
+  });
+});
+
+describe('findKey with CSI u (kitty) and modifyOtherKeys (xterm) sequences', () => {
+  /** Expects `sequence`, placed after `before`, to be found as `action` and to span exactly the sequence. */
+  function expectSequence(before: string, sequence: string, after: string, action: 'detach' | 'suspend', keys = DEFAULT_KEYS): void {
+    const input = chunk(before + sequence + after);
+    const match = findKey(input, keys);
+    expect(match).toEqual({ action, index: before.length, length: sequence.length });
+    expect(input.subarray(match!.index, match!.index + match!.length).toString('latin1')).toBe(sequence);
+  }
+
+  it.each([
+    ['plain Ctrl', '\x1b[92;5u'],
+    ['Ctrl with caps lock', '\x1b[92;69u'],
+    ['Ctrl with num lock', '\x1b[92;133u'],
+    ['Ctrl with caps and num lock', '\x1b[92;197u'],
+    ['press event', '\x1b[92;5:1u'],
+    ['repeat event', '\x1b[92;5:2u'],
+    ['alternate keys', '\x1b[92:124;5u'],
+    ['alternate keys with an empty shifted key', '\x1b[92::92;5u'],
+    ['xterm modifyOtherKeys', '\x1b[27;5;92~'],
+    ['xterm modifyOtherKeys with caps lock', '\x1b[27;69;92~'],
+  ])('finds Ctrl+\\ as %s', (_what, sequence) => {
+    expectSequence('', sequence, '', 'detach');
+    expectSequence('abc', sequence, 'xyz', 'detach');
+  });
+
+  it.each([
+    ['kitty', '\x1b[122;5u'],
+    ['kitty, upper-case code', '\x1b[90;5u'],
+    ['xterm', '\x1b[27;5;122~'],
+  ])('finds Ctrl+Z (%s) as suspend', (_what, sequence) => {
+    expectSequence('q', sequence, '', 'suspend');
+  });
+
+  it('ignores a key release but still finds a press in the same chunk', () => {
+    expect(findKey(chunk('\x1b[92;5:3u'), DEFAULT_KEYS)).toBeNull();
+    expectSequence('\x1b[92;5:3u', '\x1b[92;5:1u', '', 'detach');
+  });
+
+  it.each([
+    ['no modifiers', '\x1b[92;1u'],
+    ['Shift', '\x1b[92;2u'],
+    ['Alt', '\x1b[92;3u'],
+    ['Ctrl+Shift', '\x1b[92;6u'],
+    ['Ctrl+Alt', '\x1b[92;7u'],
+    ['Ctrl+Super', '\x1b[92;13u'],
+    ['Ctrl+Shift with caps lock', '\x1b[92;70u'],
+    ['xterm Ctrl+Shift', '\x1b[27;6;92~'],
+    ['xterm Alt', '\x1b[27;3;92~'],
+    ['Ctrl with another key', '\x1b[97;5u'],
+    ['xterm Ctrl with another key', '\x1b[27;5;97~'],
+    ['no modifier field', '\x1b[92u'],
+    ['Ctrl+Shift+Z', '\x1b[122;6u'],
+  ])('does not match %s', (_what, sequence) => {
+    expect(findKey(chunk(`a${sequence}b`), DEFAULT_KEYS)).toBeNull();
+  });
+
+  it('does not match a disabled key in its escape form', () => {
+    expect(findKey(chunk('\x1b[92;5u'), { detach: null, suspend: 0x1a })).toBeNull();
+    expect(findKey(chunk('\x1b[122;5u'), { detach: 0x1c, suspend: null })).toBeNull();
+  });
+
+  it('matches a custom detach key in its escape form', () => {
+    expectSequence('', '\x1b[97;5u', '', 'detach', { detach: 0x01, suspend: 0x1a });
+    expectSequence('', '\x1b[27;5;97~', '', 'detach', { detach: 0x01, suspend: 0x1a });
+  });
+
+  it('reports whichever form comes first', () => {
+    // escape-form suspend before a raw detach byte
+    expect(findKey(chunk('a\x1b[122;5ub\x1c'), DEFAULT_KEYS)).toEqual({ action: 'suspend', index: 1, length: 8 });
+    // raw suspend byte before an escape-form detach
+    expect(findKey(chunk('a\x1ab\x1b[92;5u'), DEFAULT_KEYS)).toEqual({ action: 'suspend', index: 1, length: 1 });
+    // escape-form detach before escape-form suspend
+    expect(findKey(chunk('\x1b[92;5u\x1b[122;5u'), DEFAULT_KEYS)).toEqual({ action: 'detach', index: 0, length: 7 });
+    // xterm-form suspend before kitty-form detach
+    expect(findKey(chunk('\x1b[27;5;122~\x1b[92;5u'), DEFAULT_KEYS)).toEqual({ action: 'suspend', index: 0, length: 11 });
+  });
+
+  it('skips other escape sequences around the key', () => {
+    expectSequence('\x1b[A\x1b[1;5C\x1b[97;5u', '\x1b[92;5u', '\x1b[0m', 'detach');
+  });
+});

@@ -1,0 +1,308 @@
+// The wire protocol is pure Buffer code: every frame helper must round-trip, and the
+// decoder must give the same frames however the byte stream is cut.
+
+import { describe, expect, it } from 'vitest';
+import {
+  FrameDecoder, FrameType, HEADER_BYTES, MAX_DATA_CHUNK_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+  ProtocolError, RedrawMethod,
+  decodeAttach, decodeExit, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
+  encodeAttach, encodeDataFrames, encodeExit, encodeFrame, encodeHello, encodeKill, encodeRedraw,
+  encodeResize, encodeText, type Frame,
+} from '../../src/protocol.js';
+
+/** Frames as plain data, so that a mismatch shows the type and the payload's hex. */
+function describeFrames(frames: Frame[]): { type: number; hex: string }[] {
+  return frames.map((frame) => ({ type: frame.type, hex: frame.payload.toString('hex') }));
+}
+
+/** Decodes one encoded frame and insists that it is the only thing in the buffer. */
+function decodeOne(encoded: Buffer): Frame {
+  const decoder = new FrameDecoder();
+  const frames = decoder.push(encoded);
+  expect(frames).toHaveLength(1);
+  expect(decoder.bufferedBytes).toBe(0);
+  return frames[0]!;
+}
+
+/** Deterministic bytes that are not all alike, so that lost, repeated or swapped pieces show. */
+function patternedBytes(length: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 7 + (i >> 8) * 13) & 0xff;
+  return bytes;
+}
+
+const ALL_REDRAW_METHODS = [RedrawMethod.Unspecified, RedrawMethod.None, RedrawMethod.CtrlL, RedrawMethod.Winch];
+
+describe('frame header', () => {
+  it('is [type][length u32 big-endian][payload], whatever the platform byte order', () => {
+    expect(encodeFrame(FrameType.Input, Buffer.from('hi'))).toEqual(Buffer.from([3, 0, 0, 0, 2, 0x68, 0x69]));
+    // A length whose four bytes all differ proves the byte order.
+    const encoded = encodeFrame(FrameType.Output, Buffer.alloc(0x010203));
+    expect([...encoded.subarray(0, HEADER_BYTES)]).toEqual([FrameType.Output, 0x00, 0x01, 0x02, 0x03]);
+    expect(encoded.length).toBe(HEADER_BYTES + 0x010203);
+  });
+
+  it('encodes a frame with no payload as the 5-byte header alone', () => {
+    expect(encodeFrame(FrameType.Detach)).toEqual(Buffer.from([FrameType.Detach, 0, 0, 0, 0]));
+    const frame = decodeOne(encodeFrame(FrameType.Detach));
+    expect(frame.type).toBe(FrameType.Detach);
+    expect(frame.payload.length).toBe(0);
+  });
+
+  it('refuses to encode a payload larger than MAX_FRAME_BYTES but accepts exactly the limit', () => {
+    expect(() => encodeFrame(FrameType.Output, Buffer.alloc(MAX_FRAME_BYTES + 1))).toThrow(ProtocolError);
+    const atLimit = encodeFrame(FrameType.Output, patternedBytes(MAX_FRAME_BYTES));
+    expect(decodeOne(atLimit).payload.equals(patternedBytes(MAX_FRAME_BYTES))).toBe(true);
+  });
+});
+
+describe('payload helpers round-trip', () => {
+  it('hello carries the magic, the version and the pid', () => {
+    const encoded = encodeHello({ version: PROTOCOL_VERSION, pid: 0x12345678 });
+    // magic "dt\0\1", version u16 BE, pid u32 BE
+    expect(encoded.toString('hex')).toBe('010000000a' + '64740001' + '0001' + '12345678');
+    const frame = decodeOne(encoded);
+    expect(frame.type).toBe(FrameType.Hello);
+    expect(decodeHello(frame.payload)).toEqual({ version: PROTOCOL_VERSION, pid: 0x12345678 });
+    expect(decodeHello(decodeOne(encodeHello({ version: 513, pid: 0 })).payload)).toEqual({ version: 513, pid: 0 });
+  });
+
+  it('hello without a pid (magic + version only) reports pid 0', () => {
+    expect(decodeHello(Buffer.from('6474000100070000', 'hex').subarray(0, 6))).toEqual({ version: 7, pid: 0 });
+  });
+
+  it.each([
+    ['wrong magic', Buffer.from('6475000100010000002a', 'hex')],
+    ['magic of another version', Buffer.from('6474000200010000002a', 'hex')],
+    ['empty payload', Buffer.alloc(0)],
+    ['magic without a version', Buffer.from('6474000100', 'hex')],
+  ])('hello with %s is rejected', (_what, payload) => {
+    expect(() => decodeHello(payload)).toThrow(ProtocolError);
+  });
+
+  const attachCases = ALL_REDRAW_METHODS.flatMap((redraw) =>
+    [false, true].map((readOnly) => ({ cols: 80 + redraw, rows: 24 + redraw, redraw, readOnly })));
+  it.each(attachCases)('attach %o', (attach) => {
+    const frame = decodeOne(encodeAttach(attach));
+    expect(frame.type).toBe(FrameType.Attach);
+    expect(frame.payload.length).toBe(6);
+    expect(frame.payload[5]).toBe(attach.readOnly ? 1 : 0);
+    expect(decodeAttach(frame.payload)).toEqual(attach);
+  });
+
+  it('attach keeps the full u16 range of window sizes', () => {
+    const attach = { cols: 65535, rows: 256, redraw: RedrawMethod.Winch, readOnly: false };
+    expect(decodeAttach(decodeOne(encodeAttach(attach)).payload)).toEqual(attach);
+  });
+
+  it('attach reads only the read-only bit of the flags byte', () => {
+    expect(decodeAttach(Buffer.from([0, 80, 0, 24, 0, 0xfe])).readOnly).toBe(false);
+    expect(decodeAttach(Buffer.from([0, 80, 0, 24, 0, 0x01])).readOnly).toBe(true);
+  });
+
+  it('resize', () => {
+    const encoded = encodeResize({ cols: 300, rows: 2 });
+    expect(encoded).toEqual(Buffer.from([FrameType.Resize, 0, 0, 0, 4, 0x01, 0x2c, 0x00, 0x02]));
+    expect(decodeWindowSize(decodeOne(encoded).payload)).toEqual({ cols: 300, rows: 2 });
+  });
+
+  it.each(ALL_REDRAW_METHODS)('redraw method %i', (method) => {
+    const frame = decodeOne(encodeRedraw(method));
+    expect(frame.type).toBe(FrameType.Redraw);
+    expect(decodeRedraw(frame.payload)).toBe(method);
+  });
+
+  it.each([
+    { code: 0, signal: 0 },
+    { code: 3, signal: 0 },
+    { code: 255, signal: 0 },
+    { code: 0, signal: 9 },
+    { code: 0, signal: 64 },
+  ])('exit %o', (status) => {
+    const frame = decodeOne(encodeExit(status));
+    expect(frame.type).toBe(FrameType.Exit);
+    expect(decodeExit(frame.payload)).toEqual(status);
+  });
+
+  it.each([1, 2, 15, 28, 64])('kill signal %i', (signal) => {
+    const frame = decodeOne(encodeKill(signal));
+    expect(frame.type).toBe(FrameType.Kill);
+    expect(decodeKill(frame.payload)).toBe(signal);
+  });
+
+  it.each([FrameType.Error, FrameType.Info])('text frame of type %i is UTF-8', (type) => {
+    const text = 'session gone — café ✓';
+    const frame = decodeOne(encodeText(type, text));
+    expect(frame.type).toBe(type);
+    expect(frame.payload.toString('utf8')).toBe(text);
+    expect(frame.payload.equals(Buffer.from(text, 'utf8'))).toBe(true);
+  });
+
+  it.each([FrameType.Input, FrameType.Output])('data frame of type %i keeps every byte value', (type) => {
+    const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const frames = encodeDataFrames(type, allBytes);
+    expect(frames).toHaveLength(1);
+    const frame = decodeOne(frames[0]!);
+    expect(frame.type).toBe(type);
+    expect(frame.payload.equals(allBytes)).toBe(true);
+  });
+});
+
+describe('payload decoders validate', () => {
+  it.each([
+    ['attach', () => decodeAttach(Buffer.alloc(5))],
+    ['window size', () => decodeWindowSize(Buffer.alloc(3))],
+    ['redraw', () => decodeRedraw(Buffer.alloc(0))],
+    ['exit', () => decodeExit(Buffer.alloc(1))],
+    ['kill', () => decodeKill(Buffer.alloc(0))],
+  ])('a too-short %s payload', (what, decode) => {
+    expect(decode).toThrow(ProtocolError);
+    expect(decode).toThrow(`${what} frame too short`);
+  });
+
+  it.each([4, 5, 255])('an unknown redraw method %i in attach and redraw', (method) => {
+    expect(() => decodeAttach(Buffer.from([0, 80, 0, 24, method, 0]))).toThrow(ProtocolError);
+    expect(() => decodeRedraw(Buffer.from([method]))).toThrow(ProtocolError);
+  });
+});
+
+describe('FrameDecoder', () => {
+  /** One of each kind of frame, including empty payloads, back to back. */
+  function sampleStream(): { bytes: Buffer; frames: { type: number; hex: string }[] } {
+    const encoded = [
+      encodeHello({ version: PROTOCOL_VERSION, pid: 4242 }),
+      encodeAttach({ cols: 132, rows: 43, redraw: RedrawMethod.CtrlL, readOnly: true }),
+      encodeFrame(FrameType.Input),
+      ...encodeDataFrames(FrameType.Input, Buffer.from('ls -l\r')),
+      encodeResize({ cols: 100, rows: 30 }),
+      encodeRedraw(RedrawMethod.Winch),
+      encodeFrame(FrameType.Detach),
+      encodeKill(2),
+      encodeFrame(FrameType.Info),
+      encodeText(FrameType.Info, '{"pid":1}'),
+      ...encodeDataFrames(FrameType.Output, patternedBytes(40)),
+      encodeExit({ code: 7, signal: 0 }),
+      encodeText(FrameType.Error, 'bye'),
+    ];
+    // What each encoded frame should decode to, worked out independently from the header.
+    const frames = encoded.map((frame) => ({ type: frame[0]!, hex: frame.subarray(HEADER_BYTES).toString('hex') }));
+    return { bytes: Buffer.concat(encoded), frames };
+  }
+
+  it('decodes several frames delivered in one chunk', () => {
+    const { bytes, frames } = sampleStream();
+    const decoder = new FrameDecoder();
+    expect(describeFrames(decoder.push(bytes))).toEqual(frames);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(frames).toHaveLength(13);
+  });
+
+  it('gives identical frames when the stream is split at every byte offset', () => {
+    const { bytes, frames } = sampleStream();
+    for (let split = 0; split <= bytes.length; split++) {
+      const decoder = new FrameDecoder();
+      const decoded = [...decoder.push(bytes.subarray(0, split)), ...decoder.push(bytes.subarray(split))];
+      expect(describeFrames(decoded), `split at ${split}`).toEqual(frames);
+      expect(decoder.bufferedBytes).toBe(0);
+    }
+  });
+
+  it('gives identical frames when the stream arrives one byte at a time', () => {
+    const { bytes, frames } = sampleStream();
+    const decoder = new FrameDecoder();
+    const decoded: Frame[] = [];
+    for (let i = 0; i < bytes.length; i++) {
+      // Copies, so the decoder cannot rely on one big underlying buffer.
+      decoded.push(...decoder.push(Buffer.from(bytes.subarray(i, i + 1))));
+    }
+    expect(describeFrames(decoded)).toEqual(frames);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it('holds back a partial frame and counts its bytes', () => {
+    const encoded = encodeText(FrameType.Error, 'partial');
+    const decoder = new FrameDecoder();
+    expect(decoder.push(encoded.subarray(0, 3))).toEqual([]);
+    expect(decoder.bufferedBytes).toBe(3);
+    expect(decoder.push(encoded.subarray(3, encoded.length - 1))).toEqual([]);
+    expect(decoder.bufferedBytes).toBe(encoded.length - 1);
+    const frames = decoder.push(encoded.subarray(encoded.length - 1));
+    expect(frames.map((frame) => frame.payload.toString())).toEqual(['partial']);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it('accepts empty chunks without producing frames', () => {
+    const decoder = new FrameDecoder();
+    expect(decoder.push(Buffer.alloc(0))).toEqual([]);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it('throws on an oversize length as soon as the header is complete, before any payload', () => {
+    const header = Buffer.alloc(HEADER_BYTES);
+    header.writeUInt8(FrameType.Output, 0);
+    header.writeUInt32BE(MAX_FRAME_BYTES + 1, 1);
+    const decoder = new FrameDecoder();
+    expect(decoder.push(header.subarray(0, HEADER_BYTES - 1))).toEqual([]);
+    expect(() => decoder.push(header.subarray(HEADER_BYTES - 1))).toThrow(ProtocolError);
+  });
+
+  it('throws on an oversize length that follows a valid frame in the same chunk', () => {
+    const oversize = Buffer.from([FrameType.Input, 0xff, 0xff, 0xff, 0xff]);
+    const decoder = new FrameDecoder();
+    expect(() => decoder.push(Buffer.concat([encodeKill(15), oversize]))).toThrow(/exceeds/);
+  });
+
+  it('accepts an announced length of exactly MAX_FRAME_BYTES and waits for it', () => {
+    const header = Buffer.from([FrameType.Output, 0, 0, 0, 0]);
+    header.writeUInt32BE(MAX_FRAME_BYTES, 1);
+    const decoder = new FrameDecoder();
+    expect(decoder.push(header)).toEqual([]);
+    expect(decoder.bufferedBytes).toBe(HEADER_BYTES);
+  });
+
+  it.each([0, 12, 99, 255])('throws on unknown frame type %i', (type) => {
+    const decoder = new FrameDecoder();
+    expect(() => decoder.push(Buffer.from([type, 0, 0, 0, 0]))).toThrow(ProtocolError);
+    expect(() => new FrameDecoder().push(Buffer.from([type, 0, 0, 0, 0]))).toThrow(`unknown frame type ${type}`);
+  });
+
+  it('knows every FrameType', () => {
+    for (const type of Object.values(FrameType)) {
+      expect(new FrameDecoder().push(Buffer.from([type, 0, 0, 0, 0]))).toHaveLength(1);
+    }
+  });
+});
+
+describe('encodeDataFrames', () => {
+  function reassemble(frames: Buffer[]): { types: number[]; data: Buffer } {
+    const decoder = new FrameDecoder();
+    const decoded = frames.flatMap((frame) => decoder.push(frame));
+    expect(decoder.bufferedBytes).toBe(0);
+    return { types: decoded.map((frame) => frame.type), data: Buffer.concat(decoded.map((frame) => frame.payload)) };
+  }
+
+  it('produces no frames for no data', () => {
+    expect(encodeDataFrames(FrameType.Output, Buffer.alloc(0))).toEqual([]);
+  });
+
+  it.each([
+    [1, [1]],
+    [MAX_DATA_CHUNK_BYTES - 1, [MAX_DATA_CHUNK_BYTES - 1]],
+    [MAX_DATA_CHUNK_BYTES, [MAX_DATA_CHUNK_BYTES]],
+    [MAX_DATA_CHUNK_BYTES + 1, [MAX_DATA_CHUNK_BYTES, 1]],
+    [3 * MAX_DATA_CHUNK_BYTES, [MAX_DATA_CHUNK_BYTES, MAX_DATA_CHUNK_BYTES, MAX_DATA_CHUNK_BYTES]],
+    [2 * MAX_DATA_CHUNK_BYTES + 100, [MAX_DATA_CHUNK_BYTES, MAX_DATA_CHUNK_BYTES, 100]],
+  ])('cuts %i bytes into payloads of %o that reassemble to the original', (size, payloadSizes) => {
+    const data = patternedBytes(size);
+    const frames = encodeDataFrames(FrameType.Output, data);
+    expect(frames.map((frame) => frame.readUInt32BE(1))).toEqual(payloadSizes);
+    const { types, data: reassembled } = reassemble(frames);
+    expect(types).toEqual(payloadSizes.map(() => FrameType.Output));
+    expect(reassembled.equals(data)).toBe(true);
+  });
+
+  it('uses the requested type for input', () => {
+    const frames = encodeDataFrames(FrameType.Input, patternedBytes(MAX_DATA_CHUNK_BYTES + 5));
+    expect(frames.map((frame) => frame[0])).toEqual([FrameType.Input, FrameType.Input]);
+  });
+});
