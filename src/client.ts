@@ -31,9 +31,11 @@ export async function attach(socketPath: string, options: ClientOptions, session
   const { socket, decoder, early } = session ?? (await openSession(socketPath));
   const keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
 
+  let done = false;
   enterRawMode();
   // Killed by a signal or an internal error while attached: leave the terminal usable.
   onShutdown(() => {
+    if (done) return;
     restoreTerminal();
     resetProgramModes();
   });
@@ -44,7 +46,6 @@ export async function attach(socketPath: string, options: ClientOptions, session
   sendAttach(options.redraw);
 
   return new Promise<number>((resolve) => {
-    let done = false;
     let lastError: string | undefined;
 
     const leave = (code: number, message: string, flushed: Promise<void> = Promise.resolve()): void => {

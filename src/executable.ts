@@ -22,16 +22,38 @@ export function findExecutable(name: string, searchPath: string | undefined): Ex
   return deniedSomewhere ? { reason: 'Permission denied' } : lastFailure;
 }
 
-function checkExecutable(file: string): ExecutableLookup {
+function checkExecutable(file: string, followInterpreter = true): ExecutableLookup {
   try {
     const stat = fs.statSync(file);
     if (stat.isDirectory()) return { reason: 'Permission denied' };
     fs.accessSync(file, fs.constants.X_OK);
-    return file;
+    return (followInterpreter ? checkInterpreter(file) : undefined) ?? file;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES') return { reason: 'Permission denied' };
     if (code === 'ENOTDIR') return { reason: 'Not a directory' };
     return { reason: 'No such file or directory' };
   }
+}
+
+/** A script whose `#!` interpreter is missing fails in exec with the interpreter's error. */
+function checkInterpreter(file: string): { reason: string } | undefined {
+  let head: Buffer;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      head = Buffer.alloc(256);
+      head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined; // unreadable but executable: let exec decide
+  }
+  if (head[0] !== 0x23 || head[1] !== 0x21) return undefined; // not "#!"
+  const line = head.toString('latin1', 2).split('\n')[0]!.trim();
+  const interpreter = line.split(/[ \t]/)[0];
+  if (!interpreter) return undefined;
+  const result = checkExecutable(interpreter, false);
+  return typeof result === 'string' ? undefined : result;
 }

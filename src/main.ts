@@ -5,6 +5,7 @@ import path from 'node:path';
 import { attach, describeExit, exitCodeOf } from './client.js';
 import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
 import { sendSignal } from './control.js';
+import { closeInheritedDescriptors } from './descriptors.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './errors.js';
 import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
 import type { MasterOutcome, MasterSpec } from './master.js';
@@ -127,6 +128,7 @@ function exitOnSignals(): void {
 
 async function runDetachedMaster(spec: MasterSpec): Promise<number> {
   process.title = `dt master ${spec.socket}`;
+  closeInheritedDescriptors([READY_FD]);
   const { runMaster } = await import('./master.js');
   return endMaster(await runMaster(spec, (error) => {
     const message: ReadyMessage = error ? { error: error.message } : {};
@@ -142,6 +144,7 @@ async function runDetachedMaster(spec: MasterSpec): Promise<number> {
 
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {
   process.title = `dt master ${spec.socket}`;
+  closeInheritedDescriptors([]);
   const { runMaster } = await import('./master.js');
   let startError: DtError | null = null;
   const outcome = await runMaster(spec, (error) => { startError = error; });

@@ -46,7 +46,23 @@ export function listenPrivate(socketPath: string): Promise<net.Server> {
   })).then((server) => {
     fs.chmodSync(socketPath, PRIVATE_MODE);
     return server;
+  }, (error: NodeJS.ErrnoException) => {
+    // libuv reports bind(2)'s ENOENT as EACCES; say what is really wrong with the directory.
+    if (error.code === 'EACCES') {
+      const directoryProblem = checkDirectory(path.dirname(socketPath));
+      if (directoryProblem) throw Object.assign(new Error(directoryProblem), { code: directoryProblem });
+    }
+    throw error;
   });
+}
+
+function checkDirectory(directory: string): 'ENOENT' | 'ENOTDIR' | undefined {
+  try {
+    return fs.statSync(directory).isDirectory() ? undefined : 'ENOTDIR';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? code : undefined;
+  }
 }
 
 export function markAttached(socketPath: string, attached: boolean): void {

@@ -1,6 +1,7 @@
 // Drives the real bin/dt inside node-pty terminals, as a user would. Every wait has a
 // timeout that fails the test with the whole transcript; nothing here sleeps to synchronise.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -142,10 +143,11 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, wha
   }
 }
 
+/** True while the process runs; a zombie waiting to be reaped counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -277,4 +279,171 @@ export class Sandbox {
       `masters ${leftovers.join(', ')} to be gone after SIGKILL`, 5_000);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+// ---- Helpers for the terminal tests (bytes, keys, viewers, redraw) ----
+
+export const DTACH = '/usr/bin/dtach';
+export const HAVE_DTACH = fs.existsSync(DTACH);
+
+/** Pids of a process's direct children (empty if it is gone). */
+export function childPids(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A process's state letter from /proc (R, S, T, Z, ...); undefined once it is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A terminal's line-discipline settings, read from outside: `stty -a` or `stty -g` of its /dev/pts/N. */
+export function terminalModes(term: Term, format: '-a' | '-g' = '-a'): string {
+  const pts = (term.pty as unknown as { ptsName: string }).ptsName;
+  return execFileSync('stty', [format, '-F', pts], { encoding: 'latin1' }).trim();
+}
+
+/** Every byte a hexecho-style program reported (`HEX <hex>` lines) in a transcript, as one hex string. */
+export function hexReceived(transcript: string): string {
+  return [...transcript.matchAll(/HEX ([0-9a-f]*)\r/g)].map((match) => match[1]).join('');
+}
+
+/** Kills, by pid, the dtach masters a test started for sockets in this sandbox (dtach forks them away). */
+export async function killDtachMasters(sandbox: Sandbox): Promise<void> {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0');
+      if (path.basename(argv[0] ?? '') === 'dtach' && argv.some((arg) => arg.startsWith(`${sandbox.dir}/`))) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // ESRCH: it exited meanwhile.
+    }
+  }
+  await waitUntil(() => pids.every((pid) => !isAlive(pid) || processState(pid) === 'Z'), `dtach masters ${pids.join(', ')} to be gone`, 5_000);
+}
+
+// ---- Helpers for the reliability tests (slow viewers, faults, fuzz, churn) ----
+
+/** test/fixtures/pattern.mjs writes lines of this many bytes: `%015d\n`. */
+export const PATTERN_LINE_BYTES = 16;
+
+/** The bytes [start, end) of the stream test/fixtures/pattern.mjs writes. */
+export function patternBytes(start: number, end: number): Buffer {
+  const firstLine = Math.floor(start / PATTERN_LINE_BYTES);
+  const lastLine = Math.ceil(end / PATTERN_LINE_BYTES);
+  let text = '';
+  for (let line = firstLine; line < lastLine; line++) text += `${String(line).padStart(15, '0')}\n`;
+  const skip = start - firstLine * PATTERN_LINE_BYTES;
+  return Buffer.from(text, 'latin1').subarray(skip, skip + end - start);
+}
+
+/**
+ * Where in the pattern stream `bytes` starts, read from its first whole line (a viewer that
+ * attached mid-stream starts mid-line); -1 if it holds no whole line.
+ */
+export function patternOffsetOf(bytes: Buffer): number {
+  const newline = bytes.indexOf(0x0a);
+  if (newline < 0 || bytes.length < newline + 1 + PATTERN_LINE_BYTES) return -1;
+  const line = bytes.subarray(newline + 1, newline + PATTERN_LINE_BYTES).toString('latin1');
+  if (!/^\d{15}$/.test(line)) return -1;
+  return Number(line) * PATTERN_LINE_BYTES - (newline + 1);
+}
+
+/**
+ * Checks a byte stream against the pattern as it arrives, without keeping it: `matched` counts
+ * the bytes that were the pattern, in order; the first byte that is not ends the pattern, and
+ * what follows (the fixture's END line, a status line) is kept in `tail`, up to 64 KiB.
+ */
+export class PatternChecker {
+  matched = 0;
+  ended = false;
+  private tailChunks: Buffer[] = [];
+  private tailBytes = 0;
+
+  /** start: the pattern offset of the first byte expected (0 for a viewer there from the start). */
+  constructor(readonly start = 0) {}
+
+  push(chunk: Buffer): void {
+    if (this.ended) return this.keepTail(chunk);
+    const expected = patternBytes(this.start + this.matched, this.start + this.matched + chunk.length);
+    if (expected.equals(chunk)) {
+      this.matched += chunk.length;
+      return;
+    }
+    let same = 0;
+    while (chunk[same] === expected[same]) same++;
+    this.matched += same;
+    this.ended = true;
+    this.keepTail(chunk.subarray(same));
+  }
+
+  get tail(): string {
+    return Buffer.concat(this.tailChunks).toString('latin1');
+  }
+
+  private keepTail(chunk: Buffer): void {
+    if (this.tailBytes >= 64 * 1024) return;
+    this.tailChunks.push(chunk);
+    this.tailBytes += chunk.length;
+  }
+}
+
+/** Checks everything a terminal shows from now on against the pattern. Call right after creating it. */
+export function checkPattern(term: Term, checker = new PatternChecker()): PatternChecker {
+  term.pty.onData((data) => checker.push(data as unknown as Buffer));
+  return checker;
+}
+
+export interface MasterInfo {
+  masterPid: number;
+  programPid: number;
+  clients: number;
+}
+
+/** Asks a session's master about itself (the Info frame). */
+export async function masterInfo(socketPath: string): Promise<MasterInfo> {
+  const peer = await Peer.connect(socketPath);
+  try {
+    peer.socket.write(Buffer.from([FrameType.Info, 0, 0, 0, 0])); // an empty Info frame
+    await waitUntil(() => peer.frames.some((frame) => frame.type === FrameType.Info), 'an Info reply from the master');
+    return JSON.parse(peer.frames.find((frame) => frame.type === FrameType.Info)!.payload.toString('utf8')) as MasterInfo;
+  } finally {
+    peer.close();
+  }
+}
+
+/** Waits until the master counts this many attached viewers. */
+export async function waitForViewers(socketPath: string, count: number, timeoutMs?: number): Promise<void> {
+  let last = -1;
+  await waitUntil(async () => (last = (await masterInfo(socketPath)).clients) === count,
+    `${count} viewers attached to ${socketPath} (last count: ${last})`, timeoutMs);
+}
+
+/** A process's resident memory in bytes (VmRSS of /proc/PID/status). */
+export function residentBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** How many descriptors a process has open. */
+export function openDescriptorCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
 }

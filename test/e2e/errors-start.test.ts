@@ -1,0 +1,125 @@
+// Errors before any session exists: a program that cannot be executed, attaching without a
+// terminal, and command lines that cannot be understood. Each: the message on stderr, the
+// exit status, and nothing left behind. dtach 0.9 runs alongside where it has the same case.
+
+import fs from 'node:fs';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { DT, FIXTURES, Sandbox, waitUntil } from './harness.js';
+import {
+  DTACH, HAVE_DTACH, expectNoMasterLeft, killTracked, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
+} from './lifecycle-helpers.js';
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+function entries(): string[] {
+  return fs.readdirSync(sandbox.dir).filter((name) => !name.endsWith('.stderr')).sort();
+}
+
+async function dtachExitCode(args: string[]): Promise<number | null> {
+  return HAVE_DTACH ? (await run(DTACH, args, { cwd: sandbox.dir })).code : null;
+}
+
+/** Programs that exist in no runnable form, and the reason execvp(3) would give. */
+function unrunnablePrograms(): Array<{ what: string; program: string; reason: string }> {
+  fs.writeFileSync(sandbox.path('not-executable'), '#!/bin/sh\necho never\n', { mode: 0o644 });
+  fs.mkdirSync(sandbox.path('a-directory'));
+  return [
+    { what: 'a missing file', program: '/nonexistent/program', reason: 'No such file or directory' },
+    { what: 'a file without execute permission', program: './not-executable', reason: 'Permission denied' },
+    { what: 'a directory', program: './a-directory', reason: 'Permission denied' },
+  ];
+}
+
+it('-n with a program that cannot be executed fails at once, status 1, and leaves no socket or master', async () => {
+  for (const { what, program, reason } of unrunnablePrograms()) {
+    const socket = sandbox.path('s');
+    const before = entries();
+    const result = await runDt(['-n', socket, program, 'arg'], { cwd: sandbox.dir });
+    expect({ what, ...result }).toEqual({ what, code: 1, signal: null, stdout: '', stderr: `dt: could not execute ${program}: ${reason}\n` });
+    expect(fs.existsSync(socket)).toBe(false);
+    expect(entries()).toEqual(before);
+    await expectNoMasterLeft(sandbox);
+
+    if (HAVE_DTACH) {
+      const dtachSocket = sandbox.path('dtach-s');
+      expect({ what, code: await dtachExitCode(['-n', dtachSocket, program, 'arg']) }).toEqual({ what, code: result.code });
+      await waitUntil(() => !fs.existsSync(dtachSocket), `dtach to remove ${dtachSocket}`);
+    }
+  }
+});
+
+it('-n with a script whose interpreter is missing fails at once like the others', async () => {
+  // access(2) says the script is executable; only execve(2) finds that #! names nothing.
+  const script = sandbox.path('bad-interpreter');
+  fs.writeFileSync(script, '#!/nonexistent/interpreter\necho never\n', { mode: 0o755 });
+  const socket = sandbox.path('s');
+  const result = await runDt(['-n', socket, './bad-interpreter'], { cwd: sandbox.dir });
+  expect(result).toMatchObject({ code: 1, stdout: '', stderr: 'dt: could not execute ./bad-interpreter: No such file or directory\n' });
+  expect(fs.existsSync(socket)).toBe(false);
+  if (HAVE_DTACH) expect(await dtachExitCode(['-n', sandbox.path('dtach-s'), './bad-interpreter'])).toBe(result.code);
+});
+
+it('-c with a program that cannot be executed fails in the terminal, status 1, and leaves no socket', async () => {
+  const socket = sandbox.path('s');
+  const stderrFile = sandbox.path('dt.stderr');
+  const term = runInTerminal(sandbox, stderrFile, process.execPath, [DT, '-c', socket, '/nonexistent/program']);
+  expect((await term.waitForExit()).exitCode).toBe(1);
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('dt: could not execute /nonexistent/program: No such file or directory\n');
+  expect(fs.existsSync(socket)).toBe(false);
+  await expectNoMasterLeft(sandbox);
+});
+
+const TERMINAL_REQUIRED = 'dt: Attaching to a session requires a terminal.\n';
+
+it('-a, -A and -c without a terminal refuse with status 1 and create or disturb nothing', async () => {
+  // A live session, to prove that -a without a terminal does not attach to it either.
+  const live = sandbox.path('live');
+  expect((await runDt(['-n', live, process.execPath, `${FIXTURES}/hexecho.mjs`], { cwd: sandbox.dir })).code).toBe(0);
+  await sandbox.trackMaster(live);
+  trackPid((await sessionInfo(live)).programPid);
+  const before = entries();
+  const fresh = sandbox.path('fresh');
+
+  for (const args of [['-a', live], ['-A', fresh, 'sh', '-c', 'echo ran > ran'], ['-c', fresh, 'sh', '-c', 'echo ran > ran']]) {
+    const result = await runDt(args, { cwd: sandbox.dir, input: 'typed' });
+    expect({ args, ...result }).toEqual({ args, code: 1, signal: null, stdout: '', stderr: TERMINAL_REQUIRED });
+    if (HAVE_DTACH) {
+      const dtachArgs = args.map((arg) => (arg === live || arg === fresh ? sandbox.path('dtach-s') : arg));
+      expect({ args, code: await dtachExitCode(dtachArgs) }).toEqual({ args, code: result.code });
+    }
+  }
+  expect(entries()).toEqual(before);
+  await waitForClients(live, 0);
+});
+
+/** Command lines dt cannot understand, and the first line of what it says. */
+const BAD_COMMAND_LINES: Array<{ args: string[]; message: string }> = [
+  { args: [], message: 'No mode was specified.' },
+  { args: ['-x', 's'], message: "Invalid mode '-x'" },
+  { args: ['-n'], message: 'No socket was specified.' },
+  { args: ['-n', 's'], message: 'No command was specified.' },
+  { args: ['-a', 's', '-q'], message: "Invalid option '-q'" },
+  { args: ['-a', 's', '-e'], message: 'No escape character specified.' },
+  { args: ['-a', 's', '-r', 'sometimes'], message: 'Invalid redraw method specified.' },
+  { args: ['-n', 's', '-r', 'sometimes', 'true'], message: 'Invalid redraw method specified.' },
+];
+
+it('bad command lines: the reason and a hint on stderr, status 2, nothing created', async () => {
+  const before = entries();
+  for (const { args, message } of BAD_COMMAND_LINES) {
+    const result = await runDt(args, { cwd: sandbox.dir });
+    expect({ args, ...result }).toEqual({
+      args, code: 2, signal: null, stdout: '', stderr: `dt: ${message}\nTry 'dt --help' for more information.\n`,
+    });
+    // dtach reports these with status 1; dt uses 2, the usual status for usage errors.
+    // They agree that it is a failure.
+    const dtachCode = await dtachExitCode(args);
+    if (dtachCode !== null) expect({ args, dtachCode }).toEqual({ args, dtachCode: 1 });
+  }
+  expect(entries()).toEqual(before);
+});

@@ -1,0 +1,123 @@
+// Session lifecycle, part 3: dt -p pushing bytes into the program, socket paths given
+// relative to the working directory or longer than sun_path allows, and DT_SESSION.
+
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { FIXTURES, Sandbox, waitUntil, type Term } from './harness.js';
+import { expectStatusLine, hexReceived, killTracked, readPidFile, runDt } from './lifecycle-helpers.js';
+
+const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+/** Waits until hexecho has reported exactly `expected` since offset `from` (over any number of reads). */
+async function expectReceived(term: Term, from: number, expected: Buffer): Promise<void> {
+  await term.until(() => hexReceived(term, from).length >= expected.length, `hexecho to receive ${expected.length} bytes`);
+  expect(hexReceived(term, from).toString('hex')).toBe(expected.toString('hex'));
+}
+
+/** A fixed, reproducible byte sequence covering every byte value. */
+function patternBytes(length: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  let state = 12345;
+  for (let i = 0; i < length; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    bytes[i] = (state >>> 16) & 0xff;
+  }
+  return bytes;
+}
+
+it('dt -p copies its standard input into the program byte for byte, NUL and 0xff included', async () => {
+  const socket = sandbox.path('s');
+  // -r none: no ^L redraw is sent, so the program receives exactly what is pushed.
+  const term = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO]);
+  const ready = await term.waitFor('READY');
+  await sandbox.trackMaster(socket);
+  // Control bytes the terminal would act on in cooked mode, dt's detach key, and bytes
+  // that are not UTF-8: the program's terminal is raw, so all must arrive unchanged.
+  const payload = Buffer.from([0x00, 0xff, 0x1c, 0x03, 0x04, 0x11, 0x13, 0x1a, 0x7f, 0x0d, 0x0a, 0x80, 0x1b, 0x00, 0x41]);
+  const pushed = await runDt(['-p', socket], { cwd: sandbox.dir, input: payload });
+  expect(pushed).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  await expectReceived(term, ready, payload);
+  expect(term.exited).toBeUndefined();
+});
+
+it('dt -p delivers more than 64 KiB complete and unaltered', async () => {
+  const socket = sandbox.path('s');
+  const payload = patternBytes(300 * 1024);
+  const term = sandbox.dt(['-c', socket, '-r', 'none', process.execPath, `${FIXTURES}/stdin-digest.mjs`], {
+    env: { DIGEST_BYTES: String(payload.length) },
+  });
+  await term.waitFor('READY');
+  await sandbox.trackMaster(socket);
+  const pushed = await runDt(['-p', socket], { cwd: sandbox.dir, input: payload });
+  expect(pushed).toMatchObject({ code: 0, stderr: '' });
+  const digest = createHash('sha256').update(payload).digest('hex');
+  await term.waitFor(`GOT ${payload.length} SHA256 ${digest}\r`);
+  // The fixture then exits 0, and so does the client.
+  expect((await term.waitForExit()).exitCode).toBe(0);
+});
+
+/**
+ * The whole life of a session addressed by `socketArg` (as typed, from `cwd`): -n creates it,
+ * -a attaches, -p pushes, the program ends and the socket is gone. `socketFile` is where the
+ * socket must really be; the program records the DT_SESSION it was given.
+ */
+async function fullLifecycle(socketArg: string, socketFile: string, cwd: string): Promise<void> {
+  const sessionFile = path.join(sandbox.dir, 'dt_session');
+  const pidFile = path.join(sandbox.dir, 'program.pid');
+  const program = ['sh', '-c', 'echo $$ > "$0"; printf "%s\\n" "$DT_SESSION" > "$1"; exec "$2" "$3"', pidFile, sessionFile, ...HEXECHO];
+  const created = await runDt(['-n', socketArg, ...program], { cwd, env: { HEXECHO_EXIT_ON_EOT: '1' } });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  expect(fs.statSync(socketFile).isSocket()).toBe(true);
+  await readPidFile(pidFile);
+  // Found by its title, `dt master <absolute socket path>`, even when that path is long.
+  const masters = sandbox.findMasters();
+  expect(masters).toHaveLength(1);
+  sandbox.addMaster(masters[0]!);
+  await waitUntil(() => fs.existsSync(sessionFile) && fs.readFileSync(sessionFile, 'utf8').endsWith('\n'), 'the program to record DT_SESSION');
+  expect(fs.readFileSync(sessionFile, 'utf8')).toBe(`${socketFile}\n`);
+
+  const term = sandbox.dt(['-a', socketArg, '-r', 'none'], { cwd });
+  const typed = term.text.length;
+  term.write('t');
+  await expectReceived(term, typed, Buffer.from('t'));
+
+  const pushedAt = term.text.length;
+  const pushed = await runDt(['-p', socketArg], { cwd, input: 'pq' });
+  expect(pushed).toMatchObject({ code: 0, stderr: '' });
+  await expectReceived(term, pushedAt, Buffer.from('pq'));
+
+  // ^D ends the fixture: the session ends and takes its socket with it.
+  const endAt = term.text.length;
+  const ended = await runDt(['-p', socketArg], { cwd, input: '\x04' });
+  expect(ended.code).toBe(0);
+  expect((await term.waitForExit()).exitCode).toBe(0);
+  expectStatusLine(term.text.slice(endAt), '[program exited with status 0]');
+  await waitUntil(() => !fs.existsSync(socketFile), `the socket ${socketFile} to be removed`);
+}
+
+it('a socket path relative to the working directory works for -n, -a and -p, and DT_SESSION is absolute', async () => {
+  await fullLifecycle('s', sandbox.path('s'), sandbox.dir);
+});
+
+it('a socket path longer than sun_path (107 bytes) works for -n, -a and -p', async () => {
+  const directory = path.join(sandbox.dir, 'a'.repeat(60), 'b'.repeat(60));
+  fs.mkdirSync(directory, { recursive: true });
+  const socket = path.join(directory, 'session-socket');
+  expect(Buffer.byteLength(socket)).toBeGreaterThan(107);
+  await fullLifecycle(socket, socket, sandbox.dir);
+});
+
+it('dt -c gives the program DT_SESSION, the absolute path of a socket named relatively', async () => {
+  const term = sandbox.dt(['-c', 'rel', 'sh', '-c', 'printf "SESSION=[%s]" "$DT_SESSION"; exec cat']);
+  await term.waitFor(`SESSION=[${sandbox.path('rel')}]`);
+  await sandbox.trackMaster(sandbox.path('rel'));
+});

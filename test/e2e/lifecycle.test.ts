@@ -1,0 +1,214 @@
+// Session lifecycle, part 1: creating, attaching, detaching, the master's independence from
+// terminals (own session, no inherited descriptors, hangups) and the socket's mode bits.
+// See lifecycle-modes.test.ts (-A, -N, program end) and lifecycle-push.test.ts (-p, paths).
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { DT, FIXTURES, Sandbox, isAlive, waitUntil, type Term } from './harness.js';
+import {
+  descriptorTargets, expectStatusLine, hexReceived, isSocketFile, killTracked, modeOf, procStat, run, runDt, sessionInfo, trackPid,
+  waitForClients, waitForMode,
+} from './lifecycle-helpers.js';
+
+const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+/** A session started with -n running hexecho; returns its master's and program's pids. */
+async function startDetachedHexecho(socket: string): Promise<{ masterPid: number; programPid: number }> {
+  const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  return { masterPid, programPid };
+}
+
+/** Attaches with -a and proves the attachment works by a keystroke round trip. */
+async function attachAndType(socket: string, key: string): Promise<Term> {
+  const term = sandbox.dt(['-a', socket]);
+  term.write(key);
+  // The key may share a read with the ^L the master sends to redraw the program.
+  await term.until(() => hexReceived(term).includes(key), `hexecho to receive ${JSON.stringify(key)}`);
+  return term;
+}
+
+it('dt -c shows the creating client the output the program printed before anyone attached', async () => {
+  const socket = sandbox.path('s');
+  const term = sandbox.dt(['-c', socket, 'sh', '-c', 'printf FIRST; exec cat']);
+  const afterFirst = await term.waitFor('FIRST');
+  // The master holds the program's output in its pty until the creating client attached:
+  // FIRST reaches the screen whole and once, before anything typed.
+  expect(term.text.split('FIRST')).toHaveLength(2);
+  term.write('typed\r');
+  // The terminal echoes the line, then cat repeats it.
+  await term.waitFor('typed\r\ntyped\r\n', { from: afterFirst });
+  await sandbox.trackMaster(socket);
+});
+
+it('dt -n returns at once with status 0, leaves a private socket, and -a attaches to it later', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid, programPid } = await startDetachedHexecho(socket);
+  expect(isSocketFile(socket)).toBe(true);
+  // srw------- : nobody else may connect, and no client is attached (owner-execute clear).
+  expect(modeOf(socket)).toBe(0o600);
+  expect(isAlive(masterPid) && isAlive(programPid)).toBe(true);
+
+  const term = await attachAndType(socket, 'x');
+  const from = term.text.length;
+  term.write('yz');
+  await term.waitFor('HEX 797a\r', { from });
+});
+
+it('dt -n from a terminal leaves a master with no controlling terminal and no descriptor of it', async () => {
+  const socket = sandbox.path('s');
+  const creator = sandbox.dt(['-n', socket, ...HEXECHO]);
+  expect((await creator.waitForExit()).exitCode).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  const master = procStat(masterPid);
+  expect(master.ttyNr).toBe(0);
+  // setsid: the master leads a session of its own, not the terminal's (led by the creator).
+  expect(master.session).toBe(masterPid);
+  expect(master.session).not.toBe(creator.pid);
+  // node-pty knows its terminal's device name but does not declare it in its types.
+  const creatorTty = (creator.pty as unknown as { ptsName: string }).ptsName;
+  expect(creatorTty).toMatch(/^\/dev\/pts\/\d+$/);
+  expect(descriptorTargets(masterPid)).not.toContain(creatorTty);
+});
+
+it('dt -n with stdout and stderr on pipes returns and the pipes reach end of file', async () => {
+  const socket = sandbox.path('s');
+  // stdout is a named pipe, so that its identity can be looked for among the master's
+  // descriptors; stderr is an anonymous pipe, which runDt reads until end of file.
+  const fifo = sandbox.path('stdout.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writer = fs.openSync(fifo, fs.constants.O_WRONLY);
+  try {
+    const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, stdout: writer });
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    fs.closeSync(writer);
+    // With our write end closed, the named pipe reads as end of file only if no other
+    // process (the master, the program) holds a write end of it.
+    await waitUntil(() => readIsEndOfFile(reader), 'the stdout pipe to reach end of file');
+    const masterPid = await sandbox.trackMaster(socket);
+    const { programPid } = await sessionInfo(socket);
+    trackPid(programPid);
+    expect(descriptorTargets(masterPid)).not.toContain(fifo);
+    expect(descriptorTargets(programPid)).not.toContain(fifo);
+  } finally {
+    fs.closeSync(reader);
+  }
+});
+
+it('dt -n does not pass on descriptors it inherited beyond stdio (a shell\'s 200>&1, a held lock)', async () => {
+  const socket = sandbox.path('s');
+  // bash hands fd 200, a copy of the stdout pipe, to dt without close-on-exec. If the master
+  // or the program kept it, the pipe would never reach end of file and run() would time out.
+  const created = await runDtViaShell(`exec 200>&1; exec "$0" "$@"`, ['-n', socket, ...HEXECHO]);
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  for (const pid of [masterPid, programPid]) {
+    expect(fs.existsSync(`/proc/${pid}/fd/200`)).toBe(false);
+  }
+});
+
+/** Runs `bash -c script node bin/dt ...args` on pipes, until the pipes reach end of file. */
+function runDtViaShell(script: string, args: string[]): ReturnType<typeof runDt> {
+  return run('/bin/bash', ['-c', script, process.execPath, DT, ...args], { cwd: sandbox.dir });
+}
+
+function readIsEndOfFile(fd: number): boolean {
+  try {
+    return fs.readSync(fd, Buffer.alloc(64)) === 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return false; // a writer is still open
+    throw error;
+  }
+}
+
+it('the master runs in a session of its own and a SIGHUP does not end it', async () => {
+  const socket = sandbox.path('s');
+  const client = sandbox.dt(['-c', socket, ...HEXECHO]);
+  await client.waitFor('READY');
+  const masterPid = await sandbox.trackMaster(socket);
+  expect(procStat(client.pid).session).toBe(client.pid);
+  expect(procStat(masterPid).session).toBe(masterPid);
+
+  process.kill(masterPid, 'SIGHUP');
+  // A round trip through the master runs its event loop, so the signal has been handled.
+  const from = client.text.length;
+  client.write('h');
+  await client.waitFor('HEX 68\r', { from });
+  expect(isAlive(masterPid)).toBe(true);
+});
+
+/** Ways a client's terminal goes away; after each the session must live on. */
+const hangups: Array<[string, (term: Term) => void, (exit: { exitCode: number; signal: number }) => void]> = [
+  ['the client is killed (SIGKILL)', (term) => term.kill('SIGKILL'), (exit) => expect(exit.signal).toBe(9)],
+  ['the client receives SIGHUP', (term) => term.kill('SIGHUP'), (exit) => expect(exit.exitCode).toBe(129)],
+  ['the terminal is closed (its master side destroyed)', (term) => (term.pty as unknown as { destroy(): void }).destroy(), () => {}],
+];
+
+for (const [how, hangUp, checkExit] of hangups) {
+  it(`the program keeps running and can be attached again when ${how}`, async () => {
+    const socket = sandbox.path('s');
+    const { masterPid, programPid } = await startDetachedHexecho(socket);
+    const first = await attachAndType(socket, 'a');
+    await waitForMode(socket, 0o700);
+
+    hangUp(first);
+    await waitUntil(() => !isAlive(first.pid), `the client (pid ${first.pid}) to be gone`);
+    if (first.exited) checkExit(first.exited);
+    // The master saw the client go: no client is attached any more.
+    await waitForMode(socket, 0o600);
+    expect(isAlive(masterPid) && isAlive(programPid)).toBe(true);
+
+    await attachAndType(socket, 'b');
+  });
+}
+
+it('the socket is owner-executable exactly while at least one client is attached', async () => {
+  const socket = sandbox.path('s');
+  await startDetachedHexecho(socket);
+  expect(modeOf(socket)).toBe(0o600);
+
+  const first = await attachAndType(socket, '1');
+  await waitForMode(socket, 0o700);
+  const second = await attachAndType(socket, '2');
+
+  first.write('\x1c');
+  expect((await first.waitForExit()).exitCode).toBe(0);
+  await waitForClients(socket, 1);
+  expect(modeOf(socket)).toBe(0o700);
+
+  second.write('\x1c');
+  expect((await second.waitForExit()).exitCode).toBe(0);
+  await waitForMode(socket, 0o600);
+  await waitForClients(socket, 0);
+  expect(modeOf(socket)).toBe(0o600);
+});
+
+it('detaching prints [detached] at the bottom, exits 0 and leaves the program running', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid, programPid } = await startDetachedHexecho(socket);
+  const term = await attachAndType(socket, 'd');
+  const before = term.text.length;
+  term.write('\x1c');
+  expect((await term.waitForExit()).exitCode).toBe(0);
+  expectStatusLine(term.text.slice(before), '[detached]');
+  // The detach key itself never reached the program.
+  expect(term.text).not.toContain('HEX 1c');
+  expect(isAlive(masterPid) && isAlive(programPid)).toBe(true);
+
+  const again = await attachAndType(socket, 'e');
+  expect(again.text).not.toContain('HEX 1c');
+});
