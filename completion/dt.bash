@@ -1,0 +1,126 @@
+# bash completion for dt(1). Source it from ~/.bashrc, or install it as
+# /usr/share/bash-completion/completions/dt (loaded on demand by bash-completion).
+#
+# The command line is dtach's: dt <mode> <socket> [options] [command [args...]]
+# Options are -e CHAR, -E, -r METHOD, -z, -R, grouped freely (-Ez); -e and -r take the next
+# word, whatever it looks like; the first other word (or the one after --) is the command.
+
+# File names (one per line, so names with spaces or glob characters stay whole); readline
+# adds the slash after a directory and the quoting. bash-completion's _filedir does the same
+# and also handles quotes the user typed, so it is used when it is loaded.
+_dt_files() {
+  if declare -F _filedir >/dev/null; then
+    _filedir
+    return
+  fi
+  compopt -o filenames 2>/dev/null
+  mapfile -t COMPREPLY < <(compgen -f -- "$1")
+}
+
+# Signal names as dt -k accepts them: without the SIG prefix unless the user typed it.
+_dt_signals() {
+  local name names=()
+  for name in $(compgen -A signal); do
+    # Real-time and unnamed signals have no name Node.js knows.
+    [[ $name =~ ^SIG[A-Z0-9]+$ && $name != SIGRT* ]] || continue
+    if [[ ${1^^} == SIG* ]]; then names+=("$name"); else names+=("${name#SIG}"); fi
+  done
+  COMPREPLY=($(compgen -W "${names[*]}" -- "${1^^}"))
+}
+
+_dt() {
+  local cur=${COMP_WORDS[COMP_CWORD]}
+  local IFS=$' \t\n'
+  COMPREPLY=()
+
+  if ((COMP_CWORD == 1)); then
+    if [[ $cur == --* ]]; then
+      COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
+    else
+      COMPREPLY=($(compgen -W '-a -A -c -n -N -p -k -l' -- "$cur"))
+    fi
+    return 0
+  fi
+
+  local mode=${COMP_WORDS[1]}
+  case $mode in
+    -l)
+      local word
+      for word in "${COMP_WORDS[@]:2:COMP_CWORD-2}"; do
+        [[ $word == --json ]] && return 0
+      done
+      COMPREPLY=($(compgen -W '--json' -- "$cur"))
+      return 0
+      ;;
+    -a | -A | -c | -n | -N | -p | -k) ;;
+    *) return 0 ;;
+  esac
+
+  if ((COMP_CWORD == 2)); then
+    _dt_files "$cur"
+    return 0
+  fi
+
+  case $mode in
+    -p) return 0 ;;
+    -k)
+      ((COMP_CWORD == 3)) && _dt_signals "$cur"
+      return 0
+      ;;
+  esac
+
+  # Walk the options after the socket to find what the current word is: the value of -e
+  # or -r, another option, the command, or one of the command's arguments.
+  local index=3 word letter command_index=-1
+  local pending=() # option letters whose values come in the next words, in order
+  while ((index < COMP_CWORD)); do
+    word=${COMP_WORDS[index]}
+    if ((${#pending[@]} > 0)); then
+      pending=("${pending[@]:1}")
+    elif [[ $word == -- ]]; then
+      command_index=$((index + 1))
+      break
+    elif [[ $word == -?* ]]; then
+      for ((letter = 1; letter < ${#word}; letter++)); do
+        case ${word:letter:1} in
+          e | r) pending+=("${word:letter:1}") ;;
+        esac
+      done
+    else
+      command_index=$index
+      break
+    fi
+    ((index++))
+  done
+
+  if ((command_index < 0)); then
+    if ((${#pending[@]} > 0)); then
+      [[ ${pending[0]} == r ]] && COMPREPLY=($(compgen -W 'none ctrl_l winch' -- "$cur"))
+      return 0 # -e takes any character: nothing to offer
+    fi
+    if [[ $cur == -* || $mode == -a ]]; then
+      COMPREPLY=($(compgen -W '-e -E -r -z -R' -- "$cur"))
+      return 0
+    fi
+    command_index=$COMP_CWORD
+  fi
+  [[ $mode == -a ]] && return 0
+
+  # The command and its arguments: bash-completion, when loaded, completes them as if the
+  # command had been typed alone; otherwise commands, then readline's default completion.
+  if declare -F _command_offset >/dev/null; then
+    _command_offset "$command_index"
+  elif ((COMP_CWORD == command_index)); then
+    if [[ $cur == */* ]]; then
+      _dt_files "$cur"
+    else
+      mapfile -t COMPREPLY < <(compgen -c -- "$cur")
+    fi
+  else
+    compopt -o default 2>/dev/null
+    COMPREPLY=()
+  fi
+  return 0
+}
+
+complete -F _dt dt
