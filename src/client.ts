@@ -126,13 +126,15 @@ export async function attach(socketPath: string, options: ClientOptions, session
     const suspend = (): void => {
       socket.write(encodeFrame(FrameType.Detach));
       restoreTerminal();
+      // Leave the shell a usable screen, with its "Stopped" line at the bottom, as dtach does.
+      printStatusLine('');
       process.kill(process.pid, 'SIGTSTP');
     };
 
     const onContinue = (): void => {
       if (done) return;
       enterRawMode();
-      sendAttach(RedrawMethod.Unspecified);
+      sendAttach(options.redraw);
     };
 
     const onResize = (): void => {

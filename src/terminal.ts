@@ -74,9 +74,9 @@ export function restoreTerminal(): void {
   process.stdin.setRawMode(false);
 }
 
-/** Leave the screen usable and print a one-line status at its bottom. */
+/** Leave the screen usable and print a one-line status at its bottom (none if empty). */
 export function printStatusLine(message: string): void {
-  writeToTerminal(`${RESET_PROGRAM_MODES}${MOVE_TO_BOTTOM}\r\n${message}\r\n`);
+  writeToTerminal(`${RESET_PROGRAM_MODES}${MOVE_TO_BOTTOM}\r\n${message === '' ? '' : `${message}\r\n`}`);
 }
 
 export function resetProgramModes(): void {

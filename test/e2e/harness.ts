@@ -447,3 +447,38 @@ export function residentBytes(pid: number): number {
 export function openDescriptorCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
 }
+
+/**
+ * `dt -a <socket> -r none` run by a shell in a new terminal; once dt has exited, the shell
+ * prints `STATUS <dt's exit code>` and `MODES <stty -g>`: a terminal can only be inspected
+ * while something still holds it open. The shell prints nothing before dt runs.
+ */
+export function attachThenReport(sandbox: Sandbox, socket: string): Term {
+  return sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -a "${socket}" -r none; echo "STATUS $?"; echo "MODES $(stty -g)"`]);
+}
+
+/** The modes (`stty -g`) of a new node-pty terminal: what a client must restore. */
+export async function freshTerminalModes(sandbox: Sandbox): Promise<string> {
+  const term = sandbox.run('stty', ['-g']);
+  await term.waitForExit();
+  return term.text.trim();
+}
+
+/** What a shell of attachThenReport printed once dt exited, and everything dt showed before. */
+export async function shellReport(term: Term, timeoutMs?: number): Promise<{ shown: string; status: number; modes: string }> {
+  const end = await term.waitFor(/STATUS \d+\r\nMODES \S+\r\n/, { timeoutMs });
+  const text = term.text.slice(0, end);
+  const match = /STATUS (\d+)\r\nMODES (\S+)\r\n$/.exec(text)!;
+  return { shown: text.slice(0, match.index), status: Number(match[1]), modes: match[2]! };
+}
+
+/** The client's last words as a pattern: the status line at the bottom of the screen. */
+export function statusLinePattern(message: string): RegExp {
+  return new RegExp(`\\x1b\\[999H\\r*\\n${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\r*\\n`);
+}
+
+/** True once a process has exited (a zombie not yet reaped by whoever inherited it counts). */
+export function hasEnded(pid: number): boolean {
+  const state = processState(pid);
+  return state === undefined || state === 'Z';
+}

@@ -1,0 +1,177 @@
+// Redraw on attach (-r ctrl_l / winch / none, and the session default), compared with dtach
+// where it should match; and the user's terminal left as it was on every way the client ends.
+//
+// "Nothing was sent" cannot be waited for, so each absence is closed by a later event that is
+// sent after it and must be seen: any stray ^L or SIGWINCH shows up before that event's output,
+// and the transcripts are compared whole.
+
+import fs from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DT, DTACH, FIXTURES, HAVE_DTACH, Sandbox, childPids, hexReceived, killDtachMasters, terminalModes, waitUntil,
+  type Term,
+} from './harness.js';
+
+const HEXECHO = `${FIXTURES}/hexecho.mjs`;
+// winsize-now, not winsize: winsize.mjs reports the size from before the SIGWINCH (see the fixture).
+const WINSIZE = `${FIXTURES}/winsize.mjs`;
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killDtachMasters(sandbox);
+  await sandbox.teardown();
+});
+
+type Tool = 'dt' | 'dtach';
+
+async function untilRaw(term: Term): Promise<void> {
+  await waitUntil(() => terminalModes(term).includes('-icanon'), 'the client to put its terminal in raw mode');
+}
+
+/** Starts a detached session (dt -n or dtach -n) and returns its socket. */
+async function detachedSession(tool: Tool, options: string[], program: string[]): Promise<string> {
+  const socket = sandbox.path(`${tool}.sock`);
+  const args = ['-n', socket, ...options, ...program];
+  const creator = tool === 'dt' ? sandbox.dt(args) : sandbox.run(DTACH, args);
+  expect((await creator.waitForExit()).exitCode).toBe(0);
+  if (tool === 'dt') await sandbox.trackMaster(socket);
+  return socket;
+}
+
+/** Attaches a client (raw mode reached before returning, so typed keys are not the terminal's). */
+async function attach(tool: Tool, socket: string, options: string[]): Promise<Term> {
+  const args = ['-a', socket, ...options];
+  const term = tool === 'dt' ? sandbox.dt(args) : sandbox.run(DTACH, args);
+  await untilRaw(term);
+  return term;
+}
+
+/** What a client showed of the program, without dtach's clear-screen on attach. */
+const shown = (term: Term): string => term.text.replace(/^\x1b\[H\x1b\[J/, '');
+
+describe.each(['dt', 'dtach'] as const)('%s: -r ctrl_l', (tool) => {
+  const maybe = tool === 'dtach' && !HAVE_DTACH ? it.skip : it;
+
+  maybe('sends ^L to a raw no-echo program only when asked: not for -r none nor the session default none', async () => {
+    const socket = await detachedSession(tool, ['-r', 'none'], [process.execPath, HEXECHO]);
+    const watcher = await attach(tool, socket, ['-r', 'none']);
+    watcher.write('x');
+    await watcher.waitFor('HEX 78\r'); // the program is in raw mode now
+    const byDefault = await attach(tool, socket, []);
+    byDefault.write('d');
+    await watcher.waitFor('HEX 64\r');
+    await attach(tool, socket, ['-r', 'ctrl_l']);
+    await watcher.waitFor('HEX 0c\r');
+    // The one ^L is the -r ctrl_l attach's: the default (none) attach sent nothing before or after 'd'.
+    expect(hexReceived(shown(watcher))).toBe('78640c');
+  });
+
+  maybe('sends no ^L to cat in cooked mode, then one to the same session once its program is raw', async () => {
+    // cat reads cooked lines; after ^D the shell execs hexecho in the same terminal, which is raw.
+    const program = ['/bin/sh', '-c', `cat; exec ${process.execPath} ${HEXECHO}`];
+    const socket = await detachedSession(tool, ['-r', 'none'], program);
+    const client = await attach(tool, socket, ['-r', 'ctrl_l']);
+    client.write('mark\r');
+    await client.waitFor('mark\r\nmark\r\n');
+    client.write('\x04');
+    await client.waitFor('READY\r');
+    client.write('x');
+    await client.waitFor('HEX 78\r');
+    await attach(tool, socket, ['-r', 'ctrl_l']);
+    await client.waitFor('HEX 0c\r');
+    // A ^L sent to cat would show as an echoed "^L" or as a 0c inside a HEX line: neither is here.
+    expect(shown(client)).toBe('mark\r\nmark\r\nREADY\r\r\nHEX 78\r\r\nHEX 0c\r\r\n');
+  });
+});
+
+describe('dt: -r winch', () => {
+  it('sends SIGWINCH on attach at an unchanged size, by -r winch or the session default from -c ... -r winch; -r none does not', async () => {
+    const socket = sandbox.path('s');
+    const creator = sandbox.dt(['-c', socket, '-r', 'winch', process.execPath, WINSIZE]);
+    // The program prints this once its SIGWINCH handler is installed: later signals all count.
+    await creator.waitFor('SIZE 80x24 WINCH 0\r');
+    await untilRaw(creator);
+    creator.write('\x1c');
+    expect((await creator.waitForExit()).exitCode).toBe(0);
+
+    const watcher = await attach('dt', socket, ['-r', 'none']);
+    watcher.write('a'); // echoed by the program's cooked terminal: proves the watcher is attached
+    await watcher.waitFor('a');
+    sandbox.dt(['-a', socket]); // no -r: the session's default, winch
+    const at = await watcher.waitFor(/SIZE 80x24 WINCH \d+\r\r\n/);
+    // The count so far depends on whether the program was up for the creating attach's signal.
+    const count = Number(/WINCH (\d+)\r\r\n$/.exec(watcher.text.slice(0, at))![1]);
+    const quiet = await attach('dt', socket, ['-r', 'none']);
+    quiet.write('k');
+    await watcher.waitFor('k', { from: at });
+    sandbox.dt(['-a', socket, '-r', 'winch']);
+    await watcher.waitFor(`SIZE 80x24 WINCH ${count + 1}\r`, { from: at });
+    // Exactly one signal per winch attach, none for the -r none one (it would come before 'k').
+    expect(watcher.text).toBe(`aSIZE 80x24 WINCH ${count}\r\r\nkSIZE 80x24 WINCH ${count + 1}\r\r\n`);
+  });
+});
+
+describe('the terminal is left as it was', () => {
+  /**
+   * Runs the client under sh, which prints the terminal's modes before and after it and the
+   * client's exit status; the client is the shell's child, so it can be signalled alone.
+   */
+  async function clientUnderShell(socket: string): Promise<{ term: Term; client: number }> {
+    const script = `stty -g; ${process.execPath} ${DT} -a ${socket} -r none; echo "STATUS $?"; stty -g; stty -a; echo DONE`;
+    const term = sandbox.run('/bin/sh', ['-c', script]);
+    await untilRaw(term);
+    term.write('x');
+    await term.waitFor('HEX 78\r');
+    const client = childPids(term.pid)[0]!;
+    expect(fs.readFileSync(`/proc/${client}/cmdline`, 'latin1')).toContain(DT);
+    return { term, client };
+  }
+
+  const ways: Array<{ name: string; status: number; line?: string; end: (term: Term, client: number, master: number) => void }> = [
+    { name: 'detach', status: 0, line: '[detached]', end: (term) => term.write('\x1c') },
+    { name: 'program end', status: 0, line: '[program exited with status 0]', end: (term) => term.write('\x04') },
+    { name: 'master SIGKILL', status: 1, line: '[dt: lost the session', end: (_term, _client, master) => process.kill(master, 'SIGKILL') },
+    { name: 'client SIGTERM', status: 143, end: (_term, client) => process.kill(client, 'SIGTERM') },
+    { name: 'client SIGHUP', status: 129, end: (_term, client) => process.kill(client, 'SIGHUP') },
+  ];
+
+  it.each(ways)('after $name: cooked modes as before, cursor shown, exit status $status', async ({ status, line, end }) => {
+    const socket = sandbox.path('s');
+    const creator = sandbox.dt(['-n', socket, process.execPath, HEXECHO], { env: { HEXECHO_EXIT_ON_EOT: '1' } });
+    expect((await creator.waitForExit()).exitCode).toBe(0);
+    const master = await sandbox.trackMaster(socket);
+    const { term, client } = await clientUnderShell(socket);
+    const programOutputEnd = term.output.length;
+    end(term, client, master);
+    await term.waitFor('DONE');
+
+    const text = term.text;
+    const match = /^([0-9a-f:]+)\r\n[^]*STATUS (\d+)\r\n([0-9a-f:]+)\r\n([^]*)DONE/.exec(text);
+    expect(match, JSON.stringify(text)).not.toBeNull();
+    const [, before, exitStatus, after, settings] = match!;
+    expect(Number(exitStatus)).toBe(status);
+    expect(after).toBe(before);
+    expect(settings).toMatch(/(^|\s)icanon\s/);
+    expect(settings).toMatch(/(^|\s)echo\s/);
+    expect(settings).toMatch(/(^|\s)opost\s/);
+    expect(settings).toMatch(/(^|\s)onlcr\s/);
+    expect(settings).toMatch(/(^|\s)isig\s/);
+    const leaving = text.slice(programOutputEnd, text.indexOf('STATUS'));
+    expect(leaving).toContain('\x1b[?25h');
+    if (line !== undefined) expect(leaving).toContain(line);
+  });
+
+  it('control: after client SIGKILL (nothing can restore it) the modes differ, so the checks above can fail', async () => {
+    const socket = sandbox.path('s');
+    expect((await sandbox.dt(['-n', socket, process.execPath, HEXECHO]).waitForExit()).exitCode).toBe(0);
+    await sandbox.trackMaster(socket);
+    const { term, client } = await clientUnderShell(socket);
+    process.kill(client, 'SIGKILL');
+    await term.waitFor('DONE');
+    const match = /^([0-9a-f:]+)\r\n[^]*STATUS (\d+)\r?\n([0-9a-f:]+)\r?\n/.exec(term.text); // raw: no \r added
+    expect(match, JSON.stringify(term.text)).not.toBeNull();
+    expect(match![2]).toBe('137');
+    expect(match![3]).not.toBe(match![1]);
+  });
+});
