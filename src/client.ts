@@ -5,7 +5,7 @@ import type { ClientOptions } from './cli.js';
 import { ExitCode, SIGNAL_EXIT_BASE } from './errors.js';
 import { SUSPEND_KEY, findKey } from './keys.js';
 import {
-  FrameType, RedrawMethod, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
+  FrameType, ProtocolError, RedrawMethod, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
   type ExitStatus, type Frame,
 } from './protocol.js';
 import { openSession, type SessionConnection } from './session.js';
@@ -63,11 +63,7 @@ export async function attach(socketPath: string, options: ClientOptions, session
     const onFrame = (frame: Frame): void => {
       switch (frame.type) {
         case FrameType.Output:
-          if (!process.stdout.write(frame.payload)) {
-            // The terminal is slower than the program: stop reading so the master slows down.
-            socket.pause();
-            process.stdout.once('drain', () => socket.resume());
-          }
+          show(frame.payload);
           return;
         case FrameType.Exit: {
           const status = decodeExit(frame.payload);
@@ -82,16 +78,58 @@ export async function attach(socketPath: string, options: ClientOptions, session
       }
     };
 
+    let waitingForDrain = false;
+    const show = (bytes: Buffer): void => {
+      if (process.stdout.write(bytes) || waitingForDrain) return;
+      // The terminal is slower than the program: stop reading so the master slows down.
+      waitingForDrain = true;
+      socket.pause();
+      process.stdout.once('drain', () => {
+        waitingForDrain = false;
+        socket.resume();
+      });
+    };
+
+    /** Frames of one read, in order; consecutive output is joined into one terminal write. */
+    const onFrames = (frames: Frame[]): void => {
+      let output: Buffer[] = [];
+      const flushOutput = (): void => {
+        if (output.length === 0) return;
+        show(output.length === 1 ? output[0]! : Buffer.concat(output));
+        output = [];
+      };
+      try {
+        for (const frame of frames) {
+          if (done) return;
+          if (frame.type === FrameType.Output) {
+            output.push(frame.payload);
+            continue;
+          }
+          flushOutput();
+          onFrame(frame);
+        }
+        flushOutput();
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        sessionSentGarbage(error);
+      }
+    };
+
+    const sessionSentGarbage = (error: Error): void => {
+      socket.destroy();
+      leave(ExitCode.Failure, `[dt: the session sent garbage: ${error.message}]`);
+    };
+
     const onSocketData = (chunk: Buffer): void => {
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
       } catch (error) {
-        socket.destroy();
-        leave(ExitCode.Failure, `[dt: the session sent garbage: ${(error as Error).message}]`);
+        if (!(error instanceof ProtocolError)) throw error;
+        sessionSentGarbage(error);
         return;
       }
-      for (const frame of frames) if (!done) onFrame(frame);
+      onFrames(frames);
     };
 
     const onInput = (chunk: Buffer): void => {
@@ -151,6 +189,6 @@ export async function attach(socketPath: string, options: ClientOptions, session
     process.stdin.resume();
     process.stdout.on('resize', onResize);
     process.on('SIGCONT', onContinue);
-    for (const frame of early) onFrame(frame);
+    onFrames(early);
   });
 }

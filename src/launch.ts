@@ -2,6 +2,7 @@
 // listens on the socket or says why it could not. The master keeps no descriptor of ours.
 
 import { spawn } from 'node:child_process';
+import { inheritableDescriptors } from './descriptors.js';
 import { DtError, sessionError } from './errors.js';
 import type { MasterSpec } from './master.js';
 
@@ -18,7 +19,9 @@ export interface ReadyMessage {
 
 export function startMaster(spec: MasterSpec): Promise<void> {
   const entry = process.argv[1]!;
-  const child = spawn(process.execPath, [entry, MASTER_FLAG, JSON.stringify(spec)], {
+  // Our READY_FD is replaced by the report pipe in the master; any other is the master's to close.
+  const inherited = inheritableDescriptors().filter((fd) => fd !== READY_FD);
+  const child = spawn(process.execPath, [entry, MASTER_FLAG, JSON.stringify(spec), JSON.stringify(inherited)], {
     cwd: spec.cwd,
     detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { attach, describeExit, exitCodeOf } from './client.js';
 import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
 import { sendSignal } from './control.js';
-import { closeInheritedDescriptors } from './descriptors.js';
+import { closeDescriptors } from './descriptors.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './errors.js';
 import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
 import type { MasterOutcome, MasterSpec } from './master.js';
@@ -19,7 +19,7 @@ import { probeSocket, removeSocket } from './socket.js';
 import { hasTerminal, windowSize } from './terminal.js';
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === MASTER_FLAG) return runDetachedMaster(JSON.parse(argv[1]!) as MasterSpec);
+  if (argv[0] === MASTER_FLAG) return runDetachedMaster(JSON.parse(argv[1]!) as MasterSpec, JSON.parse(argv[2]!) as number[]);
   const command = parseArgs(argv);
   switch (command.mode) {
     case 'help':
@@ -93,8 +93,22 @@ async function prepareSocketPath(socket: string): Promise<void> {
 
 /** Attaching a session's own terminal to itself would feed its output back as its input. */
 function refuseSelfAttach(socket: string): void {
-  if (process.env['DT_SESSION'] === socket) {
+  const ownSession = process.env['DT_SESSION'];
+  if (ownSession === undefined) return;
+  if (ownSession === socket || sameFile(ownSession, socket)) {
     throw sessionError(socket, 'refusing to attach a session from inside itself');
+  }
+}
+
+/** True when both paths name one file (through symlinks, hard links or other spellings). */
+function sameFile(first: string, second: string): boolean {
+  try {
+    const a = fs.statSync(first);
+    const b = fs.statSync(second);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    // One of them does not exist: they cannot be the same socket.
+    return false;
   }
 }
 
@@ -126,9 +140,10 @@ function exitOnSignals(): void {
   }
 }
 
-async function runDetachedMaster(spec: MasterSpec): Promise<number> {
+/** `inherited`: descriptors the creating command passed on without meaning to (see descriptors.ts). */
+async function runDetachedMaster(spec: MasterSpec, inherited: number[]): Promise<number> {
   process.title = `dt master ${spec.socket}`;
-  closeInheritedDescriptors([READY_FD]);
+  closeDescriptors(inherited);
   const { runMaster } = await import('./master.js');
   return endMaster(await runMaster(spec, (error) => {
     const message: ReadyMessage = error ? { error: error.message } : {};
@@ -143,8 +158,8 @@ async function runDetachedMaster(spec: MasterSpec): Promise<number> {
 }
 
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {
+  // A foreground master keeps what its supervisor gave it, as any service does.
   process.title = `dt master ${spec.socket}`;
-  closeInheritedDescriptors([]);
   const { runMaster } = await import('./master.js');
   let startError: DtError | null = null;
   const outcome = await runMaster(spec, (error) => { startError = error; });

@@ -217,6 +217,11 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
     if (current !== undefined && current === inode) return;
     if (current !== undefined) return; // someone else's file is there now: leave it alone
     listenPrivate(spec.socket).then((fresh) => {
+      if (finished || terminating) {
+        fresh.close();
+        removeSocket(spec.socket, socketInode(spec.socket));
+        return;
+      }
       server.close();
       server = fresh;
       server.on('connection', accept);
@@ -251,6 +256,8 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
     if (relay.viewerCount === 0 && !terminating) writeRecord({ ...record, exit: { ...status, endedAt: new Date().toISOString() } });
     else removeRecord(process.pid);
     for (const connection of connections) {
+      // A viewer already cut off has its own last word queued behind its backlog.
+      if (connection.socket.writableEnded) continue;
       connection.socket.end(reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason));
     }
     const exitCode = status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code;

@@ -234,9 +234,14 @@ export function encodeKill(signal: number): Buffer {
   return encodeFrame(FrameType.Kill, Buffer.from([signal & 0xff]));
 }
 
+/** Linux's highest real-time signal; anything above is not a signal (0 only checks, as in kill(2)). */
+const MAX_SIGNAL = 64;
+
 export function decodeKill(payload: Buffer): number {
   requireLength(payload, 1, 'kill');
-  return payload.readUInt8(0);
+  const signal = payload.readUInt8(0);
+  if (signal > MAX_SIGNAL) throw new ProtocolError(`kill frame: ${signal} is not a signal`);
+  return signal;
 }
 
 export function encodeText(type: typeof FrameType.Error | typeof FrameType.Info, text: string): Buffer {

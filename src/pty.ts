@@ -10,6 +10,9 @@ import { spawn, type IPty } from 'node-pty';
 /** How long after the program exits a pty that is still held open by a background job is kept. */
 const EXIT_GRACE_MS = 200;
 
+/** Read size for the output left in the pty when its reader stopped early. */
+const LEFTOVER_READ_BYTES = 64 * 1024;
+
 const ICANON = 0o2;
 const ECHO = 0o10;
 const VMIN = 6;
@@ -28,6 +31,7 @@ export interface ProgramOptions {
 
 export class ProgramTerminal {
   private readonly term: IPty;
+  private readonly dataListeners: Array<(data: Buffer) => void> = [];
   private paused = false;
   private destroyWhenResumed = false;
 
@@ -40,6 +44,8 @@ export class ProgramTerminal {
       env: options.env,
       encoding: null,
     });
+    this.term.onData((data) => this.emitData(data as unknown as Buffer));
+    this.readStream.on('end', () => this.readWhatIsLeft());
     this.keepOutputAfterExit();
   }
 
@@ -52,7 +58,33 @@ export class ProgramTerminal {
   }
 
   onData(listener: (data: Buffer) => void): void {
-    this.term.onData((data) => listener(data as unknown as Buffer));
+    this.dataListeners.push(listener);
+  }
+
+  private emitData(data: Buffer): void {
+    for (const listener of this.dataListeners) listener(data);
+  }
+
+  /**
+   * libuv before 1.52 (Node 20) takes POLLHUP on the pty for the end of the stream after one
+   * short read, and stops reading while the program's last output may still be in the pty
+   * (libuv/libuv#4992): about half the runs of `cat` of 1 MiB lost their last kilobytes. On
+   * that end, and before node-pty closes the descriptor and reports the exit, read the rest
+   * ourselves: the descriptor is non-blocking, and read(2) says EIO once the pty is empty.
+   */
+  private readWhatIsLeft(): void {
+    const fd = (this.term as unknown as { _fd: number })._fd;
+    const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
+    for (;;) {
+      let count: number;
+      try {
+        count = fs.readSync(fd, buffer, 0, buffer.length, null);
+      } catch {
+        return; // EIO: the pty is empty and closed; EAGAIN: a background job still holds it
+      }
+      if (count === 0) return;
+      this.emitData(Buffer.from(buffer.subarray(0, count)));
+    }
   }
 
   /** Fires once every byte the program wrote has been delivered through onData. */

@@ -1,6 +1,7 @@
 // The session's unix socket: create it private, connect to it, tell a live session from a
 // stale socket, and cope with paths longer than sun_path allows.
 
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -26,9 +27,39 @@ async function withShortPath<T>(socketPath: string, use: (shortPath: string) => 
   }
 }
 
-/** Listens on a new socket that nobody else can connect to, from the moment it exists. */
-export function listenPrivate(socketPath: string): Promise<net.Server> {
-  return withShortPath(socketPath, (shortPath) => new Promise<net.Server>((resolve, reject) => {
+/**
+ * Listens on a new socket at socketPath that nobody else can connect to, from the moment it
+ * exists. Fails with EADDRINUSE when anything is already at socketPath.
+ *
+ * The socket is bound under a temporary name beside socketPath and then linked into place.
+ * libuv unlinks the path a server was bound to when the server closes; binding elsewhere
+ * means closing this server never removes a socket that is no longer ours (recreated on
+ * SIGUSR1, or replaced by a newer session after ours was deleted). link(2), unlike rename(2),
+ * refuses to replace a socket that appeared meanwhile.
+ */
+export async function listenPrivate(socketPath: string): Promise<net.Server> {
+  const temporaryPath = path.join(path.dirname(socketPath), `.dt-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let server: net.Server;
+  try {
+    server = await withShortPath(temporaryPath, (shortPath) => bindPrivate(shortPath));
+  } catch (error) {
+    throw explainBindError(error as NodeJS.ErrnoException, socketPath);
+  }
+  try {
+    fs.linkSync(temporaryPath, socketPath);
+  } catch (error) {
+    server.close();
+    throw (error as NodeJS.ErrnoException).code === 'EEXIST'
+      ? Object.assign(new Error('address already in use'), { code: 'EADDRINUSE' })
+      : error;
+  } finally {
+    fs.rmSync(temporaryPath, { force: true });
+  }
+  return server;
+}
+
+function bindPrivate(bindPath: string): Promise<net.Server> {
+  return new Promise<net.Server>((resolve, reject) => {
     const server = net.createServer({ pauseOnConnect: false });
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);
@@ -36,24 +67,24 @@ export function listenPrivate(socketPath: string): Promise<net.Server> {
       server.off('error', onError);
       resolve(server);
     });
-    // bind(2) happens inside listen(), synchronously: the umask covers exactly that call.
-    const previousUmask = process.umask(0o077);
+    // bind(2) happens inside listen(), synchronously: the umask covers exactly that call,
+    // so the socket is created with mode 0600.
+    const previousUmask = process.umask(0o177);
     try {
-      server.listen(shortPath);
+      server.listen(bindPath);
     } finally {
       process.umask(previousUmask);
     }
-  })).then((server) => {
-    fs.chmodSync(socketPath, PRIVATE_MODE);
-    return server;
-  }, (error: NodeJS.ErrnoException) => {
-    // libuv reports bind(2)'s ENOENT as EACCES; say what is really wrong with the directory.
-    if (error.code === 'EACCES') {
-      const directoryProblem = checkDirectory(path.dirname(socketPath));
-      if (directoryProblem) throw Object.assign(new Error(directoryProblem), { code: directoryProblem });
-    }
-    throw error;
   });
+}
+
+/** libuv reports bind(2)'s ENOENT as EACCES; say what is really wrong with the directory. */
+function explainBindError(error: NodeJS.ErrnoException, socketPath: string): Error {
+  if (error.code === 'EACCES') {
+    const directoryProblem = checkDirectory(path.dirname(socketPath));
+    if (directoryProblem) return Object.assign(new Error(directoryProblem), { code: directoryProblem });
+  }
+  return error;
 }
 
 function checkDirectory(directory: string): 'ENOENT' | 'ENOTDIR' | undefined {

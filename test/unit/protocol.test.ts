@@ -160,6 +160,10 @@ describe('payload decoders validate', () => {
     expect(decode).toThrow(`${what} frame too short`);
   });
 
+  it.each([65, 200, 255])('a kill number %i that is not a signal', (signal) => {
+    expect(() => decodeKill(Buffer.from([signal]))).toThrow(ProtocolError);
+  });
+
   it.each([4, 5, 255])('an unknown redraw method %i in attach and redraw', (method) => {
     expect(() => decodeAttach(Buffer.from([0, 80, 0, 24, method, 0]))).toThrow(ProtocolError);
     expect(() => decodeRedraw(Buffer.from([method]))).toThrow(ProtocolError);

@@ -1,0 +1,152 @@
+// The slow-viewer policy of src/relay.ts, end to end: a viewer that stops reading must neither
+// slow down the others nor grow the master's memory without bound, nor block the program for
+// ever; it is cut off with a message once it has received what was queued for it.
+
+import fs from 'node:fs';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import {
+  FIXTURES, PatternChecker, Peer, Sandbox, attachThenReport, checkPattern, childPids, freshTerminalModes, masterInfo, processState,
+  residentBytes, statusLinePattern, waitForViewers, waitUntil, type Term,
+} from './harness.js';
+import { FrameType, encodeFrame } from '../../src/protocol.js';
+import { MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/relay.js';
+
+const PATTERN = `${FIXTURES}/pattern.mjs`;
+const MiB = 1024 * 1024;
+const FELL_BEHIND = `[dt: this terminal fell more than ${MAX_VIEWER_BACKLOG_BYTES / MiB} MiB behind the program]`;
+const READ_NOTHING = `[dt: this terminal read nothing for ${STALLED_VIEWER_TIMEOUT_MS / 1000} s while the program waited]`;
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => { await sandbox.teardown(); });
+
+/** A detached session running the pattern fixture; resolves with the master's pid. */
+async function startPatternSession(socket: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
+  const create = sandbox.dt(['-n', socket, process.execPath, PATTERN, ...args], { env });
+  expect((await create.waitForExit()).exitCode).toBe(0);
+  return sandbox.trackMaster(socket);
+}
+
+/** dt -a in a shell that reports dt's status and the terminal's modes (attachThenReport), checked from the start. */
+function attachWithReport(socket: string): { term: Term; checker: PatternChecker } {
+  const term = attachThenReport(sandbox, socket);
+  return { term, checker: checkPattern(term) };
+}
+
+/** The pid of the dt client a shell runs (see attachWithReport). */
+async function clientPidOf(shell: Term): Promise<number> {
+  let pid = 0;
+  await waitUntil(() => (pid = childPids(shell.pid)[0] ?? 0) > 0, 'the shell to start dt');
+  return pid;
+}
+
+/** What a client that was SIGSTOPped, cut off, then continued shows: a prefix, a status line, 1, restored modes. */
+async function expectCutOff(viewer: { term: Term; checker: PatternChecker }, reason: string, modesBefore: string): Promise<void> {
+  await waitUntil(() => /MODES \S+\r\n/.test(viewer.checker.tail), 'the continued client to finish and report', 20_000);
+  const tail = viewer.checker.tail;
+  // Right after the prefix: the mode resets, then the status line.
+  expect(tail, 'what followed the in-order prefix').toMatch(new RegExp(`^[^\\n]*${statusLinePattern(reason).source}`));
+  expect(tail, "dt's exit status").toMatch(/STATUS 1\r\nMODES /);
+  expect(tail.slice(tail.indexOf('MODES ') + 6).trim(), 'the terminal modes after dt left').toBe(modesBefore);
+}
+
+/**
+ * A session that will stream `total` bytes of the pattern (once `g` is typed) to a normal
+ * viewer and to a viewer whose client is SIGSTOPped (both dt -a in a reporting shell).
+ */
+async function besideStoppedViewer(total: number, env?: NodeJS.ProcessEnv) {
+  const socket = sandbox.path('s');
+  const masterPid = await startPatternSession(socket, [String(total)], env);
+  const modesBefore = await freshTerminalModes(sandbox);
+  const { term: normal, checker: normalCheck } = attachWithReport(socket);
+  const stopped = attachWithReport(socket);
+  await waitForViewers(socket, 2);
+  const stoppedPid = await clientPidOf(stopped.term);
+  await clientPidOf(normal); // its dt reads the terminal: typing now reaches the program
+  process.kill(stoppedPid, 'SIGSTOP');
+  await waitUntil(() => processState(stoppedPid) === 'T', 'the client to be stopped');
+  return { socket, masterPid, modesBefore, normal, normalCheck, stopped, stoppedPid };
+}
+
+it('a stopped viewer beside a normal one: the normal one gets every byte, master memory stays bounded, the stopped one is cut off after an in-order prefix', async () => {
+  const TOTAL = 32 * MiB;
+  // The program stays after its stream, so that the cut-off viewer's flush does not race its exit.
+  const { socket, masterPid, modesBefore, normal, normalCheck, stopped, stoppedPid } =
+    await besideStoppedViewer(TOTAL, { PATTERN_STAY: '1' });
+  const baselineRss = residentBytes(masterPid);
+  let peakRss = baselineRss;
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, residentBytes(masterPid)); }, 10);
+  const startedAt = Date.now();
+  try {
+    normal.write('g');
+    // The stopped viewer is cut off once it is 8 MiB behind: the master counts one viewer.
+    await waitForViewers(socket, 1, 20_000);
+    await waitUntil(() => normalCheck.ended, 'the normal viewer to receive the whole stream', 30_000);
+  } finally {
+    clearInterval(sampler);
+  }
+  console.log(`${TOTAL / MiB} MiB to the normal viewer in ${Date.now() - startedAt} ms; master VmRSS ` +
+    `${(baselineRss / MiB).toFixed(1)} MiB before, peak ${(peakRss / MiB).toFixed(1)} MiB`);
+  expect(normalCheck.matched).toBe(TOTAL);
+  expect(normalCheck.tail).toBe(`END ${TOTAL}\n`);
+  // Bounded by about one viewer's backlog, plus garbage the collector has not reclaimed yet.
+  expect(peakRss).toBeLessThan(150 * MiB);
+  expect(peakRss - baselineRss).toBeLessThan(MAX_VIEWER_BACKLOG_BYTES + 32 * MiB);
+
+  process.kill(stoppedPid, 'SIGCONT');
+  await expectCutOff(stopped, FELL_BEHIND, modesBefore);
+  // It got what was queued for it when it was cut off: its 8 MiB backlog and what the kernel
+  // buffers held (well under 1 MiB), in order, and nothing after.
+  console.log(`the stopped viewer received ${stopped.checker.matched} bytes before the cut-off`);
+  expect(stopped.checker.matched).toBeGreaterThanOrEqual(MAX_VIEWER_BACKLOG_BYTES);
+  expect(stopped.checker.matched).toBeLessThan(MAX_VIEWER_BACKLOG_BYTES + MiB);
+  // The normal viewer is still attached and the session still running.
+  expect((await masterInfo(socket)).clients).toBe(1);
+});
+
+// dt bug: when the program exits, the master's finish() calls socket.end(exit frame) on every
+// connection, including one already ended by a cut-off; Node treats that as a write after end
+// and destroys the socket, dropping the backlog the cut-off promised to deliver.
+it('a viewer cut off for falling behind still gets its backlog and the reason when the program then exits', async () => {
+  const TOTAL = 32 * MiB;
+  const { normal, normalCheck, stopped, stoppedPid, modesBefore } = await besideStoppedViewer(TOTAL);
+  normal.write('g');
+  await waitUntil(() => /STATUS \d+\r\n/.test(normalCheck.tail), 'the normal viewer to see the program exit', 30_000);
+  expect(normalCheck.matched).toBe(TOTAL);
+  expect(normalCheck.tail).toMatch(new RegExp(`^END ${TOTAL}\\n[^\\n]*${statusLinePattern('[program exited with status 0]').source}`));
+  expect(normalCheck.tail).toMatch(/STATUS 0\r\n/);
+
+  process.kill(stoppedPid, 'SIGCONT');
+  await expectCutOff(stopped, FELL_BEHIND, modesBefore);
+  expect(stopped.checker.matched).toBeGreaterThanOrEqual(MAX_VIEWER_BACKLOG_BYTES);
+});
+
+it('a stopped viewer alone does not block the program for ever: it is cut off after the stall timeout', async () => {
+  const TOTAL = 4 * MiB; // far more than the high-water mark and the kernel buffers hold
+  const socket = sandbox.path('s');
+  const done = sandbox.path('done');
+  await startPatternSession(socket, [String(TOTAL)], { PATTERN_STAY: '1', PATTERN_DONE_FILE: done });
+  const modesBefore = await freshTerminalModes(sandbox);
+  const stopped = attachWithReport(socket);
+  await waitForViewers(socket, 1);
+  const stoppedPid = await clientPidOf(stopped.term);
+  process.kill(stoppedPid, 'SIGSTOP');
+  await waitUntil(() => processState(stoppedPid) === 'T', 'the client to be stopped');
+
+  // Start the stream from a connection that types without attaching.
+  const typist = await Peer.connect(socket);
+  const startedAt = Date.now();
+  typist.socket.write(encodeFrame(FrameType.Input, Buffer.from('g')));
+  await waitUntil(() => fs.existsSync(done), 'the program to finish its stream', STALLED_VIEWER_TIMEOUT_MS + 10_000);
+  const elapsed = Date.now() - startedAt;
+  console.log(`the program finished ${elapsed} ms after it started, the only viewer being stopped`);
+  // It was held back while the viewer could still catch up, then let go.
+  expect(elapsed).toBeGreaterThanOrEqual(STALLED_VIEWER_TIMEOUT_MS);
+  expect((await masterInfo(socket)).clients).toBe(0);
+  typist.close();
+
+  process.kill(stoppedPid, 'SIGCONT');
+  await expectCutOff(stopped, READ_NOTHING, modesBefore);
+  expect(stopped.checker.matched).toBeGreaterThan(0);
+  expect(stopped.checker.matched).toBeLessThan(TOTAL);
+});
