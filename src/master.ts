@@ -23,6 +23,8 @@ const HELLO_TIMEOUT_MS = 5_000;
 const TERMINATE_GRACE_MS = 3_000;
 /** How long clients get to read the program's last output and exit status. */
 const EXIT_FLUSH_TIMEOUT_MS = 10_000;
+/** Input the program has not read yet beyond which the master stops reading it from clients. */
+const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Age-based /tmp cleaners look at timestamps: keep the socket's fresh. */
 const SOCKET_TOUCH_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -101,6 +103,11 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   for (const old of readRecords()) if (old.socket === spec.socket && old.masterPid !== process.pid) removeRecord(old.masterPid);
   writeRecord(record);
   const connections = new Set<Connection>();
+  const inputWaiters = new Set<net.Socket>();
+  program.onInputDrained(() => {
+    for (const socket of inputWaiters) socket.resume();
+    inputWaiters.clear();
+  });
   const relay = new Relay(program, spec.holdUntilAttach, (count) => markAttached(spec.socket, count > 0));
   program.onData((data) => relay.broadcast(data));
 
@@ -153,7 +160,13 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
         return;
       }
       case FrameType.Input:
-        if (!connection.readOnly) program.write(frame.payload);
+        if (connection.readOnly) return;
+        program.write(frame.payload);
+        if (program.pendingInputLength > INPUT_HIGH_WATER_BYTES) {
+          // The program is not taking its input (`dt -p` of a large file): stop reading it.
+          connection.socket.pause();
+          inputWaiters.add(connection.socket);
+        }
         return;
       case FrameType.Resize: {
         const size = decodeWindowSize(frame.payload);
@@ -249,6 +262,7 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   const finish = (status: ProgramExit, reason?: string): void => {
     if (finished) return;
     finished = true;
+    relay.flush();
     relay.close();
     server.close();
     removeSocket(spec.socket, inode);

@@ -69,11 +69,35 @@ export function encodeFrame(type: FrameType, payload: Buffer = Buffer.alloc(0)):
   return frame;
 }
 
-/** Data frames (input, output) split so that no frame exceeds MAX_DATA_CHUNK_BYTES. */
-export function encodeDataFrames(type: typeof FrameType.Input | typeof FrameType.Output, data: Buffer): Buffer[] {
+/**
+ * Data frames (input, output) carrying `data`, or the concatenation of several chunks, split
+ * so that no frame exceeds MAX_DATA_CHUNK_BYTES. Each byte is copied once, into its frame.
+ */
+export function encodeDataFrames(type: typeof FrameType.Input | typeof FrameType.Output, data: Buffer | readonly Buffer[]): Buffer[] {
+  const chunks = Buffer.isBuffer(data) ? [data] : data;
+  let remaining = 0;
+  for (const chunk of chunks) remaining += chunk.length;
   const frames: Buffer[] = [];
-  for (let offset = 0; offset < data.length; offset += MAX_DATA_CHUNK_BYTES) {
-    frames.push(encodeFrame(type, data.subarray(offset, offset + MAX_DATA_CHUNK_BYTES)));
+  let chunkIndex = 0;
+  let chunkOffset = 0;
+  while (remaining > 0) {
+    const length = Math.min(remaining, MAX_DATA_CHUNK_BYTES);
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
+    frame.writeUInt8(type, 0);
+    frame.writeUInt32BE(length, 1);
+    let filled = HEADER_BYTES;
+    while (filled < frame.length) {
+      const chunk = chunks[chunkIndex]!;
+      const copied = chunk.copy(frame, filled, chunkOffset);
+      filled += copied;
+      chunkOffset += copied;
+      if (chunkOffset === chunk.length) {
+        chunkIndex += 1;
+        chunkOffset = 0;
+      }
+    }
+    frames.push(frame);
+    remaining -= length;
   }
   return frames;
 }

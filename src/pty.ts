@@ -10,6 +10,9 @@ import { spawn, type IPty } from 'node-pty';
 /** How long after the program exits a pty that is still held open by a background job is kept. */
 const EXIT_GRACE_MS = 200;
 
+/** How often input is offered again to a program that is not reading it. */
+const INPUT_RETRY_MS = 2;
+
 /** Read size for the output left in the pty when its reader stopped early. */
 const LEFTOVER_READ_BYTES = 64 * 1024;
 
@@ -32,6 +35,9 @@ export interface ProgramOptions {
 export class ProgramTerminal {
   private readonly term: IPty;
   private readonly dataListeners: Array<(data: Buffer) => void> = [];
+  private readonly inputDrainedListeners: Array<() => void> = [];
+  private readonly pendingInput: Buffer[] = [];
+  private pendingInputBytes = 0;
   private paused = false;
   private destroyWhenResumed = false;
 
@@ -73,7 +79,7 @@ export class ProgramTerminal {
    * ourselves: the descriptor is non-blocking, and read(2) says EIO once the pty is empty.
    */
   private readWhatIsLeft(): void {
-    const fd = (this.term as unknown as { _fd: number })._fd;
+    const fd = this.fd;
     const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
     for (;;) {
       let count: number;
@@ -92,9 +98,70 @@ export class ProgramTerminal {
     this.term.onExit(({ exitCode, signal }) => listener({ code: exitCode, signal: signal ?? 0 }));
   }
 
+  /**
+   * Input for the program. Written at once with write(2) on the non-blocking pty: node-pty's
+   * own write goes through libuv's thread pool, a thread hand-off on every keystroke. What the
+   * pty cannot take now (the program is not reading) waits here, in order.
+   */
   write(data: Buffer): void {
-    // node-pty's types say string, but its write stream passes Buffers through untouched.
-    this.term.write(data as unknown as string);
+    if (data.length === 0) return;
+    if (this.pendingInput.length === 0) data = this.writeNow(data);
+    if (data.length === 0) return;
+    this.pendingInput.push(data);
+    this.pendingInputBytes += data.length;
+    if (this.pendingInput.length === 1) this.retryInputLater();
+  }
+
+  /** Bytes of input the program has not taken yet. */
+  get pendingInputLength(): number {
+    return this.pendingInputBytes;
+  }
+
+  /** Called whenever the program has taken all pending input. */
+  onInputDrained(listener: () => void): void {
+    this.inputDrainedListeners.push(listener);
+  }
+
+  /** Writes what the pty takes now; returns the rest. */
+  private writeNow(data: Buffer): Buffer {
+    try {
+      const written = fs.writeSync(this.fd, data);
+      return data.subarray(written);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return data;
+      // EIO, EBADF: the program's terminal is gone; input for it has nowhere to go.
+      return data.subarray(data.length);
+    }
+  }
+
+  /**
+   * The pty's input buffer was full. Offer the rest again at once while the program is taking
+   * it (a large paste, `dt -p` of a file), and every INPUT_RETRY_MS while it is not (busy or
+   * stopped), so a program that never reads costs no CPU.
+   */
+  private retryInputLater(tookSome = false): void {
+    const retry = (): void => {
+      let progressed = false;
+      while (this.pendingInput.length > 0) {
+        const first = this.pendingInput[0]!;
+        const rest = this.writeNow(first);
+        this.pendingInputBytes -= first.length - rest.length;
+        progressed ||= rest.length < first.length;
+        if (rest.length > 0) {
+          this.pendingInput[0] = rest;
+          this.retryInputLater(progressed);
+          return;
+        }
+        this.pendingInput.shift();
+      }
+      for (const listener of this.inputDrainedListeners) listener();
+    };
+    if (tookSome) setImmediate(retry);
+    else setTimeout(retry, INPUT_RETRY_MS).unref();
+  }
+
+  private get fd(): number {
+    return (this.term as unknown as { _fd: number })._fd;
   }
 
   resize(cols: number, rows: number): void {

@@ -17,6 +17,12 @@ export const VIEWER_HIGH_WATER_BYTES = 256 * 1024;
 export const MAX_VIEWER_BACKLOG_BYTES = 8 * 1024 * 1024;
 /** A viewer that drains nothing for this long while the program waits for it is disconnected. */
 export const STALLED_VIEWER_TIMEOUT_MS = 10_000;
+/** A pty read this long was limited by the pty's buffer: more output is probably waiting. */
+const FULL_PTY_READ_BYTES = 4000;
+/** Output is sent once this much is gathered... */
+const GATHER_MAX_BYTES = 64 * 1024;
+/** ...or once it has waited this long (well under a frame of a 60 Hz screen). */
+const GATHER_DELAY_MS = 2;
 /** How long a disconnected viewer gets to read what was queued before the connection is destroyed. */
 const CUT_OFF_FLUSH_MS = STALLED_VIEWER_TIMEOUT_MS;
 
@@ -28,6 +34,9 @@ export interface ProgramFlow {
 export class Relay {
   private readonly viewers = new Set<net.Socket>();
   private stallTimer: NodeJS.Timeout | undefined;
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
+  private gatherTimer: NodeJS.Timeout | undefined;
   private paused = false;
 
   /** holdUntilFirstViewer: keep the program's first output in the pty until someone sees it. */
@@ -63,10 +72,34 @@ export class Relay {
     this.updateFlow();
   }
 
-  /** Output from the program, to every viewer. */
+  /**
+   * Output from the program, to every viewer. The pty hands it over in reads of at most about
+   * 4 KiB, and each one relayed on its own costs a socket write here and a read, a decode and
+   * a terminal write in every client. So reads are gathered: a short read means the program
+   * has paused (an echoed key, a prompt), and what was gathered goes out at once; a full read means more is coming, and the bytes wait for up to
+   * GATHER_DELAY_MS or GATHER_MAX_BYTES, which more than halves the relay's work per byte.
+   */
   broadcast(data: Buffer): void {
     if (this.viewers.size === 0) return; // nobody attached: the bytes are discarded, as with dtach
-    const frames = encodeDataFrames(FrameType.Output, data);
+    this.gathered.push(data);
+    this.gatheredBytes += data.length;
+    if (this.gatheredBytes >= GATHER_MAX_BYTES) {
+      this.flush();
+    } else if (data.length < FULL_PTY_READ_BYTES) {
+      this.flush();
+    } else if (!this.gatherTimer) {
+      this.gatherTimer = setTimeout(this.flush, GATHER_DELAY_MS);
+    }
+  }
+
+  /** Sends what broadcast gathered now; the master calls it before telling viewers the program ended. */
+  readonly flush = (): void => {
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
+    if (this.gathered.length === 0) return;
+    const frames = encodeDataFrames(FrameType.Output, this.gathered);
+    this.gathered = [];
+    this.gatheredBytes = 0;
     for (const viewer of this.viewers) {
       for (const frame of frames) viewer.write(frame);
       if (viewer.writableLength > MAX_VIEWER_BACKLOG_BYTES) {
@@ -74,7 +107,7 @@ export class Relay {
       }
     }
     this.updateFlow();
-  }
+  };
 
   /** Disconnect a viewer after everything already queued for it, with a reason it will print. */
   cutOff(viewer: net.Socket, reason: string): void {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DT, FIXTURES, Peer, Sandbox, attachThenReport, checkPattern, freshTerminalModes, hasEnded, masterInfo, masterPidOf,
-  patternBytes, processState, shellReport, statusLinePattern, waitForViewers, waitUntil, type Term,
+  patternBytes, processState, shellReport, statusLinePattern, waitForViewers, waitUntil, type Term, blockedWriting,
 } from './harness.js';
 import { FrameType, encodeFrame } from '../../src/protocol.js';
 
@@ -202,17 +202,6 @@ it('a program that writes a burst and exits at once (cat of 1 MiB): every byte r
   }
 });
 
-/** write(2)'s number: /proc/PID/syscall starts with it while the process is blocked writing. */
-const WRITE_SYSCALL = process.arch === 'arm64' ? 64 : 1;
-
-/** True while the process's main thread is in write(2) (Node writes its terminal through a descriptor of its own, not 1). */
-function blockedWriting(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/syscall`, 'latin1').startsWith(`${WRITE_SYSCALL} `);
-  } catch {
-    return false;
-  }
-}
 
 it('a program killed while its output fills the terminal and the master holds reads back: the viewer still gets all of it', async () => {
   const socket = sandbox.path('s');

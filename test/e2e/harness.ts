@@ -482,3 +482,31 @@ export function hasEnded(pid: number): boolean {
   const state = processState(pid);
   return state === undefined || state === 'Z';
 }
+
+/** write(2)'s number: /proc/PID/syscall starts with it while the process is blocked writing. */
+const WRITE_SYSCALL = process.arch === 'arm64' ? 64 : 1;
+
+/** True while the process's main thread is in write(2) (Node writes its terminal through a descriptor of its own, not 1). */
+export function blockedWriting(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/syscall`, 'latin1').startsWith(`${WRITE_SYSCALL} `);
+  } catch {
+    return false;
+  }
+}
+
+/** The pid of the first child of `parent` whose command name is `name`, once it exists. */
+export async function waitForChildNamed(parent: number, name: string): Promise<number> {
+  let found: number | undefined;
+  await waitUntil(() => {
+    found = childPids(parent).find((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim() === name;
+      } catch {
+        return false; // it ended meanwhile
+      }
+    });
+    return found !== undefined;
+  }, `${parent} to start ${name}`);
+  return found!;
+}

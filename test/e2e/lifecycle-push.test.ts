@@ -1,12 +1,15 @@
 // Session lifecycle, part 3: dt -p pushing bytes into the program, socket paths given
 // relative to the working directory or longer than sun_path allows, and DT_SESSION.
 
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { FIXTURES, Sandbox, waitUntil, type Term } from './harness.js';
-import { expectStatusLine, hexReceived, killTracked, readPidFile, runDt } from './lifecycle-helpers.js';
+import { DT, FIXTURES, Sandbox, blockedWriting, residentBytes, waitForChildNamed, waitUntil, type Term } from './harness.js';
+import { expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
+
+const MiB = 1024 * 1024;
 
 const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
 
@@ -62,6 +65,56 @@ it('dt -p delivers more than 64 KiB complete and unaltered', async () => {
   const digest = createHash('sha256').update(payload).digest('hex');
   await term.waitFor(`GOT ${payload.length} SHA256 ${digest}\r`);
   // The fixture then exits 0, and so does the client.
+  expect((await term.waitForExit()).exitCode).toBe(0);
+});
+
+it('dt -p into a program that is not reading is held back: master memory stays bounded, every byte arrives once it reads', async () => {
+  const socket = sandbox.path('s');
+  const release = sandbox.path('release');
+  const payload = patternBytes(16 * MiB);
+  const payloadFile = sandbox.path('payload');
+  fs.writeFileSync(payloadFile, payload);
+  const term = sandbox.dt(['-c', socket, '-r', 'none', process.execPath, `${FIXTURES}/stdin-digest.mjs`], {
+    env: { DIGEST_BYTES: String(payload.length), DIGEST_HOLD_UNTIL: release },
+  });
+  await term.waitFor('READY');
+  const masterPid = await sandbox.trackMaster(socket);
+  const baseline = residentBytes(masterPid);
+
+  // cat feeds dt -p through a pipe; its file position is how far the push has got.
+  const pusher = spawn('/bin/sh', ['-c', `cat '${payloadFile}' | '${process.execPath}' '${DT}' -p '${socket}'`], { cwd: sandbox.dir, stdio: 'ignore' });
+  trackPid(pusher.pid!);
+  const pushExit = new Promise<number | null>((resolve) => pusher.on('exit', (code) => resolve(code)));
+  const cat = await waitForChildNamed(pusher.pid!, 'cat');
+  trackPid(cat);
+  let peak = baseline;
+  const pushed = (): number => {
+    peak = Math.max(peak, residentBytes(masterPid));
+    try {
+      return Number(/^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${cat}/fdinfo/3`, 'latin1'))![1]);
+    } catch {
+      return payload.length; // cat has read it all and gone
+    }
+  };
+  // Held back: past the 1 MiB the master queues for the program, the push stops short of the
+  // whole payload, with cat waiting to write (the same position over several looks).
+  let last = -1;
+  let unchangedLooks = 0;
+  await waitUntil(() => {
+    const now = pushed();
+    unchangedLooks = now === last && blockedWriting(cat) ? unchangedLooks + 1 : 0;
+    last = now;
+    return (now > MiB && unchangedLooks >= 5) || now >= payload.length;
+  }, 'the push to stall, or to finish without the program reading', 30_000);
+  const held = pushed();
+  console.log(`push held after ${(held / MiB).toFixed(1)} of ${payload.length / MiB} MiB; master VmRSS ${(baseline / MiB).toFixed(1)} -> ${(peak / MiB).toFixed(1)} MiB`);
+  expect(held, 'bytes dt -p took while the program read nothing').toBeLessThan(8 * MiB);
+  expect(peak - baseline, 'master memory growth').toBeLessThan(8 * MiB);
+
+  fs.writeFileSync(release, '');
+  const digest = createHash('sha256').update(payload).digest('hex');
+  await term.waitFor(`GOT ${payload.length} SHA256 ${digest}\r`, { timeoutMs: 60_000 });
+  expect(await pushExit, 'dt -p status').toBe(0);
   expect((await term.waitForExit()).exitCode).toBe(0);
 });
 

@@ -305,6 +305,24 @@ describe('encodeDataFrames', () => {
     expect(reassembled.equals(data)).toBe(true);
   });
 
+  it.each([
+    ['several small reads', [1, 4095, 4096, 0, 17]],
+    ['reads that straddle frame boundaries', [MAX_DATA_CHUNK_BYTES - 3, 10, MAX_DATA_CHUNK_BYTES, 5]],
+    ['one read larger than two frames', [7, 2 * MAX_DATA_CHUNK_BYTES + 9]],
+    ['only empty reads', [0, 0]],
+  ])('joins %s into the same frames as their concatenation', (_, sizes) => {
+    const whole = patternedBytes(sizes.reduce((sum, size) => sum + size, 0));
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    for (const size of sizes) {
+      chunks.push(whole.subarray(offset, offset + size));
+      offset += size;
+    }
+    const joined = encodeDataFrames(FrameType.Output, chunks);
+    expect(joined).toEqual(encodeDataFrames(FrameType.Output, whole));
+    expect(reassemble(joined).data.equals(whole)).toBe(true);
+  });
+
   it('uses the requested type for input', () => {
     const frames = encodeDataFrames(FrameType.Input, patternedBytes(MAX_DATA_CHUNK_BYTES + 5));
     expect(frames.map((frame) => frame[0])).toEqual([FrameType.Input, FrameType.Input]);
