@@ -1,0 +1,331 @@
+// `npm run bench`: dt against the program running directly in a terminal ("direct", the
+// physical limit) and against dtach 0.9, on output throughput with 1/4/16 viewers, keystroke
+// round trip, attach latency, `-n` latency, and master/client memory. Every figure is the
+// median of interleaved repetitions (A,B,C,A,B,C...), with min and max.
+//
+//   node bench/run.mjs [--quick] [--json FILE] [--reps N] [--only SECTION,...] [--timeout SECONDS]
+//                      [--cpu-prof DIR]
+//
+// Sections: throughput, keys, attach, create, memory. --quick is a ~30 s smoke run. The
+// benchmark stops by itself (global timeout) and kills, by pid, everything it started.
+// --cpu-prof DIR: every Node process it starts (dt clients and masters, fixtures) writes a
+// V8 CPU profile there when it exits, named by role (bench/cpu-profile.mjs; the environment
+// variable DT_BENCH_PROFILE_ROLES=dt-master,dt-client-a narrows it). Figures are slower then,
+// and a profiled client differs: the profiler's SIGPROF interrupts its blocking terminal
+// writes, which then turn asynchronous. DT_BENCH_BIN=/path/to/bin/dt measures another build.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { measureAttach, measureCreate, EchoTarget } from './latency.mjs';
+import { measureMemory } from './memory.mjs';
+import { HAVE_DTACH, ROOT, Workspace, profileInto } from './procs.mjs';
+import { figure, formatTable, percentile, row } from './report.mjs';
+import { measureThroughput, writePatternFile } from './stream.mjs';
+
+const MIB = 1024 * 1024;
+const SECTIONS = ['throughput', 'keys', 'attach', 'create', 'memory'];
+
+const { values: argv } = parseArgs({
+  options: { quick: { type: 'boolean' }, help: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string' }, timeout: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+});
+if (argv.help) {
+  process.stdout.write('usage: node bench/run.mjs [--quick] [--json FILE] [--reps N] [--only SECTION,...] [--timeout SECONDS] [--cpu-prof DIR]\n');
+  process.exit(0);
+}
+const QUICK = argv.quick === true;
+const CONFIG = {
+  // Throughput: bytes the writer writes per run; runs per (tool, viewer count).
+  patternMiB: QUICK ? 4 : 32,
+  throughputReps: QUICK ? 3 : 5,
+  viewerCounts: [1, 4, 16],
+  // Keystrokes: trips per repetition (p50 and p99 are taken in each), after a warm-up.
+  keyReps: 3,
+  keyTrips: QUICK ? 200 : 1000,
+  warmupTrips: QUICK ? 20 : 100,
+  attachReps: QUICK ? 3 : 9,
+  createReps: QUICK ? 3 : 9,
+  // Memory: sessions per tool; the heavy rounds write the pattern this many times (3 x 32 MiB = 100.7 MB).
+  memoryReps: QUICK ? 1 : 2,
+  heavyRepeat: QUICK ? 4 : 3,
+  // A failure limit, not the expected duration (about 2 min, or 30 s with --quick, on 2 idle cores).
+  timeoutSeconds: QUICK ? 150 : 480,
+};
+if (argv.reps !== undefined) {
+  const reps = Number(argv.reps);
+  Object.assign(CONFIG, { throughputReps: reps, keyReps: reps, attachReps: reps, createReps: reps, memoryReps: reps });
+}
+if (argv.timeout !== undefined) CONFIG.timeoutSeconds = Number(argv.timeout);
+if (argv['cpu-prof']) {
+  fs.mkdirSync(path.resolve(argv['cpu-prof']), { recursive: true });
+  profileInto(path.resolve(argv['cpu-prof']));
+}
+const only = argv.only ? argv.only.split(',') : SECTIONS;
+for (const section of only) {
+  if (SECTIONS.includes(section)) continue;
+  process.stderr.write(`bench: unknown section ${section}; sections: ${SECTIONS.join(', ')}\n`);
+  process.exit(2);
+}
+const TOOLS = HAVE_DTACH ? ['direct', 'dt', 'dtach'] : ['direct', 'dt'];
+const RELAYS = TOOLS.filter((tool) => tool !== 'direct');
+
+// ---- lifetime: every workspace is cleaned up on every way out ----
+
+const workspaces = new Set();
+function newWorkspace() {
+  const workspace = new Workspace();
+  workspaces.add(workspace);
+  return workspace;
+}
+async function closeWorkspace(workspace) {
+  const left = await workspace.cleanup();
+  workspaces.delete(workspace);
+  if (left.length > 0) log(`warning: processes ${left.join(', ')} of ${workspace.dir} survived SIGKILL`);
+}
+function emergencyCleanup() {
+  for (const workspace of workspaces) workspace.cleanupNow();
+  workspaces.clear();
+}
+const watchdog = setTimeout(() => {
+  log(`bench: global timeout of ${CONFIG.timeoutSeconds} s reached; killing everything it started`);
+  emergencyCleanup();
+  process.exit(3);
+}, CONFIG.timeoutSeconds * 1000);
+process.on('exit', emergencyCleanup);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    emergencyCleanup();
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
+
+function log(message) {
+  process.stderr.write(`${message}\n`);
+}
+
+// ---- sections: each gathers raw repetitions, interleaved across tools ----
+
+async function runThroughput(results) {
+  const workspace = newWorkspace();
+  try {
+    const patternFile = workspace.path('pattern');
+    const pattern = writePatternFile(patternFile, CONFIG.patternMiB * MIB);
+    const runs = (results.throughput = { bytes: pattern.length, runs: {} });
+    for (let rep = 1; rep <= CONFIG.throughputReps; rep++) {
+      for (const viewers of CONFIG.viewerCounts) {
+        for (const tool of TOOLS) {
+          if (tool === 'direct' && viewers !== 1) continue; // one terminal: the reference for every count
+          const summary = await measureThroughput(workspace, tool, viewers, patternFile, pattern);
+          ((runs.runs[tool] ??= {})[viewers] ??= []).push(summary);
+          log(`throughput rep ${rep}/${CONFIG.throughputReps} ${tool} ${viewers} viewer(s): ${summary.mibPerSecond.toFixed(1)} MiB/s, worst share ${(summary.minShare * 100).toFixed(1)}%`);
+        }
+      }
+    }
+  } finally {
+    await closeWorkspace(workspace);
+  }
+}
+
+async function runKeysAndAttach(results, { keys, attach }) {
+  const workspace = newWorkspace();
+  const targets = {};
+  try {
+    for (const tool of TOOLS) {
+      targets[tool] = await EchoTarget.open(workspace, tool);
+      await targets[tool].trips(CONFIG.warmupTrips);
+    }
+    if (keys) {
+      results.keys = { trips: CONFIG.keyTrips, reps: {} };
+      for (let rep = 1; rep <= CONFIG.keyReps; rep++) {
+        for (const tool of TOOLS) {
+          const times = await targets[tool].trips(CONFIG.keyTrips);
+          const stats = { p50: percentile(times, 50), p99: percentile(times, 99), max: Math.max(...times) };
+          (results.keys.reps[tool] ??= []).push(stats);
+          log(`keys rep ${rep}/${CONFIG.keyReps} ${tool}: p50 ${stats.p50.toFixed(2)} ms, p99 ${stats.p99.toFixed(2)} ms`);
+        }
+      }
+    }
+    if (attach) {
+      results.attach = {};
+      for (let rep = 1; rep <= CONFIG.attachReps; rep++) {
+        for (const tool of TOOLS) {
+          const ms = await measureAttach(workspace, tool, targets[tool]);
+          (results.attach[tool] ??= []).push(ms);
+          log(`attach rep ${rep}/${CONFIG.attachReps} ${tool}: ${ms.toFixed(1)} ms`);
+        }
+      }
+    }
+    for (const tool of TOOLS) await targets[tool].close();
+  } finally {
+    await closeWorkspace(workspace);
+  }
+}
+
+async function runCreate(results) {
+  const workspace = newWorkspace();
+  try {
+    results.create = {};
+    for (let rep = 1; rep <= CONFIG.createReps; rep++) {
+      for (const tool of TOOLS) {
+        const times = await measureCreate(workspace, tool);
+        (results.create[tool] ??= []).push(times);
+        log(`create rep ${rep}/${CONFIG.createReps} ${tool}: returned ${times.returnedMs.toFixed(1)} ms, accepting ${times.acceptingMs.toFixed(1)} ms`);
+      }
+    }
+  } finally {
+    await closeWorkspace(workspace);
+  }
+}
+
+async function runMemory(results) {
+  const workspace = newWorkspace();
+  try {
+    const patternFile = workspace.path('pattern');
+    const pattern = writePatternFile(patternFile, CONFIG.patternMiB * MIB);
+    results.memory = { heavyBytes: pattern.length * CONFIG.heavyRepeat, reps: {} };
+    for (let rep = 1; rep <= CONFIG.memoryReps; rep++) {
+      for (const tool of RELAYS) {
+        const memory = await measureMemory(workspace, tool, patternFile, pattern, CONFIG.heavyRepeat);
+        (results.memory.reps[tool] ??= []).push(memory);
+        const mib = (bytes) => (bytes === undefined ? '-' : (bytes / MIB).toFixed(1));
+        log(`memory rep ${rep}/${CONFIG.memoryReps} ${tool}: master idle ${mib(memory.idle)} MiB, after heavy ${mib(memory.afterHeavy)}, ` +
+          `stall peak ${mib(memory.stallPeak)}, final ${mib(memory.final)}; stopped viewer got ${(memory.stalledViewer.share * 100).toFixed(1)}%` +
+          `${memory.stalledViewer.exitedAfterContinue ? ' and left' : ''}`);
+      }
+    }
+  } finally {
+    await closeWorkspace(workspace);
+  }
+}
+
+// ---- the table ----
+
+function buildRows(results) {
+  const rows = [];
+  const pick = (byTool, value) => Object.fromEntries(TOOLS.map((tool) => [tool, byTool?.[tool] ? figure(byTool[tool].map(value)) : undefined]));
+  const verdict = (text, pass) => ({ text, pass });
+
+  if (results.throughput) {
+    const total = results.throughput.bytes;
+    rows.push({ section: `Output throughput: ${total / MIB} MiB written, per viewer (time until the slowest viewer had every byte, or its last byte)` });
+    const runsFor = (viewers) => Object.fromEntries(TOOLS.map((tool) => [tool, results.throughput.runs[tool]?.[tool === 'direct' ? 1 : viewers]]));
+    for (const viewers of CONFIG.viewerCounts) {
+      const figures = pick(runsFor(viewers), (run) => run.mibPerSecond);
+      let target;
+      if (viewers === 1) target = verdict('>= 0.95x direct', figures.dt && figures.direct ? figures.dt.median / figures.direct.median >= 0.95 : undefined);
+      if (viewers === 16) target = verdict('each >= 0.5x direct', figures.dt && figures.direct ? figures.dt.median / figures.direct.median >= 0.5 : undefined);
+      rows.push(row(`throughput, ${viewers} viewer${viewers > 1 ? 's' : ''}`, 'MiB/s', figures, target));
+    }
+    for (const viewers of CONFIG.viewerCounts) {
+      const runs = Object.fromEntries(Object.entries(runsFor(viewers)).filter(([tool]) => tool !== 'direct'));
+      rows.push(row(`relay CPU (master+clients), ${viewers} viewer${viewers > 1 ? 's' : ''}`, 'ms/MiB', pick(runs, (run) => run.relayCpuMsPerMiB)));
+    }
+    rows.push(row('machine CPU busy, 16 viewers', '%', pick(runsFor(16), (run) => run.machineBusy)));
+    for (const viewers of CONFIG.viewerCounts) {
+      const runs = runsFor(viewers);
+      const figures = pick(runs, (run) => run.minShare);
+      const dtRuns = runs.dt ?? [];
+      const target = viewers === 16
+        ? verdict('every viewer 100%', dtRuns.length > 0 ? dtRuns.every((run) => run.minShare === 1 && run.corruptViewers === 0 && run.incompleteViewers === 0) : undefined)
+        : undefined;
+      rows.push(row(`bytes received, worst viewer of ${viewers}`, '%', figures, target));
+    }
+  }
+  if (results.keys) {
+    rows.push({ section: `Keystroke round trip (${results.keys.trips} trips per repetition, one at a time)` });
+    const p50 = pick(results.keys.reps, (rep) => rep.p50);
+    rows.push(row('keystroke p50', 'ms', p50, verdict('<= 2.0x direct', p50.dt && p50.direct ? p50.dt.median / p50.direct.median <= 2 : undefined)));
+    rows.push(row('keystroke p99', 'ms', pick(results.keys.reps, (rep) => rep.p99)));
+  }
+  if (results.attach) {
+    rows.push({ section: 'Attach: spawn the client, type a key at once, see the program echo it (direct: start the echo program itself)' });
+    const figures = pick(results.attach, (ms) => ms);
+    rows.push(row('attach to echo', 'ms', figures, verdict('< 60 ms', figures.dt ? figures.dt.median < 60 : undefined)));
+  }
+  if (results.create) {
+    rows.push({ section: '-n: start a detached session (direct: `node -e 0`, a bare Node start)' });
+    const returned = pick(results.create, (times) => times.returnedMs);
+    rows.push(row('-n until it returns', 'ms', returned, verdict('< 120 ms', returned.dt ? returned.dt.median < 120 : undefined)));
+    rows.push(row('-n until the socket accepts', 'ms', pick(results.create, (times) => times.acceptingMs)));
+  }
+  if (results.memory) {
+    rows.push({ section: `Memory (VmRSS): master idle, after ${(results.memory.heavyBytes / MIB).toFixed(0)} MiB through 16 viewers, then the same with one viewer SIGSTOPped` });
+    const reps = results.memory.reps;
+    const idle = pick(reps, (m) => m.idle);
+    rows.push(row('master RSS idle', 'MiB', idle, verdict('< 45 MiB', idle.dt ? idle.dt.median < 45 * MIB : undefined)));
+    rows.push(row('master RSS peak, 16 viewers', 'MiB', pick(reps, (m) => m.heavyPeak)));
+    rows.push(row('master RSS after 16 viewers', 'MiB', pick(reps, (m) => m.afterHeavy)));
+    rows.push(row('master RSS peak, stopped viewer', 'MiB', pick(reps, (m) => m.stallPeak)));
+    rows.push(row('master RSS after stopped viewer', 'MiB', pick(reps, (m) => m.afterStall)));
+    rows.push(row('master RSS at the end', 'MiB', pick(reps, (m) => m.final)));
+    const growth = pick(reps, (m) => m.growth);
+    rows.push(row('master RSS growth, end vs idle', '%', growth, verdict('<= 10%', growth.dt ? growth.dt.median <= 0.1 : undefined)));
+    rows.push(row('bytes received, 16 viewers, worst', '%', pick(reps, (m) => m.heavy.minShare)));
+    rows.push(row('bytes received, stopped viewer', '%', pick(reps, (m) => m.stalledViewer.share)));
+    rows.push(row('client RSS attached, idle', 'MiB', pick(reps, (m) => m.clientIdle)));
+    rows.push(row('client RSS peak, 16 viewers', 'MiB', pick(reps, (m) => m.clientPeak)));
+  }
+  return rows;
+}
+
+function gitCommit() {
+  try {
+    const commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${commit}+dirty src` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main() {
+  const startedAt = Date.now();
+  const results = {
+    meta: {
+      date: new Date().toISOString(), quick: QUICK, config: CONFIG, commit: gitCommit(), node: process.version,
+      cpus: os.cpus().length, loadAverageBefore: os.loadavg(), dtach: HAVE_DTACH,
+    },
+    errors: [],
+  };
+  log(`dt bench${QUICK ? ' --quick' : ''}: ${os.cpus().length} cpus, load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}${HAVE_DTACH ? '' : '; no /usr/bin/dtach, its column is skipped'}`);
+  const guarded = async (name, body) => {
+    try {
+      await body();
+    } catch (error) {
+      log(`bench: ${name} failed: ${error.stack ?? error}`);
+      results.errors.push({ section: name, error: String(error.message ?? error) });
+    }
+  };
+  if (only.includes('throughput')) await guarded('throughput', () => runThroughput(results));
+  if (only.includes('keys') || only.includes('attach')) {
+    await guarded('keys/attach', () => runKeysAndAttach(results, { keys: only.includes('keys'), attach: only.includes('attach') }));
+  }
+  if (only.includes('create')) await guarded('create', () => runCreate(results));
+  if (only.includes('memory')) await guarded('memory', () => runMemory(results));
+  results.meta.loadAverageAfter = os.loadavg();
+  results.meta.seconds = (Date.now() - startedAt) / 1000;
+  results.rows = buildRows(results);
+
+  const table = formatTable(results.rows, { haveDtach: HAVE_DTACH });
+  process.stdout.write(`\ndt bench${QUICK ? ' (quick)' : ''}, commit ${results.meta.commit}, node ${process.version}, ${results.meta.cpus} cpus, ` +
+    `load average ${results.meta.loadAverageBefore[0].toFixed(2)} before, ${results.meta.loadAverageAfter[0].toFixed(2)} after, ${results.meta.seconds.toFixed(0)} s\n` +
+    `median [min-max] of interleaved repetitions; ratios are dt's median over the other's\n\n${table}\n`);
+  if (results.errors.length > 0) process.stdout.write(`\nERRORS:\n${results.errors.map((e) => `  ${e.section}: ${e.error}`).join('\n')}\n`);
+  if (argv.json) {
+    fs.writeFileSync(path.resolve(argv.json), `${JSON.stringify(results, null, 2)}\n`);
+    log(`bench: results written to ${path.resolve(argv.json)}`);
+  }
+  return results.errors.length > 0 ? 1 : 0;
+}
+
+main().then((code) => {
+  clearTimeout(watchdog);
+  emergencyCleanup();
+  process.exitCode = code;
+}, (error) => {
+  log(`bench: ${error.stack ?? error}`);
+  emergencyCleanup();
+  process.exit(1);
+});
