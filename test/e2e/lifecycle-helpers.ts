@@ -5,8 +5,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import { expect } from 'vitest';
-import { DEFAULT_TIMEOUT_MS, DT, Peer, type Sandbox, type Term, isAlive, waitUntil } from './harness.js';
-import { FrameType, encodeFrame } from '../../src/protocol.js';
+import { DEFAULT_TIMEOUT_MS, DT, type Sandbox, type Term, isAlive, masterInfo, waitUntil } from './harness.js';
 
 export const DTACH = '/usr/bin/dtach';
 export const HAVE_DTACH = fs.existsSync(DTACH);
@@ -157,24 +156,8 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-export interface SessionInfo {
-  masterPid: number;
-  programPid: number;
-  clients: number;
-}
-
 /** Asks the master who it is and how many clients it serves (the Info frame). */
-export async function sessionInfo(socket: string): Promise<SessionInfo> {
-  const peer = await Peer.connect(socket);
-  try {
-    peer.socket.write(encodeFrame(FrameType.Info));
-    await waitUntil(() => peer.frames.some((frame) => frame.type === FrameType.Info), 'an Info reply from the master');
-    const reply = peer.frames.find((frame) => frame.type === FrameType.Info)!;
-    return JSON.parse(reply.payload.toString('utf8')) as SessionInfo;
-  } finally {
-    peer.close();
-  }
-}
+export const sessionInfo = masterInfo;
 
 /** Waits until the master reports this many attached clients. */
 export async function waitForClients(socket: string, count: number): Promise<void> {
