@@ -62,7 +62,9 @@ export function parseArgs(argv: readonly string[]): Command {
 
   if (mode === 'list') return parseList(rest);
 
-  const [socket, ...afterSocket] = rest;
+  // `dt -a -R sock`, the way read-only viewing is usually written, besides dtach's `dt -a sock -R`.
+  const readOnlyFirst = mode === 'attach' && rest[0] === '-R' && rest.length > 1;
+  const [socket, ...afterSocket] = readOnlyFirst ? [rest[1]!, '-R', ...rest.slice(2)] : rest;
   if (socket === undefined || socket === '') throw new UsageError('No socket was specified.');
 
   if (mode === 'kill') return parseKill(socket, afterSocket);

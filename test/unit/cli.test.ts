@@ -75,6 +75,17 @@ describe('client options', () => {
     expect(parseArgs(['-a', 's', ...options])).toEqual({ mode: 'attach', socket: 's', client: expected });
   });
 
+  it.each([
+    [['-a', '-R', 's'], client({ readOnly: true })],
+    [['-a', '-R', 's', '-r', 'winch'], client({ readOnly: true, redraw: 3 })],
+  ])('takes -R before the socket too: %o', (argv, expected) => {
+    expect(parseArgs(argv)).toEqual({ mode: 'attach', socket: 's', client: expected });
+  });
+
+  it('takes a lone -R after -a as the socket, as dtach would', () => {
+    expect(parseArgs(['-a', '-R'])).toEqual({ mode: 'attach', socket: '-R', client: DEFAULT_CLIENT });
+  });
+
   it('applies the same options in the modes that create a session', () => {
     expect(parseArgs(['-c', 's', '-e', '^B', '-r', 'winch', '-z', 'sh'])).toEqual({
       mode: 'create', socket: 's', client: client({ detachKey: 0x02, redraw: 3, suspendKey: false }), command: ['sh'],

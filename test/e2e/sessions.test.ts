@@ -1,0 +1,196 @@
+// What dt adds to dtach, end to end: dt -l (table and --json) with live, exited and stale
+// sessions; the status of a program that ended while nobody was attached; read-only viewers
+// (-R), enforced by the master; and dt -k.
+
+import fs from 'node:fs';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { encodeAttach, encodeDataFrames, FrameType, RedrawMethod } from '../../src/protocol.js';
+import { FIXTURES, Peer, Sandbox, hasEnded, masterInfo, statusLinePattern, waitForViewers, waitUntil } from './harness.js';
+import { killTracked, runDt } from './lifecycle-helpers.js';
+
+const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+interface Listed {
+  socket: string;
+  masterPid: number;
+  state: string;
+  command: string[];
+  clients?: number;
+  cols?: number;
+  rows?: number;
+  foreground?: string;
+  exitCode?: number;
+  exitSignal?: string;
+}
+
+async function listJson(): Promise<Listed[]> {
+  const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  return JSON.parse(listed.stdout) as Listed[];
+}
+
+async function listTable(): Promise<string> {
+  const listed = await runDt(['-l'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  return listed.stdout;
+}
+
+it('dt -l lists a live session with its master, program, clients, size and state, in a table and as JSON', async () => {
+  const socket = sandbox.path('s');
+  const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created.code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+
+  let [session] = await listJson();
+  expect(session).toMatchObject({ socket, masterPid, state: 'detached', command: HEXECHO, clients: 0 });
+
+  const viewer = sandbox.dt(['-a', socket, '-r', 'none'], { cols: 91, rows: 33 });
+  await waitForViewers(socket, 1);
+  [session] = await listJson();
+  expect(session).toMatchObject({ socket, state: 'attached', clients: 1, cols: 91, rows: 33, foreground: 'node' });
+  const table = await listTable();
+  expect(table).toMatch(/^SOCKET\s+PID\s+COMMAND\s+FOREGROUND\s+STARTED\s+CLIENTS\s+SIZE\s+STATE\n/);
+  expect(table).toContain(socket);
+  expect(table).toMatch(new RegExp(`${masterPid}\\s.*\\s1\\s+91x33\\s+attached\\n`));
+  viewer.write('\x1c');
+  expect((await viewer.waitForExit()).exitCode).toBe(0);
+});
+
+it('a session whose master was killed is listed as stale, never as live', async () => {
+  const socket = sandbox.path('s');
+  expect((await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  process.kill(masterPid, 'SIGKILL');
+  await waitUntil(() => hasEnded(masterPid), 'the master to die');
+  expect(await listTable()).toMatch(new RegExp(`^${socket}\\s+${masterPid}\\s.*\\sstale \\(master gone; dt -A or -c replaces it\\)\\n`, 'm'));
+  // Once reported, the dead entry is cleaned up: never shown as live.
+  expect((await listJson()).filter((session) => session.state !== 'stale')).toEqual([]);
+});
+
+it('a program that ends while nobody is attached keeps its status: dt -l shows it, dt -a reports it once, then dt -A starts afresh', async () => {
+  const socket = sandbox.path('s');
+  const program = ['/bin/sh', '-c', 'read line; exit 3'];
+  expect((await runDt(['-n', socket, ...program], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+  expect(fs.existsSync(socket), 'the socket, removed as with dtach').toBe(false);
+
+  const [session] = await listJson();
+  expect(session).toMatchObject({ socket, masterPid, state: 'exited', exitCode: 3 });
+  expect(await listTable()).toMatch(/exited \(status 3, /);
+
+  const attached = await runDt(['-a', socket], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(attached.code).toBe(3);
+  expect(attached.stdout).toMatch(/^\[program exited with status 3\] at \S+, while detached\n$/);
+  // Reported once: the status is then forgotten, and -a says what dtach says.
+  expect(await listJson()).toEqual([]);
+  const again = sandbox.dt(['-a', socket]);
+  expect((await again.waitForExit()).exitCode).toBe(1);
+  expect(again.text).toContain(`dt: ${socket}: No such file or directory`);
+
+  // -A on a socket whose program ended creates a new session there, as dtach -A does.
+  const fresh = sandbox.dt(['-A', socket, '-r', 'none', ...HEXECHO]);
+  await fresh.waitFor('READY');
+  const [live] = await listJson();
+  expect(live).toMatchObject({ socket, state: 'attached' });
+  expect(live!.masterPid).not.toBe(masterPid);
+  sandbox.addMaster(live!.masterPid);
+  fresh.write('\x1c');
+  expect((await fresh.waitForExit()).exitCode).toBe(0);
+});
+
+it('a -R viewer sees the output but its keys and window size never reach the program', async () => {
+  const socket = sandbox.path('s');
+  const writer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO], { cols: 80, rows: 24 });
+  await writer.waitFor('READY');
+  await sandbox.trackMaster(socket);
+  const reader = sandbox.dt(['-a', '-R', socket, '-r', 'none'], { cols: 120, rows: 50 });
+  await waitForViewers(socket, 2);
+  const info = (await masterInfo(socket)) as unknown as { cols: number; rows: number };
+  expect({ cols: info.cols, rows: info.rows }, 'the size after a read-only attach').toEqual({ cols: 80, rows: 24 });
+
+  const from = writer.text.length;
+  reader.write('r');
+  reader.resize(100, 40);
+  writer.write('w');
+  // The writer's key arrives and both see it; the reader's never did, before or after.
+  await writer.waitFor('HEX 77', { from });
+  await reader.waitFor('HEX 77');
+  expect(writer.text.slice(from)).not.toContain('HEX 72');
+  const after = (await masterInfo(socket)) as unknown as { cols: number; rows: number };
+  expect({ cols: after.cols, rows: after.rows }, 'the size after a read-only resize').toEqual({ cols: 80, rows: 24 });
+
+  // The reader can still detach.
+  reader.write('\x1c');
+  expect((await reader.waitForExit()).exitCode).toBe(0);
+  writer.write('\x1c');
+  expect((await writer.waitForExit()).exitCode).toBe(0);
+});
+
+it('the master enforces read-only: a peer that attached read-only and sends input, resize and kill frames changes nothing', async () => {
+  const socket = sandbox.path('s');
+  const writer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO], { cols: 80, rows: 24 });
+  await writer.waitFor('READY');
+  await sandbox.trackMaster(socket);
+  const peer = await Peer.connect(socket);
+  peer.socket.write(encodeAttach({ cols: 132, rows: 43, redraw: RedrawMethod.None, readOnly: true }));
+  peer.socket.write(Buffer.concat([
+    ...encodeDataFrames(FrameType.Input, Buffer.from('peer')),
+    Buffer.from([FrameType.Resize, 0, 0, 0, 4, 0, 132, 0, 43]),
+    Buffer.from([FrameType.Kill, 0, 0, 0, 1, 15]),
+  ]));
+  const from = writer.text.length;
+  writer.write('w');
+  await writer.waitFor('HEX 77', { from });
+  // The peer sees output like any viewer, and the program got nothing from it.
+  await waitUntil(() => peer.output().includes('HEX 77'), 'the read-only peer to see the output');
+  expect(writer.text.slice(from)).not.toMatch(/HEX 70/);
+  const info = (await masterInfo(socket)) as unknown as { cols: number; rows: number };
+  expect({ cols: info.cols, rows: info.rows }).toEqual({ cols: 80, rows: 24 });
+  expect(writer.exited, 'the program, not killed').toBeUndefined();
+  peer.close();
+  writer.write('\x1c');
+  expect((await writer.waitForExit()).exitCode).toBe(0);
+});
+
+it.each([
+  [[], 'SIGTERM', 143],
+  [['INT'], 'SIGINT', 130],
+  [['9'], 'SIGKILL', 137],
+])('dt -k sock %o signals the program; attached clients report %s and exit %i', async (signal, name, code) => {
+  const socket = sandbox.path('s');
+  const viewer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO]);
+  await viewer.waitFor('READY');
+  const masterPid = await sandbox.trackMaster(socket);
+  const killed = await runDt(['-k', socket, ...signal], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(killed).toMatchObject({ code: 0, stderr: '' });
+  expect((await viewer.waitForExit()).exitCode).toBe(code);
+  expect(viewer.text).toMatch(statusLinePattern(`[program killed by ${name}]`));
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+});
+
+it('dt -k with an unknown signal or on a missing session fails clearly and signals nothing', async () => {
+  const socket = sandbox.path('s');
+  const viewer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO]);
+  await viewer.waitFor('READY');
+  await sandbox.trackMaster(socket);
+  const bad = await runDt(['-k', socket, 'NOSUCH'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(bad.code).not.toBe(0);
+  expect(bad.stderr).toMatch(/^dt: .*NOSUCH/);
+  const missing = await runDt(['-k', sandbox.path('none')], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(missing).toMatchObject({ code: 1, stderr: `dt: ${sandbox.path('none')}: No such file or directory\n` });
+  const from = viewer.text.length;
+  viewer.write('a');
+  await viewer.waitFor('HEX 61', { from });
+  expect(viewer.exited).toBeUndefined();
+  viewer.write('\x1c');
+  expect((await viewer.waitForExit()).exitCode).toBe(0);
+});
