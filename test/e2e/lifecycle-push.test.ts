@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, blockedWriting, residentBytes, waitForChildNamed, waitUntil, type Term } from './harness.js';
+import { DT, FIXTURES, Sandbox, blockedWriting, hasEnded, residentBytes, waitForChildNamed, waitUntil, type Term } from './harness.js';
 import { expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
 
 const MiB = 1024 * 1024;
@@ -90,10 +90,11 @@ it('dt -p into a program that is not reading is held back: master memory stays b
   let peak = baseline;
   const pushed = (): number => {
     peak = Math.max(peak, residentBytes(masterPid));
+    if (hasEnded(cat)) return payload.length; // cat has read it all and gone
     try {
       return Number(/^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${cat}/fdinfo/3`, 'latin1'))![1]);
     } catch {
-      return payload.length; // cat has read it all and gone
+      return 0; // cat has not opened the file yet
     }
   };
   // Held back: past the 1 MiB the master queues for the program, the push stops short of the
