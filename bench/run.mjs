@@ -323,7 +323,9 @@ async function main() {
 main().then((code) => {
   clearTimeout(watchdog);
   emergencyCleanup();
-  process.exitCode = code;
+  // Exit even if a terminal or timer of a measurement is still open: a benchmark that has
+  // printed its table must never hang on (it did once, after --only memory).
+  process.exit(code);
 }, (error) => {
   log(`bench: ${error.stack ?? error}`);
   emergencyCleanup();
