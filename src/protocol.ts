@@ -116,11 +116,13 @@ export class FrameDecoder {
       this.pendingBytes += chunk.length;
     }
     const frames: Frame[] = [];
-    while (this.pendingBytes >= HEADER_BYTES) {
-      const header = this.peek(HEADER_BYTES);
-      const type = header.readUInt8(0);
-      const length = header.readUInt32BE(1);
+    while (this.pendingBytes > 0) {
+      // The type is checked from its first byte: a peer that sends garbage and then waits
+      // must not leave us waiting for the rest of a header that will never make sense.
+      const type = this.pending[0]![0]!;
       if (!KNOWN_TYPES.has(type)) throw new ProtocolError(`unknown frame type ${type}`);
+      if (this.pendingBytes < HEADER_BYTES) break;
+      const length = this.peek(HEADER_BYTES).readUInt32BE(1);
       if (length > MAX_FRAME_BYTES) {
         throw new ProtocolError(`frame of ${length} bytes exceeds the limit of ${MAX_FRAME_BYTES}`);
       }

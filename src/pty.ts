@@ -32,6 +32,30 @@ export interface ProgramOptions {
   env: Record<string, string>;
 }
 
+/**
+ * libuv before 1.52 (Node 20) takes POLLHUP on a pty for the end of the stream after one
+ * short read, and stops reading while the program's last output may still be in the pty
+ * (libuv/libuv#4992): about half the runs of `cat` of 1 MiB lost their last kilobytes. On
+ * that end, and before node-pty closes the descriptor and reports the exit, this reads the
+ * rest: the descriptor is non-blocking, and read(2) says EIO once the pty is empty.
+ */
+export function readOutputLeftAtHangUp(term: IPty, emit: (data: Buffer) => void): void {
+  const internals = term as unknown as { _fd: number; _socket: tty.ReadStream };
+  internals._socket.on('end', () => {
+    const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
+    for (;;) {
+      let count: number;
+      try {
+        count = fs.readSync(internals._fd, buffer, 0, buffer.length, null);
+      } catch {
+        return; // EIO: the pty is empty and closed; EAGAIN: a background job still holds it
+      }
+      if (count === 0) return;
+      emit(Buffer.from(buffer.subarray(0, count)));
+    }
+  });
+}
+
 export class ProgramTerminal {
   private readonly term: IPty;
   private readonly dataListeners: Array<(data: Buffer) => void> = [];
@@ -51,7 +75,7 @@ export class ProgramTerminal {
       encoding: null,
     });
     this.term.onData((data) => this.emitData(data as unknown as Buffer));
-    this.readStream.on('end', () => this.readWhatIsLeft());
+    readOutputLeftAtHangUp(this.term, (data) => this.emitData(data));
     this.keepOutputAfterExit();
   }
 
@@ -69,28 +93,6 @@ export class ProgramTerminal {
 
   private emitData(data: Buffer): void {
     for (const listener of this.dataListeners) listener(data);
-  }
-
-  /**
-   * libuv before 1.52 (Node 20) takes POLLHUP on the pty for the end of the stream after one
-   * short read, and stops reading while the program's last output may still be in the pty
-   * (libuv/libuv#4992): about half the runs of `cat` of 1 MiB lost their last kilobytes. On
-   * that end, and before node-pty closes the descriptor and reports the exit, read the rest
-   * ourselves: the descriptor is non-blocking, and read(2) says EIO once the pty is empty.
-   */
-  private readWhatIsLeft(): void {
-    const fd = this.fd;
-    const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
-    for (;;) {
-      let count: number;
-      try {
-        count = fs.readSync(fd, buffer, 0, buffer.length, null);
-      } catch {
-        return; // EIO: the pty is empty and closed; EAGAIN: a background job still holds it
-      }
-      if (count === 0) return;
-      this.emitData(Buffer.from(buffer.subarray(0, count)));
-    }
   }
 
   /** Fires once every byte the program wrote has been delivered through onData. */

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn as spawnPty, type IPty } from 'node-pty';
 import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../../src/protocol.js';
+import { readOutputLeftAtHangUp } from '../../src/pty.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const DT = path.join(ROOT, 'bin/dt');
@@ -36,12 +37,14 @@ export class Term {
       env: { ...process.env, ...options.env } as Record<string, string>,
       encoding: null,
     });
-    this.pty.onData((data) => {
-      const chunk = data as unknown as Buffer;
+    const show = (chunk: Buffer): void => {
       this.chunks.push(chunk);
       this.length += chunk.length;
       this.notify();
-    });
+    };
+    this.pty.onData((data) => show(data as unknown as Buffer));
+    // The same libuv bug that dt works around would drop the last words of the terminal.
+    readOutputLeftAtHangUp(this.pty, show);
     this.pty.onExit(({ exitCode, signal }) => {
       this.exitInfo = { exitCode, signal: signal ?? 0 };
       this.notify();

@@ -270,6 +270,13 @@ describe('FrameDecoder', () => {
     expect(() => new FrameDecoder().push(Buffer.from([type, 0, 0, 0, 0]))).toThrow(`unknown frame type ${type}`);
   });
 
+  it.each([0, 12, 255])('throws on unknown frame type %i from its first byte, without waiting for the header', (type) => {
+    expect(() => new FrameDecoder().push(Buffer.from([type]))).toThrow(`unknown frame type ${type}`);
+    const decoder = new FrameDecoder();
+    expect(decoder.push(encodeFrame(FrameType.Output, Buffer.from('x')).subarray(0, 6))).toHaveLength(1);
+    expect(() => decoder.push(Buffer.from([type, 1]))).toThrow(`unknown frame type ${type}`);
+  });
+
   it('knows every FrameType', () => {
     for (const type of Object.values(FrameType)) {
       expect(new FrameDecoder().push(Buffer.from([type, 0, 0, 0, 0]))).toHaveLength(1);
