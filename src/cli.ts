@@ -169,7 +169,7 @@ Modes:
 		  socket.
   -k		Send a signal (default TERM) to the program's foreground
 		  process group.
-  -l		List live sessions (--json for scripts).
+  -l		List sessions, live and recently ended (--json for scripts).
 Options:
   -e <char>	Set the detach character to <char>, defaults to ^\\.
   -E		Disable the detach character.

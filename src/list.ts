@@ -106,7 +106,8 @@ function formatState(session: ListedSession): string {
   return session.note ? `${session.state} (${session.note})` : session.state;
 }
 
-function formatTime(iso: string): string {
+/** Local time to the minute, as `dt -l` shows times. */
+export function formatTime(iso: string): string {
   const date = new Date(iso);
   const pad = (value: number): string => String(value).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;

@@ -10,7 +10,7 @@ import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from '.
 import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
 import type { MasterOutcome, MasterSpec } from './master.js';
 import { RedrawMethod } from './protocol.js';
-import { listSessions } from './list.js';
+import { formatTime, listSessions } from './list.js';
 import { push } from './push.js';
 import { findExitedRecord, removeRecord } from './registry.js';
 import { runShutdown } from './shutdown.js';
@@ -121,7 +121,7 @@ function reportExitedSession(socket: string): number | undefined {
   const record = findExitedRecord(socket);
   if (!record?.exit) return undefined;
   removeRecord(record.masterPid);
-  process.stdout.write(`${describeExit(record.exit)} at ${record.exit.endedAt}, while detached\n`);
+  process.stdout.write(`${describeExit(record.exit)} at ${formatTime(record.exit.endedAt)}, while detached\n`);
   return exitCodeOf(record.exit);
 }
 

@@ -156,7 +156,8 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
         connection.readOnly = attach.readOnly;
         if (!attach.readOnly) program.resize(attach.cols, attach.rows);
         relay.addViewer(connection.socket);
-        void redraw(attach.redraw);
+        // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
+        if (!attach.readOnly) void redraw(attach.redraw);
         return;
       }
       case FrameType.Input:
