@@ -56,7 +56,15 @@ _dt() {
     *) return 0 ;;
   esac
 
-  if ((COMP_CWORD == 2)); then
+  # dt -a -R SOCKET: read-only may come before the socket; treat it as if it came after.
+  local socket_index=2
+  if [[ $mode == -a && ${COMP_WORDS[2]} == -R ]] && ((COMP_CWORD > 2)); then
+    socket_index=3
+  elif [[ $mode == -a && $cur == -* ]] && ((COMP_CWORD == 2)); then
+    COMPREPLY=($(compgen -W '-R' -- "$cur"))
+    return 0
+  fi
+  if ((COMP_CWORD == socket_index)); then
     _dt_files "$cur"
     return 0
   fi
@@ -71,7 +79,7 @@ _dt() {
 
   # Walk the options after the socket to find what the current word is: the value of -e
   # or -r, another option, the command, or one of the command's arguments.
-  local index=3 word letter command_index=-1
+  local index=$((socket_index + 1)) word letter command_index=-1
   local pending=() # option letters whose values come in the next words, in order
   while ((index < COMP_CWORD)); do
     word=${COMP_WORDS[index]}

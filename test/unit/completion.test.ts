@@ -109,6 +109,12 @@ describe.skipIf(BASH === undefined)('bash completion', () => {
     expect(complete(['dt', '-a', 's', '-R', 'extra', ''])).toEqual([]);
   });
 
+  it('knows dt -a -R SOCKET: -R before the socket, then the socket, then the options', () => {
+    expect(complete(['dt', '-a', '-'])).toEqual(['-R']);
+    expect(complete(['dt', '-a', '-R', 'sessions/a'])).toEqual(['sessions/alpha.sock']);
+    expect(complete(['dt', '-a', '-R', 's', ''])).toEqual(SESSION_OPTIONS);
+  });
+
   it('offers the redraw methods as the value of -r, also when -r is inside a group', () => {
     expect(complete(['dt', '-c', 's', '-r', ''])).toEqual(REDRAW_METHODS);
     expect(complete(['dt', '-a', 's', '-Er', 'w'])).toEqual(['winch']);
