@@ -202,6 +202,12 @@ describe.skipIf(ZSH === undefined)('zsh completion', () => {
     expect(completeZsh('dt -a s -R x ')).toEqual([]);
   });
 
+  it('knows dt -a -R SOCKET: -R before the socket, then the socket, then the options', () => {
+    expect(completeZsh('dt -a -')).toEqual(['-R']);
+    expect(completeZsh('dt -a -R sessions/a')).toEqual(['alpha.sock']);
+    expect(completeZsh('dt -a -R s -')).toEqual(SESSION_OPTIONS);
+  });
+
   it("completes the command, then its arguments with the command's own completion", () => {
     expect(completeZsh('dt -c s ')).toEqual(FIXTURE_COMMANDS);
     expect(completeZsh('dt -N s -E -r none dtfixture-b')).toEqual(['dtfixture-beta']);
