@@ -5,6 +5,7 @@ import path from 'node:path';
 import { attach, describeExit, exitCodeOf } from './client.js';
 import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
 import { sendSignal } from './control.js';
+import { refuseDebuggerSignal } from './debugger.js';
 import { closeDescriptors } from './descriptors.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './errors.js';
 import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
@@ -17,6 +18,8 @@ import { runShutdown } from './shutdown.js';
 import { signalNumber } from './signals.js';
 import { probeSocket, removeSocket } from './socket.js';
 import { hasTerminal, windowSize } from './terminal.js';
+
+refuseDebuggerSignal();
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === MASTER_FLAG) return runDetachedMaster(JSON.parse(argv[1]!) as MasterSpec, JSON.parse(argv[2]!) as number[]);

@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import type net from 'node:net';
+import { ignoreUntilHandled } from './debugger.js';
 import { DtError, SIGNAL_EXIT_BASE, describeSystemError, sessionError } from './errors.js';
 import { findExecutable } from './executable.js';
 import {
@@ -289,6 +290,7 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   };
   program.onExit((status) => finish(status));
 
+  process.off('SIGUSR1', ignoreUntilHandled);
   process.on('SIGUSR1', recreateSocket);
   onTerminateSignal = terminate;
   if (pendingTerminate) terminate(pendingTerminate);

@@ -283,7 +283,38 @@ describe('the client under a hostile master', () => {
   });
 });
 
+/** True when the process has a listening TCP socket (Node's debugger; dt opens none). */
+function listensOnTcp(pid: number): boolean {
+  const listening = new Set<string>();
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    if (!fs.existsSync(table)) continue;
+    for (const line of fs.readFileSync(table, 'latin1').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] === '0A') listening.add(fields[9]!);
+    }
+  }
+  return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return listening.has(/^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? '');
+    } catch {
+      return false;
+    }
+  });
+}
+
 describe('access', () => {
+  it('a master never keeps Node\'s debugger open: one opened before dt could refuse SIGUSR1 is closed, and SIGUSR1 opens none', async () => {
+    const socket = sandbox.path('s');
+    // NODE_OPTIONS opens the debugger at start-up, as a SIGUSR1 during Node's start-up would.
+    const create = sandbox.dt(['-n', socket, '/bin/sleep', '600'], { env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
+    expect((await create.waitForExit()).exitCode, create.text).toBe(0);
+    const masterPid = await sandbox.trackMaster(socket);
+    await waitUntil(() => !listensOnTcp(masterPid), 'the master to close the debugger', 5_000);
+    process.kill(masterPid, 'SIGUSR1');
+    expect(await masterPidOf(socket), 'the master, still serving').toBe(masterPid);
+    expect(listensOnTcp(masterPid), 'a debugger opened by SIGUSR1').toBe(false);
+  });
+
   it('the socket is private (0600) from the moment it exists, even under umask 000, and so is the session record', async () => {
     const socket = sandbox.path('s');
     const seen: number[] = [];
