@@ -6,12 +6,15 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import type tty from 'node:tty';
 import { spawn, type IPty } from 'node-pty';
+import { ByteQueue } from './byte-queue.js';
 
 /** How long after the program exits a pty that is still held open by a background job is kept. */
 const EXIT_GRACE_MS = 200;
 
-/** How often input is offered again to a program that is not reading it. */
-const INPUT_RETRY_MS = 2;
+/** How often input is offered again to a program that is not reading it: at first... */
+const INPUT_RETRY_MIN_MS = 2;
+/** ...and at the least, once it has not read for a while. */
+const INPUT_RETRY_MAX_MS = 100;
 
 /** Read size for the output left in the pty when its reader stopped early. */
 const LEFTOVER_READ_BYTES = 64 * 1024;
@@ -60,8 +63,10 @@ export class ProgramTerminal {
   private readonly term: IPty;
   private readonly dataListeners: Array<(data: Buffer) => void> = [];
   private readonly inputDrainedListeners: Array<() => void> = [];
-  private readonly pendingInput: Buffer[] = [];
-  private pendingInputBytes = 0;
+  private readonly pendingInput = new ByteQueue();
+  private retryScheduled = false;
+  private inputRetryDelay = 0;
+  private closed = false;
   private paused = false;
   private destroyWhenResumed = false;
 
@@ -76,6 +81,7 @@ export class ProgramTerminal {
     });
     this.term.onData((data) => this.emitData(data as unknown as Buffer));
     readOutputLeftAtHangUp(this.term, (data) => this.emitData(data));
+    this.readStream.on('close', () => this.onClosed());
     this.keepOutputAfterExit();
   }
 
@@ -106,60 +112,64 @@ export class ProgramTerminal {
    * pty cannot take now (the program is not reading) waits here, in order.
    */
   write(data: Buffer): void {
-    if (data.length === 0) return;
-    if (this.pendingInput.length === 0) data = this.writeNow(data);
-    if (data.length === 0) return;
-    this.pendingInput.push(data);
-    this.pendingInputBytes += data.length;
-    if (this.pendingInput.length === 1) this.retryInputLater();
+    if (data.length === 0 || this.closed) return;
+    if (this.pendingInput.length === 0) {
+      const written = this.writeNow(data);
+      if (written === data.length) return;
+      data = data.subarray(written);
+    }
+    this.pendingInput.append(data);
+    if (!this.retryScheduled) this.retryInputLater(false);
   }
 
   /** Bytes of input the program has not taken yet. */
   get pendingInputLength(): number {
-    return this.pendingInputBytes;
+    return this.pendingInput.length;
   }
 
-  /** Called whenever the program has taken all pending input. */
+  /** Called whenever the program has taken all pending input, or it can take no more. */
   onInputDrained(listener: () => void): void {
     this.inputDrainedListeners.push(listener);
   }
 
-  /** Writes what the pty takes now; returns the rest. */
-  private writeNow(data: Buffer): Buffer {
+  /** Writes what the pty takes now; returns how much that was. */
+  private writeNow(data: Buffer): number {
+    if (this.closed) return data.length; // nowhere to go: dropped
     try {
-      const written = fs.writeSync(this.fd, data);
-      return data.subarray(written);
+      return fs.writeSync(this.fd, data);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return data;
-      // EIO, EBADF: the program's terminal is gone; input for it has nowhere to go.
-      return data.subarray(data.length);
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+      // EIO: the program's side of the terminal is closed; input for it has nowhere to go.
+      return data.length;
     }
   }
 
   /**
    * The pty's input buffer was full. Offer the rest again at once while the program is taking
-   * it (a large paste, `dt -p` of a file), and every INPUT_RETRY_MS while it is not (busy or
-   * stopped), so a program that never reads costs no CPU.
+   * it (a large paste, `dt -p` of a file); while it is not (busy, or stopped with ^Z), back off
+   * from INPUT_RETRY_MIN_MS to INPUT_RETRY_MAX_MS, so a program that never reads costs no CPU.
    */
-  private retryInputLater(tookSome = false): void {
+  private retryInputLater(tookSome: boolean): void {
+    this.retryScheduled = true;
+    this.inputRetryDelay = tookSome ? 0 : Math.min(Math.max(this.inputRetryDelay * 2, INPUT_RETRY_MIN_MS), INPUT_RETRY_MAX_MS);
     const retry = (): void => {
-      let progressed = false;
-      while (this.pendingInput.length > 0) {
-        const first = this.pendingInput[0]!;
-        const rest = this.writeNow(first);
-        this.pendingInputBytes -= first.length - rest.length;
-        progressed ||= rest.length < first.length;
-        if (rest.length > 0) {
-          this.pendingInput[0] = rest;
-          this.retryInputLater(progressed);
-          return;
-        }
-        this.pendingInput.shift();
-      }
+      this.retryScheduled = false;
+      const before = this.pendingInput.length;
+      this.pendingInput.consume(this.writeNow(this.pendingInput.peek()));
+      if (this.pendingInput.length > 0) return this.retryInputLater(this.pendingInput.length < before);
+      this.inputRetryDelay = 0;
       for (const listener of this.inputDrainedListeners) listener();
     };
     if (tookSome) setImmediate(retry);
-    else setTimeout(retry, INPUT_RETRY_MS).unref();
+    else setTimeout(retry, this.inputRetryDelay).unref();
+  }
+
+  /** node-pty closed the terminal: its descriptor number may soon belong to something else. */
+  private onClosed(): void {
+    this.closed = true;
+    if (this.pendingInput.length === 0) return;
+    this.pendingInput.clear();
+    for (const listener of this.inputDrainedListeners) listener();
   }
 
   private get fd(): number {
