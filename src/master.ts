@@ -14,6 +14,7 @@ import {
 } from './protocol.js';
 import { ProgramTerminal, type ProgramExit } from './pty.js';
 import { readRecords, removeRecord, writeRecord, type SessionRecord } from './registry.js';
+import { collectAfterOutput } from './memory.js';
 import { Relay } from './relay.js';
 import { onShutdown } from './shutdown.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from './socket.js';
@@ -110,7 +111,11 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
     inputWaiters.clear();
   });
   const relay = new Relay(program, spec.holdUntilAttach, (count) => markAttached(spec.socket, count > 0));
-  program.onData((data) => relay.broadcast(data));
+  const collected = collectAfterOutput();
+  program.onData((data) => {
+    relay.broadcast(data);
+    collected(data.length);
+  });
 
   const touchTimer = setInterval(() => {
     const now = new Date();
