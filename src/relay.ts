@@ -76,8 +76,9 @@ export class Relay {
    * Output from the program, to every viewer. The pty hands it over in reads of at most about
    * 4 KiB, and each one relayed on its own costs a socket write here and a read, a decode and
    * a terminal write in every client. So reads are gathered: a short read means the program
-   * has paused (an echoed key, a prompt), and what was gathered goes out at once; a full read means more is coming, and the bytes wait for up to
-   * GATHER_DELAY_MS or GATHER_MAX_BYTES, which more than halves the relay's work per byte.
+   * has paused (an echoed key, a prompt), and what was gathered goes out at once; a full read
+   * means more is coming, and the bytes wait for up to GATHER_DELAY_MS or GATHER_MAX_BYTES.
+   * That took a third off the relay's CPU time per byte (20 to 13-14 ms per MiB).
    */
   broadcast(data: Buffer): void {
     if (this.viewers.size === 0) return; // nobody attached: the bytes are discarded, as with dtach
