@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { ignoreUntilHandled } from './debugger.js';
 import { DtError, SIGNAL_EXIT_BASE, describeSystemError, sessionError } from './errors.js';
 import { findExecutable } from './executable.js';
+import { collectAfterOutput } from './memory.js';
 import {
   FrameDecoder, FrameType, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
@@ -14,7 +15,6 @@ import {
 } from './protocol.js';
 import { ProgramTerminal, type ProgramExit } from './pty.js';
 import { readRecords, removeRecord, writeRecord, type SessionRecord } from './registry.js';
-import { collectAfterOutput } from './memory.js';
 import { Relay } from './relay.js';
 import { onShutdown } from './shutdown.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from './socket.js';
