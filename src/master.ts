@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import type net from 'node:net';
+import { ByteQueue } from './byte-queue.js';
 import { ignoreUntilHandled } from './debugger.js';
 import { DtError, SIGNAL_EXIT_BASE, describeSystemError, sessionError } from './errors.js';
 import { findExecutable } from './executable.js';
@@ -25,7 +26,7 @@ const HELLO_TIMEOUT_MS = 5_000;
 const TERMINATE_GRACE_MS = 3_000;
 /** How long clients get to read the program's last output and exit status. */
 const EXIT_FLUSH_TIMEOUT_MS = 10_000;
-/** Input the program has not read yet beyond which the master stops reading it from clients. */
+/** Input the program has not read yet beyond which clients' input is held (see runMaster). */
 const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Age-based /tmp cleaners look at timestamps: keep the socket's fresh. */
 const SOCKET_TOUCH_INTERVAL_MS = 60 * 60 * 1000;
@@ -48,6 +49,8 @@ interface Connection {
   decoder: FrameDecoder;
   greeted: boolean;
   readOnly: boolean;
+  /** Input from this client waiting for the program to take what it was sent before. */
+  heldInput: ByteQueue;
 }
 
 export type ReadyReport = (error: DtError | null) => void;
@@ -105,11 +108,27 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
   for (const old of readRecords()) if (old.socket === spec.socket && old.masterPid !== process.pid) removeRecord(old.masterPid);
   writeRecord(record);
   const connections = new Set<Connection>();
-  const inputWaiters = new Set<net.Socket>();
+  // Input flow: while the program has more than INPUT_HIGH_WATER_BYTES it has not read, each
+  // client's further input is held in its connection, and the connection keeps being read
+  // (a detach, a resize, the client going away are still seen). Only a client holding that
+  // much again is no longer read until the program catches up.
+  const takeHeldInput = (connection: Connection): void => {
+    if (connection.heldInput.length === 0) return;
+    program.write(connection.heldInput.peek());
+    connection.heldInput.clear();
+    connection.socket.resume();
+  };
   program.onInputDrained(() => {
-    for (const socket of inputWaiters) socket.resume();
-    inputWaiters.clear();
+    for (const connection of connections) takeHeldInput(connection);
   });
+  const input = (connection: Connection, data: Buffer): void => {
+    if (connection.heldInput.length === 0 && program.pendingInputLength <= INPUT_HIGH_WATER_BYTES) {
+      program.write(data);
+      return;
+    }
+    connection.heldInput.append(data);
+    if (connection.heldInput.length > INPUT_HIGH_WATER_BYTES) connection.socket.pause();
+  };
   const relay = new Relay(program, spec.holdUntilAttach, (count) => markAttached(spec.socket, count > 0));
   const collected = collectAfterOutput();
   program.onData((data) => {
@@ -167,13 +186,7 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
         return;
       }
       case FrameType.Input:
-        if (connection.readOnly) return;
-        program.write(frame.payload);
-        if (program.pendingInputLength > INPUT_HIGH_WATER_BYTES) {
-          // The program is not taking its input (`dt -p` of a large file): stop reading it.
-          connection.socket.pause();
-          inputWaiters.add(connection.socket);
-        }
+        if (!connection.readOnly) input(connection, frame.payload);
         return;
       case FrameType.Resize: {
         const size = decodeWindowSize(frame.payload);
@@ -199,13 +212,15 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
 
   const dropConnection = (connection: Connection, reason?: string): void => {
     relay.removeViewer(connection.socket);
+    // What a client typed before it left still reaches the program, in its turn.
+    takeHeldInput(connection);
     connections.delete(connection);
     if (reason !== undefined && !connection.socket.destroyed) connection.socket.end(encodeText(FrameType.Error, reason));
     connection.socket.destroySoon();
   };
 
   const accept = (socket: net.Socket): void => {
-    const connection: Connection = { socket, decoder: new FrameDecoder(), greeted: false, readOnly: false };
+    const connection: Connection = { socket, decoder: new FrameDecoder(), greeted: false, readOnly: false, heldInput: new ByteQueue() };
     connections.add(connection);
     const helloTimer = setTimeout(() => { if (!connection.greeted) dropConnection(connection); }, HELLO_TIMEOUT_MS);
     helloTimer.unref();
@@ -226,6 +241,7 @@ export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Pro
     socket.on('close', () => {
       clearTimeout(helloTimer);
       relay.removeViewer(socket);
+      takeHeldInput(connection);
       connections.delete(connection);
     });
   };
