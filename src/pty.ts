@@ -35,6 +35,11 @@ export interface ProgramOptions {
   env: Record<string, string>;
 }
 
+/** What node-pty keeps of the pty on Unix: its descriptor and the stream that reads it. */
+function ptyInternals(term: IPty): { _fd: number; _socket: tty.ReadStream } {
+  return term as unknown as { _fd: number; _socket: tty.ReadStream };
+}
+
 /**
  * libuv before 1.52 (Node 20) takes POLLHUP on a pty for the end of the stream after one
  * short read, and stops reading while the program's last output may still be in the pty
@@ -43,7 +48,7 @@ export interface ProgramOptions {
  * rest: the descriptor is non-blocking, and read(2) says EIO once the pty is empty.
  */
 export function readOutputLeftAtHangUp(term: IPty, emit: (data: Buffer) => void): void {
-  const internals = term as unknown as { _fd: number; _socket: tty.ReadStream };
+  const internals = ptyInternals(term);
   internals._socket.on('end', () => {
     const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
     for (;;) {
@@ -158,7 +163,7 @@ export class ProgramTerminal {
       this.pendingInput.consume(this.writeNow(this.pendingInput.peek()));
       if (this.pendingInput.length > 0) return this.retryInputLater(this.pendingInput.length < before);
       this.inputRetryDelay = 0;
-      for (const listener of this.inputDrainedListeners) listener();
+      this.notifyInputDrained();
     };
     if (tookSome) setImmediate(retry);
     else setTimeout(retry, this.inputRetryDelay).unref();
@@ -169,11 +174,15 @@ export class ProgramTerminal {
     this.closed = true;
     if (this.pendingInput.length === 0) return;
     this.pendingInput.clear();
+    this.notifyInputDrained();
+  }
+
+  private notifyInputDrained(): void {
     for (const listener of this.inputDrainedListeners) listener();
   }
 
   private get fd(): number {
-    return (this.term as unknown as { _fd: number })._fd;
+    return ptyInternals(this.term)._fd;
   }
 
   resize(cols: number, rows: number): void {
@@ -276,7 +285,7 @@ export class ProgramTerminal {
   }
 
   private get readStream(): tty.ReadStream {
-    return (this.term as unknown as { _socket: tty.ReadStream })._socket;
+    return ptyInternals(this.term)._socket;
   }
 
   /**

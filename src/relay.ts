@@ -84,9 +84,7 @@ export class Relay {
     if (this.viewers.size === 0) return; // nobody attached: the bytes are discarded, as with dtach
     this.gathered.push(data);
     this.gatheredBytes += data.length;
-    if (this.gatheredBytes >= GATHER_MAX_BYTES) {
-      this.flush();
-    } else if (data.length < FULL_PTY_READ_BYTES) {
+    if (this.gatheredBytes >= GATHER_MAX_BYTES || data.length < FULL_PTY_READ_BYTES) {
       this.flush();
     } else if (!this.gatherTimer) {
       this.gatherTimer = setTimeout(this.flush, GATHER_DELAY_MS);
