@@ -29,34 +29,37 @@ function closeDebuggerIfOpen(): void {
   void import('node:inspector').then((inspector) => inspector.close());
 }
 
-/** dt opens no TCP socket of its own: one that listens is the debugger's. */
-function listensOnTcp(): boolean {
-  const listening = new Set<string>();
-  for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+/**
+ * True when the process (this one, or `pid`) has a listening TCP socket. dt opens none of its
+ * own, so one that listens is the debugger's. The process's sockets are looked at first: at
+ * start-up there are none, and the TCP tables, long on a busy server, are not read at all.
+ */
+export function listensOnTcp(pid: number | 'self' = 'self'): boolean {
+  const sockets = new Set<string>();
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        if (inode !== undefined) sockets.add(inode);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return false; // no /proc
+  }
+  if (sockets.size === 0) return false;
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
     let text: string;
     try {
       text = fs.readFileSync(table, 'latin1');
     } catch {
-      continue; // no IPv6, or no /proc
+      continue; // no IPv6
     }
     for (const line of text.split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
-      if (fields[3] === TCP_LISTEN && fields[9] !== undefined) listening.add(fields[9]);
+      if (fields[3] === TCP_LISTEN && sockets.has(fields[9] ?? '')) return true;
     }
   }
-  if (listening.size === 0) return false;
-  let descriptors: string[];
-  try {
-    descriptors = fs.readdirSync('/proc/self/fd');
-  } catch {
-    return false;
-  }
-  return descriptors.some((fd) => {
-    try {
-      const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1];
-      return inode !== undefined && listening.has(inode);
-    } catch {
-      return false; // closed meanwhile
-    }
-  });
+  return false;
 }

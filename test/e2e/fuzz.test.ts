@@ -14,6 +14,7 @@ import {
   FrameDecoder, FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, RedrawMethod,
   encodeAttach, encodeFrame, encodeHello, encodeKill, encodeRedraw, encodeResize, type Frame,
 } from '../../src/protocol.js';
+import { listensOnTcp } from '../../src/debugger.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
 const CONNECTIONS = 200;
@@ -282,25 +283,6 @@ describe('the client under a hostile master', () => {
     expect(failures).toEqual([]);
   });
 });
-
-/** True when the process has a listening TCP socket (Node's debugger; dt opens none). */
-function listensOnTcp(pid: number): boolean {
-  const listening = new Set<string>();
-  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
-    if (!fs.existsSync(table)) continue;
-    for (const line of fs.readFileSync(table, 'latin1').split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields[3] === '0A') listening.add(fields[9]!);
-    }
-  }
-  return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
-    try {
-      return listening.has(/^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? '');
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe('access', () => {
   it('a master never keeps Node\'s debugger open: one opened before dt could refuse SIGUSR1 is closed, and SIGUSR1 opens none', async () => {
