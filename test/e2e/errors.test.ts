@@ -5,13 +5,11 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, isAlive, masterPidOf, waitUntil, type Term } from './harness.js';
+import { DT, Sandbox, isAlive, masterPidOf, waitUntil, type Term } from './harness.js';
 import {
-  DTACH, HAVE_DTACH, hexReceived, isRunning, isSocketFile, killTracked, modeOf, readPidFile, run, runDt,
+  HEXECHO, DTACH, HAVE_DTACH, hexReceived, isRunning, isSocketFile, killTracked, modeOf, readPidFile, run, runDt,
   expectNoMasterLeft, runInTerminal, sessionInfo, trackPid, trackProcessesMentioning, waitForClients,
 } from './lifecycle-helpers.js';
-
-const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });

@@ -417,6 +417,8 @@ export interface MasterInfo {
   masterPid: number;
   programPid: number;
   clients: number;
+  cols: number;
+  rows: number;
 }
 
 /** Asks a session's master about itself (the Info frame). */

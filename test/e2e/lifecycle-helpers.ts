@@ -5,10 +5,13 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import { expect } from 'vitest';
-import { DEFAULT_TIMEOUT_MS, DT, type Sandbox, type Term, isAlive, masterInfo, waitUntil } from './harness.js';
+import { DEFAULT_TIMEOUT_MS, DT, FIXTURES, type Sandbox, type Term, isAlive, masterInfo, waitUntil } from './harness.js';
 
 export const DTACH = '/usr/bin/dtach';
 export const HAVE_DTACH = fs.existsSync(DTACH);
+
+/** The command line of the fixture that prints each read of its raw terminal as hex. */
+export const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
 
 export interface RunResult {
   /** null when killed by a signal */

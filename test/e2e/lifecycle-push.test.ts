@@ -8,11 +8,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, FIXTURES, Peer, Sandbox, blockedWriting, hasEnded, residentBytes, waitForChildNamed, waitForViewers, waitUntil, type Term } from './harness.js';
 import { FrameType, RedrawMethod, encodeAttach, encodeDataFrames } from '../../src/protocol.js';
-import { expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
+import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
 
 const MiB = 1024 * 1024;
-
-const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });

@@ -5,13 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, isAlive, waitUntil, type Term } from './harness.js';
+import { DT, Sandbox, isAlive, waitUntil, type Term } from './harness.js';
 import {
-  descriptorTargets, expectStatusLine, hexReceived, isSocketFile, killTracked, modeOf, procStat, run, runDt, sessionInfo, trackPid,
+  HEXECHO, descriptorTargets, expectStatusLine, hexReceived, isSocketFile, killTracked, modeOf, procStat, run, runDt, sessionInfo, trackPid,
   waitForClients, waitForMode,
 } from './lifecycle-helpers.js';
-
-const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });

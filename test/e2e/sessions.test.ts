@@ -5,10 +5,8 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { encodeAttach, encodeDataFrames, FrameType, RedrawMethod } from '../../src/protocol.js';
-import { FIXTURES, Peer, Sandbox, hasEnded, masterInfo, statusLinePattern, waitForViewers, waitUntil } from './harness.js';
-import { killTracked, runDt } from './lifecycle-helpers.js';
-
-const HEXECHO = [process.execPath, `${FIXTURES}/hexecho.mjs`];
+import { Peer, Sandbox, hasEnded, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
+import { HEXECHO, killTracked, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
@@ -107,17 +105,28 @@ it('a program that ends while nobody is attached keeps its status: dt -l shows i
   expect((await fresh.waitForExit()).exitCode).toBe(0);
 });
 
-it('a -R viewer sees the output but its keys and window size never reach the program', async () => {
+/** A session of hexecho in an 80x24 terminal that has attached and typed nothing yet. */
+async function hexechoSession(): Promise<{ socket: string; writer: Term }> {
   const socket = sandbox.path('s');
   const writer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO], { cols: 80, rows: 24 });
   await writer.waitFor('READY');
   await sandbox.trackMaster(socket);
+  return { socket, writer };
+}
+
+/** The program's window size, as the master reports it. */
+async function programSize(socket: string): Promise<{ cols: number; rows: number }> {
+  const { cols, rows } = await masterInfo(socket);
+  return { cols, rows };
+}
+
+it('a -R viewer sees the output but its keys and window size never reach the program', async () => {
+  const { socket, writer } = await hexechoSession();
   const from = writer.text.length;
   // ctrl_l would type a ^L into this raw, no-echo program: not from a read-only viewer.
   const reader = sandbox.dt(['-a', '-R', socket, '-r', 'ctrl_l'], { cols: 120, rows: 50 });
   await waitForViewers(socket, 2);
-  const info = (await masterInfo(socket)) as unknown as { cols: number; rows: number };
-  expect({ cols: info.cols, rows: info.rows }, 'the size after a read-only attach').toEqual({ cols: 80, rows: 24 });
+  expect(await programSize(socket), 'the size after a read-only attach').toEqual({ cols: 80, rows: 24 });
 
   reader.write('r');
   reader.resize(100, 40);
@@ -127,8 +136,7 @@ it('a -R viewer sees the output but its keys and window size never reach the pro
   await reader.waitFor('HEX 77');
   expect(writer.text.slice(from)).not.toContain('HEX 72');
   expect(writer.text.slice(from), 'a redraw caused by the read-only viewer').not.toContain('HEX 0c');
-  const after = (await masterInfo(socket)) as unknown as { cols: number; rows: number };
-  expect({ cols: after.cols, rows: after.rows }, 'the size after a read-only resize').toEqual({ cols: 80, rows: 24 });
+  expect(await programSize(socket), 'the size after a read-only resize').toEqual({ cols: 80, rows: 24 });
 
   // The reader can still detach.
   reader.write('\x1c');
@@ -138,10 +146,7 @@ it('a -R viewer sees the output but its keys and window size never reach the pro
 });
 
 it('the master enforces read-only: a peer that attached read-only and sends input, resize and kill frames changes nothing', async () => {
-  const socket = sandbox.path('s');
-  const writer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO], { cols: 80, rows: 24 });
-  await writer.waitFor('READY');
-  await sandbox.trackMaster(socket);
+  const { socket, writer } = await hexechoSession();
   const peer = await Peer.connect(socket);
   peer.socket.write(encodeAttach({ cols: 132, rows: 43, redraw: RedrawMethod.None, readOnly: true }));
   peer.socket.write(Buffer.concat([
@@ -155,8 +160,7 @@ it('the master enforces read-only: a peer that attached read-only and sends inpu
   // The peer sees output like any viewer, and the program got nothing from it.
   await waitUntil(() => peer.output().includes('HEX 77'), 'the read-only peer to see the output');
   expect(writer.text.slice(from)).not.toMatch(/HEX 70/);
-  const info = (await masterInfo(socket)) as unknown as { cols: number; rows: number };
-  expect({ cols: info.cols, rows: info.rows }).toEqual({ cols: 80, rows: 24 });
+  expect(await programSize(socket)).toEqual({ cols: 80, rows: 24 });
   expect(writer.exited, 'the program, not killed').toBeUndefined();
   peer.close();
   writer.write('\x1c');
