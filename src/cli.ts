@@ -1,10 +1,10 @@
 // The command line, dtach 0.9 compatible: `dt <mode> <socket> [options] [command...]`.
 // The words become a typed Command here and nowhere else.
 
-import { UsageError } from './errors.js';
-import { parseKeyName, DEFAULT_DETACH_KEY } from './keys.js';
-import { REDRAW_METHOD_NAMES, RedrawMethod } from './protocol.js';
-import { parseSignal } from './signals.js';
+import { UsageError } from './common/errors.js';
+import { parseKeyName, DEFAULT_DETACH_KEY } from './client/keys.js';
+import { REDRAW_METHOD_NAMES, RedrawMethod } from './common/protocol.js';
+import { parseSignal } from './common/signals.js';
 
 export const VERSION = '0.1.0';
 

@@ -2,22 +2,23 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { attach, describeExit, exitCodeOf } from './client.js';
+import { attach, describeExit, exitCodeOf } from './client/attach.js';
 import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
-import { sendSignal } from './control.js';
-import { refuseDebuggerSignal } from './debugger.js';
-import { closeDescriptors } from './descriptors.js';
-import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './errors.js';
-import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './launch.js';
-import type { MasterOutcome, MasterSpec } from './master.js';
-import { RedrawMethod } from './protocol.js';
-import { formatTime, listSessions } from './list.js';
-import { push } from './push.js';
-import { findExitedRecord, removeRecord } from './registry.js';
-import { runShutdown } from './shutdown.js';
-import { signalNumber } from './signals.js';
-import { probeSocket, removeSocket } from './socket.js';
-import { hasTerminal, windowSize } from './terminal.js';
+import { sendSignal } from './client/control.js';
+import { refuseDebuggerSignal } from './common/debugger.js';
+import { closeDescriptors } from './common/descriptors.js';
+import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './common/errors.js';
+import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './client/launch.js';
+import type { MasterSpec } from './common/master-spec.js';
+import type { MasterOutcome } from './master/master.js';
+import { RedrawMethod } from './common/protocol.js';
+import { formatTime, listSessions } from './client/list.js';
+import { push } from './client/push.js';
+import { findExitedRecord, removeRecord } from './common/registry.js';
+import { runShutdown } from './common/shutdown.js';
+import { signalNumber } from './common/signals.js';
+import { probeSocket, removeSocket } from './common/socket.js';
+import { hasTerminal, windowSize } from './client/terminal.js';
 
 refuseDebuggerSignal();
 
@@ -147,7 +148,7 @@ function exitOnSignals(): void {
 async function runDetachedMaster(spec: MasterSpec, inherited: number[]): Promise<number> {
   process.title = `dt master ${spec.socket}`;
   closeDescriptors(inherited);
-  const { runMaster } = await import('./master.js');
+  const { runMaster } = await import('./master/master.js');
   return endMaster(await runMaster(spec, (error) => {
     const message: ReadyMessage = error ? { error: error.message } : {};
     try {
@@ -163,7 +164,7 @@ async function runDetachedMaster(spec: MasterSpec, inherited: number[]): Promise
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {
   // A foreground master keeps what its supervisor gave it, as any service does.
   process.title = `dt master ${spec.socket}`;
-  const { runMaster } = await import('./master.js');
+  const { runMaster } = await import('./master/master.js');
   let startError: DtError | null = null;
   const outcome = await runMaster(spec, (error) => { startError = error; });
   if (startError) throw startError;

@@ -11,7 +11,7 @@ import {
 } from './harness.js';
 import {
   FrameDecoder, FrameType, PROTOCOL_VERSION, RedrawMethod, encodeAttach, encodeFrame, encodeHello,
-} from '../../src/protocol.js';
+} from '../../src/common/protocol.js';
 
 const PATTERN = `${FIXTURES}/pattern.mjs`;
 const KiB = 1024;

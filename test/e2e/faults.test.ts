@@ -8,7 +8,7 @@ import {
   DT, FIXTURES, Peer, Sandbox, attachThenReport, checkPattern, freshTerminalModes, hasEnded, masterInfo, masterPidOf,
   patternBytes, processState, shellReport, statusLinePattern, waitForViewers, waitUntil, type Term, blockedWriting,
 } from './harness.js';
-import { FrameType, encodeFrame } from '../../src/protocol.js';
+import { FrameType, encodeFrame } from '../../src/common/protocol.js';
 
 const PATTERN = `${FIXTURES}/pattern.mjs`;
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;

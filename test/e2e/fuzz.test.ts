@@ -13,8 +13,8 @@ import {
 import {
   FrameDecoder, FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, RedrawMethod,
   encodeAttach, encodeFrame, encodeHello, encodeKill, encodeRedraw, encodeResize, type Frame,
-} from '../../src/protocol.js';
-import { listensOnTcp } from '../../src/debugger.js';
+} from '../../src/common/protocol.js';
+import { listensOnTcp } from '../../src/common/debugger.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
 const CONNECTIONS = 200;

@@ -7,8 +7,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn as spawnPty, type IPty } from 'node-pty';
-import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../../src/protocol.js';
-import { readOutputLeftAtHangUp } from '../../src/pty.js';
+import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../../src/common/protocol.js';
+import { readOutputLeftAtHangUp } from '../../src/master/program-terminal.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const DT = path.join(ROOT, 'bin/dt');

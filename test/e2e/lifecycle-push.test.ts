@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, FIXTURES, Peer, Sandbox, blockedWriting, hasEnded, residentBytes, waitForChildNamed, waitForViewers, waitUntil, type Term } from './harness.js';
-import { FrameType, RedrawMethod, encodeAttach, encodeDataFrames } from '../../src/protocol.js';
+import { FrameType, RedrawMethod, encodeAttach, encodeDataFrames } from '../../src/common/protocol.js';
 import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
 
 const MiB = 1024 * 1024;

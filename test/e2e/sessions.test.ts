@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { encodeAttach, encodeDataFrames, FrameType, RedrawMethod } from '../../src/protocol.js';
+import { encodeAttach, encodeDataFrames, FrameType, RedrawMethod } from '../../src/common/protocol.js';
 import { Peer, Sandbox, hasEnded, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
 import { HEXECHO, killTracked, runDt } from './lifecycle-helpers.js';
 

@@ -8,8 +8,8 @@ import {
   FIXTURES, PatternChecker, Peer, Sandbox, attachThenReport, checkPattern, childPids, freshTerminalModes, masterInfo, processState,
   residentBytes, statusLinePattern, waitForViewers, waitUntil, type Term,
 } from './harness.js';
-import { FrameType, encodeFrame } from '../../src/protocol.js';
-import { MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/relay.js';
+import { FrameType, encodeFrame } from '../../src/common/protocol.js';
+import { MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/master/relay.js';
 
 const PATTERN = `${FIXTURES}/pattern.mjs`;
 const MiB = 1024 * 1024;

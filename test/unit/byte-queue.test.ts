@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteQueue } from '../../src/byte-queue.js';
+import { ByteQueue } from '../../src/master/byte-queue.js';
 
 function bytes(start: number, length: number): Buffer {
   return Buffer.from(Array.from({ length }, (_, index) => (start + index) & 0xff));

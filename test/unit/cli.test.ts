@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USAGE_HINT, parseArgs, type ClientOptions } from '../../src/cli.js';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/common/errors.js';
 
 const DEFAULT_CLIENT: ClientOptions = { detachKey: 0x1c, redraw: 0, suspendKey: true, readOnly: false };
 

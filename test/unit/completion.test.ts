@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSignal } from '../../src/signals.js';
+import { parseSignal } from '../../src/common/signals.js';
 
 const COMPLETION_DIR = path.resolve(import.meta.dirname, '../../completion');
 const COMPLETION_FILE = path.join(COMPLETION_DIR, 'dt.bash');

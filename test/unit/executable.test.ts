@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findExecutable } from '../../src/executable.js';
+import { findExecutable } from '../../src/common/executable.js';
 
 const NOT_FOUND = { reason: 'No such file or directory' };
 const PERMISSION_DENIED = { reason: 'Permission denied' };

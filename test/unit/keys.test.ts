@@ -2,8 +2,8 @@
 // and in the kitty (CSI u) and xterm modifyOtherKeys forms of Ctrl+key.
 
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/errors.js';
-import { DEFAULT_DETACH_KEY, SUSPEND_KEY, findKey, formatKeyName, parseKeyName, type WatchedKeys } from '../../src/keys.js';
+import { UsageError } from '../../src/common/errors.js';
+import { DEFAULT_DETACH_KEY, SUSPEND_KEY, findKey, formatKeyName, parseKeyName, type WatchedKeys } from '../../src/client/keys.js';
 
 const DEFAULT_KEYS: WatchedKeys = { detach: 0x1c, suspend: 0x1a };
 

@@ -8,7 +8,7 @@ import {
   decodeAttach, decodeExit, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
   encodeAttach, encodeDataFrames, encodeExit, encodeFrame, encodeHello, encodeKill, encodeRedraw,
   encodeResize, encodeText, type Frame,
-} from '../../src/protocol.js';
+} from '../../src/common/protocol.js';
 
 /** Frames as plain data, so that a mismatch shows the type and the payload's hex. */
 function describeFrames(frames: Frame[]): { type: number; hex: string }[] {

@@ -2,7 +2,7 @@
 // 128+N exit codes (number). Numbers are Linux's, which is what dt runs on.
 
 import { describe, expect, it } from 'vitest';
-import { parseSignal, signalName, signalNumber } from '../../src/signals.js';
+import { parseSignal, signalName, signalNumber } from '../../src/common/signals.js';
 
 describe('parseSignal', () => {
   it.each([

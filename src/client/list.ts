@@ -2,9 +2,9 @@
 
 import fs from 'node:fs';
 import { querySession, type SessionInfo } from './control.js';
-import { ExitCode } from './errors.js';
-import { isExpired, isMasterAlive, readRecords, removeRecord, type SessionRecord } from './registry.js';
-import { signalName } from './signals.js';
+import { ExitCode } from '../common/errors.js';
+import { isExpired, isMasterAlive, readRecords, removeRecord, type SessionRecord } from '../common/registry.js';
+import { signalName } from '../common/signals.js';
 
 export interface ListedSession {
   socket: string;

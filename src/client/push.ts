@@ -1,8 +1,8 @@
 // -p: copy standard input into the program, as if typed, then leave.
 
-import { ExitCode, sessionError } from './errors.js';
-import { FrameType, encodeDataFrames } from './protocol.js';
-import { openSession } from './session.js';
+import { ExitCode, sessionError } from '../common/errors.js';
+import { FrameType, encodeDataFrames } from '../common/protocol.js';
+import { openSession } from './session-connection.js';
 
 export async function push(socketPath: string): Promise<number> {
   const { socket } = await openSession(socketPath);

@@ -9,7 +9,7 @@
 // MAX_VIEWER_BACKLOG_BYTES per viewer.
 
 import type net from 'node:net';
-import { encodeDataFrames, encodeText, FrameType } from './protocol.js';
+import { encodeDataFrames, encodeText, FrameType } from '../common/protocol.js';
 
 /** Stop reading the program when every viewer has at least this much queued. */
 export const VIEWER_HIGH_WATER_BYTES = 256 * 1024;

@@ -3,7 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { WindowSize } from './protocol.js';
+import type { WindowSize } from '../common/protocol.js';
 
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
 

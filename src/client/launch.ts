@@ -2,9 +2,9 @@
 // listens on the socket or says why it could not. The master keeps no descriptor of ours.
 
 import { spawn } from 'node:child_process';
-import { inheritableDescriptors } from './descriptors.js';
-import { DtError, sessionError } from './errors.js';
-import type { MasterSpec } from './master.js';
+import { inheritableDescriptors } from '../common/descriptors.js';
+import { DtError, sessionError } from '../common/errors.js';
+import type { MasterSpec } from '../common/master-spec.js';
 
 /** A master reports within milliseconds; this only bounds a master that hangs at start. */
 const READY_TIMEOUT_MS = 10_000;

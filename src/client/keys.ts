@@ -2,7 +2,7 @@
 // terminal, in the legacy single-byte form and in the CSI-u / modifyOtherKeys forms that
 // kitty and recent xterm send for Ctrl+key.
 
-import { UsageError } from './errors.js';
+import { UsageError } from '../common/errors.js';
 
 /** Ctrl-\, dtach's default. */
 export const DEFAULT_DETACH_KEY = 0x1c;

@@ -5,20 +5,21 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import { ByteQueue } from './byte-queue.js';
-import { ignoreUntilHandled } from './debugger.js';
-import { DtError, SIGNAL_EXIT_BASE, describeSystemError, sessionError } from './errors.js';
-import { findExecutable } from './executable.js';
+import { ignoreUntilHandled } from '../common/debugger.js';
+import { DtError, SIGNAL_EXIT_BASE, describeSystemError, sessionError } from '../common/errors.js';
+import { findExecutable } from '../common/executable.js';
 import { collectAfterOutput } from './memory.js';
 import {
   FrameDecoder, FrameType, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
   encodeExit, encodeHello, encodeText, type Frame,
-} from './protocol.js';
-import { ProgramTerminal, type ProgramExit } from './pty.js';
-import { readRecords, removeRecord, writeRecord, type SessionRecord } from './registry.js';
+} from '../common/protocol.js';
+import { ProgramTerminal, type ProgramExit } from './program-terminal.js';
+import { readRecords, removeRecord, writeRecord, type SessionRecord } from '../common/registry.js';
 import { Relay } from './relay.js';
-import { onShutdown } from './shutdown.js';
-import { listenPrivate, markAttached, removeSocket, socketInode } from './socket.js';
+import type { MasterSpec } from '../common/master-spec.js';
+import { onShutdown } from '../common/shutdown.js';
+import { listenPrivate, markAttached, removeSocket, socketInode } from '../common/socket.js';
 
 /** A client must say hello within this time or be dropped (it is not a dt client). */
 const HELLO_TIMEOUT_MS = 5_000;
@@ -31,18 +32,6 @@ const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Age-based /tmp cleaners look at timestamps: keep the socket's fresh. */
 const SOCKET_TOUCH_INTERVAL_MS = 60 * 60 * 1000;
 
-export interface MasterSpec {
-  /** absolute path */
-  socket: string;
-  command: string[];
-  /** the session's default redraw method */
-  redraw: RedrawMethod;
-  /** -c/-A: do not read the program's output until the creating client has attached */
-  holdUntilAttach: boolean;
-  cwd: string;
-  cols: number;
-  rows: number;
-}
 
 interface Connection {
   socket: net.Socket;

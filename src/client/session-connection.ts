@@ -3,9 +3,9 @@
 
 import fs from 'node:fs';
 import type net from 'node:net';
-import { DtError, describeSystemError, sessionError } from './errors.js';
-import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from './protocol.js';
-import { connectSocket } from './socket.js';
+import { DtError, describeSystemError, sessionError } from '../common/errors.js';
+import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../common/protocol.js';
+import { connectSocket } from '../common/socket.js';
 
 /** A master answers at once; silence means something else owns the socket. */
 const HELLO_REPLY_TIMEOUT_MS = 5_000;

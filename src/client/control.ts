@@ -1,9 +1,9 @@
 // One-shot requests to a running session: -k (signal the program) and the description
 // that -l shows.
 
-import { ExitCode, sessionError } from './errors.js';
-import { FrameType, encodeFrame, encodeKill } from './protocol.js';
-import { openSession } from './session.js';
+import { ExitCode, sessionError } from '../common/errors.js';
+import { FrameType, encodeFrame, encodeKill } from '../common/protocol.js';
+import { openSession } from './session-connection.js';
 
 /** A live master answers an info request at once. */
 const INFO_TIMEOUT_MS = 2_000;

@@ -1,16 +1,16 @@
 // The attaching client: the user's terminal in raw mode, keys to the program, the program's
 // bytes to the screen, and the detach and suspend keys.
 
-import type { ClientOptions } from './cli.js';
-import { ExitCode, SIGNAL_EXIT_BASE } from './errors.js';
+import type { ClientOptions } from '../cli.js';
+import { ExitCode, SIGNAL_EXIT_BASE } from '../common/errors.js';
 import { SUSPEND_KEY, findKey } from './keys.js';
 import {
   FrameType, ProtocolError, RedrawMethod, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
   type ExitStatus, type Frame,
-} from './protocol.js';
-import { openSession, type SessionConnection } from './session.js';
-import { onShutdown } from './shutdown.js';
-import { signalName } from './signals.js';
+} from '../common/protocol.js';
+import { openSession, type SessionConnection } from './session-connection.js';
+import { onShutdown } from '../common/shutdown.js';
+import { signalName } from '../common/signals.js';
 import { enterRawMode, hasJobControl, printStatusLine, resetProgramModes, restoreTerminal, windowSize } from './terminal.js';
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
