@@ -1,0 +1,244 @@
+// The session a master serves: the program's terminal, its clients, and how it ends. Each job
+// is one method: accept a connection, greet it, attach a viewer, pass input, resize, redraw,
+// describe the session, drop a connection, terminate on a signal, end with the program.
+//
+// Every byte of the program's output passes through output(); every viewer comes in through
+// attach(); every connection is counted in accept() and leaves through forget().
+
+import type net from 'node:net';
+import { SIGNAL_EXIT_BASE } from '../common/errors.js';
+import { Connection } from './connection.js';
+import { InputFlow } from './input-flow.js';
+import type { MasterSpec } from '../common/master-spec.js';
+import { collectAfterOutput } from './memory.js';
+import {
+  FrameType, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
+  decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
+  encodeExit, encodeHello, encodeText, type Attach, type Frame,
+} from '../common/protocol.js';
+import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
+import { readRecords, removeRecord, writeRecord, type SessionRecord } from '../common/registry.js';
+import { Relay } from './relay.js';
+import { markAttached } from '../common/socket.js';
+import type { SocketKeeper } from './socket-keeper.js';
+
+/** A client must say hello within this time or be dropped (it is not a dt client). */
+const HELLO_TIMEOUT_MS = 5_000;
+/** After SIGTERM, how long the program gets to exit on its SIGHUP before the master leaves anyway. */
+const TERMINATE_GRACE_MS = 3_000;
+/** How long clients get to read the program's last output and exit status. */
+const EXIT_FLUSH_TIMEOUT_MS = 10_000;
+
+export interface MasterOutcome {
+  /** the program's status: its exit code, or 128+N when killed by signal N */
+  exitCode: number;
+  /** the signal that told the master to end; the master should die of it, for its supervisor */
+  terminatedBy?: NodeJS.Signals;
+}
+
+export class Session {
+  private readonly connections = new Set<Connection>();
+  private readonly relay: Relay;
+  private readonly inputFlow: InputFlow;
+  private readonly collectGarbage = collectAfterOutput();
+  private readonly record: SessionRecord;
+  private terminatedBy: NodeJS.Signals | undefined;
+  private ended = false;
+  private resolveOutcome!: (outcome: MasterOutcome) => void;
+  /** How the master process should end; settles once the program ended and clients were told. */
+  readonly outcome = new Promise<MasterOutcome>((resolve) => { this.resolveOutcome = resolve; });
+
+  constructor(
+    private readonly spec: MasterSpec,
+    private readonly program: ProgramTerminal,
+    private readonly socketFile: SocketKeeper,
+  ) {
+    this.record = { socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: new Date().toISOString() };
+    // A new session on this socket supersedes the kept status of an earlier one.
+    for (const old of readRecords()) if (old.socket === spec.socket && old.masterPid !== process.pid) removeRecord(old.masterPid);
+    writeRecord(this.record);
+    this.inputFlow = new InputFlow(program);
+    program.onInputDrained(() => {
+      for (const connection of this.connections) this.inputFlow.release(connection);
+    });
+    this.relay = new Relay(program, spec.holdUntilAttach, (count) => markAttached(spec.socket, count > 0));
+    program.onData((data) => this.output(data));
+    socketFile.serve((client) => this.accept(client), () => this.relay.viewerCount > 0);
+    program.onExit((status) => this.end(status));
+  }
+
+  /** Output from the program: every byte it writes passes here, in order. */
+  private output(data: Buffer): void {
+    this.relay.broadcast(data);
+    this.collectGarbage(data.length);
+  }
+
+  /** A client connected: it is counted here, and leaves through forget(). */
+  private accept(socket: net.Socket): void {
+    const connection = new Connection(socket);
+    this.connections.add(connection);
+    connection.helloTimer = setTimeout(() => { if (!connection.greeted) this.drop(connection); }, HELLO_TIMEOUT_MS);
+    connection.helloTimer.unref();
+    socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
+    socket.on('end', () => this.drop(connection));
+    // EPIPE/ECONNRESET: the client vanished (killed, terminal gone); it simply stops being served.
+    socket.on('error', () => this.drop(connection));
+    socket.on('close', () => this.forget(connection));
+  }
+
+  private receive(connection: Connection, chunk: Buffer): void {
+    try {
+      for (const frame of connection.decoder.push(chunk)) {
+        if (!this.connections.has(connection)) return;
+        this.handle(connection, frame);
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.drop(connection, `protocol error: ${error.message}`);
+    }
+  }
+
+  private handle(connection: Connection, frame: Frame): void {
+    if (!connection.greeted) return this.greet(connection, frame);
+    const mayAct = !connection.readOnly;
+    switch (frame.type) {
+      case FrameType.Attach:
+        return this.attach(connection, decodeAttach(frame.payload));
+      case FrameType.Input:
+        if (mayAct) this.inputFlow.offer(connection, frame.payload);
+        return;
+      case FrameType.Resize:
+        if (mayAct) this.resize(connection, decodeWindowSize(frame.payload));
+        return;
+      case FrameType.Redraw:
+        if (mayAct) void this.redraw(decodeRedraw(frame.payload));
+        return;
+      case FrameType.Detach:
+        this.relay.removeViewer(connection.socket);
+        return;
+      case FrameType.Kill:
+        if (mayAct) this.program.signalForeground(decodeKill(frame.payload));
+        return;
+      case FrameType.Info:
+        connection.socket.write(encodeText(FrameType.Info, this.describe()));
+        return;
+      default:
+        throw new ProtocolError(`unexpected frame type ${frame.type} from a client`);
+    }
+  }
+
+  /** The first frame must be hello; we answer with ours before judging the version. */
+  private greet(connection: Connection, frame: Frame): void {
+    if (frame.type !== FrameType.Hello) throw new ProtocolError('expected hello');
+    const hello = decodeHello(frame.payload);
+    connection.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid }));
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`protocol version ${hello.version} is not supported by this master (version ${PROTOCOL_VERSION})`);
+    }
+    connection.greeted = true;
+  }
+
+  /** A viewer attaches: it sizes the terminal, receives the output from now on, and may redraw. */
+  private attach(connection: Connection, request: Attach): void {
+    connection.readOnly = request.readOnly;
+    if (!request.readOnly) this.program.resize(request.cols, request.rows);
+    this.relay.addViewer(connection.socket);
+    // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
+    if (!request.readOnly) void this.redraw(request.redraw);
+  }
+
+  private resize(connection: Connection, size: { cols: number; rows: number }): void {
+    if (this.relay.hasViewer(connection.socket)) this.program.resize(size.cols, size.rows);
+  }
+
+  private async redraw(method: RedrawMethod): Promise<void> {
+    const effective = method === RedrawMethod.Unspecified ? this.spec.redraw : method;
+    if (effective === RedrawMethod.CtrlL) {
+      if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
+    } else if (effective === RedrawMethod.Winch) {
+      this.program.signalForeground(28 /* SIGWINCH */);
+    }
+  }
+
+  /** The session as `dt -l` and `dt -i` show it. */
+  private describe(): string {
+    return JSON.stringify({
+      state: 'running',
+      socket: this.spec.socket,
+      masterPid: process.pid,
+      programPid: this.program.pid,
+      command: this.spec.command,
+      foreground: this.program.foregroundCommand(),
+      startedAt: this.record.startedAt,
+      clients: this.relay.viewerCount,
+      cols: this.program.size.cols,
+      rows: this.program.size.rows,
+    });
+  }
+
+  /** Ends a connection: after a reason the client will print, if there is one. */
+  private drop(connection: Connection, reason?: string): void {
+    this.forget(connection);
+    if (reason !== undefined && !connection.socket.destroyed) connection.socket.end(encodeText(FrameType.Error, reason));
+    connection.socket.destroySoon();
+  }
+
+  /** A connection leaves the session's accounts (it may be called more than once). */
+  private forget(connection: Connection): void {
+    clearTimeout(connection.helloTimer);
+    this.relay.removeViewer(connection.socket);
+    // What a client typed before it left still reaches the program, in its turn.
+    this.inputFlow.release(connection);
+    this.connections.delete(connection);
+  }
+
+  /** SIGTERM/SIGINT: hang up the program as a closing terminal would, and end without waiting long. */
+  terminate(signal: NodeJS.Signals): void {
+    if (this.terminatedBy) return;
+    this.terminatedBy = signal;
+    this.socketFile.withdraw();
+    this.program.hangUp();
+    setTimeout(() => this.end({ code: 0, signal: 1 }, 'the session was terminated'), TERMINATE_GRACE_MS).unref();
+  }
+
+  /** The program ended (or the session was terminated): clients get its last output and status. */
+  private end(status: ProgramExit, reason?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.relay.flush();
+    this.relay.close();
+    this.socketFile.close();
+    this.keepStatus(status);
+    for (const connection of this.connections) {
+      // A viewer already cut off has its own last word queued behind its backlog.
+      if (connection.socket.writableEnded) continue;
+      connection.socket.end(reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason));
+    }
+    this.resolveOnceClientsLeft(status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code);
+  }
+
+  /** Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`. */
+  private keepStatus(status: ProgramExit): void {
+    if (this.relay.viewerCount === 0 && !this.terminatedBy) {
+      writeRecord({ ...this.record, exit: { ...status, endedAt: new Date().toISOString() } });
+    } else {
+      removeRecord(process.pid);
+    }
+  }
+
+  private resolveOnceClientsLeft(exitCode: number): void {
+    const resolve = (): void => {
+      this.resolveOutcome(this.terminatedBy ? { exitCode, terminatedBy: this.terminatedBy } : { exitCode });
+    };
+    const flushDeadline = setTimeout(resolve, EXIT_FLUSH_TIMEOUT_MS);
+    flushDeadline.unref();
+    const waitForClients = (): void => {
+      if ([...this.connections].every((connection) => connection.socket.destroyed)) {
+        clearTimeout(flushDeadline);
+        resolve();
+      }
+    };
+    for (const connection of this.connections) connection.socket.on('close', waitForClients);
+    waitForClients();
+  }
+}

@@ -1,0 +1,74 @@
+// The session socket's file: listened on privately from the start, kept fresh for age-based
+// /tmp cleaners, made again when it is deleted under a running session, and removed on every
+// way the master ends.
+
+import fs from 'node:fs';
+import type net from 'node:net';
+import { onShutdown } from '../common/shutdown.js';
+import { listenPrivate, markAttached, removeSocket, socketInode } from '../common/socket.js';
+
+/** Age-based /tmp cleaners look at timestamps: keep the socket's fresh. */
+const SOCKET_TOUCH_INTERVAL_MS = 60 * 60 * 1000;
+
+export class SocketKeeper {
+  private inode: number | undefined;
+  private withdrawn = false;
+  private onConnection: ((socket: net.Socket) => void) | undefined;
+  private isAttached: () => boolean = () => false;
+  private readonly touchTimer: NodeJS.Timeout;
+
+  /** Listens on a new private socket; rejects when it cannot (the caller reports why). */
+  static async listen(socketPath: string): Promise<SocketKeeper> {
+    return new SocketKeeper(socketPath, await listenPrivate(socketPath));
+  }
+
+  private constructor(readonly path: string, private server: net.Server) {
+    this.inode = socketInode(path);
+    // Whatever way the master ends (even an internal error), it takes its socket with it.
+    onShutdown(() => removeSocket(this.path, this.inode));
+    this.touchTimer = setInterval(() => {
+      const now = new Date();
+      fs.utimes(this.path, now, now, () => { /* a missing socket is recreated on SIGUSR1 */ });
+    }, SOCKET_TOUCH_INTERVAL_MS);
+    this.touchTimer.unref();
+  }
+
+  /** Hands every client that connects, now and on a recreated socket, to onConnection. */
+  serve(onConnection: (socket: net.Socket) => void, isAttached: () => boolean): void {
+    this.onConnection = onConnection;
+    this.isAttached = isAttached;
+    this.server.on('connection', onConnection);
+  }
+
+  /** A socket file deleted under a running session (a /tmp cleaner, a careless rm) is made again. */
+  recreate(): void {
+    const current = socketInode(this.path);
+    if (current !== undefined && current === this.inode) return;
+    if (current !== undefined) return; // someone else's file is there now: leave it alone
+    listenPrivate(this.path).then((fresh) => {
+      if (this.withdrawn) {
+        fresh.close();
+        removeSocket(this.path, socketInode(this.path));
+        return;
+      }
+      this.server.close();
+      this.server = fresh;
+      if (this.onConnection) fresh.on('connection', this.onConnection);
+      this.inode = socketInode(this.path);
+      markAttached(this.path, this.isAttached());
+    }, () => { /* cannot recreate (directory gone): keep serving existing clients */ });
+  }
+
+  /** The session is ending: the file goes, and is not made again; connected clients stay. */
+  withdraw(): void {
+    this.withdrawn = true;
+    clearInterval(this.touchTimer);
+    removeSocket(this.path, this.inode);
+  }
+
+  /** Stops listening, and removes the file. */
+  close(): void {
+    this.server.close();
+    this.withdraw();
+  }
+}
