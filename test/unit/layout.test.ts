@@ -65,6 +65,26 @@ describe('source layout', () => {
     expect(loaders.every((file) => file.startsWith(`master${path.sep}`))).toBe(true);
   });
 
+  it("the README's source layout names every module in its folder", () => {
+    const readme = fs.readFileSync(path.resolve(SRC, '../README.md'), 'utf8');
+    const block = /Source layout[^]*?```\n([^]*?)```/.exec(readme)?.[1] ?? '';
+    const missing: string[] = [];
+    let folder = '';
+    const listed = new Set<string>();
+    for (const line of block.split('\n')) {
+      const heading = /^src\/(\w+)\//.exec(line);
+      if (heading) folder = heading[1]!;
+      else if (line.startsWith('src/')) folder = '.';
+      for (const name of line.match(/[\w-]+\.ts/g) ?? []) listed.add(path.join(line.startsWith('src/') ? '.' : folder, name));
+    }
+    for (const file of files) {
+      const relative = path.relative(SRC, file);
+      if (!listed.has(relative.includes(path.sep) ? relative : path.join('.', relative))) missing.push(relative);
+    }
+    expect(block).not.toBe('');
+    expect(missing).toEqual([]);
+  });
+
   it('the checks see imports at all (a client module importing protocol is found)', () => {
     const attach = files.find((file) => file.endsWith(path.join('client', 'attach.ts')))!;
     expect(importsOf(attach).map((specifier) => sideOf(attach, specifier))).toContain('common');
