@@ -107,9 +107,11 @@ export class Session {
       case FrameType.Input:
         if (mayAct) this.inputFlow.offer(connection, frame.payload);
         return;
-      case FrameType.Resize:
-        if (mayAct) this.resize(connection, decodeWindowSize(frame.payload));
+      case FrameType.Resize: {
+        const size = decodeWindowSize(frame.payload); // a malformed one is refused even from a read-only viewer
+        if (mayAct) this.resize(connection, size);
         return;
+      }
       case FrameType.Redraw:
         if (mayAct) void this.redraw(decodeRedraw(frame.payload));
         return;
