@@ -18,7 +18,7 @@ import { findExitedRecord, removeRecord } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
-import { hasTerminal, windowSize } from './client/terminal.js';
+import { hasTerminal, releaseHungUpTerminal, windowSize } from './client/terminal.js';
 
 refuseDebuggerSignal();
 
@@ -185,6 +185,7 @@ function endMaster(outcome: MasterOutcome): number {
 
 function finish(code: number): never {
   runShutdown();
+  releaseHungUpTerminal();
   process.exit(code);
 }
 

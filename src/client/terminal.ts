@@ -2,7 +2,8 @@
 // and the status lines printed when the client leaves.
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import tty from 'node:tty';
 import type { WindowSize } from '../common/protocol.js';
 
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
@@ -53,6 +54,27 @@ export function windowSize(): WindowSize {
 }
 
 let raw = false;
+
+/** Which of stdin, stdout and stderr were terminals when the process started. */
+const STARTED_ON_TERMINAL = [0, 1, 2].map((fd) => tty.isatty(fd));
+
+/**
+ * As the process exits, Node puts back the terminal settings stdin, stdout and stderr had at
+ * its start, and aborts (an assertion, SIGABRT, a core dump) when the terminal refuses: a
+ * hung-up terminal (a closed window, a dropped ssh) refuses everything with EIO, and no
+ * longer even answers isatty(3). Closing our descriptors of such a terminal makes Node skip
+ * it, so a hangup ends the client quietly. Call it right before exiting.
+ */
+export function releaseHungUpTerminal(): void {
+  for (const [fd, wasTerminal] of STARTED_ON_TERMINAL.entries()) {
+    if (!wasTerminal || tty.isatty(fd)) continue;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // EBADF: already closed, which is all Node needs.
+    }
+  }
+}
 
 /**
  * Full raw mode, as cfmakeraw(3). Node's setRawMode leaves output post-processing on, so a

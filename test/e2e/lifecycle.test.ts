@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, Sandbox, isAlive, waitUntil, type Term } from './harness.js';
 import {
-  HEXECHO, descriptorTargets, expectStatusLine, hexReceived, isSocketFile, killTracked, modeOf, procStat, run, runDt, sessionInfo, trackPid,
-  waitForClients, waitForMode,
+  HEXECHO, descriptorTargets, expectStatusLine, hexReceived, isSocketFile, killTracked, modeOf, procStat, run, runDt, runInTerminal,
+  sessionInfo, trackPid, waitForClients, waitForMode,
 } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -149,14 +149,20 @@ it('the master runs in a session of its own and a SIGHUP does not end it', async
   expect(isAlive(masterPid)).toBe(true);
 });
 
-/** Ways a client's terminal goes away; after each the session must live on. */
-const hangups: Array<[string, (term: Term) => void, (exit: { exitCode: number; signal: number }) => void]> = [
-  ['the client is killed (SIGKILL)', (term) => term.kill('SIGKILL'), (exit) => expect(exit.signal).toBe(9)],
-  ['the client receives SIGHUP', (term) => term.kill('SIGHUP'), (exit) => expect(exit.exitCode).toBe(129)],
-  ['the terminal is closed (its master side destroyed)', (term) => (term.pty as unknown as { destroy(): void }).destroy(), () => {}],
+/** Closes a terminal window: its master side is destroyed and the kernel hangs up its side. */
+function closeTerminal(term: Term): void {
+  (term.pty as unknown as { destroy(): void }).destroy();
+}
+
+/** Ways a client's terminal goes away, and how the client must end; after each the session lives on. */
+const hangups: Array<[string, (term: Term) => void, { exitCode: number; signal: number }]> = [
+  ['the client is killed (SIGKILL)', (term) => term.kill('SIGKILL'), { exitCode: 0, signal: 9 }],
+  ['the client receives SIGHUP', (term) => term.kill('SIGHUP'), { exitCode: 129, signal: 0 }],
+  // Exit 129, as for SIGHUP: not an abort (SIGABRT) while giving back a terminal that is gone.
+  ['the terminal is closed (its master side destroyed)', closeTerminal, { exitCode: 129, signal: 0 }],
 ];
 
-for (const [how, hangUp, checkExit] of hangups) {
+for (const [how, hangUp, expectedExit] of hangups) {
   it(`the program keeps running and can be attached again when ${how}`, async () => {
     const socket = sandbox.path('s');
     const { masterPid, programPid } = await startDetachedHexecho(socket);
@@ -164,8 +170,9 @@ for (const [how, hangUp, checkExit] of hangups) {
     await waitForMode(socket, 0o700);
 
     hangUp(first);
+    // The wait status as the kernel reported it to the terminal's owner (node-pty's waitpid).
+    expect(await first.waitForExit()).toEqual(expectedExit);
     await waitUntil(() => !isAlive(first.pid), `the client (pid ${first.pid}) to be gone`);
-    if (first.exited) checkExit(first.exited);
     // The master saw the client go: no client is attached any more.
     await waitForMode(socket, 0o600);
     expect(isAlive(masterPid) && isAlive(programPid)).toBe(true);
@@ -173,6 +180,20 @@ for (const [how, hangUp, checkExit] of hangups) {
     await attachAndType(socket, 'b');
   });
 }
+
+it('a client whose terminal is closed leaves quietly: status 129, nothing on stderr', async () => {
+  const socket = sandbox.path('s');
+  await startDetachedHexecho(socket);
+  const stderrFile = sandbox.path('client.stderr');
+  const client = runInTerminal(sandbox, stderrFile, process.execPath, [DT, '-a', socket]);
+  client.write('q');
+  await client.until(() => hexReceived(client).includes('q'), 'the client to be attached');
+  closeTerminal(client);
+  expect(await client.waitForExit()).toEqual({ exitCode: 129, signal: 0 });
+  // Not Node's "Assertion failed" and native stack trace, nor anything else.
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('');
+  await waitForClients(socket, 0);
+});
 
 it('the socket is owner-executable exactly while at least one client is attached', async () => {
   const socket = sandbox.path('s');
