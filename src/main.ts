@@ -9,7 +9,7 @@ import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './common/errors.js';
 import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './client/launch.js';
-import type { MasterSpec } from './common/master-spec.js';
+import { readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
 import { formatTime, listSessions } from './client/list.js';
@@ -23,7 +23,7 @@ import { hasTerminal, releaseHungUpTerminal, windowSize } from './client/termina
 refuseDebuggerSignal();
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === MASTER_FLAG) return runDetachedMaster(JSON.parse(argv[1]!) as MasterSpec, JSON.parse(argv[2]!) as number[]);
+  if (argv[0] === MASTER_FLAG) return runDetachedMaster(readMasterLaunch());
   const command = parseArgs(argv);
   switch (command.mode) {
     case 'help':
@@ -144,8 +144,7 @@ function exitOnSignals(): void {
   }
 }
 
-/** `inherited`: descriptors the creating command passed on without meaning to (see descriptors.ts). */
-async function runDetachedMaster(spec: MasterSpec, inherited: number[]): Promise<number> {
+async function runDetachedMaster({ spec, inherited }: MasterLaunch): Promise<number> {
   process.title = `dt master ${spec.socket}`;
   closeDescriptors(inherited);
   const { runMaster } = await import('./master/master.js');
@@ -204,7 +203,17 @@ process.on('uncaughtException', (error) => {
   finish(report(error));
 });
 
-main(process.argv.slice(2)).then(finish, (error: unknown) => {
+/**
+ * Writes to a pipe are asynchronous: exiting at once would cut off the end of a long
+ * `dt -l --json | jq`. A reader that went away (EPIPE) ends the wait too.
+ */
+function finishOnceWritten(code: number): void {
+  if (process.stdout.writableLength === 0) finish(code);
+  process.stdout.once('drain', () => finish(code));
+  process.stdout.once('error', () => finish(code));
+}
+
+main(process.argv.slice(2)).then(finishOnceWritten, (error: unknown) => {
   runShutdown();
   finish(report(error));
 });

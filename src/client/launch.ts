@@ -2,15 +2,16 @@
 // listens on the socket or says why it could not. The master keeps no descriptor of ours.
 
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { inheritableDescriptors } from '../common/descriptors.js';
 import { DtError, sessionError } from '../common/errors.js';
-import type { MasterSpec } from '../common/master-spec.js';
+import { SPEC_FD, encodeMasterLaunch, type MasterSpec } from '../common/master-spec.js';
 
 /** A master reports within milliseconds; this only bounds a master that hangs at start. */
 const READY_TIMEOUT_MS = 10_000;
 /** The master's end of the pipe on which it reports that it is ready. */
 export const READY_FD = 3;
-/** argv[2] that makes the entry point run a master; not part of the public command line. */
+/** argv[2] that makes the entry point run a master (described on SPEC_FD); not part of the public command line. */
 export const MASTER_FLAG = '--internal-master';
 
 /**
@@ -27,14 +28,16 @@ export interface ReadyMessage {
 
 export function startMaster(spec: MasterSpec): Promise<void> {
   const entry = process.argv[1]!;
-  // Our READY_FD is replaced by the report pipe in the master; any other is the master's to close.
-  const inherited = inheritableDescriptors().filter((fd) => fd !== READY_FD);
-  const argv = [...MASTER_NODE_FLAGS, entry, MASTER_FLAG, JSON.stringify(spec), JSON.stringify(inherited)];
-  const child = spawn(process.execPath, argv, {
+  // Our READY_FD and SPEC_FD are replaced by pipes in the master; any other is the master's to close.
+  const inherited = inheritableDescriptors().filter((fd) => fd !== READY_FD && fd !== SPEC_FD);
+  const child = spawn(process.execPath, [...MASTER_NODE_FLAGS, entry, MASTER_FLAG], {
     cwd: spec.cwd,
     detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
   });
+  const specPipe = child.stdio[SPEC_FD] as Writable;
+  specPipe.on('error', () => { /* EPIPE: the master died before reading; its report says so */ });
+  specPipe.end(encodeMasterLaunch({ spec, inherited }));
   const report = child.stdio[READY_FD]!;
   return new Promise<void>((resolve, reject) => {
     let text = '';

@@ -1,7 +1,13 @@
 // What the creating command tells a new master: shared by the client that starts it (launch)
-// and the master that runs it.
+// and the master that runs it. It travels on a pipe, not in the master's argv: exec(2) limits
+// one argument to 128 KiB, and a command line may be up to the whole argv limit (2 MiB and
+// more).
 
+import fs from 'node:fs';
 import type { RedrawMethod } from './protocol.js';
+
+/** The master's end of the pipe on which it receives its MasterLaunch, as JSON, then end of file. */
+export const SPEC_FD = 4;
 
 export interface MasterSpec {
   /** absolute path */
@@ -14,4 +20,23 @@ export interface MasterSpec {
   cwd: string;
   cols: number;
   rows: number;
+}
+
+export interface MasterLaunch {
+  spec: MasterSpec;
+  /** descriptors the creating command passed on without meaning to (see descriptors.ts) */
+  inherited: number[];
+}
+
+export function encodeMasterLaunch(launch: MasterLaunch): string {
+  return JSON.stringify(launch);
+}
+
+/** In the master: reads its launch from SPEC_FD (until the creating command closes it), then closes it. */
+export function readMasterLaunch(): MasterLaunch {
+  try {
+    return JSON.parse(fs.readFileSync(SPEC_FD, 'utf8')) as MasterLaunch;
+  } finally {
+    fs.closeSync(SPEC_FD);
+  }
 }

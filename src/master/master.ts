@@ -47,6 +47,9 @@ function holdTerminateSignals(): { deliverTo(handler: (signal: NodeJS.Signals) =
 
 /** The socket listened on, then the program started in its terminal; or why not. */
 async function startProgram(spec: MasterSpec): Promise<{ program: ProgramTerminal; socketFile: SocketKeeper } | DtError> {
+  // Looked up only to report "cannot execute" before a session exists: the program is then
+  // exec-ed by its name as given, which becomes its argv[0] (a login shell's "-bash", a
+  // multi-call binary's name), as dtach does.
   const executable = findExecutable(spec.command[0]!, process.env['PATH']);
   if (typeof executable !== 'string') return new DtError(`could not execute ${spec.command[0]}: ${executable.reason}`);
   let socketFile: SocketKeeper;
@@ -59,7 +62,7 @@ async function startProgram(spec: MasterSpec): Promise<{ program: ProgramTermina
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   env['DT_SESSION'] = spec.socket;
   try {
-    const program = new ProgramTerminal(executable, spec.command.slice(1), { cols: spec.cols, rows: spec.rows, cwd: spec.cwd, env });
+    const program = new ProgramTerminal(spec.command[0]!, spec.command.slice(1), { cols: spec.cols, rows: spec.rows, cwd: spec.cwd, env });
     return { program, socketFile };
   } catch (error) {
     socketFile.close();

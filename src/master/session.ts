@@ -29,6 +29,12 @@ const TERMINATE_GRACE_MS = 3_000;
 /** How long clients get to read the program's last output and exit status. */
 const EXIT_FLUSH_TIMEOUT_MS = 10_000;
 
+/**
+ * The command as an info reply gives it: whole words up to this many bytes. A command line may
+ * be megabytes long, and a reply must fit in a frame; the registry keeps the whole command.
+ */
+const DESCRIBED_COMMAND_BYTES = 16 * 1024;
+
 export interface MasterOutcome {
   /** the program's status: its exit code, or 128+N when killed by signal N */
   exitCode: number;
@@ -169,7 +175,7 @@ export class Session {
       socket: this.spec.socket,
       masterPid: process.pid,
       programPid: this.program.pid,
-      command: this.spec.command,
+      command: describedCommand(this.spec.command),
       foreground: this.program.foregroundCommand(),
       startedAt: this.record.startedAt,
       clients: this.relay.viewerCount,
@@ -243,4 +249,15 @@ export class Session {
     for (const connection of this.connections) connection.socket.on('close', waitForClients);
     waitForClients();
   }
+}
+
+function describedCommand(command: readonly string[]): string[] {
+  const words: string[] = [];
+  let bytes = 0;
+  for (const [index, word] of command.entries()) {
+    bytes += Buffer.byteLength(word) + 1;
+    if (bytes > DESCRIBED_COMMAND_BYTES) return [...words, `[${command.length - index} more words]`];
+    words.push(word);
+  }
+  return words;
 }
