@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { querySession, type SessionInfo } from './control.js';
 import { ExitCode } from '../common/errors.js';
-import { isExpired, isMasterAlive, readRecords, removeRecord, type SessionRecord } from '../common/registry.js';
+import { isExpired, isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 import { signalName } from '../common/signals.js';
 
 export interface ListedSession {
@@ -25,10 +25,15 @@ export interface ListedSession {
 }
 
 export async function listSessions(json: boolean): Promise<number> {
-  const sessions = await Promise.all(readRecords().map(describeRecord));
+  const registry = readRegistry();
+  const sessions = await Promise.all(registry.records.map(describeRecord));
   const shown = sessions.filter((session): session is ListedSession => session !== null)
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   process.stdout.write(json ? `${JSON.stringify(shown, null, 2)}\n` : formatTable(shown));
+  if (registry.skipped > 0) {
+    const files = registry.skipped === 1 ? 'file that is not a session record' : 'files that are not session records';
+    process.stderr.write(`dt: ${registry.dir}: skipped ${registry.skipped} ${files}\n`);
+  }
   return ExitCode.Ok;
 }
 

@@ -45,6 +45,10 @@ export function describeSystemError(error: unknown): string {
     case 'EADDRINUSE': return 'Address already in use';
     case 'EISDIR': return 'Is a directory';
     case 'ENAMETOOLONG': return 'File name too long';
+    case 'ENOSPC': return 'No space left on device';
+    case 'EROFS': return 'Read-only file system';
+    case 'EEXIST': return 'File exists';
+    case 'ELOOP': return 'Too many levels of symbolic links';
     default: return error instanceof Error ? error.message : String(error);
   }
 }

@@ -3,14 +3,28 @@
 // One small JSON file per master in ${XDG_STATE_HOME:-~/.local/state}/dt/sessions: in the
 // home directory, so it is the same for every login of the user and for services run with
 // a private /tmp.
+//
+// Anything can end up in that directory (a crash, a full disk, a careless copy, someone
+// else's mischief), so nothing read from it is trusted: only regular files of bounded size
+// are opened, never through a symlink and never waiting on a FIFO, and every field is checked.
+// A file that is not a valid record is skipped, and counted so that `dt -l` can say so. No
+// registry problem may stop a session: writing reports why it failed instead of throwing.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { describeSystemError } from './errors.js';
 import type { ExitStatus } from './protocol.js';
 
 /** How long the status of a program that ended unwatched is kept. */
 export const EXITED_RECORD_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
+/** Larger than any record dt writes (a command line of 250 KiB); a larger file is not read. */
+export const MAX_RECORD_BYTES = 256 * 1024;
+/** A timestamp dt writes is 24 characters (toISOString); anything much longer is not one. */
+const MAX_TIMESTAMP_LENGTH = 64;
+/** Exit codes are one byte; Linux signals go up to 64. */
+const MAX_EXIT_CODE = 255;
+const MAX_SIGNAL = 64;
 
 export interface SessionRecord {
   socket: string;
@@ -21,53 +35,221 @@ export interface SessionRecord {
   exit?: ExitStatus & { endedAt: string };
 }
 
-export function registryDir(): string {
-  const stateHome = process.env['XDG_STATE_HOME'] || path.join(os.homedir(), '.local', 'state');
-  return path.join(stateHome, 'dt', 'sessions');
+export interface Registry {
+  records: SessionRecord[];
+  /** files named like records that could not be used (not regular, too large, malformed) */
+  skipped: number;
+  /** the directory read, when there is one */
+  dir?: string;
 }
 
-function recordPath(masterPid: number): string {
-  return path.join(registryDir(), `${masterPid}.json`);
+const RECORD_NAME = /^([1-9]\d{0,9})\.json$/;
+
+/**
+ * The registry directory, or why there is none. XDG_STATE_HOME counts only when absolute,
+ * as the XDG Base Directory specification says; without HOME, the user's home directory
+ * from the password database stands in.
+ */
+export function registryDir(): { dir: string } | { reason: string } {
+  const stateHome = process.env['XDG_STATE_HOME'];
+  if (stateHome && path.isAbsolute(stateHome)) return { dir: path.join(stateHome, 'dt', 'sessions') };
+  const home = homeDirectory();
+  if (home === undefined) return { reason: 'no home directory (HOME is not set, and the user has none)' };
+  return { dir: path.join(home, '.local', 'state', 'dt', 'sessions') };
 }
 
-/** Writes (or rewrites) a master's record; silently does nothing where it cannot. */
-export function writeRecord(record: SessionRecord): void {
+function homeDirectory(): string | undefined {
+  const home = process.env['HOME'];
+  if (home && path.isAbsolute(home)) return home;
   try {
-    fs.mkdirSync(registryDir(), { recursive: true, mode: 0o700 });
-    const file = recordPath(record.masterPid);
-    const temporary = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, JSON.stringify(record), { mode: 0o600 });
-    fs.renameSync(temporary, file);
+    const fromPasswd = os.userInfo().homedir;
+    return fromPasswd && path.isAbsolute(fromPasswd) ? fromPasswd : undefined;
   } catch {
-    // A read-only or missing home must not stop a session from running; only -l loses it.
+    // SystemError: the uid has no entry in the password database.
+    return undefined;
+  }
+}
+
+/**
+ * Writes (or rewrites) a master's record, whole or not at all: a temporary file renamed into
+ * place, removed again if anything fails. Returns why the record could not be written, so
+ * that the user can be told the session will not be listed; undefined when it was written.
+ */
+export function writeRecord(record: SessionRecord): string | undefined {
+  const location = registryDir();
+  if (!('dir' in location)) return location.reason;
+  const text = JSON.stringify(record);
+  if (Buffer.byteLength(text) > MAX_RECORD_BYTES) return 'its command line is too long to record';
+  const file = path.join(location.dir, `${record.masterPid}.json`);
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    fs.mkdirSync(location.dir, { recursive: true, mode: 0o700 });
+    writeNewFile(temporary, text);
+    fs.renameSync(temporary, file);
+    return undefined;
+  } catch (error) {
+    removeFile(temporary);
+    return `cannot write ${location.dir}: ${describeSystemError(error)}`;
+  }
+}
+
+function writeNewFile(file: string, text: string): void {
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    const bytes = Buffer.from(text, 'utf8');
+    let written = 0;
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function removeFile(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // ENOENT (never created) or the directory itself is unusable: nothing more can be done.
   }
 }
 
 export function removeRecord(masterPid: number): void {
-  try {
-    fs.unlinkSync(recordPath(masterPid));
-  } catch {
-    // ENOENT: already removed (by -l cleaning up, or by an attach that read the status).
+  const location = registryDir();
+  if (!('dir' in location)) return;
+  removeFile(path.join(location.dir, `${masterPid}.json`));
+}
+
+/**
+ * Every valid record, at most one per socket (the most recently started), and how many
+ * files were skipped. Never throws.
+ */
+export function readRegistry(): Registry {
+  const scanned = scanRegistry();
+  const bySocket = new Map<string, SessionRecord>();
+  for (const record of scanned.records) {
+    const other = bySocket.get(record.socket);
+    if (other === undefined || isNewer(record, other)) bySocket.set(record.socket, record);
   }
+  return { ...scanned, records: [...bySocket.values()] };
 }
 
 export function readRecords(): SessionRecord[] {
+  return readRegistry().records;
+}
+
+/** A new session on a socket supersedes every earlier record of that socket (a kept status, a dead master). */
+export function supersedeRecords(socket: string, masterPid: number): void {
+  for (const record of scanRegistry().records) {
+    if (record.socket === socket && record.masterPid !== masterPid) removeRecord(record.masterPid);
+  }
+}
+
+/** Every valid record file, duplicates included. */
+function scanRegistry(): Registry {
+  const location = registryDir();
+  if (!('dir' in location)) return { records: [], skipped: 0 };
   let names: string[];
   try {
-    names = fs.readdirSync(registryDir());
+    names = fs.readdirSync(location.dir);
   } catch {
-    return []; // no directory yet: no sessions were ever recorded
+    // ENOENT: no session was ever recorded; anything else: a directory we cannot read has
+    // no sessions we can describe.
+    return { records: [], skipped: 0, dir: location.dir };
   }
   const records: SessionRecord[] = [];
+  let skipped = 0;
   for (const name of names) {
-    if (!/^\d+\.json$/.test(name)) continue;
-    try {
-      records.push(JSON.parse(fs.readFileSync(path.join(registryDir(), name), 'utf8')) as SessionRecord);
-    } catch {
-      // Half-written or foreign file: not a session we can describe.
-    }
+    const match = RECORD_NAME.exec(name);
+    if (!match) continue;
+    const text = readRecordFile(path.join(location.dir, name));
+    if (text === null) continue; // removed while we read the directory
+    const record = text === undefined ? undefined : parseRecord(text, Number(match[1]));
+    if (record === undefined) skipped++;
+    else records.push(record);
   }
-  return records;
+  return { records, skipped, dir: location.dir };
+}
+
+function isNewer(record: SessionRecord, than: SessionRecord): boolean {
+  const difference = Date.parse(record.startedAt) - Date.parse(than.startedAt);
+  return difference > 0 || (difference === 0 && record.masterPid > than.masterPid);
+}
+
+/**
+ * A record file's text; undefined when it is not a regular file of at most MAX_RECORD_BYTES
+ * (checked before opening, so no device or FIFO is ever opened, and again on the descriptor,
+ * in case the file was swapped meanwhile); null when it no longer exists.
+ */
+function readRecordFile(file: string): string | undefined | null {
+  let fd: number;
+  try {
+    const stat = fs.lstatSync(file);
+    if (!stat.isFile() || stat.size > MAX_RECORD_BYTES) return undefined;
+    const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fs.constants;
+    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  } catch (error) {
+    // ENOENT: removed meanwhile (a master ended). ELOOP (became a symlink), EACCES: unusable.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size > MAX_RECORD_BYTES) return undefined;
+    // One byte more than allowed, to notice a file that grew after fstat.
+    const buffer = Buffer.alloc(Math.min(stat.size, MAX_RECORD_BYTES) + 1);
+    let length = 0;
+    for (let count = 1; count > 0 && length < buffer.length; length += count) {
+      count = fs.readSync(fd, buffer, length, buffer.length - length, null);
+    }
+    return length > MAX_RECORD_BYTES ? undefined : buffer.toString('utf8', 0, length);
+  } catch {
+    // EIO, EISDIR and the like: not a record.
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * A record from a file's text, or undefined unless every field is what dt writes. The master
+ * pid must be the one in the file's name, so a copied record never shows a session twice.
+ */
+export function parseRecord(text: string, pidInName: number): SessionRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // SyntaxError: half-written or not JSON.
+    return undefined;
+  }
+  if (!isObject(value)) return undefined;
+  const { socket, masterPid, command, startedAt, exit } = value;
+  if (typeof socket !== 'string' || !path.isAbsolute(socket) || socket.includes('\0')) return undefined;
+  if (masterPid !== pidInName) return undefined;
+  if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string')) return undefined;
+  if (!isTimestamp(startedAt)) return undefined;
+  const record: SessionRecord = { socket, masterPid, command: command as string[], startedAt };
+  if (exit === undefined) return record;
+  const exitStatus = parseExit(exit);
+  return exitStatus && { ...record, exit: exitStatus };
+}
+
+function parseExit(value: unknown): SessionRecord['exit'] {
+  if (!isObject(value)) return undefined;
+  const { code, signal, endedAt } = value;
+  if (!isIntegerIn(code, 0, MAX_EXIT_CODE) || !isIntegerIn(signal, 0, MAX_SIGNAL) || !isTimestamp(endedAt)) return undefined;
+  return { code, signal, endedAt };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+function isTimestamp(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_TIMESTAMP_LENGTH && !Number.isNaN(Date.parse(value));
 }
 
 /** The kept exit status of the program that last ran on this socket, if it ended unwatched. */
@@ -84,6 +266,7 @@ export function isMasterAlive(pid: number): boolean {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('dt master ');
   } catch {
+    // ENOENT: no such process.
     return false;
   }
 }

@@ -1,0 +1,117 @@
+// The session registry against files dt did not write: every kind of bad file in the
+// registry directory is skipped (and counted), and none stops a session from being created,
+// attached, waited for or listed.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { Sandbox, hasEnded, waitUntil } from './harness.js';
+import { HEXECHO, killTracked, runDt } from './lifecycle-helpers.js';
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+function registryDir(): string {
+  return path.join(sandbox.env()['XDG_STATE_HOME']!, 'dt', 'sessions');
+}
+
+function dt(args: string[], input?: string): ReturnType<typeof runDt> {
+  return runDt(args, { cwd: sandbox.dir, env: sandbox.env(), ...(input === undefined ? {} : { input }) });
+}
+
+/** A record as dt writes it, for a master that is not running. */
+function record(pid: number, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({ socket: sandbox.path(`gone-${pid}`), masterPid: pid, command: ['sh'], startedAt: new Date().toISOString(), ...fields });
+}
+
+/** Puts one bad file into the registry directory. */
+type BadFile = (dir: string) => void;
+
+const BAD_FILES: Array<[string, BadFile]> = [
+  ['a record that is JSON null', (dir) => fs.writeFileSync(path.join(dir, '4000001.json'), 'null')],
+  ['a record that is not JSON', (dir) => fs.writeFileSync(path.join(dir, '4000002.json'), '{"socket": "/x", "mast')],
+  ['a record with fields of the wrong type', (dir) => fs.writeFileSync(path.join(dir, '4000003.json'),
+    JSON.stringify({ socket: 5, masterPid: '4000003', command: 'sh', startedAt: 7 }))],
+  ['a record without startedAt', (dir) => fs.writeFileSync(path.join(dir, '4000004.json'),
+    JSON.stringify({ socket: '/tmp/x', masterPid: 4000004, command: ['sh'] }))],
+  ['a record without a command', (dir) => fs.writeFileSync(path.join(dir, '4000005.json'),
+    JSON.stringify({ socket: '/tmp/x', masterPid: 4000005, startedAt: new Date().toISOString() }))],
+  ['a record with an exit status of the wrong type', (dir) => fs.writeFileSync(path.join(dir, '4000006.json'),
+    record(4000006, { exit: { code: '3', signal: 0, endedAt: 'yesterday' } }))],
+  ['a record with a relative socket path', (dir) => fs.writeFileSync(path.join(dir, '4000007.json'),
+    record(4000007, { socket: 'relative' }))],
+  ['a FIFO named like a record', (dir) => execFileSync('mkfifo', [path.join(dir, '4000008.json')])],
+  ['a symlink to /dev/zero named like a record', (dir) => fs.symlinkSync('/dev/zero', path.join(dir, '4000009.json'))],
+  ['a directory named like a record', (dir) => fs.mkdirSync(path.join(dir, '4000010.json'))],
+  // Sparse: 700 MB that cost nothing to create and would take seconds and gigabytes to read.
+  ['a 700 MB record', (dir) => {
+    fs.writeFileSync(path.join(dir, '4000011.json'), '');
+    fs.truncateSync(path.join(dir, '4000011.json'), 700e6);
+  }],
+];
+
+it.each(BAD_FILES)('%s is skipped and counted; sessions are still created, listed, attached and waited for', async (_, put) => {
+  fs.mkdirSync(registryDir(), { recursive: true });
+  put(registryDir());
+  const socket = sandbox.path('s');
+  const created = await dt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3']);
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+
+  const listed = await dt(['-l', '--json']);
+  expect(listed.code).toBe(0);
+  expect(listed.stderr).toBe(`dt: ${registryDir()}: skipped 1 file that is not a session record\n`);
+  expect(JSON.parse(listed.stdout)).toMatchObject([{ socket, masterPid, state: 'detached' }]);
+  const table = await dt(['-l']);
+  expect(table.code).toBe(0);
+  expect(table.stdout.split('\n').filter((line) => line.includes(socket))).toHaveLength(1);
+
+  // The program ends unwatched: its status is kept and reported despite the bad file.
+  expect((await dt(['-p', socket], 'go\n')).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+  const attached = await dt(['-a', socket]);
+  expect(attached).toMatchObject({ code: 3, stderr: '' });
+  expect(attached.stdout).toMatch(/^\[program exited with status 3\] at /);
+});
+
+it('a copy of a record under another name, and an older record of the same socket, list the session once', async () => {
+  const socket = sandbox.path('s');
+  expect((await dt(['-n', socket, ...HEXECHO])).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  const own = fs.readFileSync(path.join(registryDir(), `${masterPid}.json`), 'utf8');
+  // A copy: its pid does not match its name, so it is not a record.
+  fs.writeFileSync(path.join(registryDir(), '4000020.json'), own);
+  // A valid record of an earlier session on the same socket, whose master is long gone.
+  fs.writeFileSync(path.join(registryDir(), '4000021.json'),
+    record(4000021, { socket, startedAt: '2020-01-01T00:00:00.000Z', exit: { code: 0, signal: 0, endedAt: new Date().toISOString() } }));
+
+  const listed = await dt(['-l', '--json']);
+  expect(listed.stderr).toBe(`dt: ${registryDir()}: skipped 1 file that is not a session record\n`);
+  expect(JSON.parse(listed.stdout)).toMatchObject([{ socket, masterPid, state: 'detached' }]);
+  expect((JSON.parse(listed.stdout) as unknown[]).length).toBe(1);
+});
+
+it('a registry directory that is a file, or unreadable records, never stop dt -l', async () => {
+  fs.mkdirSync(path.dirname(registryDir()), { recursive: true });
+  fs.writeFileSync(registryDir(), 'not a directory');
+  const listed = await dt(['-l']);
+  expect(listed).toMatchObject({ code: 0, stdout: 'No sessions.\n', stderr: '' });
+});
+
+it('a relative XDG_STATE_HOME is ignored, as the XDG specification says: the record goes under HOME', async () => {
+  const home = sandbox.path('home');
+  fs.mkdirSync(home);
+  const env = sandbox.env({ XDG_STATE_HOME: 'relative-state', HOME: home });
+  const socket = sandbox.path('s');
+  expect(await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  expect(fs.existsSync(path.join(home, '.local/state/dt/sessions', `${masterPid}.json`))).toBe(true);
+  expect(fs.existsSync(sandbox.path('relative-state')), 'a registry relative to the current directory').toBe(false);
+  const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env });
+  expect(JSON.parse(listed.stdout)).toMatchObject([{ socket, masterPid }]);
+});
