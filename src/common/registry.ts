@@ -18,8 +18,11 @@ import type { ExitStatus } from './protocol.js';
 
 /** How long the status of a program that ended unwatched is kept. */
 export const EXITED_RECORD_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
-/** Larger than any record dt writes (a command line of 250 KiB); a larger file is not read. */
-export const MAX_RECORD_BYTES = 256 * 1024;
+/**
+ * Room for a command line as long as exec(2) takes by default (2 MiB of arguments, JSON
+ * quoted); a larger file is not a record dt wrote, and is never read.
+ */
+export const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 /** A timestamp dt writes is 24 characters (toISOString); anything much longer is not one. */
 const MAX_TIMESTAMP_LENGTH = 64;
 /** Exit codes are one byte; Linux signals go up to 64. */
