@@ -1,23 +1,13 @@
-// The program's terminal: node-pty with raw Buffers, plus what node-pty does not offer:
-// the foreground process group, the line-discipline mode, and an exit that never drops
-// output. The only module that loads node-pty, and only the master loads it.
+// The program's terminal: node-pty forks the program in a new pty, sizes it and reports the
+// exit (pty-fork.ts); dt owns the pty's descriptor, reads the output (pty-output.ts) and
+// writes the input (pty-input.ts) itself. Plus what node-pty does not offer: the foreground
+// process group, the line-discipline mode, and an exit reported only after the last output.
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import type tty from 'node:tty';
-import { spawn, type IPty } from 'node-pty';
-import { ByteQueue } from './byte-queue.js';
-
-/** How long after the program exits a pty that is still held open by a background job is kept. */
-const EXIT_GRACE_MS = 200;
-
-/** How often input is offered again to a program that is not reading it: at first... */
-const INPUT_RETRY_MIN_MS = 2;
-/** ...and at the least, once it has not read for a while. */
-const INPUT_RETRY_MAX_MS = 100;
-
-/** Read size for the output left in the pty when its reader stopped early. */
-const LEFTOVER_READ_BYTES = 64 * 1024;
+import { forkPty, resizePty, type ForkedPty } from './pty-fork.js';
+import { PtyInput } from './pty-input.js';
+import { PtyOutput } from './pty-output.js';
 
 const ICANON = 0o2;
 const ECHO = 0o10;
@@ -35,67 +25,38 @@ export interface ProgramOptions {
   env: Record<string, string>;
 }
 
-/** What node-pty keeps of the pty on Unix: its descriptor and the stream that reads it. */
-function ptyInternals(term: IPty): { _fd: number; _socket: tty.ReadStream } {
-  return term as unknown as { _fd: number; _socket: tty.ReadStream };
-}
-
-/**
- * libuv before 1.52 (Node 20) takes POLLHUP on a pty for the end of the stream after one
- * short read, and stops reading while the program's last output may still be in the pty
- * (libuv/libuv#4992): about half the runs of `cat` of 1 MiB lost their last kilobytes. On
- * that end, and before node-pty closes the descriptor and reports the exit, this reads the
- * rest: the descriptor is non-blocking, and read(2) says EIO once the pty is empty.
- */
-export function readOutputLeftAtHangUp(term: IPty, emit: (data: Buffer) => void): void {
-  const internals = ptyInternals(term);
-  internals._socket.on('end', () => {
-    const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
-    for (;;) {
-      let count: number;
-      try {
-        count = fs.readSync(internals._fd, buffer, 0, buffer.length, null);
-      } catch {
-        return; // EIO: the pty is empty and closed; EAGAIN: a background job still holds it
-      }
-      if (count === 0) return;
-      emit(Buffer.from(buffer.subarray(0, count)));
-    }
-  });
-}
-
 export class ProgramTerminal {
-  private readonly term: IPty;
+  private readonly pty: ForkedPty;
+  private readonly output: PtyOutput;
+  private readonly input: PtyInput;
   private readonly dataListeners: Array<(data: Buffer) => void> = [];
-  private readonly inputDrainedListeners: Array<() => void> = [];
-  private readonly pendingInput = new ByteQueue();
-  private retryScheduled = false;
-  private inputRetryDelay = 0;
-  private closed = false;
-  private paused = false;
-  private destroyWhenResumed = false;
+  private readonly exitListeners: Array<(exit: ProgramExit) => void> = [];
+  private exitStatus: ProgramExit | undefined;
+  private exitReported = false;
+  private cols: number;
+  private rows: number;
 
   constructor(file: string, args: string[], options: ProgramOptions) {
-    this.term = spawn(file, args, {
-      name: options.env['TERM'] ?? 'xterm',
-      cols: options.cols,
-      rows: options.rows,
-      cwd: options.cwd,
-      env: options.env,
-      encoding: null,
-    });
-    this.term.onData((data) => this.emitData(data as unknown as Buffer));
-    readOutputLeftAtHangUp(this.term, (data) => this.emitData(data));
-    this.readStream.on('close', () => this.onClosed());
-    this.keepOutputAfterExit();
+    // What node-pty's spawn sets for every program: the terminal type and the working directory.
+    const env = { ...options.env, TERM: options.env['TERM'] ?? 'xterm', PWD: options.cwd };
+    this.pty = forkPty(file, args, { ...options, env }, (code, signal) => this.programExited({ code, signal }));
+    this.cols = options.cols;
+    this.rows = options.rows;
+    this.output = new PtyOutput(this.pty.fd, (data) => this.emitData(data), () => this.outputClosed());
+    this.input = new PtyInput(this.pty.fd);
   }
 
   get pid(): number {
-    return this.term.pid;
+    return this.pty.pid;
   }
 
   get size(): { cols: number; rows: number } {
-    return { cols: this.term.cols, rows: this.term.rows };
+    return { cols: this.cols, rows: this.rows };
+  }
+
+  /** The program's terminal device, /dev/pts/N. */
+  get ptsName(): string {
+    return this.pty.ptsName;
   }
 
   onData(listener: (data: Buffer) => void): void {
@@ -108,109 +69,64 @@ export class ProgramTerminal {
 
   /** Fires once every byte the program wrote has been delivered through onData. */
   onExit(listener: (exit: ProgramExit) => void): void {
-    this.term.onExit(({ exitCode, signal }) => listener({ code: exitCode, signal: signal ?? 0 }));
+    this.exitListeners.push(listener);
   }
 
-  /**
-   * Input for the program. Written at once with write(2) on the non-blocking pty: node-pty's
-   * own write goes through libuv's thread pool, a thread hand-off on every keystroke. What the
-   * pty cannot take now (the program is not reading) waits here, in order.
-   */
+  private programExited(status: ProgramExit): void {
+    this.exitStatus = status;
+    if (this.output.closed) this.reportExit();
+    else this.output.programExited();
+  }
+
+  private outputClosed(): void {
+    this.input.close();
+    if (this.exitStatus) this.reportExit();
+  }
+
+  private reportExit(): void {
+    if (this.exitReported || !this.exitStatus) return;
+    this.exitReported = true;
+    for (const listener of this.exitListeners) listener(this.exitStatus);
+  }
+
+  /** Input for the program; what it does not take now waits, in order (see PtyInput). */
   write(data: Buffer): void {
-    if (data.length === 0 || this.closed) return;
-    if (this.pendingInput.length === 0) {
-      const written = this.writeNow(data);
-      if (written === data.length) return;
-      data = data.subarray(written);
-    }
-    this.pendingInput.append(data);
-    if (!this.retryScheduled) this.retryInputLater(false);
+    this.input.write(data);
   }
 
   /** Bytes of input the program has not taken yet. */
   get pendingInputLength(): number {
-    return this.pendingInput.length;
+    return this.input.pendingLength;
   }
 
   /** Called whenever the program has taken all pending input, or it can take no more. */
   onInputDrained(listener: () => void): void {
-    this.inputDrainedListeners.push(listener);
-  }
-
-  /** Writes what the pty takes now; returns how much that was. */
-  private writeNow(data: Buffer): number {
-    if (this.closed) return data.length; // nowhere to go: dropped
-    try {
-      return fs.writeSync(this.fd, data);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
-      // EIO: the program's side of the terminal is closed; input for it has nowhere to go.
-      return data.length;
-    }
-  }
-
-  /**
-   * The pty's input buffer was full. Offer the rest again at once while the program is taking
-   * it (a large paste, `dt -p` of a file); while it is not (busy, or stopped with ^Z), back off
-   * from INPUT_RETRY_MIN_MS to INPUT_RETRY_MAX_MS, so a program that never reads costs no CPU.
-   */
-  private retryInputLater(tookSome: boolean): void {
-    this.retryScheduled = true;
-    this.inputRetryDelay = tookSome ? 0 : Math.min(Math.max(this.inputRetryDelay * 2, INPUT_RETRY_MIN_MS), INPUT_RETRY_MAX_MS);
-    const retry = (): void => {
-      this.retryScheduled = false;
-      const before = this.pendingInput.length;
-      this.pendingInput.consume(this.writeNow(this.pendingInput.peek()));
-      if (this.pendingInput.length > 0) return this.retryInputLater(this.pendingInput.length < before);
-      this.inputRetryDelay = 0;
-      this.notifyInputDrained();
-    };
-    if (tookSome) setImmediate(retry);
-    else setTimeout(retry, this.inputRetryDelay).unref();
-  }
-
-  /** node-pty closed the terminal: its descriptor number may soon belong to something else. */
-  private onClosed(): void {
-    this.closed = true;
-    if (this.pendingInput.length === 0) return;
-    this.pendingInput.clear();
-    this.notifyInputDrained();
-  }
-
-  private notifyInputDrained(): void {
-    for (const listener of this.inputDrainedListeners) listener();
-  }
-
-  private get fd(): number {
-    return ptyInternals(this.term)._fd;
+    this.input.onDrained(listener);
   }
 
   resize(cols: number, rows: number): void {
     if (cols < 1 || rows < 1) return;
-    if (cols === this.term.cols && rows === this.term.rows) return;
+    if (cols === this.cols && rows === this.rows) return;
+    // Once the program has ended the descriptor is closed (its number may be reused): nothing left to size.
+    if (this.output.closed) return;
     try {
-      this.term.resize(cols, rows);
+      resizePty(this.pty.fd, cols, rows);
     } catch (error) {
-      // The pty is already closed when the program has just exited; nothing left to size.
+      // ioctl(2) failed: the terminal is going away with its program; there is nobody to tell.
       if (!String(error).includes('ioctl')) throw error;
+      return;
     }
+    this.cols = cols;
+    this.rows = rows;
   }
 
   /** Stop reading the program's output: the kernel then blocks the program's writes. */
   pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.term.pause();
+    this.output.pause();
   }
 
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.term.resume();
-    if (this.destroyWhenResumed) {
-      this.destroyWhenResumed = false;
-      setTimeout(() => this.readStream.destroy(), EXIT_GRACE_MS);
-    }
+    this.output.resume();
   }
 
   /** Signals the foreground process group of the program's terminal (the program itself if unknown). */
@@ -218,7 +134,7 @@ export class ProgramTerminal {
     const group = this.foregroundProcessGroup();
     try {
       if (group > 0) process.kill(-group, signal);
-      else process.kill(this.term.pid, signal);
+      else process.kill(this.pty.pid, signal);
     } catch (error) {
       // ESRCH: the group ended between reading /proc and signalling it.
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
@@ -228,7 +144,7 @@ export class ProgramTerminal {
   /** The terminal's foreground process group (tcgetpgrp), read from /proc; 0 when unknown. */
   foregroundProcessGroup(): number {
     try {
-      const stat = fs.readFileSync(`/proc/${this.term.pid}/stat`, 'latin1');
+      const stat = fs.readFileSync(`/proc/${this.pty.pid}/stat`, 'latin1');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const group = Number(fields[5]);
       return Number.isInteger(group) && group > 0 ? group : 0;
@@ -242,7 +158,7 @@ export class ProgramTerminal {
   foregroundCommand(): string | undefined {
     const group = this.foregroundProcessGroup();
     try {
-      return fs.readFileSync(`/proc/${group || this.term.pid}/comm`, 'utf8').trim();
+      return fs.readFileSync(`/proc/${group || this.pty.pid}/comm`, 'utf8').trim();
     } catch {
       // The process ended while we looked.
       return undefined;
@@ -277,38 +193,10 @@ export class ProgramTerminal {
   private signalGroup(signal: NodeJS.Signals): void {
     try {
       // The program leads its own session and process group: reach its jobs too.
-      process.kill(-this.term.pid, signal);
+      process.kill(-this.pty.pid, signal);
     } catch (error) {
       // ESRCH: already gone.
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
-  }
-
-  private get readStream(): tty.ReadStream {
-    return ptyInternals(this.term)._socket;
-  }
-
-  /**
-   * node-pty destroys its read stream 200 ms after the program exits, in case a background
-   * job keeps the pty open. If the master is holding reads back for a slow client at that
-   * moment, the output still in the pty would be lost. So while paused, the destroy waits;
-   * once reading resumes, the remaining output is read and the pty closes as usual (or, if a
-   * background job still holds it, after the same grace period).
-   */
-  private keepOutputAfterExit(): void {
-    const stream = this.readStream;
-    const destroy = stream.destroy.bind(stream);
-    stream.destroy = ((error?: Error) => {
-      if (this.paused) {
-        this.destroyWhenResumed = true;
-        return stream;
-      }
-      return destroy(error);
-    }) as typeof stream.destroy;
-  }
-
-  /** The program's terminal device, /dev/pts/N. */
-  get ptsName(): string {
-    return (this.term as unknown as { ptsName: string }).ptsName;
   }
 }

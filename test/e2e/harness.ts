@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn as spawnPty, type IPty } from 'node-pty';
 import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../../src/common/protocol.js';
-import { readOutputLeftAtHangUp } from '../../src/master/program-terminal.js';
+import { readLeftoverOutput } from '../../src/master/pty-output.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const DT = path.join(ROOT, 'bin/dt');
@@ -18,6 +18,17 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export interface ExitInfo {
   exitCode: number;
   signal: number;
+}
+
+/**
+ * The libuv bug dt works around at a program's hang-up (see readLeftoverOutput) would also drop
+ * the last words shown in a test's terminal. node-pty's terminal reads its descriptor with a
+ * stream of its own, so the test reaches into it: on that stream's end, and before node-pty
+ * closes the descriptor, the rest is read.
+ */
+function readOutputLeftAtHangUp(term: IPty, emit: (data: Buffer) => void): void {
+  const internals = term as unknown as { _fd: number; _socket: NodeJS.EventEmitter };
+  internals._socket.on('end', () => readLeftoverOutput(internals._fd, emit));
 }
 
 /** A terminal window with a program running in it. */

@@ -1,0 +1,64 @@
+// The part of node-pty dt uses: fork the program in a new pseudo-terminal, size the terminal,
+// and report the program's exit. The only module that loads node-pty.
+//
+// Why node-pty's native binding and not its `spawn`: the terminal `spawn` returns starts its
+// own reader on the pty's descriptor at once and closes the descriptor itself, 200 ms after
+// the program exits, whether or not its output was read. dt reads the descriptor itself (to
+// hold reads back for slow viewers without losing the end of the output, and to get around a
+// libuv bug at hang-up), and a descriptor can have only one reader in libuv. The binding,
+// which node-pty exports as `native`, does exactly the three jobs below and leaves the
+// descriptor to its caller. node-pty calls it "not public API", so this module checks its
+// shape when it loads, and the whole end-to-end suite runs through it.
+
+import * as nodePty from 'node-pty';
+
+/** node-pty 1.1's binding, as src/unix/pty.cc declares it. */
+interface NativePty {
+  fork(
+    file: string, args: string[], env: string[], cwd: string, cols: number, rows: number,
+    uid: number, gid: number, utf8: boolean, helperPath: string,
+    onExit: (code: number, signal: number) => void,
+  ): { fd: number; pid: number; pty: string };
+  resize(fd: number, cols: number, rows: number): void;
+}
+
+export interface ForkedPty {
+  /** the pty's master side, non-blocking; the caller owns it and must close it */
+  fd: number;
+  pid: number;
+  /** the program's terminal device, /dev/pts/N */
+  ptsName: string;
+}
+
+export interface ForkOptions {
+  cols: number;
+  rows: number;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+function nativePty(): NativePty {
+  const native = (nodePty as unknown as { native?: Partial<NativePty> | null }).native;
+  if (typeof native?.fork !== 'function' || typeof native.resize !== 'function') {
+    throw new Error('this node-pty has no native fork and resize (dt needs node-pty 1.1)');
+  }
+  return native as NativePty;
+}
+
+/**
+ * Starts the program as the leader of a new session whose controlling terminal is a new pty
+ * of the given size, with the terminal modes node-pty gives every program. onExit is called
+ * once, with the program's exit code or the signal that killed it, when it has been reaped.
+ */
+export function forkPty(file: string, args: string[], options: ForkOptions, onExit: (code: number, signal: number) => void): ForkedPty {
+  const env = Object.entries(options.env).map(([key, value]) => `${key}=${value}`);
+  // uid and gid -1: the program runs as the master's user. utf8 false: no IUTF8, as node-pty
+  // does for raw Buffers. The helper path is used only on macOS (dt reads /proc: Linux only).
+  const forked = nativePty().fork(file, args, env, options.cwd, options.cols, options.rows, -1, -1, false, '', onExit);
+  return { fd: forked.fd, pid: forked.pid, ptsName: forked.pty };
+}
+
+/** Sets the pty's window size (TIOCSWINSZ); the kernel sends the foreground group SIGWINCH. */
+export function resizePty(fd: number, cols: number, rows: number): void {
+  nativePty().resize(fd, cols, rows);
+}

@@ -1,0 +1,89 @@
+// Input for the program, written to the pty's descriptor by dt itself.
+
+import fs from 'node:fs';
+import { ByteQueue } from './byte-queue.js';
+
+/** How often input is offered again to a program that is not reading it: at first... */
+const INPUT_RETRY_MIN_MS = 2;
+/** ...and at the least, once it has not read for a while. */
+const INPUT_RETRY_MAX_MS = 100;
+
+export class PtyInput {
+  private readonly pending = new ByteQueue();
+  private readonly drainedListeners: Array<() => void> = [];
+  private retryScheduled = false;
+  private retryDelay = 0;
+  private closed = false;
+
+  constructor(private readonly fd: number) {}
+
+  /**
+   * Written at once with write(2) on the non-blocking pty: a write through libuv's thread
+   * pool (node-pty's way) is a thread hand-off on every keystroke. What the pty cannot take
+   * now (the program is not reading) waits here, in order.
+   */
+  write(data: Buffer): void {
+    if (data.length === 0 || this.closed) return;
+    if (this.pending.length === 0) {
+      const written = this.writeNow(data);
+      if (written === data.length) return;
+      data = data.subarray(written);
+    }
+    this.pending.append(data);
+    if (!this.retryScheduled) this.retryLater(false);
+  }
+
+  /** Bytes of input the program has not taken yet. */
+  get pendingLength(): number {
+    return this.pending.length;
+  }
+
+  /** Called whenever the program has taken all pending input, or it can take no more. */
+  onDrained(listener: () => void): void {
+    this.drainedListeners.push(listener);
+  }
+
+  /** The descriptor is closed: its number may soon belong to something else. */
+  close(): void {
+    this.closed = true;
+    if (this.pending.length === 0) return;
+    this.pending.clear();
+    this.notifyDrained();
+  }
+
+  /** Writes what the pty takes now; returns how much that was. */
+  private writeNow(data: Buffer): number {
+    if (this.closed) return data.length; // nowhere to go: dropped
+    try {
+      return fs.writeSync(this.fd, data);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+      // EIO: the program's side of the terminal is closed; input for it has nowhere to go.
+      return data.length;
+    }
+  }
+
+  /**
+   * The pty's input buffer was full. Offer the rest again at once while the program is taking
+   * it (a large paste, `dt -p` of a file); while it is not (busy, or stopped with ^Z), back off
+   * from INPUT_RETRY_MIN_MS to INPUT_RETRY_MAX_MS, so a program that never reads costs no CPU.
+   */
+  private retryLater(tookSome: boolean): void {
+    this.retryScheduled = true;
+    this.retryDelay = tookSome ? 0 : Math.min(Math.max(this.retryDelay * 2, INPUT_RETRY_MIN_MS), INPUT_RETRY_MAX_MS);
+    const retry = (): void => {
+      this.retryScheduled = false;
+      const before = this.pending.length;
+      this.pending.consume(this.writeNow(this.pending.peek()));
+      if (this.pending.length > 0) return this.retryLater(this.pending.length < before);
+      this.retryDelay = 0;
+      this.notifyDrained();
+    };
+    if (tookSome) setImmediate(retry);
+    else setTimeout(retry, this.retryDelay).unref();
+  }
+
+  private notifyDrained(): void {
+    for (const listener of this.drainedListeners) listener();
+  }
+}

@@ -1,0 +1,93 @@
+// The program's output, read from the pty's descriptor by dt itself, and the descriptor's
+// end: it is closed here, once the output has been read or the program has been gone a while.
+
+import fs from 'node:fs';
+import tty from 'node:tty';
+
+/** How long after the program exits a pty that is still held open by a background job is kept. */
+const EXIT_GRACE_MS = 200;
+/** Read size for the output left in the pty when its reader stopped early. */
+const LEFTOVER_READ_BYTES = 64 * 1024;
+
+/**
+ * libuv before 1.52 (Node 20) takes POLLHUP on a pty for the end of the stream after one
+ * short read, and stops reading while the program's last output may still be in the pty
+ * (libuv/libuv#4992): about half the runs of `cat` of 1 MiB lost their last kilobytes. On
+ * that end, and before the descriptor is closed, this reads the rest: the descriptor is
+ * non-blocking, and read(2) says EIO once the pty is empty.
+ */
+export function readLeftoverOutput(fd: number, emit: (data: Buffer) => void): void {
+  const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
+  for (;;) {
+    let count: number;
+    try {
+      count = fs.readSync(fd, buffer, 0, buffer.length, null);
+    } catch {
+      return; // EIO: the pty is empty and closed; EAGAIN: a background job still holds it
+    }
+    if (count === 0) return;
+    emit(Buffer.from(buffer.subarray(0, count)));
+  }
+}
+
+export class PtyOutput {
+  /** Reads the descriptor without libuv's thread pool; closing it closes the descriptor. */
+  private readonly stream: tty.ReadStream;
+  private paused = false;
+  private closeWhenResumed = false;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private closedAlready = false;
+
+  /** onClosed: every byte has gone to onData, and the descriptor is closed. */
+  constructor(private readonly fd: number, onData: (data: Buffer) => void, onClosed: () => void) {
+    this.stream = new tty.ReadStream(fd);
+    this.stream.on('data', onData);
+    this.stream.on('end', () => readLeftoverOutput(this.fd, onData));
+    // EIO is how a pty says the program's side is closed and empty: the normal end.
+    this.stream.on('error', () => { /* the stream closes next */ });
+    this.stream.on('close', () => {
+      this.closedAlready = true;
+      clearTimeout(this.graceTimer);
+      onClosed();
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedAlready;
+  }
+
+  /** Stop reading the program's output: the kernel then blocks the program's writes. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.stream.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.stream.resume();
+    if (this.closeWhenResumed) {
+      this.closeWhenResumed = false;
+      this.closeAfterGrace();
+    }
+  }
+
+  /**
+   * The program has exited. Its output ends when the pty is empty and closed on its side, but
+   * a background job may hold it open: the pty is then kept EXIT_GRACE_MS, and closed. While
+   * reads are held back for a slow viewer, that wait starts only once reading resumes, so the
+   * output still in the pty is not lost.
+   */
+  programExited(): void {
+    if (!this.closedAlready) this.closeAfterGrace();
+  }
+
+  private closeAfterGrace(): void {
+    clearTimeout(this.graceTimer);
+    this.graceTimer = setTimeout(() => {
+      if (this.paused) this.closeWhenResumed = true;
+      else this.stream.destroy();
+    }, EXIT_GRACE_MS);
+  }
+}
