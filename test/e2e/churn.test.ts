@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  FIXTURES, PatternChecker, Sandbox, checkPattern, masterInfo, openDescriptorCount, patternOffsetOf,
+  FIXTURES, PatternChecker, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, patternOffsetOf,
   residentBytes, waitForViewers, waitUntil,
 } from './harness.js';
 import {
@@ -16,6 +16,9 @@ import {
 const PATTERN = `${FIXTURES}/pattern.mjs`;
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** Failure limits, not delays: a 2-core machine shared with other work can be many times slower than an idle one. */
+const STEP_TIMEOUT_MS = 30_000;
+const CHURN_TIMEOUT_MS = 240_000;
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
@@ -47,7 +50,7 @@ class Viewer {
   }
 
   /** Resolves as soon as `condition` holds (checked on every event); fails after a timeout. */
-  until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  until(condition: () => boolean, what: string, timeoutMs = STEP_TIMEOUT_MS): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (!condition()) return;
@@ -120,12 +123,12 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
   const masterPid = await sandbox.trackMaster(socket);
   const stayer = sandbox.dt(['-a', socket, '-r', 'none']);
   const stayerCheck = checkPattern(stayer);
-  await waitForViewers(socket, 1);
+  await waitForViewers(socket, 1, STEP_TIMEOUT_MS);
   // Quiet: the listening socket and the stayer's connection, nothing else.
-  await waitUntil(() => socketCount(masterPid) === 2, 'the master to hold only its listening socket and the stayer');
+  await waitUntil(() => socketCount(masterPid) === 2, 'the master to hold only its listening socket and the stayer', STEP_TIMEOUT_MS);
   const baseline = { fds: openDescriptorCount(masterPid), rss: residentBytes(masterPid) };
   stayer.write('g');
-  await waitUntil(() => stayerCheck.matched >= 256 * KiB, 'the stream to flow');
+  await waitUntil(() => stayerCheck.matched >= 256 * KiB, 'the stream to flow', STEP_TIMEOUT_MS);
   const startedAt = Date.now();
 
   // 95 sequential cycles by protocol: attach, see output, leave one of three ways.
@@ -147,9 +150,9 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
       shown += data.length;
       last = (last + (data as unknown as Buffer).toString('latin1')).slice(-200);
     });
-    await waitUntil(() => shown >= 64 * KiB, `real client ${cycle} to show output`);
+    await waitUntil(() => shown >= 64 * KiB, `real client ${cycle} to show output`, STEP_TIMEOUT_MS);
     client.write('\x1c');
-    await waitUntil(() => last.includes('[detached]'), `real client ${cycle} to detach`);
+    await waitUntil(() => last.includes('[detached]'), `real client ${cycle} to detach`, STEP_TIMEOUT_MS);
     expect((await client.waitForExit()).exitCode).toBe(0);
   }
   const cyclesDoneAt = Date.now();
@@ -163,16 +166,16 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
     viewer.leave(leavings[index % 3]!);
     await viewer.until(() => viewer.closed, `leaver ${index} to be closed`);
   }));
-  await waitUntil(() => stayers.every((viewer) => viewer.received >= 64 * KiB), 'the crowd\'s stayers to receive 64 KiB');
+  await waitUntil(() => stayers.every((viewer) => viewer.received >= 64 * KiB), 'the crowd\'s stayers to receive 64 KiB', STEP_TIMEOUT_MS);
   stayer.write('q');
-  await waitUntil(() => stayerCheck.ended, 'the stream to end');
+  await waitUntil(() => stayerCheck.ended, 'the stream to end', STEP_TIMEOUT_MS);
   const total = stayerCheck.matched;
   console.log(`churn: 95 protocol cycles in ${protocolCyclesDoneAt - startedAt} ms, 5 dt -a cycles in ${cyclesDoneAt - protocolCyclesDoneAt} ms, 50 concurrent viewers in ${Date.now() - cyclesDoneAt} ms; ` +
     `${(total / MiB).toFixed(1)} MiB streamed`);
 
   expect(stayerCheck.tail).toBe(`END ${total}\n`);
   for (const viewer of leavers) expect(viewer.checker!.ended, 'a leaver received something out of order').toBe(false);
-  await waitUntil(() => stayers.every((viewer) => viewer.checker!.ended), 'the crowd\'s stayers to see the end');
+  await waitUntil(() => stayers.every((viewer) => viewer.checker!.ended), 'the crowd\'s stayers to see the end', STEP_TIMEOUT_MS);
   for (const viewer of stayers) {
     // Everything from where it joined up to the end, in order, then the END line.
     expect(viewer.checker!.start + viewer.checker!.matched).toBe(total);
@@ -180,7 +183,7 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
     viewer.leave('detach');
   }
 
-  await waitForViewers(socket, 1);
+  await waitForViewers(socket, 1, STEP_TIMEOUT_MS);
   await waitUntil(() => openDescriptorCount(masterPid) === baseline.fds,
     `the master's descriptors back to ${baseline.fds} (now ${openDescriptorCount(masterPid)})`);
   const rss = residentBytes(masterPid);
@@ -188,4 +191,7 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
     `${(rss / MiB).toFixed(1)} MiB after`);
   expect(rss - baseline.rss).toBeLessThan(32 * MiB);
   expect((await masterInfo(socket)).clients).toBe(1);
-});
+  stayer.write('x'); // the program ends, and with it the session
+  expect((await stayer.waitForExit(STEP_TIMEOUT_MS)).exitCode).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit', STEP_TIMEOUT_MS);
+}, CHURN_TIMEOUT_MS);
