@@ -29,7 +29,10 @@ const INVALID_UTF8 = Buffer.from([
 type Tool = 'dt' | 'dtach';
 
 let sandbox: Sandbox;
-beforeEach(() => { sandbox = new Sandbox(); });
+beforeEach(() => {
+  sandbox = new Sandbox();
+  sandbox.leavesMaster('these tests check bytes; the end of a session is tested in lifecycle and faults');
+});
 afterEach(async () => {
   await killDtachMasters(sandbox);
   await sandbox.teardown();

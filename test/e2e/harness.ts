@@ -14,6 +14,8 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const DT = path.join(ROOT, 'bin/dt');
 export const FIXTURES = path.join(ROOT, 'test/fixtures');
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** How long teardown lets a master whose program ended finish on its own before calling it left behind. */
+const LEFTOVER_GRACE_MS = 3_000;
 
 export interface ExitInfo {
   exitCode: number;
@@ -223,6 +225,7 @@ export class Sandbox {
   readonly dir: string;
   private terms: Term[] = [];
   private masters = new Set<number>();
+  private leftoverReason: string | undefined;
 
   constructor() {
     // Short, so socket paths stay under the sun_path limit unless a test wants otherwise.
@@ -278,9 +281,22 @@ export class Sandbox {
     return pids;
   }
 
+  /**
+   * Says why this test leaves its session running when it ends (the test is about something
+   * else and the session's end is checked elsewhere). Without it, teardown fails a test
+   * whose master is still running: a test must end what it started, and see it end.
+   */
+  leavesMaster(reason: string): void {
+    this.leftoverReason = reason;
+  }
+
   async teardown(): Promise<void> {
     for (const term of this.terms) term.kill('SIGKILL');
     for (const pid of this.findMasters()) this.masters.add(pid);
+    // A master whose program ended may still be handing its last words to the clients.
+    if (this.leftoverReason === undefined) {
+      await waitUntil(() => [...this.masters].every((pid) => !isAlive(pid)), 'masters to exit on their own', LEFTOVER_GRACE_MS).catch(() => {});
+    }
     const leftovers = [...this.masters].filter(isAlive);
     for (const pid of leftovers) {
       try {
@@ -292,6 +308,10 @@ export class Sandbox {
     await waitUntil(() => [...this.masters].every((pid) => !isAlive(pid)) && this.findMasters().length === 0,
       `masters ${leftovers.join(', ')} to be gone after SIGKILL`, 5_000);
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (leftovers.length > 0 && this.leftoverReason === undefined) {
+      throw new Error(`the test left master${leftovers.length > 1 ? 's' : ''} ${leftovers.join(', ')} running (killed now): ` +
+        'end the session in the test, or say why it may stay with sandbox.leavesMaster(reason)');
+    }
   }
 }
 
@@ -525,4 +545,48 @@ export async function waitForChildNamed(parent: number, name: string): Promise<n
     return found !== undefined;
   }, `${parent} to start ${name}`);
   return found!;
+}
+
+/** TCP state LISTEN in the kernel's socket tables. */
+const TCP_LISTEN = '0A';
+
+/** Every listening TCP socket of this network namespace, from the kernel's tables: inode -> port. */
+export function listeningTcpSockets(): Map<string, number> {
+  const listening = new Map<string, number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'latin1');
+    } catch {
+      continue; // no IPv6
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== TCP_LISTEN) continue;
+      listening.set(fields[9]!, parseInt(fields[1]!.split(':')[1]!, 16));
+    }
+  }
+  return listening;
+}
+
+/** The TCP ports a process listens on, seen from outside: its descriptors (/proc/PID/fd) matched against the kernel's tables. */
+export function listeningPortsOf(pid: number): number[] {
+  const listening = listeningTcpSockets();
+  const ports: number[] = [];
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return []; // gone
+  }
+  for (const fd of fds) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      const port = inode === undefined ? undefined : listening.get(inode);
+      if (port !== undefined) ports.push(port);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ports;
 }

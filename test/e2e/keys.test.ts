@@ -18,6 +18,7 @@ let sandbox: Sandbox;
 let shellClients: number[];
 beforeEach(() => {
   sandbox = new Sandbox();
+  sandbox.leavesMaster('these tests check keys; the end of a session is tested in lifecycle and faults');
   shellClients = [];
 });
 afterEach(async () => {

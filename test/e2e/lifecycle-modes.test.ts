@@ -31,6 +31,7 @@ async function typeAndSee(term: Term, key: string): Promise<void> {
 }
 
 it('dt -A creates the session when the socket is missing and attaches when it is live, running the command once', async () => {
+  sandbox.leavesMaster('the session must outlive the clients: that is what is checked');
   const socket = sandbox.path('s');
   const runs = sandbox.path('runs');
   const creator = sandbox.dt(['-A', socket, ...countedHexecho(runs)]);
@@ -49,6 +50,7 @@ it('dt -A creates the session when the socket is missing and attaches when it is
 });
 
 it('dt -A replaces a stale socket (its master was killed) with a new session', async () => {
+  sandbox.leavesMaster('the replacing session is the point; its end is tested elsewhere');
   const socket = sandbox.path('s');
   const runs = sandbox.path('runs');
   const created = await runDt(['-n', socket, ...countedHexecho(runs)], { cwd: sandbox.dir });

@@ -38,6 +38,7 @@ async function attachAndType(socket: string, key: string): Promise<Term> {
 }
 
 it('dt -c shows the creating client the output the program printed before anyone attached', async () => {
+  sandbox.leavesMaster('only what the creating client shows is checked');
   const socket = sandbox.path('s');
   const term = sandbox.dt(['-c', socket, 'sh', '-c', 'printf FIRST; exec cat']);
   const afterFirst = await term.waitFor('FIRST');
@@ -65,6 +66,7 @@ it('dt -n returns at once with status 0, leaves a private socket, and -a attache
 });
 
 it('dt -n from a terminal leaves a master with no controlling terminal and no descriptor of it', async () => {
+  sandbox.leavesMaster('the master descriptors are checked while it runs');
   const socket = sandbox.path('s');
   const creator = sandbox.dt(['-n', socket, ...HEXECHO]);
   expect((await creator.waitForExit()).exitCode).toBe(0);
@@ -134,6 +136,7 @@ function readIsEndOfFile(fd: number): boolean {
 }
 
 it('the master runs in a session of its own and a SIGHUP does not end it', async () => {
+  sandbox.leavesMaster('the master must survive SIGHUP: that is what is checked');
   const socket = sandbox.path('s');
   const client = sandbox.dt(['-c', socket, ...HEXECHO]);
   await client.waitFor('READY');

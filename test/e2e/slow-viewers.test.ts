@@ -69,6 +69,7 @@ async function besideStoppedViewer(total: number, env?: NodeJS.ProcessEnv) {
 }
 
 it('a stopped viewer beside a normal one: the normal one gets every byte, master memory stays bounded, the stopped one is cut off after an in-order prefix', async () => {
+  sandbox.leavesMaster('the program stays after its stream, so that the flush of the cut-off viewer does not race its exit');
   const TOTAL = 32 * MiB;
   // The program stays after its stream, so that the cut-off viewer's flush does not race its exit.
   const { socket, masterPid, modesBefore, normal, normalCheck, stopped, stoppedPid } =
@@ -122,6 +123,7 @@ it('a viewer cut off for falling behind still gets its backlog and the reason wh
 });
 
 it('a stopped viewer alone does not block the program for ever: it is cut off after the stall timeout', async () => {
+  sandbox.leavesMaster('the program stays after its stream, so that the flush of the cut-off viewer does not race its exit');
   const TOTAL = 4 * MiB; // far more than the high-water mark and the kernel buffers hold
   const socket = sandbox.path('s');
   const done = sandbox.path('done');

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { FIXTURES, Sandbox } from './harness.js';
+import { FIXTURES, Sandbox, hasEnded, statusLinePattern, waitUntil } from './harness.js';
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
@@ -8,8 +8,9 @@ afterEach(async () => { await sandbox.teardown(); });
 
 it('creates, types, detaches, reattaches, and sees the program exit', async () => {
   const socket = sandbox.path('s');
-  const first = sandbox.dt(['-c', socket, process.execPath, `${FIXTURES}/hexecho.mjs`]);
+  const first = sandbox.dt(['-c', socket, process.execPath, `${FIXTURES}/hexecho.mjs`], { env: { HEXECHO_EXIT_ON_EOT: '1' } });
   await first.waitFor('READY');
+  const masterPid = await sandbox.trackMaster(socket);
   first.write('ab');
   await first.waitFor('HEX 6162');
   first.write('\x1c');
@@ -19,9 +20,11 @@ it('creates, types, detaches, reattaches, and sees the program exit', async () =
   const second = sandbox.dt(['-a', socket]);
   second.write('z');
   await second.waitFor('HEX 7a');
-  second.write("\x04");
-  second.write('\x1c');
+  second.write('\x04'); // the program exits on EOT
+  await second.waitFor(statusLinePattern('[program exited with status 0]'));
   expect((await second.waitForExit()).exitCode).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit after its program');
+  expect(fs.existsSync(socket), 'the socket after the session ended').toBe(false);
 });
 
 /** True when the process has node-pty's native addon mapped. */
@@ -38,4 +41,5 @@ it('only the master loads node-pty: an attached client does not', async () => {
   expect(loadsNodePty(client.pid), 'the client').toBe(false);
   client.write('\x1c');
   expect((await client.waitForExit()).exitCode).toBe(0);
+  sandbox.leavesMaster('only which processes map node-pty is checked here');
 });

@@ -10,7 +10,10 @@ const RAWWRITE = `${FIXTURES}/rawwrite.mjs`;
 const WINSIZE = `${FIXTURES}/winsize.mjs`;
 
 let sandbox: Sandbox;
-beforeEach(() => { sandbox = new Sandbox(); });
+beforeEach(() => {
+  sandbox = new Sandbox();
+  sandbox.leavesMaster('these tests check what viewers see; the end of a session is tested in lifecycle and faults');
+});
 afterEach(async () => { await sandbox.teardown(); });
 
 async function untilRaw(term: Term): Promise<void> {
