@@ -7,14 +7,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DT, FIXTURES, Peer, Sandbox, attachThenReport, freshTerminalModes, masterInfo, masterPidOf, openDescriptorCount,
-  shellReport, waitForViewers, waitUntil, type Term,
+  DT, FIXTURES, Peer, Sandbox, attachThenReport, freshTerminalModes, listeningPortsOf, listeningTcpSockets, masterInfo,
+  masterPidOf, openDescriptorCount, shellReport, waitForViewers, waitUntil, type Term,
 } from './harness.js';
 import {
   FrameDecoder, FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, RedrawMethod,
   encodeAttach, encodeFrame, encodeHello, encodeKill, encodeRedraw, encodeResize, type Frame,
 } from '../../src/common/protocol.js';
-import { listensOnTcp } from '../../src/common/debugger.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
 const CONNECTIONS = 200;
@@ -174,6 +173,7 @@ async function hexechoSession(): Promise<{ socket: string; masterPid: number; vi
 
 describe('the master under hostile input', () => {
   it(`survives ${CONNECTIONS} connections × ${FRAMES_PER_CONNECTION} malformed, oversize, unknown and out-of-order frames`, async () => {
+  sandbox.leavesMaster('the master must survive: that is what is checked');
     const seed = Number(process.env['DT_FUZZ_SEED'] ?? Date.now() % 2 ** 31);
     console.log(`fuzz seed ${seed} (replay with DT_FUZZ_SEED=${seed})`);
     const random = prng(seed);
@@ -206,6 +206,7 @@ describe('the master under hostile input', () => {
   // a signal; handleFrame lets it escape, and the 'data' handler rethrows every non-protocol
   // error: the master dies of an uncaught exception, and with it the session.
   it('a Kill frame with a number that is not a signal neither crashes the master nor ends the session', async () => {
+  sandbox.leavesMaster('the session must go on: that is what is checked');
     const { socket, masterPid, viewer } = await hexechoSession();
     const peer = await Peer.connect(socket);
     // Then an Info frame: a master that ignored the Kill answers it, one that refused it drops us.
@@ -285,45 +286,80 @@ describe('the client under a hostile master', () => {
 });
 
 describe('access', () => {
-  it('a master never keeps Node\'s debugger open: one opened before dt could refuse SIGUSR1 is closed, and SIGUSR1 opens none', async () => {
+  /** A bare Node process that prints READY once it runs: what an unprotected process does with a debugger. */
+  function bareNode(env?: NodeJS.ProcessEnv): Term {
+    return sandbox.run(process.execPath, ['-e', 'process.stdout.write("READY\\r\\n"); setInterval(() => {}, 1 << 30)'], { env });
+  }
+
+  it('Node\'s debugger, opened at start-up or asked for by SIGUSR1, is closed in a master and a client (seen in the kernel\'s socket tables)', async () => {
+    const debug = { NODE_OPTIONS: '--inspect=127.0.0.1:0' };
+    // The check can see a debugger at all: a bare Node process started the same way listens.
+    const startedWithDebugger = bareNode(debug);
+    await waitUntil(() => listeningPortsOf(startedWithDebugger.pid).length > 0, 'a bare Node process with --inspect to listen');
+
     const socket = sandbox.path('s');
-    // NODE_OPTIONS opens the debugger at start-up, as a SIGUSR1 during Node's start-up would.
-    const create = sandbox.dt(['-n', socket, '/bin/sleep', '600'], { env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
-    expect((await create.waitForExit()).exitCode, create.text).toBe(0);
+    // The program is started without the option: only dt's own processes are looked at.
+    const client = sandbox.dt(['-c', socket, '-r', 'none', '/usr/bin/env', '-u', 'NODE_OPTIONS', process.execPath, HEXECHO],
+      { env: { ...debug, HEXECHO_EXIT_ON_EOT: '1' } });
+    await client.waitFor('READY');
     const masterPid = await sandbox.trackMaster(socket);
-    await waitUntil(() => !listensOnTcp(masterPid), 'the master to close the debugger', 5_000);
-    process.kill(masterPid, 'SIGUSR1');
+    // Node told the client's terminal that it opened a debugger, and on which port.
+    const port = Number(/Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(client.text)?.[1]);
+    expect(port, client.text).toBeGreaterThan(0);
+    await waitUntil(() => listeningPortsOf(client.pid).length === 0 && listeningPortsOf(masterPid).length === 0
+      && ![...listeningTcpSockets().values()].includes(port), 'the client and the master to close the debugger', 5_000);
+
+    // SIGUSR1 at once to a bare Node process, the master and the client: the bare one opens a debugger.
+    const bare = bareNode();
+    await bare.waitFor('READY');
+    for (const pid of [bare.pid, masterPid, client.pid]) process.kill(pid, 'SIGUSR1');
+    await waitUntil(() => listeningPortsOf(bare.pid).length > 0, 'SIGUSR1 to open a bare Node process\'s debugger');
+    // Both have handled their signal by the time they answer.
     expect(await masterPidOf(socket), 'the master, still serving').toBe(masterPid);
-    expect(listensOnTcp(masterPid), 'a debugger opened by SIGUSR1').toBe(false);
+    client.write('x');
+    await client.waitFor('HEX 78');
+    expect(listeningPortsOf(masterPid), 'the master\'s listening TCP ports').toEqual([]);
+    expect(listeningPortsOf(client.pid), 'the client\'s listening TCP ports').toEqual([]);
+    client.write('\x04');
+    expect((await client.waitForExit()).exitCode).toBe(0);
   });
 
-  it('the socket is private (0600) from the moment it exists, even under umask 000, and so is the session record', async () => {
+  it('the socket is private (0600) from the moment it exists, under its temporary name too, even under umask 000, and so is the session record', async () => {
     const socket = sandbox.path('s');
+    const events: string[] = [];
     const seen: number[] = [];
-    const watcher = fs.watch(sandbox.dir, (_event, name) => {
-      if (name !== 's') return;
+    // Every name in the directory: the socket is bound under a temporary name and linked into place.
+    const watcher = fs.watch(sandbox.dir, (event, name) => {
+      if (name === null || name === 'state') return;
+      events.push(`${event} ${name}`);
       try {
-        seen.push(fs.statSync(socket).mode & 0o777);
+        seen.push(fs.statSync(sandbox.path(name)).mode & 0o777);
       } catch {
         // Gone again already.
       }
     });
+    let masterPid: number;
     try {
       const create = sandbox.run('/bin/sh', ['-c', `umask 000; exec "${process.execPath}" "${DT}" -n "${socket}" "${process.execPath}" "${HEXECHO}"`]);
       expect((await create.waitForExit()).exitCode, create.text).toBe(0);
-      const masterPid = await sandbox.trackMaster(socket);
+      masterPid = await sandbox.trackMaster(socket);
       expect(fs.statSync(socket).mode & 0o777).toBe(0o600);
       const record = `${sandbox.dir}/state/dt/sessions/${masterPid}.json`;
       expect(fs.statSync(record).mode & 0o777).toBe(0o600);
       expect(fs.statSync(`${sandbox.dir}/state/dt/sessions`).mode & 0o777).toBe(0o700);
+      await waitUntil(() => events.filter((event) => event.startsWith(`rename .dt-${masterPid}-`)).length >= 2, 'the temporary name to come and go');
     } finally {
       watcher.close();
     }
-    console.log(`socket modes seen while it was being created: ${seen.map((mode) => mode.toString(8)).join(', ')}`);
+    console.log(`names seen while the socket was being created: ${events.join(', ')}; modes: ${seen.map((mode) => mode.toString(8)).join(', ')}`);
+    // A mode changed after bind(2) (a chmod, a 'change') means the socket was connectable before it.
+    expect(events.filter((event) => !event.startsWith('rename ')), 'attribute changes after bind').toEqual([]);
     for (const mode of seen) expect(mode & 0o077, `group/other bits in mode ${mode.toString(8)}`).toBe(0);
+    sandbox.leavesMaster('only how the socket was created is checked here');
   });
 
   it('the program gets DT_SESSION, the absolute socket path, even when dt was given a relative one', async () => {
+  sandbox.leavesMaster('only the program environment is checked');
     const create = sandbox.dt(['-n', 'relative.sock', process.execPath, HEXECHO]);
     expect((await create.waitForExit()).exitCode).toBe(0);
     const socket = sandbox.path('relative.sock');
@@ -343,6 +379,7 @@ describe('access', () => {
   }
 
   it('dt -a and dt -A of $DT_SESSION from inside the session are refused', async () => {
+  sandbox.leavesMaster('only the refusal is checked');
     const dt = `"${process.execPath}" "${DT}"`;
     const refusal = `dt: ${sandbox.path('s')}: refusing to attach a session from inside itself\r\nrc=1\r\n`;
     expect(await runInsideSession(`${dt} -a "$DT_SESSION"`)).toContain(refusal);
@@ -353,6 +390,7 @@ describe('access', () => {
   // through /proc/self/cwd) reaches the same socket, and the client then feeds the session's
   // output back to itself for ever (seen by hand: master and inner client busy at 30-40% CPU).
   it('dt -a of the session through a symlink, from inside it, is refused too', async () => {
+  sandbox.leavesMaster('only the refusal is checked');
     fs.symlinkSync(sandbox.path('s'), sandbox.path('link'));
     const shown = await runInsideSession(`"${process.execPath}" "${DT}" -a "${sandbox.path('link')}"`);
     expect(shown).toContain('refusing to attach a session from inside itself');
