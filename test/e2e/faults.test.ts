@@ -59,7 +59,7 @@ it('SIGKILL of a client while output flows, and a peer gone mid-frame: the maste
   expect((await survivor.waitForExit()).exitCode).toBe(0);
 });
 
-it('SIGTERM of the master: the program is hung up, every client is told and exits, the socket is removed', async () => {
+it.each(['SIGTERM', 'SIGINT'] as const)('%s of the master: the program is hung up, every client is told and exits, the socket is removed', async (signal) => {
   const socket = sandbox.path('s');
   const record = sandbox.path('hup');
   const first = sandbox.dt(['-c', socket, process.execPath, HUP_RECORDER, record]);
@@ -69,7 +69,7 @@ it('SIGTERM of the master: the program is hung up, every client is told and exit
   const second = sandbox.dt(['-a', socket]);
   await waitForViewers(socket, 2);
 
-  process.kill(masterPid, 'SIGTERM');
+  process.kill(masterPid, signal);
   for (const client of [first, second]) {
     await client.waitFor(statusLinePattern('[program killed by SIGHUP]'));
     expect((await client.waitForExit()).exitCode).toBe(129);
@@ -80,6 +80,7 @@ it('SIGTERM of the master: the program is hung up, every client is told and exit
 });
 
 it('SIGKILL of the master: clients report the lost session and restore the terminal; the stale socket is replaced by -n and -A', async () => {
+  sandbox.leavesMaster('the replacing sessions are the point; their end is tested elsewhere');
   const socket = sandbox.path('s');
   const record = sandbox.path('hup');
   const modes = await freshTerminalModes(sandbox);
@@ -113,6 +114,7 @@ it('SIGKILL of the master: clients report the lost session and restore the termi
 });
 
 it('a deleted socket file is recreated on SIGUSR1, private, and dt -a works again', async () => {
+  sandbox.leavesMaster('the recreated socket is the point; the end is tested elsewhere');
   const socket = sandbox.path('s');
   const masterPid = await startSession(socket, [process.execPath, HEXECHO]);
   fs.unlinkSync(socket);
@@ -131,6 +133,7 @@ it('a deleted socket file is recreated on SIGUSR1, private, and dt -a works agai
 
 // Same root cause as above: the exiting master's server.close() unlinks the path, whoever's it is now.
 it('a master whose socket was deleted and reused by a new session leaves the new socket alone when it ends', async () => {
+  sandbox.leavesMaster('the newer session on the socket is left alone, as checked');
   const socket = sandbox.path('s');
   const oldMaster = await startSession(socket, [process.execPath, HEXECHO]);
   fs.unlinkSync(socket);

@@ -4,8 +4,8 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { encodeAttach, encodeDataFrames, FrameType, RedrawMethod } from '../../src/common/protocol.js';
-import { Peer, Sandbox, hasEnded, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
+import { encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
+import { Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
 import { HEXECHO, killTracked, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -41,6 +41,7 @@ async function listTable(): Promise<string> {
 }
 
 it('dt -l lists a live session with its master, program, clients, size and state, in a table and as JSON', async () => {
+  sandbox.leavesMaster('a live session is listed: that is what is checked');
   const socket = sandbox.path('s');
   const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() });
   expect(created.code).toBe(0);
@@ -73,6 +74,7 @@ it('a session whose master was killed is listed as stale, never as live', async 
 });
 
 it('a program that ends while nobody is attached keeps its status: dt -l shows it, dt -a reports it once, then dt -A starts afresh', async () => {
+  sandbox.leavesMaster('dt -A starts a fresh session at the end, as checked');
   const socket = sandbox.path('s');
   const program = ['/bin/sh', '-c', 'read line; exit 3'];
   expect((await runDt(['-n', socket, ...program], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
@@ -121,6 +123,7 @@ async function programSize(socket: string): Promise<{ cols: number; rows: number
 }
 
 it('a -R viewer sees the output but its keys and window size never reach the program', async () => {
+  sandbox.leavesMaster('read-only viewing is checked; the end is tested elsewhere');
   const { socket, writer } = await hexechoSession();
   const from = writer.text.length;
   // ctrl_l would type a ^L into this raw, no-echo program: not from a read-only viewer.
@@ -145,21 +148,37 @@ it('a -R viewer sees the output but its keys and window size never reach the pro
   expect((await writer.waitForExit()).exitCode).toBe(0);
 });
 
-it('the master enforces read-only: a peer that attached read-only and sends input, resize and kill frames changes nothing', async () => {
+it('the master enforces read-only: a peer that attached read-only and sends input, resize, redraw and kill frames changes nothing', async () => {
+  sandbox.leavesMaster('the session must go on: that is what is checked');
   const { socket, writer } = await hexechoSession();
   const peer = await Peer.connect(socket);
-  peer.socket.write(encodeAttach({ cols: 132, rows: 43, redraw: RedrawMethod.None, readOnly: true }));
+  const from = writer.text.length;
+  // ctrl_l at attach and in a Redraw frame would type a ^L into this raw, no-echo program.
+  peer.socket.write(encodeAttach({ cols: 132, rows: 43, redraw: RedrawMethod.CtrlL, readOnly: true }));
   peer.socket.write(Buffer.concat([
     ...encodeDataFrames(FrameType.Input, Buffer.from('peer')),
     Buffer.from([FrameType.Resize, 0, 0, 0, 4, 0, 132, 0, 43]),
+    encodeRedraw(RedrawMethod.CtrlL),
     Buffer.from([FrameType.Kill, 0, 0, 0, 1, 15]),
   ]));
-  const from = writer.text.length;
+  // Once the master has answered the peer's next request, it has handled all of the above.
+  peer.socket.write(Buffer.from([FrameType.Info, 0, 0, 0, 0]));
+  await waitUntil(() => peer.frames.some((frame) => frame.type === FrameType.Info), 'the master to answer the read-only peer');
+  // Redraw frames from a connection that is not read-only type a ^L each: the ones expected. A
+  // redraw asks stty first; two in turn give the read-only peer's, had there been one, time to land.
+  const control = await Peer.connect(socket);
+  for (let redraw = 1; redraw <= 2; redraw++) {
+    control.socket.write(encodeRedraw(RedrawMethod.CtrlL));
+    await waitUntil(() => hexReceived(writer.text.slice(from)).split('0c').length > redraw, `the control's redraw ${redraw}`);
+  }
+  control.close();
   writer.write('w');
   await writer.waitFor('HEX 77', { from });
   // The peer sees output like any viewer, and the program got nothing from it.
   await waitUntil(() => peer.output().includes('HEX 77'), 'the read-only peer to see the output');
   expect(writer.text.slice(from)).not.toMatch(/HEX 70/);
+  // The control's two ^L, then the w: nothing from the read-only peer's attach or Redraw frame.
+  expect(hexReceived(writer.text.slice(from))).toBe('0c0c77');
   expect(await programSize(socket)).toEqual({ cols: 80, rows: 24 });
   expect(writer.exited, 'the program, not killed').toBeUndefined();
   peer.close();
@@ -184,6 +203,7 @@ it.each([
 });
 
 it('dt -k with an unknown signal or on a missing session fails clearly and signals nothing', async () => {
+  sandbox.leavesMaster('the session must go on: that is what is checked');
   const socket = sandbox.path('s');
   const viewer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO]);
   await viewer.waitFor('READY');
