@@ -8,7 +8,11 @@ import { onShutdown } from '../common/shutdown.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from '../common/socket.js';
 
 /** Age-based /tmp cleaners look at timestamps: keep the socket's fresh. */
-const SOCKET_TOUCH_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * Age-based /tmp cleaners look at timestamps: keep the socket's fresh. The test suite sets
+ * DT_TEST_SOCKET_TOUCH_INTERVAL_MS so as not to wait an hour; nothing else should.
+ */
+const SOCKET_TOUCH_INTERVAL_MS = Number(process.env['DT_TEST_SOCKET_TOUCH_INTERVAL_MS']) || 60 * 60 * 1000;
 
 export class SocketKeeper {
   private inode: number | undefined;
