@@ -7,7 +7,6 @@ import type net from 'node:net';
 import { onShutdown } from '../common/shutdown.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from '../common/socket.js';
 
-/** Age-based /tmp cleaners look at timestamps: keep the socket's fresh. */
 /**
  * Age-based /tmp cleaners look at timestamps: keep the socket's fresh. The test suite sets
  * DT_TEST_SOCKET_TOUCH_INTERVAL_MS so as not to wait an hour; nothing else should.
