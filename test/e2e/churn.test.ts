@@ -152,7 +152,8 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
     });
     await waitUntil(() => shown >= 64 * KiB, `real client ${cycle} to show output`, STEP_TIMEOUT_MS);
     client.write('\x1c');
-    await waitUntil(() => last.includes('[detached]'), `real client ${cycle} to detach`, STEP_TIMEOUT_MS);
+    await waitUntil(() => last.includes('[detached]'), `real client ${cycle} to detach`, STEP_TIMEOUT_MS)
+      .catch((error: Error) => { throw new Error(`${error.message}; its terminal showed last: ${JSON.stringify(last)}`); });
     expect((await client.waitForExit()).exitCode).toBe(0);
   }
   const cyclesDoneAt = Date.now();

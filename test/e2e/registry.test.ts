@@ -80,6 +80,7 @@ it.each(BAD_FILES)('%s is skipped and counted; sessions are still created, liste
 });
 
 it('a copy of a record under another name, and an older record of the same socket, list the session once', async () => {
+  sandbox.leavesMaster('a live session is listed: that is what is checked');
   const socket = sandbox.path('s');
   expect((await dt(['-n', socket, ...HEXECHO])).code).toBe(0);
   const masterPid = await sandbox.trackMaster(socket);
@@ -104,6 +105,7 @@ it('a registry directory that is a file, or unreadable records, never stop dt -l
 });
 
 it('a relative XDG_STATE_HOME is ignored, as the XDG specification says: the record goes under HOME', async () => {
+  sandbox.leavesMaster('only where the record goes is checked');
   const home = sandbox.path('home');
   fs.mkdirSync(home);
   const env = sandbox.env({ XDG_STATE_HOME: 'relative-state', HOME: home });
