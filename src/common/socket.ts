@@ -3,7 +3,10 @@
 
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { encodeBytes, fsPath, hasEscapedBytes } from './bytes.js';
+import { describeSystemError, sessionError } from './errors.js';
 
 /** sun_path is 108 bytes on Linux including the terminating NUL. */
 const MAX_SUN_PATH_BYTES = 107;
@@ -12,17 +15,40 @@ const PRIVATE_MODE = 0o600;
 const ATTACHED_MODE = 0o700;
 
 /**
- * Calls `use` with a path for bind/connect that fits sun_path. A long path is reached
- * through /proc/self/fd/N/name, N being an open descriptor of the socket's directory, which
- * stays valid for the duration of the call.
+ * Calls `use` with a path for bind/connect that reaches socketPath and that a socket address
+ * can hold: at most 107 bytes, and a JavaScript string (node:net takes no Buffer paths).
+ * Beyond that, the directory is reached through /proc/self/fd/N, N an open descriptor of it;
+ * and when even that is too long (a name of 90 bytes or more) or the name is not UTF-8, through
+ * a symbolic link in a new private directory of our own, removed afterwards. Symbolic links
+ * have no such limit, and connect(2) follows them.
  */
 async function withShortPath<T>(socketPath: string, use: (shortPath: string) => Promise<T>): Promise<T> {
-  if (Buffer.byteLength(socketPath) <= MAX_SUN_PATH_BYTES) return use(socketPath);
-  const directory = fs.openSync(path.dirname(socketPath), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  if (fits(socketPath)) return use(socketPath);
+  const directory = fs.openSync(fsPath(path.dirname(socketPath)), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
-    return await use(`/proc/self/fd/${directory}/${path.basename(socketPath)}`);
+    const throughDirectory = `/proc/self/fd/${directory}/${path.basename(socketPath)}`;
+    if (fits(throughDirectory)) return await use(throughDirectory);
+    return await withSymbolicLink(throughDirectory, use);
   } finally {
     fs.closeSync(directory);
+  }
+}
+
+function fits(socketPath: string): boolean {
+  return !hasEscapedBytes(socketPath) && Buffer.byteLength(socketPath) <= MAX_SUN_PATH_BYTES;
+}
+
+async function withSymbolicLink<T>(target: string, use: (shortPath: string) => Promise<T>): Promise<T> {
+  // A directory only we can enter: nobody can swap the link between its creation and its use.
+  const prefix = 'dt-connect-';
+  const base = fits(path.join(os.tmpdir(), `${prefix}XXXXXX`, 's')) ? os.tmpdir() : '/tmp';
+  const directory = fs.mkdtempSync(path.join(base, prefix));
+  try {
+    const link = path.join(directory, 's');
+    fs.symlinkSync(encodeBytes(target), link);
+    return await use(link);
+  } finally {
+    fs.rmSync(directory, { recursive: true, force: true });
   }
 }
 
@@ -47,14 +73,14 @@ export async function listenPrivate(socketPath: string): Promise<net.Server> {
     throw explainBindError(error as NodeJS.ErrnoException, socketPath);
   }
   try {
-    fs.linkSync(temporaryPath, socketPath);
+    fs.linkSync(fsPath(temporaryPath), fsPath(socketPath));
   } catch (error) {
     server.close();
     throw (error as NodeJS.ErrnoException).code === 'EEXIST'
       ? Object.assign(new Error('address already in use'), { code: 'EADDRINUSE' })
       : error;
   } finally {
-    fs.rmSync(temporaryPath, { force: true });
+    fs.rmSync(fsPath(temporaryPath), { force: true });
   }
   return server;
 }
@@ -66,6 +92,9 @@ function bindPrivate(bindPath: string): Promise<net.Server> {
     server.once('error', onError);
     server.once('listening', () => {
       server.off('error', onError);
+      // From now on its errors are accept(2)'s (EMFILE, ENFILE, ENOMEM): libuv has closed the
+      // connection it could not take, the client is told, and the server goes on listening.
+      server.on('error', () => {});
       resolve(server);
     });
     // bind(2) happens inside listen(), synchronously: the umask covers exactly that call,
@@ -90,7 +119,7 @@ function explainBindError(error: NodeJS.ErrnoException, socketPath: string): Err
 
 function checkDirectory(directory: string): 'ENOENT' | 'ENOTDIR' | undefined {
   try {
-    return fs.statSync(directory).isDirectory() ? undefined : 'ENOTDIR';
+    return fs.statSync(fsPath(directory)).isDirectory() ? undefined : 'ENOTDIR';
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code === 'ENOENT' || code === 'ENOTDIR' ? code : undefined;
@@ -99,7 +128,7 @@ function checkDirectory(directory: string): 'ENOENT' | 'ENOTDIR' | undefined {
 
 export function markAttached(socketPath: string, attached: boolean): void {
   try {
-    fs.chmodSync(socketPath, attached ? ATTACHED_MODE : PRIVATE_MODE);
+    fs.chmodSync(fsPath(socketPath), attached ? ATTACHED_MODE : PRIVATE_MODE);
   } catch (error) {
     // ENOENT: the socket file was deleted under a running session; SIGUSR1 recreates it.
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -117,19 +146,20 @@ export function connectSocket(socketPath: string): Promise<net.Socket> {
   }));
 }
 
-export type SocketState = 'live' | 'stale' | 'missing' | 'not-socket';
+export type SocketState = 'live' | 'stale' | 'missing' | 'not-socket' | 'dangling-link';
 
 /**
  * What is at socketPath. "stale" is only reported after a connect was refused: the file is a
- * socket and nobody listens on it, so replacing it cannot disturb a session.
+ * socket and nobody listens on it, so replacing it cannot disturb a session. Anything else
+ * that stands in the way (a file in place of a directory, no permission) is a session error.
  */
 export async function probeSocket(socketPath: string): Promise<SocketState> {
   let stat: fs.Stats;
   try {
-    stat = fs.statSync(socketPath);
+    stat = fs.statSync(fsPath(socketPath));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw sessionError(socketPath, describeSystemError(error), error);
+    return isSymbolicLink(socketPath) ? 'dangling-link' : 'missing';
   }
   if (!stat.isSocket()) return 'not-socket';
   try {
@@ -138,15 +168,24 @@ export async function probeSocket(socketPath: string): Promise<SocketState> {
     return 'live';
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return 'stale';
-    throw error;
+    throw sessionError(socketPath, describeSystemError(error), error);
+  }
+}
+
+/** True when the path itself is a symbolic link (whatever it points at). */
+export function isSymbolicLink(file: string): boolean {
+  try {
+    return fs.lstatSync(fsPath(file)).isSymbolicLink();
+  } catch {
+    return false; // nothing there, or a directory on the way is missing
   }
 }
 
 /** Removes the socket file if it is still ours (a newer session may have replaced it). */
 export function removeSocket(socketPath: string, ino: number | undefined): void {
   try {
-    if (ino !== undefined && fs.statSync(socketPath).ino !== ino) return;
-    fs.unlinkSync(socketPath);
+    if (ino !== undefined && fs.statSync(fsPath(socketPath)).ino !== ino) return;
+    fs.unlinkSync(fsPath(socketPath));
   } catch (error) {
     // ENOENT: already gone, which is the state we want.
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -155,7 +194,7 @@ export function removeSocket(socketPath: string, ino: number | undefined): void 
 
 export function socketInode(socketPath: string): number | undefined {
   try {
-    return fs.statSync(socketPath).ino;
+    return fs.statSync(fsPath(socketPath)).ino;
   } catch {
     return undefined;
   }
