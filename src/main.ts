@@ -92,6 +92,7 @@ async function prepareSocketPath(socket: string): Promise<void> {
   const state = await probeSocket(socket);
   if (state === 'live') throw sessionError(socket, 'a session is already running on this socket');
   if (state === 'not-socket') throw sessionError(socket, 'File exists and is not a socket');
+  if (state === 'dangling-link') throw sessionError(socket, 'File exists and is a symbolic link to a missing file');
   if (state === 'stale') removeSocket(socket, undefined);
 }
 

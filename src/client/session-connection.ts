@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../common/protocol.js';
-import { connectSocket } from '../common/socket.js';
+import { fsPath } from '../common/bytes.js';
+import { isMasterAlive, readRecords } from '../common/registry.js';
+import { connectSocket, isSymbolicLink } from '../common/socket.js';
 
 /** A master answers at once; silence means something else owns the socket. */
 const HELLO_REPLY_TIMEOUT_MS = 5_000;
@@ -33,7 +35,7 @@ export async function openSession(socketPath: string): Promise<SessionConnection
       socket.destroy();
       reject(sessionError(socketPath, reason, cause));
     };
-    const timer = setTimeout(() => fail('no reply from the session (is this a dt socket?)'), HELLO_REPLY_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(describeSilence(socketPath)), HELLO_REPLY_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       let frames: Frame[];
       try {
@@ -60,8 +62,10 @@ export async function openSession(socketPath: string): Promise<SessionConnection
       cleanup();
       resolve({ socket, decoder, masterPid: hello.pid, early });
     };
-    const onClose = (): void => fail('the session closed the connection');
-    const onError = (error: Error): void => fail(describeSystemError(error), error);
+    // Before its hello, a master only closes a connection it could not take: libuv accepts and
+    // closes what it has no descriptor for (EMFILE). The client sees an end, EPIPE or ECONNRESET.
+    const onClose = (): void => fail(describeRefusal(socketPath));
+    const onError = (error: Error): void => fail(describeRefusal(socketPath), error);
     const cleanup = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -74,6 +78,35 @@ export async function openSession(socketPath: string): Promise<SessionConnection
   });
 }
 
+/** The master that serves this socket according to the registry, if it is running. */
+function registeredMaster(socketPath: string): number | undefined {
+  return readRecords().find((record) => record.socket === socketPath && !record.exit && isMasterAlive(record.masterPid))?.masterPid;
+}
+
+function isStopped(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  } catch {
+    return false; // it ended meanwhile
+  }
+}
+
+/** Why a socket that accepted the connection said nothing. */
+function describeSilence(socketPath: string): string {
+  const pid = registeredMaster(socketPath);
+  if (pid === undefined) return `no reply in ${HELLO_REPLY_TIMEOUT_MS / 1000} s: not a dt session, or its master is not answering`;
+  if (isStopped(pid)) return `the session is not answering: its master (pid ${pid}) is stopped; kill -CONT ${pid} resumes it`;
+  return `the session is not answering: its master (pid ${pid}) did not reply in ${HELLO_REPLY_TIMEOUT_MS / 1000} s`;
+}
+
+/** Why the master closed a connection before its hello. */
+function describeRefusal(socketPath: string): string {
+  const pid = registeredMaster(socketPath);
+  const master = pid === undefined ? 'its master' : `its master (pid ${pid})`;
+  return `the session closed the connection without answering: ${master} may be out of file descriptors (ulimit -n)`;
+}
+
 function connectError(socketPath: string, error: unknown): DtError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNREFUSED') {
@@ -82,12 +115,15 @@ function connectError(socketPath: string, error: unknown): DtError {
     return sessionError(socketPath, 'the session is gone (nobody is listening on this socket)', error);
   }
   if (code === 'ENOTSOCK') return sessionError(socketPath, 'Not a socket', error);
+  if (code === 'ENOENT' && isSymbolicLink(socketPath)) {
+    return sessionError(socketPath, 'No such file or directory (a symbolic link to a missing file)', error);
+  }
   return sessionError(socketPath, describeSystemError(error), error);
 }
 
 function isSocketFile(socketPath: string): boolean {
   try {
-    return fs.statSync(socketPath).isSocket();
+    return fs.statSync(fsPath(socketPath)).isSocket();
   } catch {
     return false;
   }

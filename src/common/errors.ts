@@ -1,5 +1,7 @@
 // One error family, one message shape (`dt: <socket>: <reason>`), one exit-code table.
 
+import util from 'node:util';
+
 export const ExitCode = {
   /** success, or the client detached */
   Ok: 0,
@@ -33,7 +35,11 @@ export function sessionError(socketPath: string, reason: string, cause?: unknown
   return new DtError(`${socketPath}: ${reason}`, ExitCode.Failure, { cause });
 }
 
-/** The reason text of a system error, without Node's "ENOENT: ..., connect" decorations. */
+/**
+ * The reason text of a system error, as strerror(3) words it, without Node's decorations
+ * ("ENOENT: ..., connect /proc/self/fd/18/.dt-..."), which name internal paths the user never
+ * gave. Errors that are not system errors keep their own message.
+ */
 export function describeSystemError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
@@ -49,6 +55,19 @@ export function describeSystemError(error: unknown): string {
     case 'EROFS': return 'Read-only file system';
     case 'EEXIST': return 'File exists';
     case 'ELOOP': return 'Too many levels of symbolic links';
-    default: return error instanceof Error ? error.message : String(error);
   }
+  const libuvMessage = code === undefined ? undefined : systemErrorMessages().get(code);
+  if (libuvMessage !== undefined) return libuvMessage.charAt(0).toUpperCase() + libuvMessage.slice(1);
+  return error instanceof Error ? error.message : String(error);
+}
+
+let messagesByCode: Map<string, string> | undefined;
+
+/** libuv's text for each error code ("read-only file system"). */
+function systemErrorMessages(): Map<string, string> {
+  if (!messagesByCode) {
+    messagesByCode = new Map();
+    for (const [name, message] of util.getSystemErrorMap().values()) messagesByCode.set(name, message);
+  }
+  return messagesByCode;
 }

@@ -1,0 +1,207 @@
+// Errors the system gives about the socket path or the master, each turned into a reason a
+// user can act on: a file where a directory should be, a symbolic link loop or to nothing, a
+// name too long, a read-only or full file system, a stopped master, a master out of file
+// descriptors, a session that ends while -p is still sending. Each: the message on stderr,
+// status 1, nothing created, never an internal path or a stack trace.
+
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { DT, Peer, Sandbox, isAlive, openDescriptorCount, waitUntil } from './harness.js';
+import {
+  HEXECHO, expectNoMasterLeft, killTracked, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
+} from './lifecycle-helpers.js';
+import { PROTOCOL_VERSION, encodeHello } from '../../src/common/protocol.js';
+
+let sandbox: Sandbox;
+const cleanups: Array<() => void> = [];
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  await killTracked();
+  await sandbox.teardown();
+});
+
+/** Runs dt in a terminal; resolves with its exit status and what it wrote on stderr. */
+async function dtInTerminal(args: string[], name = 'dt'): Promise<{ code: number; stderr: string }> {
+  const stderrFile = sandbox.path(`${name}.stderr`);
+  const term = runInTerminal(sandbox, stderrFile, process.execPath, [DT, ...args]);
+  const { exitCode } = await term.waitForExit(20_000);
+  return { code: exitCode, stderr: fs.readFileSync(stderrFile, 'utf8') };
+}
+
+/** The sandbox's entries, apart from the stderr files these tests write. */
+function entries(directory = sandbox.dir): string[] {
+  return fs.readdirSync(directory).filter((name) => !name.endsWith('.stderr')).sort();
+}
+
+/** Every mode, each expected to fail with `reason` about `socket` and status 1, creating nothing. */
+async function expectEveryModeRefused(socket: string, reasons: { create: string; use: string }): Promise<void> {
+  const before = entries();
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  const failures: string[] = [];
+  const check = (what: string, result: { code: number | null; stderr: string }, reason: string): void => {
+    const expected = `dt: ${socket}: ${reason}\n`;
+    if (result.code !== 1 || result.stderr !== expected) failures.push(`${what}: ${result.code} ${JSON.stringify(result.stderr)}, expected ${JSON.stringify(expected)}`);
+  };
+  check('-n', await runDt(['-n', socket, 'sh', '-c', 'echo ran > ran'], options), reasons.create);
+  check('-c', await dtInTerminal(['-c', socket, 'sh', '-c', 'echo ran > ran']), reasons.create);
+  check('-A', await dtInTerminal(['-A', socket, 'sh', '-c', 'echo ran > ran']), reasons.create);
+  check('-a', await dtInTerminal(['-a', socket]), reasons.use);
+  check('-p', await runDt(['-p', socket], { ...options, input: 'data' }), reasons.use);
+  check('-k', await runDt(['-k', socket], options), reasons.use);
+  expect(failures).toEqual([]);
+  expect(entries()).toEqual(before);
+  await expectNoMasterLeft(sandbox);
+}
+
+it('a regular file where the socket\'s directory should be: "Not a directory" in every mode', async () => {
+  fs.writeFileSync(sandbox.path('file'), 'keep me\n');
+  await expectEveryModeRefused(sandbox.path('file/s'), { create: 'Not a directory', use: 'Not a directory' });
+  expect(fs.readFileSync(sandbox.path('file'), 'utf8')).toBe('keep me\n');
+});
+
+it('a symbolic link loop at the socket path: "Too many levels of symbolic links" in every mode', async () => {
+  fs.symlinkSync('loop', sandbox.path('loop'));
+  const reason = 'Too many levels of symbolic links';
+  await expectEveryModeRefused(sandbox.path('loop'), { create: reason, use: reason });
+});
+
+it('a name longer than a directory entry can be: "File name too long" in every mode', async () => {
+  const reason = 'File name too long';
+  await expectEveryModeRefused(sandbox.path('n'.repeat(256)), { create: reason, use: reason });
+});
+
+it('a symbolic link to nothing at the socket path is refused, not replaced, and never "Address already in use"', async () => {
+  fs.symlinkSync(sandbox.path('nowhere'), sandbox.path('dangling'));
+  await expectEveryModeRefused(sandbox.path('dangling'), {
+    create: 'File exists and is a symbolic link to a missing file',
+    use: 'No such file or directory (a symbolic link to a missing file)',
+  });
+  expect(fs.readlinkSync(sandbox.path('dangling'))).toBe(sandbox.path('nowhere'));
+});
+
+/** Mounts a small tmpfs with `options` at a new directory; undefined when this machine does not let us. */
+function mountTmpfs(name: string, options: string): string | undefined {
+  const directory = sandbox.path(name);
+  fs.mkdirSync(directory);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'dt-test', directory], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  cleanups.push(() => execFileSync('umount', [directory]));
+  return directory;
+}
+
+it.each([
+  ['a read-only file system', 'ro,size=64k', 'Read-only file system'],
+  ['a file system with no inode left', 'size=64k,nr_inodes=1', 'No space left on device'],
+])('-n on %s says so, and names no temporary file', async (_, options, reason) => {
+  const directory = mountTmpfs('mnt', options);
+  if (directory === undefined) {
+    console.log('skipped: mounting a tmpfs needs root (CAP_SYS_ADMIN)');
+    return;
+  }
+  const socket = `${directory}/s`;
+  const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
+  expect(fs.readdirSync(directory)).toEqual([]);
+  await expectNoMasterLeft(sandbox);
+});
+
+/** A session running hexecho, with its master's and program's pids. */
+async function startSession(socket: string): Promise<{ masterPid: number; programPid: number }> {
+  const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  return { masterPid, programPid };
+}
+
+it('a stopped master: -a, -p and -k say it is not answering and how to resume it; -l calls it unreachable', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid } = await startSession(socket);
+  process.kill(masterPid, 'SIGSTOP');
+  cleanups.push(() => { if (isAlive(masterPid)) process.kill(masterPid, 'SIGCONT'); });
+  const options = { cwd: sandbox.dir, env: sandbox.env(), timeoutMs: 20_000 };
+  const expected = `dt: ${socket}: the session is not answering: its master (pid ${masterPid}) is stopped; kill -CONT ${masterPid} resumes it\n`;
+  const [attach, push, kill, listed] = await Promise.all([
+    dtInTerminal(['-a', socket]),
+    runDt(['-p', socket], { ...options, input: 'p' }),
+    runDt(['-k', socket], options),
+    runDt(['-l'], options),
+  ]);
+  expect(attach).toEqual({ code: 1, stderr: expected });
+  expect(push).toMatchObject({ code: 1, stderr: expected });
+  expect(kill).toMatchObject({ code: 1, stderr: expected });
+  expect(listed.stdout).toContain('unreachable (not answering)');
+
+  process.kill(masterPid, 'SIGCONT');
+  const term = sandbox.dt(['-a', socket, '-r', 'none']);
+  term.write('x');
+  await term.waitFor('HEX 78');
+});
+
+it('a socket that accepts and never answers: "no reply", not a hang', async () => {
+  const socket = sandbox.path('silent');
+  const server = net.createServer(() => { /* says nothing */ });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  cleanups.push(() => server.close());
+  const pushed = await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'p', timeoutMs: 20_000 });
+  expect(pushed).toMatchObject({ code: 1, stderr: `dt: ${socket}: no reply in 5 s: not a dt session, or its master is not answering\n` });
+});
+
+/** The master's descriptor limit (ulimit -n) in the next test: about 20 are in use at rest. */
+const MASTER_DESCRIPTOR_LIMIT = 32;
+
+it('a master out of descriptors survives, and the clients it cannot take are told why', async () => {
+  const socket = sandbox.path('s');
+  const created = await run('sh', ['-c', `ulimit -n ${MASTER_DESCRIPTOR_LIMIT}; exec "$@"`, 'sh', process.execPath, DT, '-n', socket, ...HEXECHO], {
+    cwd: sandbox.dir, env: sandbox.env(),
+  });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  trackPid((await sessionInfo(socket)).programPid);
+
+  // Connections that greet the master and stay, until it has no descriptor left.
+  const peers = Array.from({ length: 40 }, () => {
+    const peer = new Peer(net.createConnection(socket));
+    peer.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: 0 }));
+    return peer;
+  });
+  cleanups.push(() => { for (const peer of peers) peer.close(); });
+  await waitUntil(() => peers.some((peer) => peer.closed) && openDescriptorCount(masterPid) >= MASTER_DESCRIPTOR_LIMIT - 1,
+    'the master to run out of descriptors and drop a connection');
+
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  const expected = `dt: ${socket}: the session closed the connection without answering: its master (pid ${masterPid}) may be out of file descriptors (ulimit -n)\n`;
+  expect(await runDt(['-p', socket], { ...options, input: 'p' })).toMatchObject({ code: 1, stderr: expected });
+  expect(await dtInTerminal(['-a', socket])).toEqual({ code: 1, stderr: expected });
+  expect(isAlive(masterPid)).toBe(true);
+
+  for (const peer of peers) peer.close();
+  await waitUntil(() => openDescriptorCount(masterPid) < MASTER_DESCRIPTOR_LIMIT - 4, 'the master to close the connections');
+  const term = sandbox.dt(['-a', socket, '-r', 'none']);
+  term.write('y');
+  await term.waitFor('HEX 79');
+  await waitForClients(socket, 1);
+});
+
+it('-p whose session ends while it is still sending says so, status 1', async () => {
+  const socket = sandbox.path('s');
+  const created = await runDt(['-n', socket, 'sh', '-c', 'read line'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  // Its standard input stays open: the line ends the program, not the input.
+  const push = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() } });
+  trackPid(push.pid!);
+  let stderr = '';
+  push.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  push.stdin.write('line\n');
+  const code = await new Promise<number | null>((resolve) => push.on('close', (exitCode) => resolve(exitCode)));
+  expect({ code, stderr }).toEqual({ code: 1, stderr: `dt: ${socket}: the session ended before all input was sent\n` });
+  await waitUntil(() => !isAlive(masterPid), 'the master to end with its program');
+});
