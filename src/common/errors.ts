@@ -55,10 +55,11 @@ export function describeSystemError(error: unknown): string {
     case 'EROFS': return 'Read-only file system';
     case 'EEXIST': return 'File exists';
     case 'ELOOP': return 'Too many levels of symbolic links';
+    case 'EDQUOT': return 'Disk quota exceeded'; // unknown to libuv
   }
-  const libuvMessage = code === undefined ? undefined : systemErrorMessages().get(code);
-  if (libuvMessage !== undefined) return libuvMessage.charAt(0).toUpperCase() + libuvMessage.slice(1);
-  return error instanceof Error ? error.message : String(error);
+  if (code === undefined || !/^E[A-Z0-9]+$/.test(code)) return error instanceof Error ? error.message : String(error);
+  const libuvMessage = systemErrorMessages().get(code);
+  return libuvMessage === undefined ? code : libuvMessage.charAt(0).toUpperCase() + libuvMessage.slice(1);
 }
 
 let messagesByCode: Map<string, string> | undefined;
