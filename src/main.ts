@@ -19,10 +19,12 @@ import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
 import { hasTerminal, releaseHungUpTerminal, windowSize } from './client/terminal.js';
+import { exactArguments, exactEnvironmentVariable, exactWorkingDirectory } from './client/process-bytes.js';
+import { displayText, fsPath } from './common/bytes.js';
 
 refuseDebuggerSignal();
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv = exactArguments()): Promise<number> {
   if (argv[0] === MASTER_FLAG) return runDetachedMaster(readMasterLaunch());
   const command = parseArgs(argv);
   switch (command.mode) {
@@ -84,7 +86,7 @@ async function createAndAttach(command: CreateCommand, socket: string): Promise<
 
 function masterSpec(command: CreateCommand, socket: string, holdUntilAttach: boolean): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.CtrlL : command.client.redraw;
-  return { socket, command: command.command, redraw, holdUntilAttach, cwd: process.cwd(), ...windowSize() };
+  return { socket, command: command.command, redraw, holdUntilAttach, cwd: exactWorkingDirectory(), ...windowSize() };
 }
 
 /** Refuses a live session or a non-socket; replaces a stale socket nobody answers on. */
@@ -98,7 +100,7 @@ async function prepareSocketPath(socket: string): Promise<void> {
 
 /** Attaching a session's own terminal to itself would feed its output back as its input. */
 function refuseSelfAttach(socket: string): void {
-  const ownSession = process.env['DT_SESSION'];
+  const ownSession = exactEnvironmentVariable('DT_SESSION');
   if (ownSession === undefined) return;
   if (ownSession === socket || sameFile(ownSession, socket)) {
     throw sessionError(socket, 'refusing to attach a session from inside itself');
@@ -108,8 +110,8 @@ function refuseSelfAttach(socket: string): void {
 /** True when both paths name one file (through symlinks, hard links or other spellings). */
 function sameFile(first: string, second: string): boolean {
   try {
-    const a = fs.statSync(first);
-    const b = fs.statSync(second);
+    const a = fs.statSync(fsPath(first));
+    const b = fs.statSync(fsPath(second));
     return a.dev === b.dev && a.ino === b.ino;
   } catch {
     // One of them does not exist: they cannot be the same socket.
@@ -122,7 +124,7 @@ function sameFile(first: string, second: string): boolean {
  * exits with it, and forgets it. Undefined when there is no such status.
  */
 function reportExitedSession(socket: string): number | undefined {
-  if (fs.existsSync(socket)) return undefined;
+  if (fs.existsSync(fsPath(socket))) return undefined;
   const record = findExitedRecord(socket);
   if (!record?.exit) return undefined;
   removeRecord(record.masterPid);
@@ -135,7 +137,7 @@ function requireTerminal(): void {
 }
 
 function absolute(socket: string): string {
-  return path.resolve(socket);
+  return path.resolve(exactWorkingDirectory(), socket);
 }
 
 /** The client's way out on hangup or termination: restore the terminal, exit 128+N. */
@@ -191,7 +193,7 @@ function finish(code: number): never {
 
 function report(error: unknown): number {
   if (error instanceof DtError) {
-    process.stderr.write(`dt: ${error.message}\n`);
+    process.stderr.write(`dt: ${displayText(error.message)}\n`);
     if (error instanceof UsageError) process.stderr.write(`${USAGE_HINT}\n`);
     return error.exitCode;
   }
@@ -214,7 +216,7 @@ function finishOnceWritten(code: number): void {
   process.stdout.once('error', () => finish(code));
 }
 
-main(process.argv.slice(2)).then(finishOnceWritten, (error: unknown) => {
+main().then(finishOnceWritten, (error: unknown) => {
   runShutdown();
   finish(report(error));
 });

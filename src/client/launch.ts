@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import { hasEscapedBytes } from '../common/bytes.js';
 import { inheritableDescriptors } from '../common/descriptors.js';
 import { DtError, sessionError } from '../common/errors.js';
 import { SPEC_FD, encodeMasterLaunch, type MasterSpec } from '../common/master-spec.js';
@@ -31,7 +32,9 @@ export function startMaster(spec: MasterSpec): Promise<void> {
   // Our READY_FD and SPEC_FD are replaced by pipes in the master; any other is the master's to close.
   const inherited = inheritableDescriptors().filter((fd) => fd !== READY_FD && fd !== SPEC_FD);
   const child = spawn(process.execPath, [...MASTER_NODE_FLAGS, entry, MASTER_FLAG], {
-    cwd: spec.cwd,
+    // node:child_process cannot enter a directory whose name is not UTF-8; the master needs no
+    // working directory of its own, and the program gets spec.cwd exactly (program-launch.ts).
+    cwd: hasEscapedBytes(spec.cwd) ? '/' : spec.cwd,
     detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
     stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
   });

@@ -1,6 +1,7 @@
 // -l: the user's sessions, from the registry, each asked for its current state.
 
 import fs from 'node:fs';
+import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
 import { ExitCode } from '../common/errors.js';
 import { isExpired, isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
@@ -29,6 +30,7 @@ export async function listSessions(json: boolean): Promise<number> {
   const sessions = await Promise.all(registry.records.map(describeRecord));
   const shown = sessions.filter((session): session is ListedSession => session !== null)
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  // JSON keeps bytes that are not UTF-8 as \udcXX escapes (see bytes.ts); the table shows them as \xHH.
   process.stdout.write(json ? `${JSON.stringify(shown, null, 2)}\n` : formatTable(shown));
   if (registry.skipped > 0) {
     const files = registry.skipped === 1 ? 'file that is not a session record' : 'files that are not session records';
@@ -78,7 +80,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
 
 function isSocketFile(file: string): boolean {
   try {
-    return fs.statSync(file).isSocket();
+    return fs.statSync(fsPath(file)).isSocket();
   } catch {
     return false;
   }
@@ -87,9 +89,9 @@ function isSocketFile(file: string): boolean {
 function formatTable(sessions: ListedSession[]): string {
   if (sessions.length === 0) return 'No sessions.\n';
   const rows = sessions.map((session) => [
-    session.socket,
+    displayText(session.socket),
     String(session.masterPid),
-    session.command.join(' '),
+    displayText(session.command.join(' ')),
     session.foreground ?? '-',
     formatTime(session.startedAt),
     session.clients === undefined ? '-' : String(session.clients),

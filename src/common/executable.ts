@@ -3,18 +3,21 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { fsPath } from './bytes.js';
 
 export type ExecutableLookup = string | { reason: string };
 
-export function findExecutable(name: string, searchPath: string | undefined): ExecutableLookup {
+/** `cwd`: where the program will start, against which relative names resolve. */
+export function findExecutable(name: string, searchPath: string | undefined, cwd = process.cwd()): ExecutableLookup {
   if (name === '') return { reason: 'No such file or directory' };
-  if (name.includes('/')) return checkExecutable(name);
+  if (name.includes('/')) return checkExecutable(path.resolve(cwd, name));
   // As execvp(3): "Permission denied" from any entry wins; otherwise the last entry's error.
   let lastFailure: { reason: string } = { reason: 'No such file or directory' };
   let deniedSomewhere = false;
   for (const directory of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    // An empty entry means the current directory; resolve it so nothing searches PATH again.
-    const result = checkExecutable(path.resolve(directory === '' ? '.' : directory, name));
+    // An empty entry means the current directory (and a relative one is relative to it);
+    // resolve it so nothing searches PATH again.
+    const result = checkExecutable(path.resolve(cwd, directory, name));
     if (typeof result === 'string') return result;
     if (result.reason === 'Permission denied') deniedSomewhere = true;
     lastFailure = result;
@@ -24,9 +27,9 @@ export function findExecutable(name: string, searchPath: string | undefined): Ex
 
 function checkExecutable(file: string, followInterpreter = true): ExecutableLookup {
   try {
-    const stat = fs.statSync(file);
+    const stat = fs.statSync(fsPath(file));
     if (stat.isDirectory()) return { reason: 'Permission denied' };
-    fs.accessSync(file, fs.constants.X_OK);
+    fs.accessSync(fsPath(file), fs.constants.X_OK);
     return (followInterpreter ? checkInterpreter(file) : undefined) ?? file;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -40,7 +43,7 @@ function checkExecutable(file: string, followInterpreter = true): ExecutableLook
 function checkInterpreter(file: string): { reason: string } | undefined {
   let head: Buffer;
   try {
-    const fd = fs.openSync(file, 'r');
+    const fd = fs.openSync(fsPath(file), 'r');
     try {
       head = Buffer.alloc(256);
       head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));

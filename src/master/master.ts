@@ -7,6 +7,7 @@ import { ignoreUntilHandled } from '../common/debugger.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { findExecutable } from '../common/executable.js';
 import type { MasterSpec } from '../common/master-spec.js';
+import { programLaunch } from './program-launch.js';
 import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
@@ -50,7 +51,7 @@ async function startProgram(spec: MasterSpec): Promise<{ program: ProgramTermina
   // Looked up only to report "cannot execute" before a session exists: the program is then
   // exec-ed by its name as given, which becomes its argv[0] (a login shell's "-bash", a
   // multi-call binary's name), as dtach does.
-  const executable = findExecutable(spec.command[0]!, process.env['PATH']);
+  const executable = findExecutable(spec.command[0]!, process.env['PATH'], spec.cwd);
   if (typeof executable !== 'string') return new DtError(`could not execute ${spec.command[0]}: ${executable.reason}`);
   let socketFile: SocketKeeper;
   try {
@@ -60,9 +61,9 @@ async function startProgram(spec: MasterSpec): Promise<{ program: ProgramTermina
   }
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-  env['DT_SESSION'] = spec.socket;
+  const launch = programLaunch(spec.command, spec.cwd, spec.socket, env);
   try {
-    const program = new ProgramTerminal(spec.command[0]!, spec.command.slice(1), { cols: spec.cols, rows: spec.rows, cwd: spec.cwd, env });
+    const program = new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });
     return { program, socketFile };
   } catch (error) {
     socketFile.close();

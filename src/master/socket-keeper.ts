@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import type net from 'node:net';
+import { fsPath } from '../common/bytes.js';
 import { onShutdown } from '../common/shutdown.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from '../common/socket.js';
 
@@ -31,7 +32,7 @@ export class SocketKeeper {
     onShutdown(() => removeSocket(this.path, this.inode));
     this.touchTimer = setInterval(() => {
       const now = new Date();
-      fs.utimes(this.path, now, now, () => { /* a missing socket is recreated on SIGUSR1 */ });
+      fs.utimes(fsPath(this.path), now, now, () => { /* a missing socket is recreated on SIGUSR1 */ });
     }, SOCKET_TOUCH_INTERVAL_MS);
     this.touchTimer.unref();
   }

@@ -1,12 +1,13 @@
-// The kernel's limits, met exactly: a command line as long as exec(2) accepts, and socket
-// paths and names longer than a socket address can hold. What the program receives is read
-// from outside, in /proc.
+// The kernel's limits and words, met exactly: a command line as long as exec(2) accepts,
+// socket paths and names longer than a socket address can hold, and words that are not UTF-8
+// (arguments, argv[0], the socket path, the working directory). What the program receives is
+// read from outside, in /proc.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Sandbox, waitUntil, type Term } from './harness.js';
-import { HEXECHO, expectStatusLine, hexReceived, isSocketFile, killTracked, runDt, sessionInfo, trackPid } from './lifecycle-helpers.js';
+import { DT, Sandbox, waitUntil, type Term } from './harness.js';
+import { HEXECHO, expectStatusLine, hexReceived, killTracked, run, runDt, sessionInfo, trackPid } from './lifecycle-helpers.js';
 
 /** sun_path: a socket address holds a path of at most this many bytes. */
 const MAX_SOCKET_ADDRESS_BYTES = 107;
@@ -58,50 +59,75 @@ async function typeAndSee(term: Term, key: string): Promise<void> {
 }
 
 /**
+ * A shell that changes to `cwd` and execs `words`, every one given byte for byte as printf(1)
+ * octal escapes: the tests' own way past node:child_process and node-pty, which take only
+ * strings and encode them as UTF-8.
+ */
+function exactly(cwd: Buffer, words: Buffer[]): { file: string; args: string[] } {
+  const octal = (bytes: Buffer): string => [...bytes].map((byte) => `\\${byte.toString(8).padStart(3, '0')}`).join('');
+  const script = 'for w do w=$(printf "$w."); set -- "$@" "${w%.}"; shift; done; cd "$1" || exit 99; shift; exec "$@"';
+  return { file: '/bin/sh', args: ['-c', script, 'sh', octal(cwd), ...words.map(octal)] };
+}
+
+const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
+const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
+
+/**
  * Every mode on one socket path: -n creates, a second -n is refused, -l lists it, -a and -A
  * attach, -p pushes, -k ends it, -c creates again. dt is run from `cwd` with `socketArg`;
- * connecting may need a symbolic link in TMPDIR, which must be gone afterwards.
+ * `shown` is how messages name the socket, `listed` how -l --json gives it. Connecting may
+ * need a symbolic link in TMPDIR, which must be gone afterwards.
  */
-async function everyModeOn(socketArg: string, socketFile: string): Promise<void> {
+async function everyModeOn(cwd: Buffer, socketArg: Buffer, socketFile: Buffer, shown: string, listed: string): Promise<void> {
   const tmp = sandbox.path('tmp');
   fs.mkdirSync(tmp);
   const env = sandbox.env({ TMPDIR: tmp });
   const options = { cwd: sandbox.dir, env };
+  const dt = (args: Array<string | Buffer>): Buffer[] => [utf8(process.execPath), utf8(DT), ...args.map((arg) => (typeof arg === 'string' ? utf8(arg) : arg))];
+  const runExactly = (args: Array<string | Buffer>, input?: string): ReturnType<typeof run> => {
+    const { file, args: shellArgs } = exactly(cwd, dt(args));
+    return run(file, shellArgs, { ...options, input });
+  };
+  const termExactly = (args: Array<string | Buffer>): Term => {
+    const { file, args: shellArgs } = exactly(cwd, dt(args));
+    return sandbox.run(file, shellArgs, { env });
+  };
 
-  expect(await runDt(['-n', socketArg, ...HEXECHO], options)).toMatchObject({ code: 0, stdout: '', stderr: '' });
-  expect(isSocketFile(socketFile)).toBe(true);
+  expect(await runExactly(['-n', socketArg, ...HEXECHO])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  expect(fs.statSync(socketFile).isSocket()).toBe(true);
   const [masterPid] = sandbox.findMasters();
   expect(masterPid).toBeGreaterThan(0);
   sandbox.addMaster(masterPid!);
-  const again = await runDt(['-n', socketArg, ...HEXECHO], options);
-  expect(again).toMatchObject({ code: 1, stderr: `dt: ${socketFile}: a session is already running on this socket\n` });
+  const again = await runExactly(['-n', socketArg, ...HEXECHO]);
+  expect(again).toMatchObject({ code: 1, stderr: `dt: ${shown}: a session is already running on this socket\n` });
 
-  const listed = await runDt(['-l', '--json'], options);
-  expect(JSON.parse(listed.stdout)).toMatchObject([{ socket: socketFile, masterPid, state: 'detached' }]);
+  const list = await runExactly(['-l', '--json']);
+  expect(JSON.parse(list.stdout)).toMatchObject([{ socket: listed, masterPid, state: 'detached' }]);
+  expect((await runExactly(['-l'])).stdout).toContain(`${shown}  ${masterPid}  `);
 
-  const attached = sandbox.dt(['-a', socketArg, '-r', 'none'], { env });
+  const attached = termExactly(['-a', socketArg, '-r', 'none']);
   await typeAndSee(attached, 'a');
   const pushedAt = attached.text.length;
-  expect(await runDt(['-p', socketArg], { ...options, input: 'p' })).toMatchObject({ code: 0, stderr: '' });
+  expect(await runExactly(['-p', socketArg], 'p')).toMatchObject({ code: 0, stderr: '' });
   await attached.until(() => hexReceived(attached, pushedAt).includes('p'), 'the pushed byte to arrive');
-  const attachedOrCreated = sandbox.dt(['-A', socketArg, '-r', 'none', 'sh', '-c', 'echo created > created'], { env });
+  const attachedOrCreated = termExactly(['-A', socketArg, '-r', 'none', 'sh', '-c', 'echo created > created']);
   await typeAndSee(attachedOrCreated, 'A');
   expect(fs.existsSync(sandbox.path('created'))).toBe(false);
 
   const endAt = attached.text.length;
-  expect(await runDt(['-k', socketArg, 'TERM'], options)).toMatchObject({ code: 0, stderr: '' });
+  expect(await runExactly(['-k', socketArg, 'TERM'])).toMatchObject({ code: 0, stderr: '' });
   expect((await attached.waitForExit()).exitCode).toBe(143);
   expectStatusLine(attached.text.slice(endAt), '[program killed by SIGTERM]');
   expect((await attachedOrCreated.waitForExit()).exitCode).toBe(143);
   await waitUntil(() => !fs.existsSync(socketFile), 'the ended session to remove its socket');
 
-  const created = sandbox.dt(['-c', socketArg, '-r', 'none', ...HEXECHO], { env });
+  const created = termExactly(['-c', socketArg, '-r', 'none', ...HEXECHO]);
   await created.waitFor('READY');
   await typeAndSee(created, 'c');
   sandbox.addMaster(sandbox.findMasters()[0]!);
   created.write('\x1c');
   expect((await created.waitForExit()).exitCode).toBe(0);
-  expect(await runDt(['-k', socketArg, 'KILL'], options)).toMatchObject({ code: 0, stderr: '' });
+  expect(await runExactly(['-k', socketArg, 'KILL'])).toMatchObject({ code: 0, stderr: '' });
   await waitUntil(() => !fs.existsSync(socketFile), 'the killed session to remove its socket');
   // Whatever connecting needed in TMPDIR is gone.
   expect(fs.readdirSync(tmp)).toEqual([]);
@@ -112,7 +138,7 @@ it('a socket whose name alone is too long for a socket address (255 bytes) works
   fs.mkdirSync(directory);
   const socket = path.join(directory, 'n'.repeat(MAX_NAME_BYTES));
   expect(`/proc/self/fd/9/${path.basename(socket)}`.length).toBeGreaterThan(MAX_SOCKET_ADDRESS_BYTES);
-  await everyModeOn(socket, socket);
+  await everyModeOn(utf8(sandbox.dir), utf8(socket), utf8(socket), socket, socket);
 });
 
 it('a socket path given relatively, whose name of 92 bytes is too long even for /proc/self/fd/N/name, works in every mode', async () => {
@@ -120,5 +146,55 @@ it('a socket path given relatively, whose name of 92 bytes is too long even for 
   const name = 'm'.repeat(92);
   expect(`/proc/self/fd/3/${name}`.length).toBe(MAX_SOCKET_ADDRESS_BYTES + 1);
   expect(Buffer.byteLength(sandbox.path(`sub/${name}`))).toBeGreaterThan(MAX_SOCKET_ADDRESS_BYTES);
-  await everyModeOn(`sub/${name}`, sandbox.path(`sub/${name}`));
+  await everyModeOn(utf8(sandbox.dir), utf8(`sub/${name}`), utf8(sandbox.path(`sub/${name}`)), sandbox.path(`sub/${name}`), sandbox.path(`sub/${name}`));
+});
+
+it('a socket path that is not UTF-8, given relatively from a directory that is not either, is used exactly in every mode', async () => {
+  const directory = Buffer.concat([utf8(sandbox.dir), bytes('/d\xe9')]);
+  fs.mkdirSync(directory);
+  const socketFile = Buffer.concat([directory, bytes('/s\xff\xfe')]);
+  // Messages and the -l table show the bytes as \xHH; -l --json as \udcHH escapes.
+  await everyModeOn(directory, bytes('s\xff\xfe'), socketFile, `${sandbox.dir}/d\\xe9/s\\xff\\xfe`, `${sandbox.dir}/d\udce9/s\udcff\udcfe`);
+  expect(fs.readdirSync(directory, { encoding: 'buffer' })).toEqual([]);
+});
+
+it('the program receives its words, argv[0] included, its directory and DT_SESSION byte for byte', async () => {
+  const directory = Buffer.concat([utf8(sandbox.dir), bytes('/d\xe9')]);
+  fs.mkdirSync(directory);
+  // A program whose own name is not UTF-8: a link to sh.
+  const program = Buffer.concat([directory, bytes('/t\xe9st')]);
+  fs.symlinkSync('/bin/sh', program);
+  const command = [program, utf8('-c'), utf8('read line'), bytes('a\xe9'), bytes('\xff\xfe'), bytes('\x80'), utf8('café ☕'), utf8('')];
+  const dt = [utf8(process.execPath), utf8(DT), utf8('-n'), bytes('s\xff'), ...command];
+  const { file, args } = exactly(directory, dt);
+  expect(await run(file, args, { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  const [masterPid] = sandbox.findMasters();
+  sandbox.addMaster(masterPid!);
+  // node:net takes no such path: the test reaches the session through a link of its own.
+  fs.symlinkSync(Buffer.concat([directory, bytes('/s\xff')]), sandbox.path('alias'));
+  const { programPid } = await sessionInfo(sandbox.path('alias'));
+  trackPid(programPid);
+
+  await waitUntil(() => commandLineOf(programPid).equals(Buffer.concat(command.map((word) => Buffer.concat([word, Buffer.of(0)])))),
+    `the program's argv to be ${JSON.stringify(command.map((word) => word.toString('latin1')))}, not ${JSON.stringify(commandLineOf(programPid).toString('latin1'))}`);
+  expect(fs.readlinkSync(`/proc/${programPid}/cwd`, { encoding: 'buffer' }).equals(directory)).toBe(true);
+  const environment = fs.readFileSync(`/proc/${programPid}/environ`);
+  expect(environment.includes(Buffer.concat([utf8('\0DT_SESSION='), directory, bytes('/s\xff\0')]))).toBe(true);
+});
+
+it('without /proc to read them from, words that may not be UTF-8 are refused, not altered', async () => {
+  const hideProc = 'mount -t tmpfs dt-test /proc && exec "$@"';
+  const probe = await run('unshare', ['--mount', 'sh', '-c', hideProc, 'sh', 'true'], { cwd: sandbox.dir });
+  if (probe.code !== 0) {
+    console.log('skipped: hiding /proc needs unshare(1) and root (CAP_SYS_ADMIN)');
+    return;
+  }
+  const dt = [utf8('unshare'), utf8('--mount'), utf8('sh'), utf8('-c'), utf8(hideProc), utf8('sh'), utf8(process.execPath), utf8(DT)];
+  const { file, args } = exactly(utf8(sandbox.dir), [...dt, utf8('-n'), utf8('s'), utf8('sh'), utf8('-c'), utf8('read line'), bytes('caf\xe9')]);
+  const refused = await run(file, args, { cwd: sandbox.dir, env: sandbox.env() });
+  expect(refused).toMatchObject({
+    code: 1, stdout: '', stderr: 'dt: argument 6 (caf\ufffd) may not be UTF-8, and its exact bytes cannot be read from /proc/self/cmdline\n',
+  });
+  expect(fs.existsSync(sandbox.path('s'))).toBe(false);
+  expect(sandbox.findMasters()).toEqual([]);
 });

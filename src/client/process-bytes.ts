@@ -1,0 +1,73 @@
+// The command line, working directory and environment as the kernel holds them. Node decodes
+// them as UTF-8 and turns what is not UTF-8 into U+FFFD; dt must pass a program's arguments
+// and a socket path on unchanged, so it reads the bytes from /proc and carries them as
+// bytes.ts strings.
+
+import fs from 'node:fs';
+import { decodeBytes } from '../common/bytes.js';
+import { DtError } from '../common/errors.js';
+
+/**
+ * The arguments after the script, exactly. They are the last words of /proc/self/cmdline
+ * (Node's own options come before the script). If those do not read as process.argv does
+ * (no /proc, or the words were rewritten), Node's decoding is all there is.
+ */
+export function exactArguments(): string[] {
+  const decoded = process.argv.slice(2);
+  let words: Buffer[] = [];
+  try {
+    words = splitWords(fs.readFileSync('/proc/self/cmdline'));
+  } catch {
+    // No /proc: Node's decoding is all there is.
+  }
+  const ours = words.slice(words.length - decoded.length);
+  if (ours.length === decoded.length && ours.every((word, index) => word.toString('utf8') === decoded[index])) {
+    return ours.map((word) => decodeBytes(word));
+  }
+  // A replacement character may stand for bytes that are not UTF-8: passing it on would
+  // change the word silently.
+  const doubtful = decoded.findIndex((word) => word.includes(REPLACEMENT_CHARACTER));
+  if (doubtful >= 0) {
+    throw new DtError(`argument ${doubtful + 1} (${decoded[doubtful]}) may not be UTF-8, and its exact bytes cannot be read from /proc/self/cmdline`);
+  }
+  return decoded;
+}
+
+const REPLACEMENT_CHARACTER = '\ufffd';
+
+/** The working directory, exactly (process.cwd() is decoded lossily). */
+export function exactWorkingDirectory(): string {
+  const decoded = process.cwd();
+  let bytes: Buffer;
+  try {
+    bytes = fs.readlinkSync('/proc/self/cwd', { encoding: 'buffer' });
+  } catch {
+    return decoded; // no /proc
+  }
+  // The same directory as Node sees it, unless /proc tells another story (a deleted directory).
+  return bytes.toString('utf8') === decoded ? decodeBytes(bytes) : decoded;
+}
+
+/** One variable of the environment dt started with, exactly; undefined when it is not set. */
+export function exactEnvironmentVariable(name: string): string | undefined {
+  let entries: Buffer[];
+  try {
+    entries = splitWords(fs.readFileSync('/proc/self/environ'));
+  } catch {
+    return process.env[name]; // no /proc
+  }
+  const prefix = Buffer.from(`${name}=`);
+  const entry = entries.find((candidate) => candidate.subarray(0, prefix.length).equals(prefix));
+  return entry === undefined ? undefined : decodeBytes(entry.subarray(prefix.length));
+}
+
+/** NUL-terminated words. */
+function splitWords(bytes: Buffer): Buffer[] {
+  const words: Buffer[] = [];
+  let start = 0;
+  for (let end = bytes.indexOf(0); end >= 0; end = bytes.indexOf(0, start)) {
+    words.push(bytes.subarray(start, end));
+    start = end + 1;
+  }
+  return words;
+}

@@ -1,0 +1,60 @@
+// How the program is exec-ed so that it receives exactly the bytes it was given. node-pty
+// takes strings and encodes them as UTF-8, so a word that is not UTF-8 (a Latin-1 file name)
+// cannot pass through it. Such a command, a socket path (DT_SESSION) or a working directory
+// that is not UTF-8 goes through /bin/sh instead: each such word travels as printf(1) octal
+// escapes, which are plain ASCII, and the shell decodes them and execs the program with its
+// exact argv (argv[0] included), in its exact directory, with DT_SESSION exact.
+
+import { encodeBytes, hasEscapedBytes } from '../common/bytes.js';
+
+export interface ProgramLaunch {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/**
+ * $1: directory to change to, or empty; $2: DT_SESSION; then the command. Each word is "r"
+ * and itself, or "e" and printf escapes to decode (a "." is appended and removed again, as
+ * command substitution would drop trailing newlines).
+ */
+const DECODE_AND_EXEC = [
+  'for word do',
+  '  case $word in',
+  '    r*) word=${word#r} ;;',
+  '    *) word=$(printf "${word#e}."); word=${word%.} ;;',
+  '  esac',
+  '  set -- "$@" "$word"',
+  '  shift',
+  'done',
+  'if [ -n "$1" ]; then cd "$1" || exit 126; fi',
+  'DT_SESSION=$2; export DT_SESSION',
+  'shift 2',
+  'exec "$@"',
+].join('\n');
+
+/** Bytes printf(1) prints as themselves when they are part of its format. */
+const PLAIN_BYTE = /[A-Za-z0-9_./,:=+@-]/;
+
+/** `command`, `cwd` and `socket` as bytes.ts strings; `env` without DT_SESSION. */
+export function programLaunch(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ProgramLaunch {
+  const exact = [...command, cwd, socket].every((word) => !hasEscapedBytes(word));
+  if (exact) return { file: command[0]!, args: command.slice(1), cwd, env: { ...env, DT_SESSION: socket } };
+  return {
+    file: '/bin/sh',
+    args: ['-c', DECODE_AND_EXEC, 'sh', encodeWord(hasEscapedBytes(cwd) ? cwd : ''), encodeWord(socket), ...command.map(encodeWord)],
+    cwd: hasEscapedBytes(cwd) ? '/' : cwd,
+    env,
+  };
+}
+
+export function encodeWord(word: string): string {
+  if (!hasEscapedBytes(word)) return `r${word}`;
+  let escaped = 'e';
+  for (const byte of encodeBytes(word)) {
+    const character = String.fromCharCode(byte);
+    escaped += PLAIN_BYTE.test(character) ? character : `\\${byte.toString(8).padStart(3, '0')}`;
+  }
+  return escaped;
+}

@@ -1,0 +1,42 @@
+// The program launch through /bin/sh for words that are not UTF-8: run the real shell with
+// what programLaunch gives, and see what the program received.
+
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { decodeBytes } from '../../src/common/bytes.js';
+import { programLaunch } from '../../src/master/program-launch.js';
+
+/** What `printf %s "$1"` prints when launched as the program with `word` as $1. */
+function receivedBy(word: Buffer): Buffer {
+  const command = ['/bin/sh', '-c', 'printf %s "$1"', decodeBytes(Buffer.from('sh\xe9', 'latin1')), decodeBytes(word)];
+  const launch = programLaunch(command, '/', '/tmp/s', {});
+  expect(launch.file).toBe('/bin/sh');
+  const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
+  expect(result.stderr.toString()).toBe('');
+  return result.stdout;
+}
+
+describe('programLaunch', () => {
+  it('execs a command that is UTF-8 directly, argv[0] as given, DT_SESSION in its environment', () => {
+    expect(programLaunch(['vim', 'café'], '/home', '/tmp/s', { A: '1' }))
+      .toEqual({ file: 'vim', args: ['café'], cwd: '/home', env: { A: '1', DT_SESSION: '/tmp/s' } });
+  });
+
+  it('passes every byte value, alone, through the shell exactly', () => {
+    for (let byte = 1; byte < 256; byte++) expect(receivedBy(Buffer.of(byte))).toEqual(Buffer.of(byte));
+  });
+
+  it('passes trailing newlines, %, backslashes and quotes exactly', () => {
+    const word = Buffer.from('a%s\\n\\\\"\'$x`\xff\n\n', 'latin1');
+    expect(receivedBy(word)).toEqual(word);
+    expect(receivedBy(Buffer.alloc(0))).toEqual(Buffer.alloc(0));
+  });
+
+  it('gives the program DT_SESSION and its working directory exactly', () => {
+    const directory = decodeBytes(Buffer.from('/tmp', 'latin1'));
+    const socket = decodeBytes(Buffer.from('/tmp/s\xff\n', 'latin1'));
+    const launch = programLaunch(['/bin/sh', '-c', 'printf "%s|%s" "$DT_SESSION" "$PWD"'], directory, socket, {});
+    const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
+    expect(result.stdout).toEqual(Buffer.from('/tmp/s\xff\n|/tmp', 'latin1'));
+  });
+});
