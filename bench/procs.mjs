@@ -132,13 +132,20 @@ export class Workspace {
     });
   }
 
-  /** Pids of live processes whose argv mentions the temp dir: everything we started. */
+  /**
+   * Pids of live processes whose argv mentions the temp dir: everything we started. A dt
+   * master still starting (not yet named after its socket) is known by our registry in its
+   * environment.
+   */
   ourProcesses() {
     const pids = [];
+    const registry = `XDG_STATE_HOME=${path.join(this.dir, 'state')}`;
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
       try {
-        if (fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(this.dir)) pids.push(Number(entry));
+        const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1');
+        const starting = cmdline.split('\0').includes('--internal-master') && fs.readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(registry);
+        if (cmdline.includes(this.dir) || starting) pids.push(Number(entry));
       } catch {
         // The process ended while we looked.
       }

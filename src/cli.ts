@@ -164,7 +164,8 @@ Modes:
   -c		Create a new socket and run the specified command.
   -n		Create a new socket and run the specified command detached.
   -N		Create a new socket and run the specified command detached,
-		  and have dt run in the foreground.
+		  and have dt run in the foreground. Under systemd socket
+		  activation, serve on the socket systemd passes.
   -p		Copy the contents of standard input to the specified
 		  socket.
   -k		Send a signal (default TERM) to the program's foreground

@@ -8,8 +8,8 @@ import { sendSignal } from './client/control.js';
 import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './common/errors.js';
-import { MASTER_FLAG, READY_FD, startMaster, type ReadyMessage } from './client/launch.js';
-import { readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
+import { startMaster } from './client/launch.js';
+import { MASTER_FLAG, readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
 import { formatTime, listSessions } from './client/list.js';
@@ -60,11 +60,8 @@ async function main(argv = exactArguments()): Promise<number> {
       await startMaster(masterSpec(command, socket, false));
       return ExitCode.Ok;
     }
-    case 'master-foreground': {
-      const socket = absolute(command.socket);
-      await prepareSocketPath(socket);
-      return runForegroundMaster(masterSpec(command, socket, false));
-    }
+    case 'master-foreground':
+      return runForegroundMaster(masterSpec(command, absolute(command.socket), false));
     case 'push':
       exitOnSignals();
       return push(absolute(command.socket));
@@ -128,6 +125,7 @@ function reportExitedSession(socket: string): number | undefined {
   const record = findExitedRecord(socket);
   if (!record?.exit) return undefined;
   removeRecord(record.masterPid);
+  if (record.startError !== undefined) throw sessionError(socket, record.startError);
   process.stdout.write(`${describeExit(record.exit)} at ${formatTime(record.exit.endedAt)}, while detached\n`);
   return exitCodeOf(record.exit);
 }
@@ -150,27 +148,19 @@ function exitOnSignals(): void {
 async function runDetachedMaster({ spec, inherited }: MasterLaunch): Promise<number> {
   process.title = `dt master ${spec.socket}`;
   closeDescriptors(inherited);
-  const { runMaster } = await import('./master/master.js');
-  return endMaster(await runMaster(spec, (error) => {
-    const message: ReadyMessage = error ? { error: error.message } : {};
-    try {
-      fs.writeSync(READY_FD, JSON.stringify(message));
-    } catch {
-      // EPIPE: the creating command is gone (interrupted); the session runs regardless.
-    }
-    // Closing the report pipe lets the creating command return; the master keeps nothing of it.
-    fs.closeSync(READY_FD);
-  }));
+  const master = await import('./master/master.js');
+  const server = await master.adoptHandedOverSocket(spec.socket);
+  return endMaster(await master.runMaster(spec, { kind: 'handed-over', server }));
 }
 
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {
   // A foreground master keeps what its supervisor gave it, as any service does.
   process.title = `dt master ${spec.socket}`;
-  const { runMaster } = await import('./master/master.js');
-  let startError: DtError | null = null;
-  const outcome = await runMaster(spec, (error) => { startError = error; });
-  if (startError) throw startError;
-  return endMaster(outcome);
+  const master = await import('./master/master.js');
+  const server = await master.serviceManagerSocket(spec.socket);
+  if (server) return endMaster(await master.runMaster(spec, { kind: 'service-manager', server }));
+  await prepareSocketPath(spec.socket);
+  return endMaster(await master.runMaster(spec, { kind: 'bind' }));
 }
 
 /**

@@ -1,19 +1,21 @@
-// Start a master in the background, in a session of its own, and wait until it either
-// listens on the socket or says why it could not. The master keeps no descriptor of ours.
+// Start a master in the background, in a session of its own, and return at once, as systemd
+// socket activation does: the creating command binds and listens on the socket itself, checks
+// that the program can be executed, and hands the listening socket to the master. Clients
+// connect at once; their connections wait in the socket's backlog until the master, a Node
+// start later, accepts them. So only one Node start lies on the path of `dt -n`, and every
+// error but one a running master alone can meet (no pty) is reported here, before anything
+// exists. The master keeps no descriptor of ours.
 
 import { spawn } from 'node:child_process';
+import type net from 'node:net';
 import type { Writable } from 'node:stream';
 import { hasEscapedBytes } from '../common/bytes.js';
 import { inheritableDescriptors } from '../common/descriptors.js';
-import { DtError, sessionError } from '../common/errors.js';
-import { SPEC_FD, encodeMasterLaunch, type MasterSpec } from '../common/master-spec.js';
-
-/** A master reports within milliseconds; this only bounds a master that hangs at start. */
-const READY_TIMEOUT_MS = 10_000;
-/** The master's end of the pipe on which it reports that it is ready. */
-export const READY_FD = 3;
-/** argv[2] that makes the entry point run a master (described on SPEC_FD); not part of the public command line. */
-export const MASTER_FLAG = '--internal-master';
+import { DtError, describeSystemError, sessionError } from '../common/errors.js';
+import { findExecutable } from '../common/executable.js';
+import { LISTENING_FD, MASTER_FLAG, SPEC_FD, encodeMasterLaunch, type MasterLaunch, type MasterSpec } from '../common/master-spec.js';
+import { writeRecord } from '../common/registry.js';
+import { listenPrivate, removeSocket, socketInode } from '../common/socket.js';
 
 /**
  * V8 lets its young generation grow to 16 MiB semispaces under a burst of output and keeps
@@ -23,46 +25,53 @@ export const MASTER_FLAG = '--internal-master';
  */
 const MASTER_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 
-export interface ReadyMessage {
-  error?: string;
-}
-
-export function startMaster(spec: MasterSpec): Promise<void> {
-  const entry = process.argv[1]!;
-  // Our READY_FD and SPEC_FD are replaced by pipes in the master; any other is the master's to close.
-  const inherited = inheritableDescriptors().filter((fd) => fd !== READY_FD && fd !== SPEC_FD);
-  const child = spawn(process.execPath, [...MASTER_NODE_FLAGS, entry, MASTER_FLAG], {
+/** Starts a master for spec; resolves once the master holds the listening socket. */
+export async function startMaster(spec: MasterSpec): Promise<void> {
+  const program = spec.command[0]!;
+  const executable = findExecutable(program, process.env['PATH'], spec.cwd);
+  if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);
+  let server: net.Server;
+  try {
+    server = await listenPrivate(spec.socket);
+  } catch (error) {
+    throw sessionError(spec.socket, describeSystemError(error), error);
+  }
+  // Our LISTENING_FD and SPEC_FD are replaced in the master; any other is the master's to close.
+  const inherited = inheritableDescriptors().filter((fd) => fd !== LISTENING_FD && fd !== SPEC_FD);
+  // Nothing between listen and here waited for I/O, so no client was accepted by us: libuv
+  // accepts on a listening socket in any turn of the event loop.
+  const child = spawn(process.execPath, [...MASTER_NODE_FLAGS, process.argv[1]!, MASTER_FLAG], {
     // node:child_process cannot enter a directory whose name is not UTF-8; the master needs no
     // working directory of its own, and the program gets spec.cwd exactly (program-launch.ts).
     cwd: hasEscapedBytes(spec.cwd) ? '/' : spec.cwd,
     detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server), 'pipe'],
   });
-  const specPipe = child.stdio[SPEC_FD] as Writable;
-  specPipe.on('error', () => { /* EPIPE: the master died before reading; its report says so */ });
-  specPipe.end(encodeMasterLaunch({ spec, inherited }));
-  const report = child.stdio[READY_FD]!;
-  return new Promise<void>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => finish(sessionError(spec.socket, 'the session did not start in time')), READY_TIMEOUT_MS);
-    const finish = (error: DtError | null): void => {
-      clearTimeout(timer);
-      report.destroy();
-      child.unref();
-      if (error) reject(error);
-      else resolve();
-    };
-    report.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
-    report.on('end', () => {
-      let message: ReadyMessage;
-      try {
-        message = JSON.parse(text) as ReadyMessage;
-      } catch {
-        return finish(sessionError(spec.socket, 'the session failed to start'));
-      }
-      finish(message.error === undefined ? null : new DtError(message.error));
-    });
-    report.on('error', () => { /* 'end' or the timer reports */ });
-    child.on('error', (error) => finish(new DtError(`cannot start the session: ${error.message}`, 1, { cause: error })));
+  child.on('error', () => { /* spawn(2) failed: child.pid is undefined, handled below */ });
+  // The master has its own copy now (or there is no master): ours goes.
+  server.close();
+  if (child.pid === undefined) {
+    removeSocket(spec.socket, socketInode(spec.socket));
+    throw sessionError(spec.socket, 'cannot start the session: no process could be created');
+  }
+  writeRecord({ socket: spec.socket, masterPid: child.pid, command: spec.command, startedAt: new Date().toISOString() });
+  await sendLaunch(child.stdio[SPEC_FD] as Writable, { spec, inherited });
+  child.unref();
+}
+
+/** The listening socket's descriptor: Node passes a server to a child only by its number. */
+function descriptorOf(server: net.Server): number {
+  return (server as unknown as { _handle: { fd: number } })._handle.fd;
+}
+
+/**
+ * Writes the master's description and waits until the kernel has all of it: a long command
+ * line may exceed the pipe's buffer, and exiting earlier would cut it off.
+ */
+function sendLaunch(pipe: Writable, launch: MasterLaunch): Promise<void> {
+  return new Promise((resolve) => {
+    // EPIPE: the master died at once; its socket is stale, and replaced by the next -A/-c/-n.
+    pipe.on('error', () => resolve());
+    pipe.end(encodeMasterLaunch(launch), () => resolve());
   });
 }

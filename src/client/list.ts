@@ -10,7 +10,7 @@ import { signalName } from '../common/signals.js';
 export interface ListedSession {
   socket: string;
   masterPid: number;
-  /** attached | detached | exited | stale | unreachable */
+  /** attached | detached | exited | failed (the program could not be started) | stale | unreachable */
   state: string;
   command: string[];
   startedAt: string;
@@ -46,6 +46,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
       removeRecord(record.masterPid);
       return null;
     }
+    if (record.startError !== undefined) return { ...base, state: 'failed', endedAt: record.exit.endedAt, note: record.startError };
     return {
       ...base,
       state: 'exited',

@@ -6,6 +6,15 @@
 import fs from 'node:fs';
 import type { RedrawMethod } from './protocol.js';
 
+/** argv[2] that makes the entry point run a master (described on SPEC_FD); not part of the public command line. */
+export const MASTER_FLAG = '--internal-master';
+/**
+ * Where the master finds the session's listening socket, bound by the creating command: where
+ * a service manager passes one too (SD_LISTEN_FDS_START). Node makes the descriptors it
+ * inherits close-on-exec as it starts (uv_disable_stdio_inheritance), so the program the
+ * master starts never holds a copy (one would keep a dead master's socket accepting).
+ */
+export const LISTENING_FD = 3;
 /** The master's end of the pipe on which it receives its MasterLaunch, as JSON, then end of file. */
 export const SPEC_FD = 4;
 

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeSystemError } from './errors.js';
+import { MASTER_FLAG } from './master-spec.js';
 import type { ExitStatus } from './protocol.js';
 
 /** How long the status of a program that ended unwatched is kept. */
@@ -36,6 +37,8 @@ export interface SessionRecord {
   startedAt: string;
   /** set when the program ended while no client was attached */
   exit?: ExitStatus & { endedAt: string };
+  /** why the program could not be started, when only the master could find out (no pty) */
+  startError?: string;
 }
 
 export interface Registry {
@@ -264,10 +267,14 @@ export function isExpired(record: SessionRecord): boolean {
   return record.exit !== undefined && Date.now() - Date.parse(record.exit.endedAt) > EXITED_RECORD_KEEP_MS;
 }
 
-/** True when the pid is a running dt master (not a recycled pid after a reboot). */
+/**
+ * True when the pid is a running dt master (not a recycled pid after a reboot): named so
+ * once it runs, or still starting (its record is written by the command that created it).
+ */
 export function isMasterAlive(pid: number): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('dt master ');
+    const commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return commandLine.startsWith('dt master ') || commandLine.split('\0').includes(MASTER_FLAG);
   } catch {
     // ENOENT: no such process.
     return false;

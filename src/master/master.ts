@@ -3,6 +3,7 @@
 // and its last output has been handed to the clients. This module is its start-up: the
 // program found, the socket listened on, the program started, then the Session runs.
 
+import type net from 'node:net';
 import { ignoreUntilHandled } from '../common/debugger.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { findExecutable } from '../common/executable.js';
@@ -11,23 +12,40 @@ import { programLaunch } from './program-launch.js';
 import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
+import { reportStartFailure } from './start-failure.js';
 
 export type { MasterOutcome } from './session.js';
-export type ReadyReport = (error: DtError | null) => void;
+export { adoptHandedOverSocket, serviceManagerSocket } from './listening-socket.js';
 
-/** Runs a session; resolves with how the master process should end. */
-export async function runMaster(spec: MasterSpec, reportReady: ReadyReport): Promise<MasterOutcome> {
+/** Where the session's socket comes from. */
+export type SocketSource =
+  /** `dt -N` by hand: the master binds it */
+  | { kind: 'bind' }
+  /** the creating command bound it and handed it over: the master keeps its file from now on */
+  | { kind: 'handed-over'; server: net.Server }
+  /** a service manager's (systemd socket activation): its file is left alone */
+  | { kind: 'service-manager'; server: net.Server };
+
+/**
+ * Runs a session; resolves with how the master process should end. Rejects with the reason
+ * the session could not start, except for a handed-over socket: the creating command has
+ * returned, so the reason goes to the clients and the registry (start-failure.ts).
+ */
+export async function runMaster(spec: MasterSpec, source: SocketSource): Promise<MasterOutcome> {
   const terminateSignals = holdTerminateSignals();
-  const started = await startProgram(spec);
-  if (started instanceof DtError) {
-    reportReady(started);
-    return { exitCode: 1 };
+  const unrunnable = checkExecutable(spec);
+  if (unrunnable && source.kind !== 'handed-over') throw unrunnable;
+  const socketFile = await openSocket(spec, source);
+  const program = unrunnable ?? startProgram(spec);
+  if (program instanceof DtError) {
+    if (source.kind === 'handed-over') return reportStartFailure(spec, socketFile, program);
+    socketFile.close();
+    throw program;
   }
-  const session = new Session(spec, started.program, started.socketFile);
+  const session = new Session(spec, program, socketFile);
   process.off('SIGUSR1', ignoreUntilHandled);
-  process.on('SIGUSR1', () => started.socketFile.recreate());
+  process.on('SIGUSR1', () => socketFile.recreate());
   terminateSignals.deliverTo((signal) => session.terminate(signal));
-  reportReady(null);
   return session.outcome;
 }
 
@@ -46,27 +64,33 @@ function holdTerminateSignals(): { deliverTo(handler: (signal: NodeJS.Signals) =
   };
 }
 
-/** The socket listened on, then the program started in its terminal; or why not. */
-async function startProgram(spec: MasterSpec): Promise<{ program: ProgramTerminal; socketFile: SocketKeeper } | DtError> {
-  // Looked up only to report "cannot execute" before a session exists: the program is then
-  // exec-ed by its name as given, which becomes its argv[0] (a login shell's "-bash", a
-  // multi-call binary's name), as dtach does.
-  const executable = findExecutable(spec.command[0]!, process.env['PATH'], spec.cwd);
-  if (typeof executable !== 'string') return new DtError(`could not execute ${spec.command[0]}: ${executable.reason}`);
-  let socketFile: SocketKeeper;
+async function openSocket(spec: MasterSpec, source: SocketSource): Promise<SocketKeeper> {
+  if (source.kind !== 'bind') return SocketKeeper.adopt(spec.socket, source.server, source.kind === 'handed-over');
   try {
-    socketFile = await SocketKeeper.listen(spec.socket);
+    return await SocketKeeper.listen(spec.socket);
   } catch (error) {
-    return sessionError(spec.socket, describeSystemError(error), error);
+    throw sessionError(spec.socket, describeSystemError(error), error);
   }
+}
+
+/**
+ * Looked up only to report "cannot execute" before a session exists: the program is then
+ * exec-ed by its name as given, which becomes its argv[0] (a login shell's "-bash", a
+ * multi-call binary's name), as dtach does.
+ */
+function checkExecutable(spec: MasterSpec): DtError | undefined {
+  const executable = findExecutable(spec.command[0]!, process.env['PATH'], spec.cwd);
+  return typeof executable === 'string' ? undefined : new DtError(`could not execute ${spec.command[0]}: ${executable.reason}`);
+}
+
+/** The program started in its terminal; or why not. */
+function startProgram(spec: MasterSpec): ProgramTerminal | DtError {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   const launch = programLaunch(spec.command, spec.cwd, spec.socket, env);
   try {
-    const program = new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });
-    return { program, socketFile };
+    return new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });
   } catch (error) {
-    socketFile.close();
-    return new DtError(`could not execute ${spec.command[0]}: ${describeSystemError(error)}`, 1, { cause: error });
+    return new DtError(`could not start ${spec.command[0]}: ${describeSystemError(error)}`, 1, { cause: error });
   }
 }

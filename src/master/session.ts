@@ -19,7 +19,6 @@ import {
 import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
 import { readRecords, removeRecord, writeRecord, type SessionRecord } from '../common/registry.js';
 import { Relay } from './relay.js';
-import { markAttached } from '../common/socket.js';
 import type { SocketKeeper } from './socket-keeper.js';
 
 /** A client must say hello within this time or be dropped (it is not a dt client). */
@@ -67,7 +66,7 @@ export class Session {
     program.onInputDrained(() => {
       for (const connection of this.connections) this.inputFlow.release(connection);
     });
-    this.relay = new Relay(program, spec.holdUntilAttach, (count) => markAttached(spec.socket, count > 0));
+    this.relay = new Relay(program, spec.holdUntilAttach, (count) => socketFile.markAttached(count > 0));
     program.onData((data) => this.output(data));
     socketFile.serve((client) => this.accept(client), () => this.relay.viewerCount > 0);
     program.onExit((status) => this.end(status));

@@ -1,6 +1,6 @@
 // The session socket's file: listened on privately from the start, kept fresh for age-based
 // /tmp cleaners, made again when it is deleted under a running session, and removed on every
-// way the master ends.
+// way the master ends. A socket a service manager passed is its own: dt leaves its file alone.
 
 import fs from 'node:fs';
 import type net from 'node:net';
@@ -19,15 +19,24 @@ export class SocketKeeper {
   private withdrawn = false;
   private onConnection: ((socket: net.Socket) => void) | undefined;
   private isAttached: () => boolean = () => false;
-  private readonly touchTimer: NodeJS.Timeout;
+  private touchTimer: NodeJS.Timeout | undefined;
 
   /** Listens on a new private socket; rejects when it cannot (the caller reports why). */
   static async listen(socketPath: string): Promise<SocketKeeper> {
-    return new SocketKeeper(socketPath, await listenPrivate(socketPath));
+    return new SocketKeeper(socketPath, await listenPrivate(socketPath), true);
   }
 
-  private constructor(readonly path: string, private server: net.Server) {
+  /**
+   * Serves on a socket that is already listening: made by the command that created the
+   * session (owned: the master keeps its file from now on), or a service manager's (not owned).
+   */
+  static adopt(socketPath: string, server: net.Server, owned: boolean): SocketKeeper {
+    return new SocketKeeper(socketPath, server, owned);
+  }
+
+  private constructor(readonly path: string, private server: net.Server, private readonly owned: boolean) {
     this.inode = socketInode(path);
+    if (!owned) return;
     // Whatever way the master ends (even an internal error), it takes its socket with it.
     onShutdown(() => removeSocket(this.path, this.inode));
     this.touchTimer = setInterval(() => {
@@ -44,8 +53,14 @@ export class SocketKeeper {
     this.server.on('connection', onConnection);
   }
 
+  /** Marks the file while a client is attached (mode 0700), as dtach does. */
+  markAttached(attached: boolean): void {
+    if (this.owned) markAttached(this.path, attached);
+  }
+
   /** A socket file deleted under a running session (a /tmp cleaner, a careless rm) is made again. */
   recreate(): void {
+    if (!this.owned) return;
     const current = socketInode(this.path);
     if (current !== undefined && current === this.inode) return;
     if (current !== undefined) return; // someone else's file is there now: leave it alone
@@ -65,6 +80,7 @@ export class SocketKeeper {
 
   /** The session is ending: the file goes, and is not made again; connected clients stay. */
   withdraw(): void {
+    if (!this.owned) return;
     this.withdrawn = true;
     clearInterval(this.touchTimer);
     removeSocket(this.path, this.inode);

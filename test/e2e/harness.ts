@@ -266,7 +266,10 @@ export class Sandbox {
     this.masters.add(pid);
   }
 
-  /** Masters whose socket is in this sandbox, found in /proc by their title. */
+  /**
+   * Masters whose socket is in this sandbox, found in /proc by their title; and masters still
+   * starting (not yet named), by the sandbox's registry in their environment.
+   */
   findMasters(): number[] {
     const pids: number[] = [];
     for (const entry of fs.readdirSync('/proc')) {
@@ -274,11 +277,16 @@ export class Sandbox {
       try {
         const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
         if (cmdline.startsWith(`dt master ${this.dir}/`)) pids.push(Number(entry));
+        else if (cmdline.split('\0').includes('--internal-master') && this.isInEnvironmentOf(entry)) pids.push(Number(entry));
       } catch {
         // The process ended while we looked.
       }
     }
     return pids;
+  }
+
+  private isInEnvironmentOf(pid: string): boolean {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`XDG_STATE_HOME=${path.join(this.dir, 'state')}`);
   }
 
   /**

@@ -1,0 +1,137 @@
+// How a session starts: the creating command binds the socket and hands it to the master, so
+// clients are served from the moment it returns; a failure only the master can meet (no pty)
+// reaches the first client and dt -l; and dt -N takes its socket from a service manager, as
+// systemd socket activation passes it (tested with systemd's own systemd-socket-activate).
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { DT, Sandbox, masterPidOf, waitUntil } from './harness.js';
+import {
+  HEXECHO, descriptorTargets, expectNoMasterLeft, isSocketFile, killTracked, modeOf, run, runDt, runInTerminal, sessionInfo, trackPid,
+} from './lifecycle-helpers.js';
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+interface Listed {
+  socket: string;
+  state: string;
+  note?: string;
+}
+
+async function listJson(): Promise<Listed[]> {
+  const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  return JSON.parse(listed.stdout) as Listed[];
+}
+
+function socketsOf(pid: number): string[] {
+  return descriptorTargets(pid).filter((target) => target.startsWith('socket:'));
+}
+
+it('-n returns with the socket listening; dt -l lists the session at once; the program holds no copy of the socket', async () => {
+  const socket = sandbox.path('s');
+  expect(await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  // At once, whether or not the master has started yet.
+  expect(await listJson()).toMatchObject([{ socket, state: 'detached' }]);
+  const masterPid = await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  const listening = socketsOf(masterPid);
+  expect(listening.length).toBeGreaterThan(0);
+  // A copy in the program would keep accepting connections after the master died.
+  for (const target of listening) expect(descriptorTargets(programPid)).not.toContain(target);
+  process.kill(masterPid, 'SIGKILL');
+  await waitUntil(() => !fs.existsSync(`/proc/${masterPid}/stat`) || fs.readFileSync(`/proc/${masterPid}/stat`, 'latin1').includes(') Z'), 'the master to die');
+  const afterDeath = await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(afterDeath).toMatchObject({ code: 1, stderr: `dt: ${socket}: the session is gone (nobody is listening on this socket)\n` });
+});
+
+// ---- a pty the master cannot get: /dev/ptmx replaced by /dev/null in a mount namespace ----
+
+const NO_PTY = ['--mount', 'sh', '-c', 'mount --bind /dev/null /dev/ptmx && exec "$@"', 'sh'];
+const HAVE_NAMESPACES = spawnSync('unshare', [...NO_PTY, 'true']).status === 0;
+const noPtyIt = HAVE_NAMESPACES ? it : it.skip;
+if (!HAVE_NAMESPACES) console.warn('start.test.ts: unshare --mount is not permitted here; the no-pty tests are skipped');
+
+noPtyIt('-n whose master gets no pty: dt -l shows why, dt -a reports it once with status 1, nothing is left', async () => {
+  const socket = sandbox.path('s');
+  const created = await run('unshare', [...NO_PTY, process.execPath, DT, '-n', socket, 'sleep', '1000'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
+  await expectNoMasterLeft(sandbox);
+  const reason = 'could not start sleep: forkpty(3) failed.';
+  expect(await listJson()).toMatchObject([{ socket, state: 'failed', note: reason }]);
+  const attached = await runDt(['-a', socket], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(attached).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
+  expect(await listJson()).toEqual([]);
+});
+
+noPtyIt('-c whose master gets no pty: the creating client reports why, status 1, and nothing is left', async () => {
+  const socket = sandbox.path('s');
+  const stderrFile = sandbox.path('dt.stderr');
+  const term = runInTerminal(sandbox, stderrFile, 'unshare', [...NO_PTY, process.execPath, DT, '-c', socket, 'sleep', '1000']);
+  expect((await term.waitForExit()).exitCode).toBe(1);
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: could not start sleep: forkpty(3) failed.\n`);
+  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
+  await expectNoMasterLeft(sandbox);
+  // The creating client was told, as an attached client is told a program's end: nothing is kept.
+  expect(await listJson()).toEqual([]);
+});
+
+// ---- systemd socket activation ----
+
+const ACTIVATE = '/usr/bin/systemd-socket-activate';
+const HAVE_ACTIVATE = fs.existsSync(ACTIVATE);
+const activationIt = HAVE_ACTIVATE ? it : it.skip;
+if (!HAVE_ACTIVATE) console.warn('start.test.ts: no systemd-socket-activate (Debian package systemd); the socket activation tests are skipped');
+
+/** systemd-socket-activate passes its children only the variables it is told to (-E). */
+function passEnvironment(extra: Record<string, string> = {}): string[] {
+  const variables = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...sandbox.env(), ...extra };
+  return Object.entries(variables).flatMap(([name, value]) => ['-E', `${name}=${value}`]);
+}
+
+activationIt('dt -N serves on the socket systemd passes (LISTEN_FDS), leaves its file alone, and exits with the program', async () => {
+  const socket = sandbox.path('s');
+  // systemd-socket-activate listens, and on the first connection execs dt in its own process
+  // with LISTEN_FDS=1, LISTEN_PID and the socket at descriptor 3, as systemd does.
+  const service = sandbox.run(ACTIVATE, ['-l', socket, ...passEnvironment({ HEXECHO_EXIT_ON_EOT: '1' }), process.execPath, DT, '-N', socket, ...HEXECHO]);
+  await service.waitFor('Listening on');
+  const modeBefore = modeOf(socket);
+  const client = sandbox.dt(['-a', socket, '-r', 'none']);
+  await client.waitFor('READY');
+  client.write('x');
+  await client.waitFor('HEX 78');
+
+  const masterPid = await masterPidOf(socket);
+  expect(masterPid).toBe(service.pid);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  const environment = fs.readFileSync(`/proc/${programPid}/environ`, 'utf8').split('\0');
+  expect(environment.filter((entry) => entry.startsWith('LISTEN_'))).toEqual([]);
+  expect(socketsOf(programPid)).toEqual([]);
+  expect(modeOf(socket)).toBe(modeBefore);
+
+  client.write('\x04');
+  expect((await client.waitForExit()).exitCode).toBe(0);
+  expect((await service.waitForExit()).exitCode).toBe(0);
+  // The file is the service manager's: it listens on it again for the next start.
+  expect(isSocketFile(socket)).toBe(true);
+});
+
+activationIt('dt -N refuses a passed socket that is not the one named, status 1', async () => {
+  const socket = sandbox.path('s');
+  const other = sandbox.path('other');
+  const service = sandbox.run(ACTIVATE, ['-l', other, ...passEnvironment(), process.execPath, DT, '-N', socket, ...HEXECHO]);
+  await service.waitFor('Listening on');
+  await runDt(['-k', other, 'WINCH'], { cwd: sandbox.dir, env: sandbox.env() }); // the connection that starts the service
+  expect((await service.waitForExit()).exitCode).toBe(1);
+  expect(service.text).toContain(`dt: ${socket}: the service manager's socket is ${other}, not this one`);
+  expect(fs.existsSync(socket)).toBe(false);
+});
