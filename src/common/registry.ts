@@ -41,6 +41,9 @@ export interface SessionRecord {
   startError?: string;
 }
 
+/** Longer than any reason dt writes (a pty failure is one short sentence). */
+const MAX_START_ERROR_LENGTH = 4096;
+
 export interface Registry {
   records: SessionRecord[];
   /** files named like records that could not be used (not regular, too large, malformed) */
@@ -228,7 +231,7 @@ export function parseRecord(text: string, pidInName: number): SessionRecord | un
     return undefined;
   }
   if (!isObject(value)) return undefined;
-  const { socket, masterPid, command, startedAt, exit } = value;
+  const { socket, masterPid, command, startedAt, exit, startError } = value;
   if (typeof socket !== 'string' || !path.isAbsolute(socket) || socket.includes('\0')) return undefined;
   if (masterPid !== pidInName) return undefined;
   if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string')) return undefined;
@@ -236,7 +239,10 @@ export function parseRecord(text: string, pidInName: number): SessionRecord | un
   const record: SessionRecord = { socket, masterPid, command: command as string[], startedAt };
   if (exit === undefined) return record;
   const exitStatus = parseExit(exit);
-  return exitStatus && { ...record, exit: exitStatus };
+  if (!exitStatus) return undefined;
+  if (startError === undefined) return { ...record, exit: exitStatus };
+  if (typeof startError !== 'string' || startError.length > MAX_START_ERROR_LENGTH) return undefined;
+  return { ...record, exit: exitStatus, startError };
 }
 
 function parseExit(value: unknown): SessionRecord['exit'] {

@@ -11,6 +11,8 @@ describe('parseRecord', () => {
     expect(parseRecord(JSON.stringify(VALID), 42)).toEqual(VALID);
     expect(parseRecord(JSON.stringify({ ...VALID, exit: EXIT }), 42)).toEqual({ ...VALID, exit: EXIT });
     expect(parseRecord(JSON.stringify({ ...VALID, future: true }), 42)).toEqual(VALID);
+    const failed = { ...VALID, exit: { code: 1, signal: 0, endedAt: EXIT.endedAt }, startError: 'could not start bash: forkpty(3) failed.' };
+    expect(parseRecord(JSON.stringify(failed), 42)).toEqual(failed);
   });
 
   it.each([
@@ -37,6 +39,8 @@ describe('parseRecord', () => {
     ['exit code fractional', JSON.stringify({ ...VALID, exit: { ...EXIT, code: 1.5 } })],
     ['exit signal 65', JSON.stringify({ ...VALID, exit: { ...EXIT, signal: 65 } })],
     ['exit endedAt missing', JSON.stringify({ ...VALID, exit: { code: 0, signal: 0 } })],
+    ['startError a number', JSON.stringify({ ...VALID, exit: EXIT, startError: 1 })],
+    ['startError too long', JSON.stringify({ ...VALID, exit: EXIT, startError: 'x'.repeat(5000) })],
   ])('refuses a record with %s', (_, text) => {
     expect(parseRecord(text, 42)).toBeUndefined();
   });
