@@ -10,10 +10,10 @@ import { isMasterAlive, readRecords } from '../common/registry.js';
 import { connectSocket, isSymbolicLink } from '../common/socket.js';
 
 /**
- * A running master answers at once, one still starting once Node has started (the socket
- * listens before the master runs); silence beyond this means something else owns the socket.
+ * A running master answers at once, one still starting as soon as Node has started (the
+ * socket listens before the master runs); silence means something else owns the socket.
  */
-const HELLO_REPLY_TIMEOUT_MS = 10_000;
+const HELLO_REPLY_TIMEOUT_MS = 5_000;
 
 export interface SessionConnection {
   socket: net.Socket;
