@@ -1,0 +1,84 @@
+// What a user's terminal shows, judged by a real terminal emulator: xterm.js (@xterm/headless,
+// the terminal of VS Code) fed the bytes a terminal received. Its modes, its active buffer
+// and its text are what the tests assert, never what dt itself believes.
+
+import xterm from '@xterm/headless';
+
+const { Terminal } = xterm;
+
+/** The modes a program may set that matter to its user, as xterm.js reports them. */
+export interface ScreenModes {
+  applicationCursorKeys: boolean;
+  applicationKeypad: boolean;
+  autowrap: boolean;
+  bracketedPaste: boolean;
+  focusEvents: boolean;
+  /** 'none', 'x10' (?9), 'vt200' (?1000), 'drag' (?1002), 'any' (?1003) */
+  mouseTracking: string;
+  /** xterm.js's name of the mouse encoding: 'DEFAULT', 'SGR' (?1006), 'SGR_PIXELS' (?1016) */
+  mouseEncoding: string;
+  cursorHidden: boolean;
+  /** 'block', 'underline', 'bar', or undefined for the terminal's default */
+  cursorStyle: string | undefined;
+  buffer: 'normal' | 'alternate';
+  title: string;
+}
+
+/** The internals xterm.js keeps public-by-convention; only read, never written. */
+interface XtermCore {
+  coreService: { isCursorHidden: boolean; decPrivateModes: { cursorStyle?: string } };
+  coreMouseService: { activeEncoding: string };
+}
+
+export class Screen {
+  readonly terminal: InstanceType<typeof Terminal>;
+  private windowTitle = '';
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(cols = 80, rows = 24) {
+    this.terminal = new Terminal({ cols, rows, allowProposedApi: true, scrollback: 1000 });
+    this.terminal.onTitleChange((title) => { this.windowTitle = title; });
+  }
+
+  /** Queues bytes for the terminal; `settled()` resolves once it has parsed everything queued. */
+  write(bytes: Buffer | string): void {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+    this.pending = new Promise((resolve) => this.terminal.write(new Uint8Array(data), resolve));
+  }
+
+  /** Resolves when every byte written so far has been parsed (xterm.js parses in order). */
+  settled(): Promise<void> {
+    return this.pending;
+  }
+
+  get modes(): ScreenModes {
+    const modes = this.terminal.modes;
+    const core = (this.terminal as unknown as { _core: XtermCore })._core;
+    return {
+      applicationCursorKeys: modes.applicationCursorKeysMode,
+      applicationKeypad: modes.applicationKeypadMode,
+      autowrap: modes.wraparoundMode,
+      bracketedPaste: modes.bracketedPasteMode,
+      focusEvents: modes.sendFocusMode,
+      mouseTracking: modes.mouseTrackingMode,
+      mouseEncoding: core.coreMouseService.activeEncoding,
+      cursorHidden: core.coreService.isCursorHidden,
+      cursorStyle: core.coreService.decPrivateModes.cursorStyle,
+      buffer: this.terminal.buffer.active.type,
+      title: this.windowTitle,
+    };
+  }
+
+  /** The visible screen, one string per row, trailing blanks removed. */
+  get lines(): string[] {
+    const buffer = this.terminal.buffer.active;
+    const lines: string[] = [];
+    for (let row = 0; row < this.terminal.rows; row++) lines.push(buffer.getLine(buffer.viewportY + row)?.translateToString(true) ?? '');
+    return lines;
+  }
+
+  /** The visible screen as text, rows joined by newlines. */
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
