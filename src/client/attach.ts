@@ -55,8 +55,9 @@ export async function attach(socketPath: string, options: ClientOptions, session
       process.stdin.pause();
       process.stdout.off('resize', onResize);
       process.off('SIGCONT', onContinue);
-      restoreTerminal();
+      // Printed before output processing is back on, so that the line ends in exactly \r\n.
       printStatusLine(message);
+      restoreTerminal();
       void flushed.then(() => resolve(code));
     };
 
@@ -163,9 +164,9 @@ export async function attach(socketPath: string, options: ClientOptions, session
 
     const suspend = (): void => {
       socket.write(encodeFrame(FrameType.Detach));
-      restoreTerminal();
       // Leave the shell a usable screen, with its "Stopped" line at the bottom, as dtach does.
       printStatusLine('');
+      restoreTerminal();
       process.kill(process.pid, 'SIGTSTP');
     };
 

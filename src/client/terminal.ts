@@ -9,17 +9,22 @@ import type { WindowSize } from '../common/protocol.js';
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
 
 /**
- * Modes a full-screen program may leave on when we leave it behind: alternate screen, mouse
- * reporting, focus events, bracketed paste, application cursor keys and keypad, kitty key
- * flags, colours, and a hidden cursor.
+ * Modes a full-screen program may leave on when we leave it behind (and that the master puts
+ * a terminal in when it attaches): alternate screen, mouse reporting, focus events, bracketed
+ * paste, application cursor keys and keypad, kitty key flags, modifyOtherKeys, autowrap off,
+ * cursor style, colours, and a hidden cursor.
  */
 const RESET_PROGRAM_MODES =
   '\x1b[?1049l' + // normal screen buffer
-  '\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l\x1b[?1006l\x1b[?1015l' + // mouse reporting
+  '\x1b[?9l\x1b[?1000l\x1b[?1002l\x1b[?1003l' + // mouse reporting
+  '\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[?1016l' + // mouse encodings
   '\x1b[?1004l' + // focus events
   '\x1b[?2004l' + // bracketed paste
   '\x1b[?1l\x1b>' + // normal cursor keys and keypad
   '\x1b[<u' + // pop kitty keyboard flags
+  '\x1b[>4m' + // modifyOtherKeys back to the terminal's default
+  '\x1b[?7h' + // autowrap
+  '\x1b[0 q' + // the terminal's default cursor style
   '\x1b[0m' + // default colours
   '\x1b[?25h'; // visible cursor
 
