@@ -103,7 +103,7 @@ _dt() {
 
   if ((command_index < 0)); then
     if ((${#pending[@]} > 0)); then
-      [[ ${pending[0]} == r ]] && COMPREPLY=($(compgen -W 'none ctrl_l winch' -- "$cur"))
+      [[ ${pending[0]} == r ]] && COMPREPLY=($(compgen -W 'none ctrl_l winch resize' -- "$cur"))
       return 0 # -e takes any character: nothing to offer
     fi
     if [[ $cur == -* || $mode == -a ]]; then

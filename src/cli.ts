@@ -176,8 +176,12 @@ Options:
   -E		Disable the detach character.
   -r <method>	Set the redraw method to <method>. The valid methods are:
 		     none: Don't redraw at all.
-		   ctrl_l: Send a Ctrl L character to the program.
+		   ctrl_l: Send a Ctrl L character to the program
+		           (typed into it: an editor may insert it).
 		    winch: Send a WINCH signal to the program.
+		   resize: Make the window one row shorter, then restore
+		           it (the default: every full-screen program
+		           redraws, and nothing is typed).
   -z		Disable processing of the suspend key.
   -R		Read-only: watch the session; never send input or window size.
 `;

@@ -82,7 +82,7 @@ async function createAndAttach(command: CreateCommand, socket: string): Promise<
 }
 
 function masterSpec(command: CreateCommand, socket: string, holdUntilAttach: boolean): MasterSpec {
-  const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.CtrlL : command.client.redraw;
+  const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   return { socket, command: command.command, redraw, holdUntilAttach, cwd: exactWorkingDirectory(), ...windowSize() };
 }
 

@@ -42,13 +42,16 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
-export const RedrawMethod = { Unspecified: 0, None: 1, CtrlL: 2, Winch: 3 } as const;
+/** Unspecified: the session's default. New methods take the next number (old masters refuse them). */
+export const RedrawMethod = { Unspecified: 0, None: 1, CtrlL: 2, Winch: 3, Resize: 4 } as const;
 export type RedrawMethod = (typeof RedrawMethod)[keyof typeof RedrawMethod];
+const LAST_REDRAW_METHOD = RedrawMethod.Resize;
 
 export const REDRAW_METHOD_NAMES: Record<string, RedrawMethod> = {
   none: RedrawMethod.None,
   ctrl_l: RedrawMethod.CtrlL,
   winch: RedrawMethod.Winch,
+  resize: RedrawMethod.Resize,
 };
 
 export interface Frame {
@@ -209,7 +212,7 @@ export function encodeAttach(attach: Attach): Buffer {
 export function decodeAttach(payload: Buffer): Attach {
   requireLength(payload, 6, 'attach');
   const redraw = payload.readUInt8(4);
-  if (redraw > RedrawMethod.Winch) throw new ProtocolError(`unknown redraw method ${redraw}`);
+  if (redraw > LAST_REDRAW_METHOD) throw new ProtocolError(`unknown redraw method ${redraw}`);
   return {
     ...decodeWindowSize(payload),
     redraw: redraw as RedrawMethod,
@@ -236,7 +239,7 @@ export function encodeRedraw(method: RedrawMethod): Buffer {
 export function decodeRedraw(payload: Buffer): RedrawMethod {
   requireLength(payload, 1, 'redraw');
   const method = payload.readUInt8(0);
-  if (method > RedrawMethod.Winch) throw new ProtocolError(`unknown redraw method ${method}`);
+  if (method > LAST_REDRAW_METHOD) throw new ProtocolError(`unknown redraw method ${method}`);
   return method as RedrawMethod;
 }
 

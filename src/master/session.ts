@@ -14,12 +14,14 @@ import { collectAfterOutput } from './memory.js';
 import {
   FrameType, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
-  encodeExit, encodeHello, encodeText, type Attach, type Frame,
+  encodeDataFrames, encodeExit, encodeHello, encodeText, type Attach, type Frame,
 } from '../common/protocol.js';
 import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
 import { readRecords, removeRecord, writeRecord, type SessionRecord } from '../common/registry.js';
 import { Relay } from './relay.js';
+import { ResizeRedraw } from './resize-redraw.js';
 import type { SocketKeeper } from './socket-keeper.js';
+import { TerminalModeTracker } from './terminal-modes.js';
 
 /** A client must say hello within this time or be dropped (it is not a dt client). */
 const HELLO_TIMEOUT_MS = 5_000;
@@ -46,6 +48,10 @@ export class Session {
   private readonly relay: Relay;
   private readonly inputFlow: InputFlow;
   private readonly collectGarbage = collectAfterOutput();
+  private readonly modes = new TerminalModeTracker();
+  private readonly sizer: ResizeRedraw;
+  /** Whether the program's output has been read: before that, a viewer misses nothing and needs no redraw. */
+  private outputRead = false;
   private readonly record: SessionRecord;
   private terminatedBy: NodeJS.Signals | undefined;
   private ended = false;
@@ -67,6 +73,7 @@ export class Session {
       for (const connection of this.connections) this.inputFlow.release(connection);
     });
     this.relay = new Relay(program, spec.holdUntilAttach, (count) => socketFile.markAttached(count > 0));
+    this.sizer = new ResizeRedraw(program);
     program.onData((data) => this.output(data));
     socketFile.serve((client) => this.accept(client), () => this.relay.viewerCount > 0);
     program.onExit((status) => this.end(status));
@@ -74,6 +81,9 @@ export class Session {
 
   /** Output from the program: every byte it writes passes here, in order. */
   private output(data: Buffer): void {
+    this.outputRead = true;
+    this.modes.feed(data);
+    this.sizer.programWrote();
     this.relay.broadcast(data);
     this.collectGarbage(data.length);
   }
@@ -145,17 +155,27 @@ export class Session {
     connection.greeted = true;
   }
 
-  /** A viewer attaches: it sizes the terminal, receives the output from now on, and may redraw. */
+  /**
+   * A viewer attaches: it sizes the terminal, its terminal is put in the modes the program set,
+   * it receives the output from then on, and it may redraw.
+   */
   private attach(connection: Connection, request: Attach): void {
     connection.readOnly = request.readOnly;
-    if (!request.readOnly) this.program.resize(request.cols, request.rows);
+    if (!request.readOnly) this.sizer.resize(request.cols, request.rows);
+    if (!this.relay.hasViewer(connection.socket)) {
+      // Output read but not yet sent goes to the other viewers first: the modes then describe
+      // exactly what they were sent, and this viewer's stream starts from there.
+      this.relay.flush();
+      const restore = this.modes.restoreSequence();
+      if (restore.length > 0) for (const frame of encodeDataFrames(FrameType.Output, restore)) connection.socket.write(frame);
+    }
     this.relay.addViewer(connection.socket);
     // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
     if (!request.readOnly) void this.redraw(request.redraw);
   }
 
   private resize(connection: Connection, size: { cols: number; rows: number }): void {
-    if (this.relay.hasViewer(connection.socket)) this.program.resize(size.cols, size.rows);
+    if (this.relay.hasViewer(connection.socket)) this.sizer.resize(size.cols, size.rows);
   }
 
   private async redraw(method: RedrawMethod): Promise<void> {
@@ -164,6 +184,8 @@ export class Session {
       if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
     } else if (effective === RedrawMethod.Winch) {
       this.program.signalForeground(28 /* SIGWINCH */);
+    } else if (effective === RedrawMethod.Resize && this.outputRead) {
+      this.sizer.start();
     }
   }
 

@@ -62,6 +62,7 @@ describe('client options', () => {
     [['-r', 'none'], client({ redraw: 1 })],
     [['-r', 'ctrl_l'], client({ redraw: 2 })],
     [['-r', 'winch'], client({ redraw: 3 })],
+    [['-r', 'resize'], client({ redraw: 4 })],
     [['-r', 'winch', '-r', 'none'], client({ redraw: 1 })],
     [['-z'], client({ suspendKey: false })],
     [['-R'], client({ readOnly: true })],

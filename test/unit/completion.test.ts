@@ -33,7 +33,7 @@ const ZSH = findShell('zsh');
 
 const MODES = ['-A', '-N', '-a', '-c', '-k', '-l', '-n', '-p'];
 const SESSION_OPTIONS = ['-E', '-R', '-e', '-r', '-z'];
-const REDRAW_METHODS = ['ctrl_l', 'none', 'winch'];
+const REDRAW_METHODS = ['ctrl_l', 'none', 'resize', 'winch'];
 const FIXTURE_COMMANDS = ['dtfixture-alpha', 'dtfixture-beta'];
 
 let scratch: string;

@@ -31,7 +31,7 @@ function patternedBytes(length: number): Buffer {
   return bytes;
 }
 
-const ALL_REDRAW_METHODS = [RedrawMethod.Unspecified, RedrawMethod.None, RedrawMethod.CtrlL, RedrawMethod.Winch];
+const ALL_REDRAW_METHODS = [RedrawMethod.Unspecified, RedrawMethod.None, RedrawMethod.CtrlL, RedrawMethod.Winch, RedrawMethod.Resize];
 
 describe('frame header', () => {
   it('is [type][length u32 big-endian][payload], whatever the platform byte order', () => {
@@ -164,7 +164,7 @@ describe('payload decoders validate', () => {
     expect(() => decodeKill(Buffer.from([signal]))).toThrow(ProtocolError);
   });
 
-  it.each([4, 5, 255])('an unknown redraw method %i in attach and redraw', (method) => {
+  it.each([5, 6, 255])('an unknown redraw method %i in attach and redraw', (method) => {
     expect(() => decodeAttach(Buffer.from([0, 80, 0, 24, method, 0]))).toThrow(ProtocolError);
     expect(() => decodeRedraw(Buffer.from([method]))).toThrow(ProtocolError);
   });
