@@ -82,3 +82,28 @@ export class Screen {
     return this.lines.join('\n');
   }
 }
+
+/** Anything that shows bytes as they arrive: a harness Term (its node-pty terminal). */
+interface ByteSource {
+  pty: { onData(listener: (data: Buffer | string) => void): unknown };
+}
+
+/** A Screen showing everything `source` shows from now on. Call it right after creating the terminal. */
+export function screenOf(source: ByteSource, cols = 80, rows = 24): Screen {
+  const screen = new Screen(cols, rows);
+  source.pty.onData((data) => screen.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+  return screen;
+}
+
+/** Polls until `condition` holds of the screen; fails with the screen's text and modes. */
+export async function waitForScreen(screen: Screen, condition: (screen: Screen) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await screen.settled();
+    if (condition(screen)) return;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for the screen to show ${what}\n--- screen ---\n${screen.text}\n--- modes ---\n${JSON.stringify(screen.modes)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -200,10 +200,10 @@ const INVISIBLE_SEQUENCES = /\x1b\[[0-9;?<>=]*[ -\/]*[@-~]|\x1b[^[]/g;
  * new line, the message), exactly once, with nothing visible printed after it.
  */
 export function expectStatusLine(output: string, message: string): void {
-  // After the client restored the terminal, output post-processing may turn \n into \r\n.
+  // Lines end in exactly \r\n: the client prints them before output processing is back on.
   const statusLine = new RegExp(`\\x1b\\[999H\\r*\\n${escapeRegExp(message)}\\r*\\n`, 'g');
   const matches = [...output.matchAll(statusLine)];
-  expect(matches.map((match) => match[0].replace(/\r/g, ''))).toEqual([`\x1b[999H\n${message}\n`]);
+  expect(matches.map((match) => match[0])).toEqual([`\x1b[999H\r\n${message}\r\n`]);
   const after = output.slice(matches[0]!.index! + matches[0]![0].length);
   expect(after.replace(INVISIBLE_SEQUENCES, '')).toBe('');
 }
