@@ -122,12 +122,16 @@ describe('dt: -r winch', () => {
 function modesNotReset(leaving: string): string[] {
   const groups: Array<[string, string[]]> = [
     ['alternate screen', ['\x1b[?1049l']],
-    ['mouse reporting', ['\x1b[?1000l', '\x1b[?1002l', '\x1b[?1003l', '\x1b[?1005l', '\x1b[?1006l', '\x1b[?1015l']],
+    ['mouse reporting', ['\x1b[?9l', '\x1b[?1000l', '\x1b[?1002l', '\x1b[?1003l']],
+    ['mouse encodings', ['\x1b[?1005l', '\x1b[?1006l', '\x1b[?1015l', '\x1b[?1016l']],
     ['focus events', ['\x1b[?1004l']],
     ['bracketed paste', ['\x1b[?2004l']],
     ['application cursor keys', ['\x1b[?1l']],
     ['application keypad', ['\x1b>']],
     ['kitty keyboard flags', ['\x1b[<u']],
+    ['modifyOtherKeys', ['\x1b[>4m']],
+    ['autowrap off', ['\x1b[?7h']],
+    ['cursor style', ['\x1b[0 q']],
     ['colours', ['\x1b[0m']],
     ['hidden cursor', ['\x1b[?25h']],
   ];
