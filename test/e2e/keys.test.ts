@@ -160,8 +160,9 @@ async function clientInJobControlShell(dtArgs: string[]): Promise<{ shell: Term;
 
 describe('the suspend key', () => {
   it('^Z under job control: restores the terminal, stops the client, and fg re-attaches with a redraw', async () => {
-    // Session default redraw is ctrl_l (no -r at creation); hexlog is raw, so it gets ^L.
-    const { socket, log } = await hexlogSession([]);
+    // The session's default redraw is ctrl_l (given at creation, the attach gives none); hexlog
+    // is raw, so it gets ^L, on the attach and again on fg.
+    const { socket, log } = await hexlogSession(['-r', 'ctrl_l']);
     const { shell: jobShell, client, cookedModes } = await clientInJobControlShell(['-a', socket]);
     await jobShell.waitFor('HEX 0c\r');
     jobShell.write('x');

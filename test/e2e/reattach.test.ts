@@ -24,10 +24,10 @@ function findProgram(name: string): string | undefined {
   return undefined;
 }
 
-/** `it`, or `it.skip` with the reason in the test's name when the program is absent. */
-function withProgram(name: string): { it: typeof it; label: string } {
+/** `it`, skipping with the reason in the test's name when the program is absent. */
+function withProgram(name: string): { it: ReturnType<typeof it.skipIf>; label: string } {
   const found = findProgram(name) !== undefined;
-  return { it: found ? it : it.skip, label: found ? name : `${name} (skipped: ${name} is not installed; .ci/run installs it)` };
+  return { it: it.skipIf(!found), label: found ? name : `${name} (skipped: ${name} is not installed; .ci/run installs it)` };
 }
 
 /** Programs run with a home of their own: no user configuration, nothing written to the real home. */
@@ -89,6 +89,12 @@ async function type(target: Watched, keys: string, shows: string[]): Promise<voi
   await waitForScreen(target.screen, showing(...shows), JSON.stringify(shows));
 }
 
+/** Ends the session's program with SIGTERM; an attached client reports it (killed by SIGTERM). */
+async function endSession(socket: string, attached: Term): Promise<void> {
+  expect((await sandbox.dt(['-k', socket, 'TERM']).waitForExit()).exitCode).toBe(0);
+  await attached.waitFor('[program killed by SIGTERM]\r\n');
+}
+
 async function programExits(client: Term): Promise<void> {
   expect((await client.waitForExit(15_000)).exitCode).toBe(0);
   expect(client.text).toMatch(/\x1b\[999H\r\n\[program exited with status 0\]\r\n$/);
@@ -131,7 +137,7 @@ describe('real programs come back drawn, in their modes, with the default redraw
       await type(creator, 'ikept\x1b', ['kept']);
       await type(creator, ':set ts', [':set ts']);
     }, ['kept', ':set ts']);
-    expect(client.screen.lines.at(-1)).toBe(':set ts');
+    await waitForScreen(client.screen, (screen) => screen.lines.at(-1) === ':set ts', 'the command line on the last row');
     client.term.write('=4 | wq\r');
     await programExits(client.term);
     expect(fs.readFileSync(file, 'latin1')).toBe('kept\n');
@@ -248,6 +254,7 @@ describe('terminal modes follow the program', () => {
     await first.screen.settled();
     const reset = first.screen.modes;
     expect({ ...reset, title: '' }).toEqual({ ...new Screen().modes, title: '' });
+    await endSession(socket, second.term);
   });
 
   it('reach the creating client of -c once, as the program wrote them, with no restore before them', async () => {
@@ -258,7 +265,7 @@ describe('terminal modes follow the program', () => {
     expect(creator.term.text).not.toContain(RESTORED_PRIVATE_MODES);
     await sandbox.trackMaster(socket);
     await untilRaw(creator.term);
-    await detach(creator.term);
+    await endSession(socket, creator.term);
   });
 });
 
@@ -277,5 +284,6 @@ describe('the resize redraw', () => {
     // Nothing before: the creating client caused no resize; the new one exactly two.
     expect(watcher.text).toMatch(/^SIZE 80x23 WINCH 1\r\r\nSIZE 80x24 WINCH 2\r\r\n$/);
     expect(creator.text).not.toContain('80x23');
+    await endSession(socket, watcher);
   });
 });
