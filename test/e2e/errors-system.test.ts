@@ -1,8 +1,9 @@
 // Errors the system gives about the socket path or the master, each turned into a reason a
 // user can act on: a file where a directory should be, a symbolic link loop or to nothing, a
 // name too long, a read-only or full file system, a stopped master, a master out of file
-// descriptors, a session that ends while -p is still sending. Each: the message on stderr,
-// status 1, nothing created, never an internal path or a stack trace.
+// descriptors, a session that ends while -p is still sending, a socket that answers with an
+// error. Each: the message on stderr,
+// status 1, nothing created or left running, never an internal path or a stack trace.
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { DT, Peer, Sandbox, isAlive, openDescriptorCount, waitUntil } from './ha
 import {
   HEXECHO, expectNoMasterLeft, killTracked, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
-import { PROTOCOL_VERSION, encodeHello } from '../../src/common/protocol.js';
+import { FrameType, PROTOCOL_VERSION, encodeFrame, encodeHello } from '../../src/common/protocol.js';
 
 let sandbox: Sandbox;
 const cleanups: Array<() => void> = [];
@@ -154,6 +155,18 @@ it('a socket that accepts and never answers: "no reply", not a hang', async () =
   expect(pushed).toMatchObject({ code: 1, stderr: `dt: ${socket}: no reply in 5 s: not a dt session, or its master is not answering\n` });
 });
 
+it('a socket that answers the hello with an error: that reason, status 1', async () => {
+  const socket = sandbox.path('refusing');
+  const server = net.createServer((connection) => {
+    connection.on('error', () => { /* the client left */ });
+    connection.once('data', () => connection.end(encodeFrame(FrameType.Error, Buffer.from('not for you'))));
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  cleanups.push(() => server.close());
+  const pushed = await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'p' });
+  expect(pushed).toMatchObject({ code: 1, stderr: `dt: ${socket}: not for you\n` });
+});
+
 /** The master's descriptor limit (ulimit -n) in the next test: about 20 are in use at rest. */
 const MASTER_DESCRIPTOR_LIMIT = 32;
 
@@ -204,4 +217,15 @@ it('-p whose session ends while it is still sending says so, status 1', async ()
   const code = await new Promise<number | null>((resolve) => push.on('close', (exitCode) => resolve(exitCode)));
   expect({ code, stderr }).toEqual({ code: 1, stderr: `dt: ${socket}: the session ended before all input was sent\n` });
   await waitUntil(() => !isAlive(masterPid), 'the master to end with its program');
+});
+
+it('-N with a program that cannot be executed, or on a live session, fails as -n does', async () => {
+  const socket = sandbox.path('s');
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  expect(await runDt(['-N', socket, '/nonexistent/program'], options))
+    .toMatchObject({ code: 1, stdout: '', stderr: 'dt: could not execute /nonexistent/program: No such file or directory\n' });
+  expect(fs.existsSync(socket)).toBe(false);
+  await startSession(socket);
+  expect(await runDt(['-N', socket, ...HEXECHO], options))
+    .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: a session is already running on this socket\n` });
 });
