@@ -1,9 +1,10 @@
 // How the program is exec-ed so that it receives exactly the bytes it was given. node-pty
 // takes strings and encodes them as UTF-8, so a word that is not UTF-8 (a Latin-1 file name)
 // cannot pass through it. Such a command, a socket path (DT_SESSION) or a working directory
-// that is not UTF-8 goes through /bin/sh instead: each such word travels as printf(1) octal
-// escapes, which are plain ASCII, and the shell decodes them and execs the program with its
-// exact argv (argv[0] included), in its exact directory, with DT_SESSION exact.
+// that is not UTF-8 goes through /bin/sh instead: in each such word the bytes that are not
+// UTF-8 (and printf's own \ and %) travel as printf(1) octal escapes, the shell decodes them
+// and execs the program with its exact argv (argv[0] included), in its exact directory, with
+// DT_SESSION exact. An escaped byte takes 4 bytes: a word must still fit exec's 128 KiB.
 
 import { encodeBytes, hasEscapedBytes } from '../common/bytes.js';
 
@@ -34,8 +35,8 @@ const DECODE_AND_EXEC = [
   'exec "$@"',
 ].join('\n');
 
-/** Bytes printf(1) prints as themselves when they are part of its format. */
-const PLAIN_BYTE = /[A-Za-z0-9_./,:=+@-]/;
+/** What printf(1) would not print as itself in its format: escapes, conversions, and bytes that are not UTF-8. */
+const NOT_PLAIN = /[\\%]|(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 
 /** `command`, `cwd` and `socket` as bytes.ts strings; `env` without DT_SESSION. */
 export function programLaunch(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ProgramLaunch {
@@ -49,12 +50,12 @@ export function programLaunch(command: readonly string[], cwd: string, socket: s
   };
 }
 
+/** "r" and the word, or "e" and the word with printf octal escapes where needed (only there, to stay short). */
 export function encodeWord(word: string): string {
   if (!hasEscapedBytes(word)) return `r${word}`;
-  let escaped = 'e';
-  for (const byte of encodeBytes(word)) {
-    const character = String.fromCharCode(byte);
-    escaped += PLAIN_BYTE.test(character) ? character : `\\${byte.toString(8).padStart(3, '0')}`;
-  }
-  return escaped;
+  return `e${word.replace(NOT_PLAIN, (character) => octal(encodeBytes(character)[0]!))}`;
+}
+
+function octal(byte: number): string {
+  return `\\${byte.toString(8).padStart(3, '0')}`;
 }

@@ -32,6 +32,13 @@ describe('programLaunch', () => {
     expect(receivedBy(Buffer.alloc(0))).toEqual(Buffer.alloc(0));
   });
 
+  it('passes a long word with UTF-8 and other bytes exactly, escaping only what it must', () => {
+    const word = Buffer.concat([Buffer.from('日本語 café '.repeat(3000), 'utf8'), Buffer.from([0xff, 0x25, 0x5c, 0xe9])]);
+    expect(receivedBy(word)).toEqual(word);
+    const launch = programLaunch(['/bin/echo', decodeBytes(word)], '/', '/tmp/s', {});
+    expect(Buffer.byteLength(launch.args.at(-1)!)).toBe(word.length + 1 + 4 * 3);
+  });
+
   it('gives the program DT_SESSION and its working directory exactly', () => {
     const directory = decodeBytes(Buffer.from('/tmp', 'latin1'));
     const socket = decodeBytes(Buffer.from('/tmp/s\xff\n', 'latin1'));
