@@ -14,7 +14,7 @@ import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
 import { formatTime, listSessions } from './client/list.js';
 import { push } from './client/push.js';
-import { findExitedRecord, removeRecord } from './common/registry.js';
+import { findExitedRecord, removeRecord, unlistedWarning } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
@@ -57,7 +57,7 @@ async function main(argv = exactArguments()): Promise<number> {
     case 'create-detached': {
       const socket = absolute(command.socket);
       await prepareSocketPath(socket);
-      await startMaster(masterSpec(command, socket, false));
+      await launchMaster(masterSpec(command, socket, false));
       return ExitCode.Ok;
     }
     case 'master-foreground':
@@ -76,9 +76,14 @@ type CreateCommand = Extract<Command, { command: string[] }>;
 
 async function createAndAttach(command: CreateCommand, socket: string): Promise<number> {
   await prepareSocketPath(socket);
-  await startMaster(masterSpec(command, socket, true));
+  await launchMaster(masterSpec(command, socket, true));
   exitOnSignals();
   return attach(socket, command.client);
+}
+
+async function launchMaster(spec: MasterSpec): Promise<void> {
+  const { unlisted } = await startMaster(spec);
+  if (unlisted !== undefined) process.stderr.write(`${unlistedWarning(spec.socket, unlisted)}\n`);
 }
 
 function masterSpec(command: CreateCommand, socket: string, holdUntilAttach: boolean): MasterSpec {

@@ -25,8 +25,13 @@ import { listenPrivate, removeSocket, socketInode } from '../common/socket.js';
  */
 const MASTER_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 
+export interface Started {
+  /** why `dt -l` will not list the session (its record could not be written), if so */
+  unlisted?: string;
+}
+
 /** Starts a master for spec; resolves once the master holds the listening socket. */
-export async function startMaster(spec: MasterSpec): Promise<void> {
+export async function startMaster(spec: MasterSpec): Promise<Started> {
   const program = spec.command[0]!;
   const executable = findExecutable(program, process.env['PATH'], spec.cwd);
   if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);
@@ -54,9 +59,10 @@ export async function startMaster(spec: MasterSpec): Promise<void> {
     removeSocket(spec.socket, socketInode(spec.socket));
     throw sessionError(spec.socket, 'cannot start the session: no process could be created');
   }
-  writeRecord({ socket: spec.socket, masterPid: child.pid, command: spec.command, startedAt: new Date().toISOString() });
+  const unlisted = writeRecord({ socket: spec.socket, masterPid: child.pid, command: spec.command, startedAt: new Date().toISOString() });
   await sendLaunch(child.stdio[SPEC_FD] as Writable, { spec, inherited });
   child.unref();
+  return unlisted === undefined ? {} : { unlisted };
 }
 
 /** The listening socket's descriptor: Node passes a server to a child only by its number. */

@@ -79,6 +79,11 @@ function homeDirectory(): string | undefined {
   }
 }
 
+/** Said once, when a session starts whose record could not be written: it runs, but dt -l will not show it. */
+export function unlistedWarning(socket: string, reason: string): string {
+  return `dt: ${socket}: the session runs but will not be listed by dt -l: ${reason}`;
+}
+
 /**
  * Writes (or rewrites) a master's record, whole or not at all: a temporary file renamed into
  * place, removed again if anything fails. Returns why the record could not be written, so

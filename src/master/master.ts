@@ -13,6 +13,7 @@ import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
 import { reportStartFailure } from './start-failure.js';
+import { unlistedWarning } from '../common/registry.js';
 
 export type { MasterOutcome } from './session.js';
 export { adoptHandedOverSocket, serviceManagerSocket } from './listening-socket.js';
@@ -43,6 +44,8 @@ export async function runMaster(spec: MasterSpec, source: SocketSource): Promise
     throw program;
   }
   const session = new Session(spec, program, socketFile);
+  // The creating command told its user already; a dt -N master tells its own stderr.
+  if (session.unlisted !== undefined && source.kind !== 'handed-over') process.stderr.write(`${unlistedWarning(spec.socket, session.unlisted)}\n`);
   process.off('SIGUSR1', ignoreUntilHandled);
   process.on('SIGUSR1', () => socketFile.recreate());
   terminateSignals.deliverTo((signal) => session.terminate(signal));

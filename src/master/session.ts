@@ -17,7 +17,7 @@ import {
   encodeDataFrames, encodeExit, encodeHello, encodeText, type Attach, type Frame,
 } from '../common/protocol.js';
 import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
-import { readRecords, removeRecord, writeRecord, type SessionRecord } from '../common/registry.js';
+import { removeRecord, supersedeRecords, writeRecord, type SessionRecord } from '../common/registry.js';
 import { Relay } from './relay.js';
 import { ResizeRedraw } from './resize-redraw.js';
 import type { SocketKeeper } from './socket-keeper.js';
@@ -53,6 +53,8 @@ export class Session {
   /** Whether the program's output has been read: before that, a viewer misses nothing and needs no redraw. */
   private outputRead = false;
   private readonly record: SessionRecord;
+  /** Why `dt -l` will not list this session (the registry could not be written), if so. */
+  readonly unlisted: string | undefined;
   private terminatedBy: NodeJS.Signals | undefined;
   private ended = false;
   private resolveOutcome!: (outcome: MasterOutcome) => void;
@@ -65,9 +67,8 @@ export class Session {
     private readonly socketFile: SocketKeeper,
   ) {
     this.record = { socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: new Date().toISOString() };
-    // A new session on this socket supersedes the kept status of an earlier one.
-    for (const old of readRecords()) if (old.socket === spec.socket && old.masterPid !== process.pid) removeRecord(old.masterPid);
-    writeRecord(this.record);
+    supersedeRecords(spec.socket, process.pid);
+    this.unlisted = writeRecord(this.record);
     this.inputFlow = new InputFlow(program);
     program.onInputDrained(() => {
       for (const connection of this.connections) this.inputFlow.release(connection);

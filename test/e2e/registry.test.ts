@@ -10,11 +10,18 @@ import { Sandbox, hasEnded, waitUntil } from './harness.js';
 import { HEXECHO, killTracked, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
+/** File systems a test mounted, unmounted after it. */
+let mounts: string[] = [];
 beforeEach(() => { sandbox = new Sandbox(); });
 afterEach(async () => {
   await killTracked();
+  // Lazily: detached at once, even while a master still has a file open there.
+  for (const dir of mounts.reverse()) execFileSync('umount', ['-l', dir]);
+  mounts = [];
   await sandbox.teardown();
 });
+
+const IS_ROOT = process.getuid?.() === 0;
 
 function registryDir(): string {
   return path.join(sandbox.env()['XDG_STATE_HOME']!, 'dt', 'sessions');
@@ -116,4 +123,57 @@ it('a relative XDG_STATE_HOME is ignored, as the XDG specification says: the rec
   expect(fs.existsSync(sandbox.path('relative-state')), 'a registry relative to the current directory').toBe(false);
   const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env });
   expect(JSON.parse(listed.stdout)).toMatchObject([{ socket, masterPid }]);
+});
+
+/** A session created with `env`: dt -n succeeds, says once why it will not be listed, and runs. */
+async function expectUnlistedSession(env: NodeJS.ProcessEnv, reason: string): Promise<number> {
+  const socket = sandbox.path('s');
+  const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env });
+  expect(created).toMatchObject({ code: 0, stdout: '', stderr: `dt: ${socket}: the session runs but will not be listed by dt -l: ${reason}\n` });
+  const masterPid = await sandbox.trackMaster(socket);
+  const listed = await runDt(['-l'], { cwd: sandbox.dir, env });
+  expect(listed).toMatchObject({ code: 0, stdout: 'No sessions.\n' });
+  return masterPid;
+}
+
+it('a registry that cannot be created (a file where its directory should be): the session runs, and dt says why it is not listed', async () => {
+  const state = sandbox.path('state-file');
+  fs.writeFileSync(state, '');
+  await expectUnlistedSession(sandbox.env({ XDG_STATE_HOME: state }), `cannot write ${state}/dt/sessions: Not a directory`);
+  // dt -c says it too, once, before attaching.
+  const socket = sandbox.path('c');
+  const term = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO], { env: { XDG_STATE_HOME: state } });
+  await term.waitFor('READY');
+  await sandbox.trackMaster(socket);
+  expect(term.text.split('will not be listed').length - 1).toBe(1);
+  term.write('\x1c');
+  expect((await term.waitForExit()).exitCode).toBe(0);
+});
+
+it.skipIf(!IS_ROOT)('a read-only registry: the session runs, and dt says why it is not listed', async () => {
+  const state = sandbox.path('ro-state');
+  fs.mkdirSync(path.join(state, 'dt', 'sessions'), { recursive: true });
+  execFileSync('mount', ['--bind', state, state]);
+  mounts.push(state);
+  execFileSync('mount', ['-o', 'remount,bind,ro', state]);
+  await expectUnlistedSession(sandbox.env({ XDG_STATE_HOME: state }), `cannot write ${state}/dt/sessions: Read-only file system`);
+});
+
+it.skipIf(!IS_ROOT)('a full registry file system: the session runs, dt says why, and no half-written file stays', async () => {
+  const state = sandbox.path('full-state');
+  fs.mkdirSync(state);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', state]);
+  mounts.push(state);
+  const registry = path.join(state, 'dt', 'sessions');
+  fs.mkdirSync(registry, { recursive: true });
+  const filler = fs.openSync(path.join(state, 'filler'), 'w');
+  try {
+    for (;;) fs.writeSync(filler, Buffer.alloc(4096));
+  } catch (error) {
+    expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  } finally {
+    fs.closeSync(filler);
+  }
+  await expectUnlistedSession(sandbox.env({ XDG_STATE_HOME: state }), `cannot write ${registry}: No space left on device`);
+  expect(fs.readdirSync(registry), 'files left in the registry').toEqual([]);
 });
