@@ -232,9 +232,18 @@ export class Sandbox {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-'));
   }
 
-  /** The environment for programs of this test: dt's session registry lives in the sandbox. */
+  /**
+   * The environment for programs of this test: dt's session registry and its session
+   * directory (named sessions' sockets) live in the sandbox, never in the machine's
+   * /tmp/dt-<uid>, which other users of the machine share.
+   */
   env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-    return { XDG_STATE_HOME: path.join(this.dir, 'state'), ...extra };
+    return { XDG_STATE_HOME: path.join(this.dir, 'state'), DT_DIR: this.sessionDir, TMPDIR: this.dir, ...extra };
+  }
+
+  /** Where this sandbox's named sessions' sockets are (dt creates it on first use). */
+  get sessionDir(): string {
+    return path.join(this.dir, 'run');
   }
 
   path(name: string): string {
