@@ -31,12 +31,18 @@ export type Command =
   | { mode: 'help' }
   | { mode: 'version' }
   | ({ mode: 'attach' } & SessionCommand)
+  /** `dt -a` without a socket: the user's only live session */
+  | { mode: 'attach-only'; client: ClientOptions }
   | ({ mode: 'attach-or-create' } & CreateCommand)
   | ({ mode: 'create' } & CreateCommand)
   | ({ mode: 'create-detached' } & CreateCommand)
   | ({ mode: 'master-foreground' } & CreateCommand)
   | { mode: 'push'; socket: string }
   | { mode: 'kill'; socket: string; signal: number }
+  | { mode: 'wait'; socket: string }
+  | { mode: 'forget'; socket: string }
+  /** `dt -F --all`: every ended session */
+  | { mode: 'forget-ended' }
   | { mode: 'list'; json: boolean };
 
 const MODES: Record<string, Command['mode']> = {
@@ -47,6 +53,8 @@ const MODES: Record<string, Command['mode']> = {
   '-N': 'master-foreground',
   '-p': 'push',
   '-k': 'kill',
+  '-w': 'wait',
+  '-F': 'forget',
   '-l': 'list',
 };
 
@@ -61,16 +69,24 @@ export function parseArgs(argv: readonly string[]): Command {
   if (mode === undefined) throw new UsageError(`Invalid mode '${modeFlag}'`);
 
   if (mode === 'list') return parseList(rest);
+  if (mode === 'forget' && rest[0] === '--all' && rest.length === 1) return { mode: 'forget-ended' };
 
   // `dt -a -R sock`, the way read-only viewing is usually written, besides dtach's `dt -a sock -R`.
-  const readOnlyFirst = mode === 'attach' && rest[0] === '-R' && rest.length > 1;
+  const readOnlyFirst = mode === 'attach' && rest[0] === '-R' && rest.length > 1 && !rest[1]!.startsWith('-');
+  // `dt -a`, alone or followed by options: no socket (a name never starts with '-').
+  if (mode === 'attach' && !readOnlyFirst && (rest.length === 0 || rest[0]!.startsWith('-'))) {
+    const { client, operands } = parseOptions(rest);
+    if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
+    return { mode: 'attach-only', client };
+  }
   const [socket, ...afterSocket] = readOnlyFirst ? [rest[1]!, '-R', ...rest.slice(2)] : rest;
   if (socket === undefined || socket === '') throw new UsageError('No socket was specified.');
+  checkSessionName(socket);
 
   if (mode === 'kill') return parseKill(socket, afterSocket);
 
-  // dtach: -p takes the socket alone.
-  if (mode === 'push') {
+  // dtach: -p takes the socket alone; so do -w and -F.
+  if (mode === 'push' || mode === 'wait' || mode === 'forget') {
     if (afterSocket.length > 0) throw new UsageError('Invalid number of arguments.');
     return { mode, socket };
   }
@@ -81,6 +97,17 @@ export function parseArgs(argv: readonly string[]): Command {
   }
   if (NEEDS_COMMAND.has(mode) && operands.length === 0) throw new UsageError('No command was specified.');
   return { mode, socket, client, command: operands } as Command;
+}
+
+/**
+ * A socket argument without a '/' names a session in the session directory; '.' and '..'
+ * would name the directory itself, and a leading '-' reads as an option.
+ */
+function checkSessionName(word: string): void {
+  if (word.includes('/')) return;
+  if (word === '.' || word === '..' || word.startsWith('-')) {
+    throw new UsageError(`Invalid session name '${word}' (for a file of that name in the current directory, write ./${word})`);
+  }
 }
 
 /**
@@ -149,16 +176,21 @@ function parseList(args: string[]): Command {
 export const USAGE = `dt - version ${VERSION}
 Keep a program running after its terminal goes away, and attach to it again.
 
-Usage: dt -a <socket> <options>
+Usage: dt -a [<socket>] <options>
        dt -A <socket> <options> <command...>
        dt -c <socket> <options> <command...>
        dt -n <socket> <options> <command...>
        dt -N <socket> <options> <command...>
        dt -p <socket>
        dt -k <socket> [signal]
+       dt -w <socket>
+       dt -F <socket> | --all
        dt -l [--json]
+A <socket> without a '/' names a session: its socket is $DT_DIR/<socket>, by
+default \${TMPDIR:-/tmp}/dt-<uid>. Anything with a '/' is a path (./name).
 Modes:
-  -a		Attach to the specified socket.
+  -a		Attach to the specified socket; without one, to your only
+		  running session.
   -A		Attach to the specified socket, or create it if it
 		  does not exist, running the specified command.
   -c		Create a new socket and run the specified command.
@@ -170,6 +202,8 @@ Modes:
 		  socket.
   -k		Send a signal (default TERM) to the program's foreground
 		  process group.
+  -w		Wait until the program ends; exit with its status.
+  -F		Forget an ended session's status (--all: every ended one).
   -l		List sessions, live and recently ended (--json for scripts).
 Options:
   -e <char>	Set the detach character to <char>, defaults to ^\\.

@@ -1,7 +1,6 @@
 // parse → dispatch by mode → exit code. The only place that ends the process.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { attach, describeExit, exitCodeOf } from './client/attach.js';
 import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
 import { sendSignal } from './client/control.js';
@@ -12,7 +11,10 @@ import { startMaster } from './client/launch.js';
 import { MASTER_FLAG, readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
-import { formatTime, listSessions } from './client/list.js';
+import { findOnlySession, formatTime, listSessions } from './client/list.js';
+import { forgetEndedSessions, forgetSession } from './client/forget.js';
+import { resolveSocketArgument } from './client/session-names.js';
+import { waitForSession } from './client/wait.js';
 import { push } from './client/push.js';
 import { findExitedRecord, removeRecord, unlistedWarning } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
@@ -35,7 +37,7 @@ async function main(argv = exactArguments()): Promise<number> {
       process.stdout.write(`dt - version ${VERSION}\n`);
       return ExitCode.Ok;
     case 'attach': {
-      const socket = absolute(command.socket);
+      const socket = resolveSocketArgument(command.socket);
       refuseSelfAttach(socket);
       const ended = reportExitedSession(socket);
       if (ended !== undefined) return ended;
@@ -43,8 +45,14 @@ async function main(argv = exactArguments()): Promise<number> {
       exitOnSignals();
       return attach(socket, command.client);
     }
+    case 'attach-only': {
+      const socket = findOnlySession();
+      requireTerminal();
+      exitOnSignals();
+      return attach(socket, command.client);
+    }
     case 'attach-or-create': {
-      const socket = absolute(command.socket);
+      const socket = resolveSocketArgument(command.socket);
       refuseSelfAttach(socket);
       requireTerminal();
       if ((await probeSocket(socket)) !== 'live') return createAndAttach(command, socket);
@@ -53,20 +61,26 @@ async function main(argv = exactArguments()): Promise<number> {
     }
     case 'create':
       requireTerminal();
-      return createAndAttach(command, absolute(command.socket));
+      return createAndAttach(command, resolveSocketArgument(command.socket));
     case 'create-detached': {
-      const socket = absolute(command.socket);
+      const socket = resolveSocketArgument(command.socket);
       await prepareSocketPath(socket);
       await launchMaster(masterSpec(command, socket, false));
       return ExitCode.Ok;
     }
     case 'master-foreground':
-      return runForegroundMaster(masterSpec(command, absolute(command.socket), false));
+      return runForegroundMaster(masterSpec(command, resolveSocketArgument(command.socket), false));
     case 'push':
       exitOnSignals();
-      return push(absolute(command.socket));
+      return push(resolveSocketArgument(command.socket));
     case 'kill':
-      return sendSignal(absolute(command.socket), command.signal);
+      return sendSignal(resolveSocketArgument(command.socket), command.signal);
+    case 'wait':
+      return waitForSession(resolveSocketArgument(command.socket));
+    case 'forget':
+      return forgetSession(resolveSocketArgument(command.socket));
+    case 'forget-ended':
+      return forgetEndedSessions();
     case 'list':
       return listSessions(command.json);
   }
@@ -137,10 +151,6 @@ function reportExitedSession(socket: string): number | undefined {
 
 function requireTerminal(): void {
   if (!hasTerminal()) throw new DtError('Attaching to a session requires a terminal.');
-}
-
-function absolute(socket: string): string {
-  return path.resolve(exactWorkingDirectory(), socket);
 }
 
 /** The client's way out on hangup or termination: restore the terminal, exit 128+N. */

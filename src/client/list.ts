@@ -1,13 +1,18 @@
-// -l: the user's sessions, from the registry, each asked for its current state.
+// -l: the user's sessions, from the registry, each asked for its current state; and the
+// choice of `dt -a` without a socket, among the live ones.
 
 import fs from 'node:fs';
 import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
-import { ExitCode } from '../common/errors.js';
+import { DtError, ExitCode } from '../common/errors.js';
 import { isExpired, isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
+import { nameOfSocket } from './session-names.js';
 import { signalName } from '../common/signals.js';
+import { formatTable, type Column } from './table.js';
 
 export interface ListedSession {
+  /** set when the socket is in the session directory */
+  name?: string;
   socket: string;
   masterPid: number;
   /** attached | detached | exited | failed (the program could not be started) | stale | unreachable */
@@ -30,8 +35,10 @@ export async function listSessions(json: boolean): Promise<number> {
   const sessions = await Promise.all(registry.records.map(describeRecord));
   const shown = sessions.filter((session): session is ListedSession => session !== null)
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  // JSON keeps bytes that are not UTF-8 as \udcXX escapes (see bytes.ts); the table shows them as \xHH.
-  process.stdout.write(json ? `${JSON.stringify(shown, null, 2)}\n` : formatTable(shown));
+  // JSON keeps bytes that are not UTF-8 as \udcXX escapes (see bytes.ts); the table shows them
+  // as \xHH. In a terminal every row fits its width; piped, the values are whole.
+  const width = process.stdout.isTTY ? process.stdout.columns : undefined;
+  process.stdout.write(json ? `${JSON.stringify(shown, null, 2)}\n` : formatSessions(shown, width));
   if (registry.skipped > 0) {
     const files = registry.skipped === 1 ? 'file that is not a session record' : 'files that are not session records';
     process.stderr.write(`dt: ${registry.dir}: skipped ${registry.skipped} ${files}\n`);
@@ -40,7 +47,8 @@ export async function listSessions(json: boolean): Promise<number> {
 }
 
 async function describeRecord(record: SessionRecord): Promise<ListedSession | null> {
-  const base = { socket: record.socket, masterPid: record.masterPid, command: record.command, startedAt: record.startedAt };
+  const name = nameOfSocket(record.socket);
+  const base = { ...(name === undefined ? {} : { name }), socket: record.socket, masterPid: record.masterPid, command: record.command, startedAt: record.startedAt };
   if (record.exit) {
     if (isExpired(record)) {
       removeRecord(record.masterPid);
@@ -87,10 +95,21 @@ function isSocketFile(file: string): boolean {
   }
 }
 
-function formatTable(sessions: ListedSession[]): string {
+const COLUMNS: Column[] = [
+  { title: 'SESSION', shorten: 'keep-end' },
+  { title: 'PID' },
+  { title: 'COMMAND', shorten: 'keep-start' },
+  { title: 'FOREGROUND', shorten: 'keep-start' },
+  { title: 'STARTED' },
+  { title: 'CLIENTS' },
+  { title: 'SIZE' },
+  { title: 'STATE', shorten: 'keep-start' },
+];
+
+function formatSessions(sessions: ListedSession[], width: number | undefined): string {
   if (sessions.length === 0) return 'No sessions.\n';
   const rows = sessions.map((session) => [
-    displayText(session.socket),
+    displayText(session.name ?? session.socket),
     String(session.masterPid),
     displayText(session.command.join(' ')),
     session.foreground ?? '-',
@@ -99,11 +118,24 @@ function formatTable(sessions: ListedSession[]): string {
     session.cols === undefined ? '-' : `${session.cols}x${session.rows}`,
     formatState(session),
   ]);
-  const header = ['SOCKET', 'PID', 'COMMAND', 'FOREGROUND', 'STARTED', 'CLIENTS', 'SIZE', 'STATE'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+  return formatTable(COLUMNS, rows, width);
+}
+
+/**
+ * The socket of the user's only live session (other than the one this runs in), for `dt -a`
+ * without a socket. With none, or several (then listed), says so.
+ */
+export function findOnlySession(): string {
+  const own = process.env['DT_SESSION'];
+  const live = readRegistry().records
+    .filter((record) => !record.exit && record.socket !== own && isMasterAlive(record.masterPid) && isSocketFile(record.socket))
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  if (live.length === 1) return live[0]!.socket;
+  if (live.length === 0) throw new DtError('no session is running (dt -l lists the ended ones)');
+  const rows = live.map((record) => [nameOfSocket(record.socket) ?? record.socket, record.command.join(' '), formatTime(record.startedAt)]);
+  const width = process.stderr.isTTY ? process.stderr.columns : undefined;
+  const table = formatTable([{ title: 'SESSION', shorten: 'keep-end' }, { title: 'COMMAND', shorten: 'keep-start' }, { title: 'STARTED' }], rows, width);
+  throw new DtError(`${live.length} sessions are running; say which one to attach to (dt -a <session>):\n${table.trimEnd()}`);
 }
 
 function formatState(session: ListedSession): string {

@@ -55,7 +55,7 @@ it('dt -l lists a live session with its master, program, clients, size and state
   [session] = await listJson();
   expect(session).toMatchObject({ socket, state: 'attached', clients: 1, cols: 91, rows: 33, foreground: 'node' });
   const table = await listTable();
-  expect(table).toMatch(/^SOCKET\s+PID\s+COMMAND\s+FOREGROUND\s+STARTED\s+CLIENTS\s+SIZE\s+STATE\n/);
+  expect(table).toMatch(/^SESSION\s+PID\s+COMMAND\s+FOREGROUND\s+STARTED\s+CLIENTS\s+SIZE\s+STATE\n/);
   expect(table).toContain(socket);
   expect(table).toMatch(new RegExp(`${masterPid}\\s.*\\s1\\s+91x33\\s+attached\\n`));
   viewer.write('\x1c');

@@ -38,6 +38,11 @@ describe('modes', () => {
     [['-k', 's'], { mode: 'kill', socket: 's', signal: 15 }],
     [['-l'], { mode: 'list', json: false }],
     [['-l', '--json'], { mode: 'list', json: true }],
+    [['-w', 'build'], { mode: 'wait', socket: 'build' }],
+    [['-w', './build'], { mode: 'wait', socket: './build' }],
+    [['-F', 'build'], { mode: 'forget', socket: 'build' }],
+    [['-F', '--all'], { mode: 'forget-ended' }],
+    [['-n', './-x', 'sh'], { mode: 'create-detached', socket: './-x', client: DEFAULT_CLIENT, command: ['sh'] }],
     [['--help'], { mode: 'help' }],
     [['-h'], { mode: 'help' }],
     [['--version'], { mode: 'version' }],
@@ -83,8 +88,11 @@ describe('client options', () => {
     expect(parseArgs(argv)).toEqual({ mode: 'attach', socket: 's', client: expected });
   });
 
-  it('takes a lone -R after -a as the socket, as dtach would', () => {
-    expect(parseArgs(['-a', '-R'])).toEqual({ mode: 'attach', socket: '-R', client: DEFAULT_CLIENT });
+  it('attaches the only session when -a has no socket, alone or with options', () => {
+    expect(parseArgs(['-a'])).toEqual({ mode: 'attach-only', client: DEFAULT_CLIENT });
+    expect(parseArgs(['-a', '-R'])).toEqual({ mode: 'attach-only', client: client({ readOnly: true }) });
+    expect(parseArgs(['-a', '-R', '-E'])).toEqual({ mode: 'attach-only', client: client({ readOnly: true, detachKey: null }) });
+    expect(parseArgs(['-a', '-r', 'none', '-e', '^B'])).toEqual({ mode: 'attach-only', client: client({ redraw: 1, detachKey: 2 }) });
   });
 
   it('applies the same options in the modes that create a session', () => {
@@ -130,7 +138,15 @@ describe('usage errors', () => {
     [['-x'], "Invalid mode '-x'"],
     [['s'], "Invalid mode 's'"],
     [['-an', 's'], "Invalid mode '-an'"],
-    [['-a'], 'No socket was specified.'],
+    [['-a', '-E', 's'], 'Invalid number of arguments.'],
+    [['-w'], 'No socket was specified.'],
+    [['-w', 's', 'extra'], 'Invalid number of arguments.'],
+    [['-F'], 'No socket was specified.'],
+    [['-F', 's', 'extra'], 'Invalid number of arguments.'],
+    [['-n', '..', 'sh'], "Invalid session name '..' (for a file of that name in the current directory, write ./..)"],
+    [['-a', '.'], "Invalid session name '.' (for a file of that name in the current directory, write ./.)"],
+    [['-n', '-x', 'sh'], "Invalid session name '-x' (for a file of that name in the current directory, write ./-x)"],
+    [['-w', '-'], "Invalid session name '-' (for a file of that name in the current directory, write ./-)"],
     [['-a', ''], 'No socket was specified.'],
     [['-n'], 'No socket was specified.'],
     [['-k'], 'No socket was specified.'],
@@ -178,7 +194,7 @@ describe.skipIf(!fs.existsSync(DTACH))('messages match dtach 0.9', () => {
   it.each([
     [[]],
     [['-x']],
-    [['-a']],
+    // dt -a without a socket attaches the only session: no dtach message to match.
     [['-c', 's']],
     [['-A', 's']],
     [['-n', 's']],

@@ -1,0 +1,74 @@
+// -w: wait until the program ends and exit with its status, printing nothing. The client
+// connects as any client does but never attaches: the master tells every connection how the
+// program ended. A status kept for a program that ended unwatched is collected at once and
+// forgotten, as `dt -a` does.
+
+import fs from 'node:fs';
+import { exitCodeOf } from './attach.js';
+import { fsPath } from '../common/bytes.js';
+import { sessionError } from '../common/errors.js';
+import { FrameType, ProtocolError, decodeExit, type Frame } from '../common/protocol.js';
+import { findExitedRecord, removeRecord } from '../common/registry.js';
+import { openSession, type SessionConnection } from './session-connection.js';
+
+export async function waitForSession(socketPath: string): Promise<number> {
+  const kept = collectKeptStatus(socketPath);
+  if (kept !== undefined) return kept;
+  let session: SessionConnection;
+  try {
+    session = await openSession(socketPath);
+  } catch (error) {
+    // The program may have ended between the look at the socket and the connect.
+    const endedMeanwhile = collectKeptStatus(socketPath);
+    if (endedMeanwhile !== undefined) return endedMeanwhile;
+    throw error;
+  }
+  const status = await waitForExitFrame(socketPath, session);
+  // Seen now: if the master kept it (nobody was attached), it is not kept any longer.
+  removeRecord(session.masterPid);
+  return status;
+}
+
+/** The kept status of a program that ended on this socket while nobody watched, forgotten once read. */
+function collectKeptStatus(socketPath: string): number | undefined {
+  if (fs.existsSync(fsPath(socketPath))) return undefined;
+  const record = findExitedRecord(socketPath);
+  if (!record?.exit) return undefined;
+  removeRecord(record.masterPid);
+  return exitCodeOf(record.exit);
+}
+
+function waitForExitFrame(socketPath: string, { socket, decoder, early }: SessionConnection): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let lastError: string | undefined;
+    let settled = false;
+    const onFrames = (frames: Frame[]): void => {
+      for (const frame of frames) {
+        if (frame.type === FrameType.Error) lastError = frame.payload.toString('utf8');
+        if (frame.type !== FrameType.Exit || settled) continue;
+        settled = true;
+        resolve(exitCodeOf(decodeExit(frame.payload)));
+        socket.destroy();
+        return;
+      }
+    };
+    const take = (frames: () => Frame[]): void => {
+      try {
+        onFrames(frames());
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        settled = true;
+        socket.destroy();
+        reject(sessionError(socketPath, `the session sent garbage: ${error.message}`, error));
+      }
+    };
+    socket.on('data', (chunk: Buffer) => take(() => decoder.push(chunk)));
+    socket.on('error', () => { /* reported by 'close' */ });
+    socket.on('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(sessionError(socketPath, lastError ?? 'lost the session: its master went away without a status'));
+    });
+    take(() => early);
+  });
+}

@@ -1,0 +1,113 @@
+// Session names: a socket argument without a '/' is a session in the private session
+// directory (DT_DIR, by default ${TMPDIR:-/tmp}/dt-<uid>), which dt creates private and
+// refuses unless it is the user's own and private; a '/' makes a path, as in dtach.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { Sandbox, waitForViewers } from './harness.js';
+import { HEXECHO, isSocketFile, killTracked, modeOf, runDt } from './lifecycle-helpers.js';
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+function dt(args: string[], env?: NodeJS.ProcessEnv): ReturnType<typeof runDt> {
+  return runDt(args, { cwd: sandbox.dir, env: sandbox.env(env) });
+}
+
+it('a name is a socket in the session directory, made private on first use; every mode takes names', async () => {
+  expect(fs.existsSync(sandbox.sessionDir)).toBe(false);
+  expect(await dt(['-n', 'work', ...HEXECHO])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  const socket = path.join(sandbox.sessionDir, 'work');
+  expect(isSocketFile(socket)).toBe(true);
+  expect(modeOf(sandbox.sessionDir)).toBe(0o700);
+  const masterPid = await sandbox.trackMaster(socket);
+
+  // dt -l shows it by its name; --json gives both.
+  const table = await dt(['-l']);
+  expect(table.stdout).toMatch(new RegExp(`^SESSION\\s+PID\\s.*\\nwork\\s+${masterPid}\\s`));
+  expect(JSON.parse((await dt(['-l', '--json'])).stdout)).toMatchObject([{ name: 'work', socket, masterPid }]);
+
+  // -a, -p and -k by name.
+  const viewer = sandbox.dt(['-a', 'work', '-r', 'none']);
+  await waitForViewers(socket, 1);
+  expect(await runDt(['-p', 'work'], { cwd: sandbox.dir, env: sandbox.env(), input: 'p' })).toMatchObject({ code: 0 });
+  await viewer.waitFor('HEX 70');
+  expect(await dt(['-k', 'work', 'INT'])).toMatchObject({ code: 0 });
+  expect((await viewer.waitForExit()).exitCode).toBe(130);
+});
+
+it("a '/' makes a path, as in dtach: ./work is in the current directory, and is listed by its path", async () => {
+  expect(await dt(['-n', './work', ...HEXECHO])).toMatchObject({ code: 0, stderr: '' });
+  const socket = sandbox.path('work');
+  expect(isSocketFile(socket)).toBe(true);
+  expect(fs.existsSync(sandbox.sessionDir), 'the session directory, for a path').toBe(false);
+  const masterPid = await sandbox.trackMaster(socket);
+  expect((await dt(['-l'])).stdout).toMatch(new RegExp(`\\n${socket}\\s+${masterPid}\\s`));
+  const [listed] = JSON.parse((await dt(['-l', '--json'])).stdout) as Array<Record<string, unknown>>;
+  expect(listed).toMatchObject({ socket });
+  expect(listed).not.toHaveProperty('name');
+  // A name of the same spelling is another session.
+  expect(await dt(['-w', 'work'])).toMatchObject({ code: 1, stderr: `dt: ${path.join(sandbox.sessionDir, 'work')}: No such file or directory\n` });
+});
+
+it('without DT_DIR, the directory is ${TMPDIR:-/tmp}/dt-<uid>', async () => {
+  const tmp = sandbox.path('tmp');
+  fs.mkdirSync(tmp);
+  expect(await dt(['-n', 'work', ...HEXECHO], { DT_DIR: '', TMPDIR: tmp })).toMatchObject({ code: 0, stderr: '' });
+  const directory = path.join(tmp, `dt-${process.getuid!()}`);
+  expect(modeOf(directory)).toBe(0o700);
+  await sandbox.trackMaster(path.join(directory, 'work'));
+});
+
+/** A refused session directory: every mode fails with `message` before anything starts. */
+async function expectRefused(env: NodeJS.ProcessEnv, message: string): Promise<void> {
+  for (const args of [['-n', 'work', ...HEXECHO], ['-a', 'work'], ['-w', 'work'], ['-p', 'work'], ['-k', 'work'], ['-A', 'work', ...HEXECHO]]) {
+    const result = await dt(args, env);
+    expect(result, `dt ${args.slice(0, 2).join(' ')}`).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${message}\n` });
+  }
+  expect(sandbox.findMasters(), 'masters started').toEqual([]);
+}
+
+it('a session directory that group or others can access is refused, and left as it is', async () => {
+  fs.mkdirSync(sandbox.sessionDir, { mode: 0o755 });
+  fs.chmodSync(sandbox.sessionDir, 0o755);
+  await expectRefused({}, `${sandbox.sessionDir}: group or others can access it (mode 0755); refusing to keep sessions there (chmod 700 it)`);
+  expect(modeOf(sandbox.sessionDir)).toBe(0o755);
+  expect(fs.readdirSync(sandbox.sessionDir)).toEqual([]);
+});
+
+it.skipIf(process.getuid?.() !== 0)('a session directory owned by someone else is refused', async () => {
+  fs.mkdirSync(sandbox.sessionDir, { mode: 0o700 });
+  execFileSync('chown', ['nobody', sandbox.sessionDir]);
+  const uid = fs.statSync(sandbox.sessionDir).uid;
+  await expectRefused({}, `${sandbox.sessionDir}: owned by uid ${uid}, not by you (uid 0); refusing to keep sessions there (set DT_DIR)`);
+  expect(fs.readdirSync(sandbox.sessionDir)).toEqual([]);
+});
+
+it('a session directory that is a symlink or a file is refused; one whose parent is missing is not made', async () => {
+  fs.mkdirSync(sandbox.path('elsewhere'), { mode: 0o700 });
+  fs.symlinkSync(sandbox.path('elsewhere'), sandbox.sessionDir);
+  await expectRefused({}, `${sandbox.sessionDir}: not a directory (sessions are kept in a private directory)`);
+  expect(fs.readdirSync(sandbox.path('elsewhere'))).toEqual([]);
+  fs.unlinkSync(sandbox.sessionDir);
+  fs.writeFileSync(sandbox.sessionDir, '');
+  await expectRefused({}, `${sandbox.sessionDir}: not a directory (sessions are kept in a private directory)`);
+  const orphan = sandbox.path('missing/run');
+  await expectRefused({ DT_DIR: orphan }, `${orphan}: No such file or directory`);
+  expect(fs.existsSync(sandbox.path('missing'))).toBe(false);
+  await expectRefused({ DT_DIR: 'relative' }, 'DT_DIR=relative: not an absolute path');
+});
+
+it('names that would not be a file in the directory are usage errors', async () => {
+  for (const name of ['..', '.', '-x']) {
+    const result = await dt(['-n', name, ...HEXECHO]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`Invalid session name '${name}'`);
+  }
+});

@@ -1,0 +1,163 @@
+// dt -w (wait for the program's end, exit with its status), dt -a without a socket (the only
+// live session), dt -F (forget ended sessions), and dt -l fitted to the terminal's width.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { Sandbox, hasEnded, masterInfo, waitForViewers, waitUntil } from './harness.js';
+import { HEXECHO, killTracked, run, runDt, type RunResult } from './lifecycle-helpers.js';
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+function dt(args: string[], input?: string): Promise<RunResult> {
+  return runDt(args, { cwd: sandbox.dir, env: sandbox.env(), ...(input === undefined ? {} : { input }) });
+}
+
+/** A named session running `sh -c 'read line; <then>'`; returns its master's pid. */
+async function startSession(name: string, then: string): Promise<number> {
+  expect(await dt(['-n', name, '/bin/sh', '-c', `read line; ${then}`])).toMatchObject({ code: 0, stderr: '' });
+  return sandbox.trackMaster(path.join(sandbox.sessionDir, name));
+}
+
+/** How many sockets a process has open (its listening socket and its connections). */
+function socketCount(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false; // closed while we looked
+    }
+  }).length;
+}
+
+async function listed(): Promise<Array<{ name?: string; socket: string; state: string; command: string[] }>> {
+  const result = await dt(['-l', '--json']);
+  expect(result).toMatchObject({ code: 0, stderr: '' });
+  return JSON.parse(result.stdout) as Array<{ name?: string; socket: string; state: string; command: string[] }>;
+}
+
+it('dt -w waits for the program, prints nothing, exits with its status, and leaves no status kept', async () => {
+  const masterPid = await startSession('build', 'exit 7');
+  // Seen from the master's descriptors: only its listening socket, then the waiter's connection.
+  await waitUntil(() => socketCount(masterPid) === 1, 'the master to have no connection');
+  const waiting = dt(['-w', 'build']);
+  await waitUntil(() => socketCount(masterPid) === 2, 'dt -w to connect');
+  expect((await masterInfo(path.join(sandbox.sessionDir, 'build'))).clients).toBe(0);
+  let done = false;
+  void waiting.then(() => { done = true; });
+  expect(done, 'dt -w returned before the program ended').toBe(false);
+  expect((await dt(['-p', 'build'], 'go\n')).code).toBe(0);
+  expect(await waiting).toMatchObject({ code: 7, stdout: '', stderr: '' });
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+  expect(await listed(), 'the status, collected by dt -w').toEqual([]);
+});
+
+it('dt -w exits 128+N when the program is killed by signal N', async () => {
+  await startSession('victim', 'exit 0');
+  const waiting = dt(['-w', 'victim']);
+  await waitUntil(async () => (await masterInfo(path.join(sandbox.sessionDir, 'victim'))).clients === 0, 'the session');
+  expect((await dt(['-k', 'victim', 'TERM'])).code).toBe(0);
+  expect(await waiting).toMatchObject({ code: 143, stdout: '', stderr: '' });
+});
+
+it('dt -w on a program that already ended unwatched returns its status at once and forgets it; a missing session is exit 1', async () => {
+  const masterPid = await startSession('done', 'exit 5');
+  expect((await dt(['-p', 'done'], 'go\n')).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+  expect(await listed()).toMatchObject([{ name: 'done', state: 'exited' }]);
+  expect(await dt(['-w', 'done'])).toMatchObject({ code: 5, stdout: '', stderr: '' });
+  expect(await listed()).toEqual([]);
+  const socket = path.join(sandbox.sessionDir, 'done');
+  expect(await dt(['-w', 'done'])).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: No such file or directory\n` });
+  expect(await dt(['-w', sandbox.path('nowhere')])).toMatchObject({ code: 1, stderr: `dt: ${sandbox.path('nowhere')}: No such file or directory\n` });
+});
+
+it('dt -a without a socket: none running is exit 1, several are listed with exit 1, the only one is attached', async () => {
+  expect(await dt(['-a'])).toMatchObject({ code: 1, stdout: '', stderr: 'dt: no session is running (dt -l lists the ended ones)\n' });
+  // An ended session is not a running one.
+  const endedPid = await startSession('ended', 'exit 0');
+  expect((await dt(['-p', 'ended'], 'go\n')).code).toBe(0);
+  await waitUntil(() => hasEnded(endedPid), 'the session to end');
+  expect((await dt(['-a'])).code).toBe(1);
+
+  expect(await dt(['-n', 'one', ...HEXECHO])).toMatchObject({ code: 0 });
+  await sandbox.trackMaster(path.join(sandbox.sessionDir, 'one'));
+  const viewer = sandbox.dt(['-a', '-r', 'none']);
+  await waitForViewers(path.join(sandbox.sessionDir, 'one'), 1);
+  viewer.write('x');
+  await viewer.waitFor('HEX 78');
+  viewer.write('\x1c');
+  expect((await viewer.waitForExit()).exitCode).toBe(0);
+
+  expect(await dt(['-n', sandbox.path('two'), ...HEXECHO])).toMatchObject({ code: 0 });
+  await sandbox.trackMaster(sandbox.path('two'));
+  const several = await dt(['-a']);
+  expect(several.code).toBe(1);
+  expect(several.stdout).toBe('');
+  expect(several.stderr).toMatch(/^dt: 2 sessions are running; say which one to attach to \(dt -a <session>\):\nSESSION\s+COMMAND\s+STARTED\n/);
+  expect(several.stderr).toMatch(/\none\s+.*hexecho\.mjs/);
+  expect(several.stderr).toContain(`\n${sandbox.path('two')}  `);
+});
+
+it('dt -F forgets one ended session, -F --all every ended one; a live session is never forgotten', async () => {
+  const first = await startSession('first', 'exit 1');
+  const second = await startSession('second', 'exit 2');
+  for (const name of ['first', 'second']) expect((await dt(['-p', name], 'go\n')).code).toBe(0);
+  await waitUntil(() => hasEnded(first) && hasEnded(second), 'both sessions to end');
+  expect(await dt(['-n', 'live', ...HEXECHO])).toMatchObject({ code: 0 });
+  await sandbox.trackMaster(path.join(sandbox.sessionDir, 'live'));
+  expect((await listed()).map((session) => session.name).sort()).toEqual(['first', 'live', 'second']);
+
+  expect(await dt(['-F', 'first'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  expect((await listed()).map((session) => session.name).sort()).toEqual(['live', 'second']);
+  expect(await dt(['-F', 'first'])).toMatchObject({
+    code: 1, stderr: `dt: ${path.join(sandbox.sessionDir, 'first')}: no ended session is kept for this socket\n`,
+  });
+  expect(await dt(['-F', 'live'])).toMatchObject({
+    code: 1, stderr: `dt: ${path.join(sandbox.sessionDir, 'live')}: the session is running; only an ended session can be forgotten\n`,
+  });
+  expect(await dt(['-F', '--all'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  expect((await listed()).map((session) => [session.name, session.state])).toEqual([['live', 'detached']]);
+});
+
+it('dt -l in a terminal fits every row in its width, shortening long values with an ellipsis; --json keeps them whole', async () => {
+  const longName = `a-session-with-a-rather-long-name-${'n'.repeat(40)}`;
+  const longArgument = `an-argument-${'x'.repeat(300)}`;
+  expect(await dt(['-n', longName, ...HEXECHO, longArgument])).toMatchObject({ code: 0 });
+  await sandbox.trackMaster(path.join(sandbox.sessionDir, longName));
+  expect(await dt(['-n', 'short', ...HEXECHO])).toMatchObject({ code: 0 });
+  await sandbox.trackMaster(path.join(sandbox.sessionDir, 'short'));
+
+  for (const cols of [100, 72, 50]) {
+    const term = sandbox.dt(['-l'], { cols, rows: 24 });
+    expect((await term.waitForExit()).exitCode).toBe(0);
+    const lines = term.output.toString('utf8').split('\r\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect([...line].length, `${cols} columns: ${line}`).toBeLessThanOrEqual(cols);
+    expect(lines.slice(1).some((line) => line.includes('…'))).toBe(true);
+    // Columns stay aligned: each row's PID starts under the title.
+    const pidColumn = lines[0]!.indexOf('PID');
+    for (const line of lines.slice(1)) expect([...line].slice(pidColumn).join('')).toMatch(/^\d+\s/);
+  }
+  const json = sandbox.dt(['-l', '--json'], { cols: 50 });
+  expect((await json.waitForExit()).exitCode).toBe(0);
+  const sessions = JSON.parse(json.output.toString('utf8').replace(/\r\n/g, '\n')) as Array<{ name: string; command: string[] }>;
+  expect(sessions.find((session) => session.name === longName)?.command).toEqual([...HEXECHO, longArgument]);
+  // Piped, nothing is shortened.
+  const piped = await dt(['-l']);
+  expect(piped.stdout).toContain(longArgument);
+  expect(piped.stdout).toContain(longName);
+});
+
+it('dt -l shows control characters in a command as ?, so a row cannot move the cursor', async () => {
+  expect(await dt(['-n', 'ctl', '/bin/sh', '-c', 'read line', 'sh', 'a\nb\x1b[2Jc'])).toMatchObject({ code: 0 });
+  await sandbox.trackMaster(path.join(sandbox.sessionDir, 'ctl'));
+  const table = await run(process.execPath, [path.resolve(import.meta.dirname, '../../bin/dt'), '-l'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(table.stdout).toContain('read line sh a?b?[2Jc');
+  expect(table.stdout.split('\n')).toHaveLength(3);
+});
