@@ -4,6 +4,7 @@
 # The command line is dtach's: dt <mode> <socket> [options] [command [args...]]
 # Options are -e CHAR, -E, -r METHOD, -z, -R, grouped freely (-Ez); -e and -r take the next
 # word, whatever it looks like; the first other word (or the one after --) is the command.
+# A socket without a '/' is a session name: a socket in ${DT_DIR:-${TMPDIR:-/tmp}/dt-$UID}.
 
 # File names (one per line, so names with spaces or glob characters stay whole); readline
 # adds the slash after a directory and the quoting. bash-completion's _filedir does the same
@@ -15,6 +16,29 @@ _dt_files() {
   fi
   compopt -o filenames 2>/dev/null
   mapfile -t COMPREPLY < <(compgen -f -- "$1")
+}
+
+# The names of the sessions whose sockets are in the session directory, as dt finds it.
+_dt_session_names() {
+  local dir=$DT_DIR file
+  if [[ -z $dir ]]; then
+    dir=/tmp
+    [[ $TMPDIR == /* ]] && dir=$TMPDIR
+    dir=$dir/dt-$UID
+  fi
+  for file in "$dir"/*; do
+    [[ -S $file && ${file##*/} == "$1"* ]] && printf '%s\n' "${file##*/}"
+  done
+}
+
+# A socket: with a '/', a path; without, a session name, or a directory to start a path in.
+_dt_sockets() {
+  if [[ $1 == */* ]]; then
+    _dt_files "$1"
+    return
+  fi
+  compopt -o filenames 2>/dev/null
+  mapfile -t COMPREPLY < <(_dt_session_names "$1"; compgen -d -- "$1")
 }
 
 # Signal names as dt -k accepts them: without the SIG prefix unless the user typed it.
@@ -37,7 +61,7 @@ _dt() {
     if [[ $cur == --* ]]; then
       COMPREPLY=($(compgen -W '--help --version' -- "$cur"))
     else
-      COMPREPLY=($(compgen -W '-a -A -c -n -N -p -k -l' -- "$cur"))
+      COMPREPLY=($(compgen -W '-a -A -c -n -N -p -k -w -F -l' -- "$cur"))
     fi
     return 0
   fi
@@ -52,25 +76,33 @@ _dt() {
       COMPREPLY=($(compgen -W '--json' -- "$cur"))
       return 0
       ;;
-    -a | -A | -c | -n | -N | -p | -k) ;;
+    -F)
+      if ((COMP_CWORD == 2)); then
+        _dt_sockets "$cur"
+        [[ --all == "$cur"* ]] && COMPREPLY+=(--all)
+      fi
+      return 0
+      ;;
+    -a | -A | -c | -n | -N | -p | -k | -w) ;;
     *) return 0 ;;
   esac
 
   # dt -a -R SOCKET: read-only may come before the socket; treat it as if it came after.
+  # dt -a alone or with options attaches the only session: options may come first.
   local socket_index=2
   if [[ $mode == -a && ${COMP_WORDS[2]} == -R ]] && ((COMP_CWORD > 2)); then
     socket_index=3
   elif [[ $mode == -a && $cur == -* ]] && ((COMP_CWORD == 2)); then
-    COMPREPLY=($(compgen -W '-R' -- "$cur"))
+    COMPREPLY=($(compgen -W '-e -E -r -z -R' -- "$cur"))
     return 0
   fi
   if ((COMP_CWORD == socket_index)); then
-    _dt_files "$cur"
+    _dt_sockets "$cur"
     return 0
   fi
 
   case $mode in
-    -p) return 0 ;;
+    -p | -w) return 0 ;;
     -k)
       ((COMP_CWORD == 3)) && _dt_signals "$cur"
       return 0

@@ -12,6 +12,7 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,15 +32,24 @@ function findShell(name: string): string | undefined {
 const BASH = findShell('bash');
 const ZSH = findShell('zsh');
 
-const MODES = ['-A', '-N', '-a', '-c', '-k', '-l', '-n', '-p'];
+const MODES = ['-A', '-F', '-N', '-a', '-c', '-k', '-l', '-n', '-p', '-w'];
 const SESSION_OPTIONS = ['-E', '-R', '-e', '-r', '-z'];
 const REDRAW_METHODS = ['ctrl_l', 'none', 'resize', 'winch'];
 const FIXTURE_COMMANDS = ['dtfixture-alpha', 'dtfixture-beta'];
 
 let scratch: string;
 let fixtureBin: string;
+/** The session directory of the cases: two live sockets and a file that is not one. */
+let sessionDir: string;
+const servers: net.Server[] = [];
 
-beforeAll(() => {
+async function listenOn(socketPath: string): Promise<void> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  servers.push(server);
+}
+
+beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-completion-'));
   fixtureBin = path.join(scratch, 'bin');
   fs.mkdirSync(fixtureBin);
@@ -50,15 +60,24 @@ beforeAll(() => {
   for (const name of ['alpha.sock', 'beta.sock', 'other', 'with space*.sock']) {
     fs.writeFileSync(path.join(scratch, 'sessions', name), '');
   }
+  sessionDir = path.join(scratch, 'private', 'run');
+  fs.mkdirSync(sessionDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(sessionDir, 'wonky-file'), '');
+  const defaultDir = path.join(scratch, 'tmp', `dt-${process.getuid!()}`);
+  fs.mkdirSync(defaultDir, { recursive: true, mode: 0o700 });
+  await Promise.all([listenOn(path.join(sessionDir, 'work')), listenOn(path.join(sessionDir, 'build')), listenOn(path.join(defaultDir, 'deflt'))]);
 });
 
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+afterAll(async () => {
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
 
 /**
  * COMPREPLY, sorted, after completing the last of `words` (the word under the cursor).
  * `setup` runs first (for example, loading bash-completion).
  */
-function complete(words: string[], setup = ''): string[] {
+function complete(words: string[], setup = '', env: Record<string, string> = { DT_DIR: sessionDir }): string[] {
   const script = `${setup}
 source "$DT_COMPLETION_FILE"
 COMP_WORDS=("$@")
@@ -72,7 +91,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     cwd: scratch,
     encoding: 'utf8',
     // Inside, only the fixtures are commands (plus the system's, for bash-completion to load).
-    env: { PATH: setup === '' ? fixtureBin : `${fixtureBin}:/usr/bin:/bin`, DT_COMPLETION_FILE: COMPLETION_FILE },
+    env: { PATH: setup === '' ? fixtureBin : `${fixtureBin}:/usr/bin:/bin`, DT_COMPLETION_FILE: COMPLETION_FILE, ...env },
   });
   if (result.status !== 0) throw new Error(`bash exited ${result.status}: ${result.stderr}`);
   return result.stdout.split('\n').filter((line) => line !== '').sort();
@@ -102,6 +121,23 @@ describe.skipIf(BASH === undefined)('bash completion', () => {
     }
   });
 
+  it('completes session names from the session directory (sockets only), and directories to start a path in', () => {
+    expect(complete(['dt', '-a', 'w'])).toEqual(['work']);
+    expect(complete(['dt', '-w', 'bu'])).toEqual(['build']);
+    expect(complete(['dt', '-a', ''])).toEqual(['bin', 'build', 'private', 'sessions', 'tmp', 'work']);
+    for (const mode of ['-A', '-c', '-n', '-N', '-p', '-k', '-w', '-F']) expect(complete(['dt', mode, 'wo'])).toEqual(['work']);
+    expect(complete(['dt', '-a', '-R', 'b'])).toEqual(['bin', 'build']);
+    // Without DT_DIR: ${TMPDIR:-/tmp}/dt-<uid>.
+    expect(complete(['dt', '-a', 'd'], '', { TMPDIR: path.join(scratch, 'tmp') })).toEqual(['deflt']);
+  });
+
+  it('offers -F a session or --all, and nothing after; -w nothing after its socket', () => {
+    expect(complete(['dt', '-F', '--'])).toEqual(['--all']);
+    expect(complete(['dt', '-F', 'w'])).toEqual(['work']);
+    expect(complete(['dt', '-F', 'work', ''])).toEqual([]);
+    expect(complete(['dt', '-w', 'work', ''])).toEqual([]);
+  });
+
   it('offers the options after the socket, and only them for -a', () => {
     expect(complete(['dt', '-a', 's', ''])).toEqual(SESSION_OPTIONS);
     expect(complete(['dt', '-c', 's', '-'])).toEqual(SESSION_OPTIONS);
@@ -110,7 +146,8 @@ describe.skipIf(BASH === undefined)('bash completion', () => {
   });
 
   it('knows dt -a -R SOCKET: -R before the socket, then the socket, then the options', () => {
-    expect(complete(['dt', '-a', '-'])).toEqual(['-R']);
+    // dt -a with options and no socket attaches the only session: every option may come first.
+    expect(complete(['dt', '-a', '-'])).toEqual(SESSION_OPTIONS);
     expect(complete(['dt', '-a', '-R', 'sessions/a'])).toEqual(['sessions/alpha.sock']);
     expect(complete(['dt', '-a', '-R', 's', ''])).toEqual(SESSION_OPTIONS);
   });
@@ -168,7 +205,7 @@ function completeZsh(line: string): string[] {
     cwd: scratch,
     encoding: 'utf8',
     // The system's PATH starts the inner zsh; the fixture then gives it fixtureBin alone.
-    env: { PATH: process.env['PATH'] ?? '', HOME: scratch },
+    env: { PATH: process.env['PATH'] ?? '', HOME: scratch, DT_DIR: sessionDir },
     timeout: 10_000, // a failure limit: a completion that never ends must not hang the suite
   });
   if (result.status !== 0) throw new Error(`zsh exited ${result.status} (${result.signal}): ${result.stderr}`);
@@ -195,6 +232,14 @@ describe.skipIf(ZSH === undefined)('zsh completion', () => {
     expect(completeZsh('dt -k sessions/a')).toEqual(['alpha.sock']);
   });
 
+  it('completes session names from the session directory, and directories to start a path in', () => {
+    expect(completeZsh('dt -a w')).toEqual(['work']);
+    expect(completeZsh('dt -w bu')).toEqual(['build']);
+    expect(completeZsh('dt -k wo')).toEqual(['work']);
+    expect(completeZsh('dt -F ')).toEqual(expect.arrayContaining(['--all', 'build', 'work', 'private']));
+    expect(completeZsh('dt -F ')).not.toContain('wonky-file');
+  });
+
   it('offers the options after the socket, and the redraw methods to -r', () => {
     expect(completeZsh('dt -a s -')).toEqual(SESSION_OPTIONS);
     expect(completeZsh('dt -c s -r ')).toEqual(REDRAW_METHODS);
@@ -203,7 +248,7 @@ describe.skipIf(ZSH === undefined)('zsh completion', () => {
   });
 
   it('knows dt -a -R SOCKET: -R before the socket, then the socket, then the options', () => {
-    expect(completeZsh('dt -a -')).toEqual(['-R']);
+    expect(completeZsh('dt -a -')).toEqual(SESSION_OPTIONS);
     expect(completeZsh('dt -a -R sessions/a')).toEqual(['alpha.sock']);
     expect(completeZsh('dt -a -R s -')).toEqual(SESSION_OPTIONS);
   });
