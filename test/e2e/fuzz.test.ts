@@ -361,7 +361,7 @@ describe('access', () => {
 
   it('the program gets DT_SESSION, the absolute socket path, even when dt was given a relative one', async () => {
   sandbox.leavesMaster('only the program environment is checked');
-    const create = sandbox.dt(['-n', 'relative.sock', process.execPath, HEXECHO]);
+    const create = sandbox.dt(['-n', './relative.sock', process.execPath, HEXECHO]);
     expect((await create.waitForExit()).exitCode).toBe(0);
     const socket = sandbox.path('relative.sock');
     await sandbox.trackMaster(socket);

@@ -186,7 +186,8 @@ async function fullLifecycle(socketArg: string, socketFile: string, cwd: string)
 }
 
 it('a socket path relative to the working directory works for -n, -a and -p, and DT_SESSION is absolute', async () => {
-  await fullLifecycle('s', sandbox.path('s'), sandbox.dir);
+  // With a '/', as in dtach: a bare word would name a session in the session directory.
+  await fullLifecycle('./s', sandbox.path('s'), sandbox.dir);
 });
 
 it('a socket path longer than sun_path (107 bytes) works for -n, -a and -p', async () => {
@@ -199,7 +200,7 @@ it('a socket path longer than sun_path (107 bytes) works for -n, -a and -p', asy
 
 it('dt -c gives the program DT_SESSION, the absolute path of a socket named relatively', async () => {
   sandbox.leavesMaster('only the program environment is checked');
-  const term = sandbox.dt(['-c', 'rel', 'sh', '-c', 'printf "SESSION=[%s]" "$DT_SESSION"; exec cat']);
+  const term = sandbox.dt(['-c', './rel', 'sh', '-c', 'printf "SESSION=[%s]" "$DT_SESSION"; exec cat']);
   await term.waitFor(`SESSION=[${sandbox.path('rel')}]`);
   await sandbox.trackMaster(sandbox.path('rel'));
 });

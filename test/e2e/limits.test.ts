@@ -154,7 +154,7 @@ it('a socket path that is not UTF-8, given relatively from a directory that is n
   fs.mkdirSync(directory);
   const socketFile = Buffer.concat([directory, bytes('/s\xff\xfe')]);
   // Messages and the -l table show the bytes as \xHH; -l --json as \udcHH escapes.
-  await everyModeOn(directory, bytes('s\xff\xfe'), socketFile, `${sandbox.dir}/d\\xe9/s\\xff\\xfe`, `${sandbox.dir}/d\udce9/s\udcff\udcfe`);
+  await everyModeOn(directory, bytes('./s\xff\xfe'), socketFile, `${sandbox.dir}/d\\xe9/s\\xff\\xfe`, `${sandbox.dir}/d\udce9/s\udcff\udcfe`);
   expect(fs.readdirSync(directory, { encoding: 'buffer' })).toEqual([]);
 });
 
@@ -165,7 +165,7 @@ it('the program receives its words, argv[0] included, its directory and DT_SESSI
   const program = Buffer.concat([directory, bytes('/t\xe9st')]);
   fs.symlinkSync('/bin/sh', program);
   const command = [program, utf8('-c'), utf8('read line'), bytes('a\xe9'), bytes('\xff\xfe'), bytes('\x80'), utf8('café ☕'), utf8('')];
-  const dt = [utf8(process.execPath), utf8(DT), utf8('-n'), bytes('s\xff'), ...command];
+  const dt = [utf8(process.execPath), utf8(DT), utf8('-n'), bytes('./s\xff'), ...command];
   const { file, args } = exactly(directory, dt);
   expect(await run(file, args, { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stdout: '', stderr: '' });
   const [masterPid] = sandbox.findMasters();
@@ -190,7 +190,7 @@ it('without /proc to read them from, words that may not be UTF-8 are refused, no
     return;
   }
   const dt = [utf8('unshare'), utf8('--mount'), utf8('sh'), utf8('-c'), utf8(hideProc), utf8('sh'), utf8(process.execPath), utf8(DT)];
-  const { file, args } = exactly(utf8(sandbox.dir), [...dt, utf8('-n'), utf8('s'), utf8('sh'), utf8('-c'), utf8('read line'), bytes('caf\xe9')]);
+  const { file, args } = exactly(utf8(sandbox.dir), [...dt, utf8('-n'), utf8('./s'), utf8('sh'), utf8('-c'), utf8('read line'), bytes('caf\xe9')]);
   const refused = await run(file, args, { cwd: sandbox.dir, env: sandbox.env() });
   expect(refused).toMatchObject({
     code: 1, stdout: '', stderr: 'dt: argument 6 (caf\ufffd) may not be UTF-8, and its exact bytes cannot be read from /proc/self/cmdline\n',

@@ -10,7 +10,10 @@ import { Sandbox, waitForViewers } from './harness.js';
 import { HEXECHO, isSocketFile, killTracked, modeOf, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
-beforeEach(() => { sandbox = new Sandbox(); });
+beforeEach(() => {
+  sandbox = new Sandbox();
+  sandbox.leavesMaster('where sessions live is checked here; how they end is tested in lifecycle and faults');
+});
 afterEach(async () => {
   await killTracked();
   await sandbox.teardown();

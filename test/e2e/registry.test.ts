@@ -131,6 +131,7 @@ async function expectUnlistedSession(env: NodeJS.ProcessEnv, reason: string): Pr
   const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env });
   expect(created).toMatchObject({ code: 0, stdout: '', stderr: `dt: ${socket}: the session runs but will not be listed by dt -l: ${reason}\n` });
   const masterPid = await sandbox.trackMaster(socket);
+  sandbox.leavesMaster('the session must go on without its record: that is what is checked');
   const listed = await runDt(['-l'], { cwd: sandbox.dir, env });
   expect(listed).toMatchObject({ code: 0, stdout: 'No sessions.\n' });
   return masterPid;

@@ -8,7 +8,10 @@ import { Sandbox, hasEnded, masterInfo, waitForViewers, waitUntil } from './harn
 import { HEXECHO, killTracked, run, runDt, type RunResult } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
-beforeEach(() => { sandbox = new Sandbox(); });
+beforeEach(() => {
+  sandbox = new Sandbox();
+  sandbox.leavesMaster('several sessions must run at once here; how they end is tested in lifecycle and faults');
+});
 afterEach(async () => {
   await killTracked();
   await sandbox.teardown();
