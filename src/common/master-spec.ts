@@ -18,6 +18,25 @@ export const LISTENING_FD = 3;
 /** The master's end of the pipe on which it receives its MasterLaunch, as JSON, then end of file. */
 export const SPEC_FD = 4;
 
+/** -L: where the master appends the program's output, and when the file is rotated. */
+export interface OutputLogSpec {
+  /** absolute path */
+  file: string;
+  /** FILE becomes FILE.1 when it reaches this size */
+  limitBytes: number;
+}
+
+/** What a master says about its log (dt -l). */
+export interface OutputLogStatus {
+  file: string;
+  /** false while output cannot be written (disk full, file gone) or is being dropped */
+  writing: boolean;
+  /** output the log missed since the session started (each gap is noted in the file) */
+  notLoggedBytes: number;
+  /** why the log is not being written, while it is not */
+  reason?: string;
+}
+
 export interface MasterSpec {
   /** absolute path */
   socket: string;
@@ -29,6 +48,7 @@ export interface MasterSpec {
   cwd: string;
   cols: number;
   rows: number;
+  log?: OutputLogSpec;
 }
 
 export interface MasterLaunch {

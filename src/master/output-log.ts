@@ -1,0 +1,455 @@
+// The session's log (-L FILE): every byte the program writes, appended to FILE whether or not
+// anyone is attached, exactly as written. It is never replayed to viewers.
+//
+// Policy: the log never holds up the program or a viewer. Writes are asynchronous (libuv's
+// thread pool), one at a time so they stay in order, and what waits for the disk is bounded
+// by LOG_MAX_BACKLOG_BYTES: output beyond that is dropped and counted, until half of it is
+// written. A write or open that fails (disk full, directory removed, I/O error) is tried
+// again every LOG_RETRY_MS while the output waits (up to the same bound). Where bytes were
+// dropped, the file says so, at that place, once it can be written again:
+// `[dt: N bytes were not logged: reason]`. At the size limit FILE becomes FILE.1 and a new
+// FILE begins, so `cat FILE.1 FILE` is the stream. FILE is opened without following
+// symbolic links and must be a regular file owned by the user, at start and at every
+// reopening.
+
+import fs from 'node:fs';
+import { DtError, describeSystemError } from '../common/errors.js';
+import { NOT_REGULAR_REFUSED, SYMLINK_REFUSED, refuseLogFile } from '../common/log-file.js';
+import type { OutputLogSpec, OutputLogStatus } from '../common/master-spec.js';
+
+const MIB = 1024 * 1024;
+/** Output waiting for the disk beyond which further output is dropped (and counted). */
+export const LOG_MAX_BACKLOG_BYTES = 4 * MIB;
+/** Output is written once this much has gathered... */
+const LOG_GATHER_BYTES = 256 * 1024;
+/** ...or once it has waited this long: one write per pty read would cost the relay. */
+const LOG_GATHER_DELAY_MS = 5;
+/** After a failed write, rename or open, how long until the log tries again. */
+export const LOG_RETRY_MS = 1_000;
+/** How often the log checks that FILE is still the file it writes to (removed, moved away). */
+export const LOG_CHECK_INTERVAL_MS = 1_000;
+/**
+ * Pieces of output shorter than this (an echoed key, a prompt) are copied together into
+ * stores of LOG_STORE_BYTES, so that a program writing a byte at a time costs neither a queue
+ * entry nor an iovec per byte.
+ */
+const LOG_COALESCE_BELOW_BYTES = 1024;
+const LOG_STORE_BYTES = 16 * 1024;
+/** At most this many buffers in one writev (IOV_MAX is 1024 on Linux). */
+const LOG_MAX_BUFFERS_PER_WRITE = 256;
+/** How long the end of a session waits for the log's last writes. */
+export const LOG_CLOSE_TIMEOUT_MS = 2_000;
+
+const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+/** O_NONBLOCK: opening a FIFO put at FILE must not wait for a reader (it is refused after). */
+const APPEND_FLAGS = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+const LOG_FILE_MODE = 0o600;
+
+/** An open log file and what the log needs to know of it. */
+export interface OpenedLogFile {
+  fd: number;
+  size: number;
+  dev: number;
+  ino: number;
+}
+
+/** The file operations the log uses: Node's, or a simulated disk in the unit tests. */
+export interface LogFileSystem {
+  /** Opens (creating) FILE for appending, safely; rejects with the reason as the message. */
+  open(file: string): Promise<OpenedLogFile>;
+  write(fd: number, buffers: Buffer[]): Promise<number>;
+  rename(from: string, to: string): Promise<void>;
+  close(fd: number): Promise<void>;
+  /** Device and inode of what is at `file` now (not followed), or undefined when nothing is. */
+  identify(file: string): Promise<{ dev: number; ino: number } | undefined>;
+  /** How many names the open file has left (0 once it was removed). */
+  linkCount(fd: number): Promise<number>;
+}
+
+/** Output dropped at this place in the stream; written as a notice when the file can be written. */
+class Gap {
+  bytes = 0;
+  readonly reasons: string[] = [];
+
+  add(bytes: number, reason: string): void {
+    this.bytes += bytes;
+    if (!this.reasons.includes(reason)) this.reasons.push(reason);
+  }
+
+  notice(): Buffer {
+    return Buffer.from(`\r\n[dt: ${this.bytes} bytes were not logged: ${this.reasons.join('; ')}]\r\n`);
+  }
+}
+
+/**
+ * data: the program's bytes (in `store`, with room after them, when small pieces were copied
+ * together); gap: a place where some were dropped; notice: the rest of a notice half written.
+ */
+type Entry = { data: Buffer; store?: Buffer } | { gap: Gap } | { notice: Buffer };
+
+export class OutputLog {
+  private readonly queue: Entry[] = [];
+  /** program bytes in the queue */
+  private queuedBytes = 0;
+  private file: OpenedLogFile | undefined;
+  private running = false;
+  /** how many entries at the front of the queue the write in progress holds */
+  private entriesInFlight = 0;
+  private gatherTimer: NodeJS.Timeout | undefined;
+  /** what waits has waited LOG_GATHER_DELAY_MS: write it even if it is little */
+  private gathered = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly checkTimer: NodeJS.Timeout;
+  private checkDue = false;
+  /** why the last write, rename or open failed; cleared by the next one that succeeds */
+  private failure: string | undefined;
+  /** program bytes written since FILE was last seen to be the file written to */
+  private writtenSinceCheck = 0;
+  private notLoggedBytes = 0;
+  private closing = false;
+  private onClosed: (() => void) | undefined;
+
+  constructor(
+    private readonly spec: OutputLogSpec,
+    opened: OpenedLogFile,
+    private readonly files: LogFileSystem,
+    /** FILE did not exist before this session */
+    private readonly created = false,
+  ) {
+    this.file = opened;
+    this.checkTimer = setInterval(() => {
+      this.checkDue = true;
+      this.run();
+    }, LOG_CHECK_INTERVAL_MS);
+    this.checkTimer.unref();
+  }
+
+  /** Output from the program. Returns at once, whatever the disk does. */
+  append(data: Buffer): void {
+    if (this.closing || data.length === 0) return;
+    if (this.queuedBytes + data.length > LOG_MAX_BACKLOG_BYTES || this.stillDropping()) {
+      this.dropAtEnd(data.length, this.failure ?? `the disk fell ${LOG_MAX_BACKLOG_BYTES / MIB} MiB behind the program`);
+      return;
+    }
+    this.enqueue(data);
+    this.queuedBytes += data.length;
+    if (this.running || this.retryTimer) return; // the running writer or the retry takes it
+    if (this.queuedBytes >= LOG_GATHER_BYTES) this.run();
+    else this.gatherTimer ??= setTimeout(this.onGathered, LOG_GATHER_DELAY_MS);
+  }
+
+  /**
+   * Once output is dropped, it is until half the backlog is written: one gap with one notice,
+   * not a notice between every few pieces that happen to fit.
+   */
+  private stillDropping(): boolean {
+    const last = this.queue[this.queue.length - 1];
+    return last !== undefined && 'gap' in last && this.queuedBytes > LOG_MAX_BACKLOG_BYTES / 2;
+  }
+
+  private enqueue(data: Buffer): void {
+    if (data.length >= LOG_COALESCE_BELOW_BYTES) {
+      this.queue.push({ data });
+      return;
+    }
+    const last = this.queue[this.queue.length - 1];
+    // The last entry can grow if it is a store with room that no write in progress holds.
+    if (last !== undefined && 'store' in last && last.store !== undefined && this.queue.length > this.entriesInFlight) {
+      const end = last.data.byteOffset + last.data.length - last.store.byteOffset;
+      if (end + data.length <= last.store.length) {
+        data.copy(last.store, end);
+        last.data = last.store.subarray(end - last.data.length, end + data.length);
+        return;
+      }
+    }
+    const store = Buffer.allocUnsafeSlow(LOG_STORE_BYTES);
+    data.copy(store);
+    this.queue.push({ data: store.subarray(0, data.length), store });
+  }
+
+  get status(): OutputLogStatus {
+    const last = this.queue[this.queue.length - 1];
+    const dropping = last !== undefined && 'gap' in last;
+    const reason = this.failure ?? (dropping ? last.gap.reasons[last.gap.reasons.length - 1] : undefined);
+    return {
+      file: this.spec.file,
+      writing: reason === undefined,
+      notLoggedBytes: this.notLoggedBytes,
+      ...(reason === undefined ? {} : { reason }),
+    };
+  }
+
+  /** Writes what is waiting (no more retries), closes FILE; resolves within timeoutMs whatever the disk does. */
+  close(timeoutMs = LOG_CLOSE_TIMEOUT_MS): Promise<void> {
+    this.closing = true;
+    clearInterval(this.checkTimer);
+    clearTimeout(this.gatherTimer);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.onClosed?.(), timeoutMs);
+      this.onClosed = () => {
+        this.onClosed = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+      this.run();
+    });
+  }
+
+  /** The session could not start after all: the log goes, and so does FILE if it made it. */
+  abandon(): void {
+    this.closing = true;
+    clearInterval(this.checkTimer);
+    clearTimeout(this.gatherTimer);
+    if (this.file !== undefined) fs.closeSync(this.file.fd);
+    this.file = undefined;
+    if (!this.created) return;
+    try {
+      fs.unlinkSync(this.spec.file);
+    } catch {
+      // ENOENT: someone removed it already.
+    }
+  }
+
+  private readonly onGathered = (): void => {
+    this.gatherTimer = undefined;
+    this.gathered = true;
+    this.run();
+  };
+
+  private readonly run = (): void => {
+    if (this.running || this.retryTimer) return;
+    this.running = true;
+    void this.drive();
+  };
+
+  /**
+   * One operation at a time, in order, until nothing is left to do or one fails. Output is
+   * written once LOG_GATHER_BYTES of it or LOG_GATHER_DELAY_MS have gathered, also between
+   * writes: a write per pty read would cost the master a third more CPU per byte.
+   */
+  private async drive(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.file === undefined) {
+          if (this.closing && this.queue.length === 0) break;
+          this.file = await this.files.open(this.spec.file);
+        }
+        if (this.checkDue) {
+          this.checkDue = false;
+          await this.checkFileIsStillOurs();
+        } else if (this.queue.length > 0 && (this.gathered || this.closing || this.queuedBytes >= LOG_GATHER_BYTES)) {
+          await this.writeSome();
+        } else {
+          if (this.queue.length > 0) this.gatherTimer ??= setTimeout(this.onGathered, LOG_GATHER_DELAY_MS);
+          break;
+        }
+      }
+      if (this.closing) await this.closeFile();
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.running = false;
+    }
+    if (this.closing) this.onClosed?.();
+  }
+
+  private fail(error: unknown): void {
+    this.failure = describeSystemError(error);
+    if (!this.closing) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.gathered = true; // what waits has waited long enough
+        this.run();
+      }, LOG_RETRY_MS);
+      this.retryTimer.unref();
+      return;
+    }
+    // The session is over: what could not be written is lost.
+    this.notLoggedBytes += this.queuedBytes;
+    void this.closeFile();
+  }
+
+  /** Writes from the front of the queue, up to the size limit; rotates at the limit. */
+  private async writeSome(): Promise<void> {
+    const file = this.file!;
+    if (file.size >= this.spec.limitBytes) return this.rotate();
+    const { buffers, all } = this.frontBuffers(this.spec.limitBytes - file.size);
+    // What arrives during the write gathers anew; what the write leaves (at the size limit) does not wait again.
+    this.gathered = !all;
+    this.entriesInFlight = buffers.length;
+    let written: number;
+    try {
+      written = await this.files.write(file.fd, buffers);
+    } finally {
+      this.entriesInFlight = 0;
+    }
+    file.size += written;
+    this.failure = undefined;
+    this.consume(written);
+  }
+
+  /** The queue's first bytes, at most `room` of them, with each gap written as its notice; `all`: that is the whole queue. */
+  private frontBuffers(room: number): { buffers: Buffer[]; all: boolean } {
+    const buffers: Buffer[] = [];
+    let cut = false;
+    for (let index = 0; index < this.queue.length && room > 0 && buffers.length < LOG_MAX_BUFFERS_PER_WRITE; index++) {
+      const entry = this.queue[index]!;
+      let bytes = 'data' in entry ? entry.data : 'gap' in entry ? entry.gap.notice() : entry.notice;
+      if (bytes.length > room) {
+        bytes = bytes.subarray(0, room);
+        cut = true;
+      }
+      buffers.push(bytes);
+      room -= bytes.length;
+    }
+    return { buffers, all: !cut && buffers.length === this.queue.length };
+  }
+
+  /** Takes `written` bytes off the front of the queue: they are in the file. */
+  private consume(written: number): void {
+    while (written > 0) {
+      const entry = this.queue[0]!;
+      if ('data' in entry) {
+        const taken = Math.min(written, entry.data.length);
+        this.queuedBytes -= taken;
+        this.writtenSinceCheck += taken;
+        written -= taken;
+        if (taken === entry.data.length) this.queue.shift();
+        else entry.data = entry.data.subarray(taken);
+        continue;
+      }
+      const notice = 'gap' in entry ? entry.gap.notice() : entry.notice;
+      const taken = Math.min(written, notice.length);
+      written -= taken;
+      if (taken === notice.length) this.queue.shift();
+      else this.queue[0] = { notice: notice.subarray(taken) };
+    }
+  }
+
+  /** FILE is full: it becomes FILE.1 (replacing an older one) and a new FILE begins. */
+  private async rotate(): Promise<void> {
+    await this.closeFile();
+    await this.files.rename(this.spec.file, `${this.spec.file}.1`);
+    this.file = await this.files.open(this.spec.file);
+    this.writtenSinceCheck = 0;
+  }
+
+  /**
+   * Someone moved FILE away (a log rotator: its bytes are there) or removed it, or its
+   * directory (what was written since the last check is lost): a new FILE is opened.
+   */
+  private async checkFileIsStillOurs(): Promise<void> {
+    const file = this.file!;
+    const current = await this.files.identify(this.spec.file);
+    if (current?.dev === file.dev && current.ino === file.ino) {
+      this.writtenSinceCheck = 0;
+      return;
+    }
+    const removed = (await this.files.linkCount(file.fd)) === 0;
+    if (removed && this.writtenSinceCheck > 0) this.dropAtFront(this.writtenSinceCheck, 'the log file was removed');
+    this.writtenSinceCheck = 0;
+    await this.closeFile();
+  }
+
+  private async closeFile(): Promise<void> {
+    const file = this.file;
+    if (file === undefined) return;
+    this.file = undefined;
+    await this.files.close(file.fd);
+  }
+
+  private dropAtEnd(bytes: number, reason: string): void {
+    const last = this.queue[this.queue.length - 1];
+    if (last !== undefined && 'gap' in last) last.gap.add(bytes, reason);
+    else this.queue.push({ gap: newGap(bytes, reason) });
+    this.notLoggedBytes += bytes;
+  }
+
+  private dropAtFront(bytes: number, reason: string): void {
+    const first = this.queue[0];
+    if (first !== undefined && 'gap' in first) first.gap.add(bytes, reason);
+    else this.queue.unshift({ gap: newGap(bytes, reason) });
+    this.notLoggedBytes += bytes;
+    this.run();
+  }
+}
+
+function newGap(bytes: number, reason: string): Gap {
+  const gap = new Gap();
+  gap.add(bytes, reason);
+  return gap;
+}
+
+/**
+ * Opens FILE at the start of a session, before anything else is created: throws a DtError
+ * (`FILE: reason`) for the creating command.
+ */
+export function openOutputLog(spec: OutputLogSpec): OutputLog {
+  const file = spec.file;
+  let fd: number;
+  let created = true;
+  try {
+    try {
+      fd = fs.openSync(file, APPEND_FLAGS | O_EXCL, LOG_FILE_MODE);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      created = false;
+      fd = fs.openSync(file, APPEND_FLAGS, LOG_FILE_MODE);
+    }
+  } catch (error) {
+    throw new DtError(`${file}: ${describeOpenError(error)}`, 1, { cause: error });
+  }
+  try {
+    if (created) fs.fchmodSync(fd, LOG_FILE_MODE); // exactly 0600, whatever the umask
+    const opened = { ...checkOpened(fs.fstatSync(fd), file), fd };
+    return new OutputLog(spec, opened, nodeLogFiles, created);
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error instanceof DtError ? error : new DtError(`${file}: ${describeSystemError(error)}`, 1, { cause: error });
+  }
+}
+
+function checkOpened(stats: fs.Stats, file: string): Omit<OpenedLogFile, 'fd'> {
+  const refusal = refuseLogFile(stats, process.getuid!());
+  if (refusal !== undefined) throw new DtError(`${file}: ${refusal}`);
+  return { size: stats.size, dev: stats.dev, ino: stats.ino };
+}
+
+function describeOpenError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return SYMLINK_REFUSED; // what O_NOFOLLOW says of a symbolic link
+  if (code === 'ENXIO') return NOT_REGULAR_REFUSED; // a FIFO nobody reads
+  return describeSystemError(error);
+}
+
+/** Node's file system, each call asynchronous (the thread pool). */
+export const nodeLogFiles: LogFileSystem = {
+  async open(file) {
+    const fd = await new Promise<number>((resolve, reject) => fs.open(file, APPEND_FLAGS, LOG_FILE_MODE, (error, opened) => {
+      if (error) reject(new Error(`cannot open ${file}: ${describeOpenError(error)}`));
+      else resolve(opened);
+    }));
+    try {
+      const stats = await new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (error, result) => (error ? reject(error) : resolve(result))));
+      return { ...checkOpened(stats, file), fd };
+    } catch (error) {
+      fs.close(fd, () => { /* it was refused; nothing was written to it */ });
+      throw new Error(`cannot open ${error instanceof DtError ? error.message : `${file}: ${describeSystemError(error)}`}`);
+    }
+  },
+  write: (fd, buffers) => new Promise((resolve, reject) => fs.writev(fd, buffers, (error, written) => (error ? reject(error) : resolve(written)))),
+  rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, (error) => {
+    if (error) reject(new Error(`cannot rename ${from} to ${to}: ${describeSystemError(error)}`));
+    else resolve();
+  })),
+  close: (fd) => new Promise((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve()))),
+  identify: (file) => new Promise((resolve, reject) => fs.lstat(file, (error, stats) => {
+    if (!error) return resolve({ dev: stats.dev, ino: stats.ino });
+    // ENOENT, ENOTDIR: nothing there (FILE or its directory removed).
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return resolve(undefined);
+    reject(error);
+  })),
+  linkCount: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats.nlink)))),
+};
