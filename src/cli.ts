@@ -25,6 +25,8 @@ interface SessionCommand {
 
 interface CreateCommand extends SessionCommand {
   command: string[];
+  /** -L: the file the session's output is appended to, as given (relative to the current directory) */
+  log?: string;
 }
 
 export type Command =
@@ -75,7 +77,8 @@ export function parseArgs(argv: readonly string[]): Command {
   const readOnlyFirst = mode === 'attach' && rest[0] === '-R' && rest.length > 1 && !rest[1]!.startsWith('-');
   // `dt -a`, alone or followed by options: no socket (a name never starts with '-').
   if (mode === 'attach' && !readOnlyFirst && (rest.length === 0 || rest[0]!.startsWith('-'))) {
-    const { client, operands } = parseOptions(rest);
+    const { client, log, operands } = parseOptions(rest);
+    if (log !== undefined) throw new UsageError('The -L option applies only to a new session (-c, -n, -N, -A).');
     if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
     return { mode: 'attach-only', client };
   }
@@ -90,13 +93,14 @@ export function parseArgs(argv: readonly string[]): Command {
     if (afterSocket.length > 0) throw new UsageError('Invalid number of arguments.');
     return { mode, socket };
   }
-  const { client, operands } = parseOptions(afterSocket);
+  const { client, log, operands } = parseOptions(afterSocket);
   if (mode === 'attach') {
+    if (log !== undefined) throw new UsageError('The -L option applies only to a new session (-c, -n, -N, -A).');
     if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
     return { mode, socket, client };
   }
   if (NEEDS_COMMAND.has(mode) && operands.length === 0) throw new UsageError('No command was specified.');
-  return { mode, socket, client, command: operands } as Command;
+  return { mode, socket, client, command: operands, ...(log === undefined ? {} : { log }) } as Command;
 }
 
 /**
@@ -112,17 +116,18 @@ function checkSessionName(word: string): void {
 
 /**
  * dtach's option grammar, which minimist cannot express: options come in groups (`-Ez`),
- * `-e` and `-r` take the next word whatever it looks like (`-e -` sets '-'), the first word
+ * `-e`, `-r` and `-L` take the next word whatever it looks like (`-e -` sets '-'), the first word
  * that is not an option starts the command, and no long forms exist. `--` also ends the
  * options, so a command whose name starts with '-' can be run.
  */
-function parseOptions(args: string[]): { client: ClientOptions; operands: string[] } {
+function parseOptions(args: string[]): { client: ClientOptions; log?: string; operands: string[] } {
   const client: ClientOptions = {
     detachKey: DEFAULT_DETACH_KEY,
     redraw: RedrawMethod.Unspecified,
     suspendKey: true,
     readOnly: false,
   };
+  let log: string | undefined;
   let index = 0;
   for (; index < args.length; index++) {
     const word = args[index]!;
@@ -139,11 +144,17 @@ function parseOptions(args: string[]): { client: ClientOptions; operands: string
         case 'R': client.readOnly = true; break;
         case 'e': client.detachKey = parseKeyName(takeValue(args, ++index, 'No escape character specified.')); break;
         case 'r': client.redraw = parseRedrawMethod(takeValue(args, ++index, 'No redraw method specified.')); break;
+        case 'L': log = parseLogFile(takeValue(args, ++index, 'No log file specified.')); break;
         default: throw new UsageError(`Invalid option '-${letter}'`);
       }
     }
   }
-  return { client, operands: args.slice(index) };
+  return { client, ...(log === undefined ? {} : { log }), operands: args.slice(index) };
+}
+
+function parseLogFile(file: string): string {
+  if (file === '') throw new UsageError('No log file specified.');
+  return file;
 }
 
 function takeValue(args: string[], index: number, missing: string): string {
@@ -218,6 +229,9 @@ Options:
 		           redraws, and nothing is typed).
   -z		Disable processing of the suspend key.
   -R		Read-only: watch the session; never send input or window size.
+  -L <file>	Append everything the program writes to <file>, attached or
+		  not (a new session only). At $DT_LOG_LIMIT bytes (default
+		  16M) <file> becomes <file>.1 and a new <file> begins.
 `;
 
 export const USAGE_HINT = "Try 'dt --help' for more information.";

@@ -15,6 +15,7 @@ import { findOnlySession, formatTime, listSessions } from './client/list.js';
 import { forgetEndedSessions, forgetSession } from './client/forget.js';
 import { resolveSocketArgument } from './client/session-names.js';
 import { waitForSession } from './client/wait.js';
+import { prepareOutputLog } from './client/log-file.js';
 import { push } from './client/push.js';
 import { findExitedRecord, removeRecord, unlistedWarning } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
@@ -63,9 +64,9 @@ async function main(argv = exactArguments()): Promise<number> {
       requireTerminal();
       return createAndAttach(command, resolveSocketArgument(command.socket));
     case 'create-detached': {
-      const socket = resolveSocketArgument(command.socket);
-      await prepareSocketPath(socket);
-      await launchMaster(masterSpec(command, socket, false));
+      const spec = masterSpec(command, resolveSocketArgument(command.socket), false);
+      await prepareSocketPath(spec.socket);
+      await launchMaster(spec);
       return ExitCode.Ok;
     }
     case 'master-foreground':
@@ -89,8 +90,9 @@ async function main(argv = exactArguments()): Promise<number> {
 type CreateCommand = Extract<Command, { command: string[] }>;
 
 async function createAndAttach(command: CreateCommand, socket: string): Promise<number> {
+  const spec = masterSpec(command, socket, true);
   await prepareSocketPath(socket);
-  await launchMaster(masterSpec(command, socket, true));
+  await launchMaster(spec);
   exitOnSignals();
   return attach(socket, command.client);
 }
@@ -100,9 +102,12 @@ async function launchMaster(spec: MasterSpec): Promise<void> {
   if (unlisted !== undefined) process.stderr.write(`${unlistedWarning(spec.socket, unlisted)}\n`);
 }
 
+/** What a new master is told; a log file that may not be written is refused here, before anything starts. */
 function masterSpec(command: CreateCommand, socket: string, holdUntilAttach: boolean): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
-  return { socket, command: command.command, redraw, holdUntilAttach, cwd: exactWorkingDirectory(), ...windowSize() };
+  const cwd = exactWorkingDirectory();
+  const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
+  return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log };
 }
 
 /** Refuses a live session or a non-socket; replaces a stale socket nobody answers on. */

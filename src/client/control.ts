@@ -3,6 +3,7 @@
 
 import { ExitCode, sessionError } from '../common/errors.js';
 import { FrameType, encodeFrame, encodeKill } from '../common/protocol.js';
+import type { OutputLogStatus } from '../common/master-spec.js';
 import { openSession } from './session-connection.js';
 
 /** A live master answers an info request at once. */
@@ -30,6 +31,7 @@ export interface SessionInfo {
   clients: number;
   cols: number;
   rows: number;
+  log?: OutputLogStatus;
 }
 
 export async function querySession(socketPath: string): Promise<SessionInfo> {

@@ -7,13 +7,15 @@
 // exists. The master keeps no descriptor of ours.
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import type net from 'node:net';
 import type { Writable } from 'node:stream';
 import { hasEscapedBytes } from '../common/bytes.js';
 import { inheritableDescriptors } from '../common/descriptors.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { findExecutable } from '../common/executable.js';
-import { LISTENING_FD, MASTER_FLAG, SPEC_FD, encodeMasterLaunch, type MasterLaunch, type MasterSpec } from '../common/master-spec.js';
+import { discardLogFile, openLogFile } from '../common/log-file.js';
+import { LISTENING_FD, LOG_FD, MASTER_FLAG, SPEC_FD, encodeMasterLaunch, type MasterLaunch, type MasterSpec } from '../common/master-spec.js';
 import { writeRecord } from '../common/registry.js';
 import { listenPrivate, removeSocket, socketInode } from '../common/socket.js';
 
@@ -35,14 +37,19 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
   const program = spec.command[0]!;
   const executable = findExecutable(program, process.env['PATH'], spec.cwd);
   if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);
+  // -L: opened here, refused here (`FILE: reason`), and handed over at LOG_FD.
+  const log = spec.log && openLogFile(spec.log.file);
+  if (spec.log && log) spec = { ...spec, log: { ...spec.log, created: log.created } };
+  const discardLog = (): void => { if (spec.log && log) discardLogFile(spec.log.file, log.fd, log.created); };
   let server: net.Server;
   try {
     server = await listenPrivate(spec.socket);
   } catch (error) {
+    discardLog();
     throw sessionError(spec.socket, describeSystemError(error), error);
   }
-  // Our LISTENING_FD and SPEC_FD are replaced in the master; any other is the master's to close.
-  const inherited = inheritableDescriptors().filter((fd) => fd !== LISTENING_FD && fd !== SPEC_FD);
+  // Our LISTENING_FD, SPEC_FD and LOG_FD are replaced in the master; any other is the master's to close.
+  const inherited = inheritableDescriptors().filter((fd) => fd !== LISTENING_FD && fd !== SPEC_FD && fd !== LOG_FD);
   // Nothing between listen and here waited for I/O, so no client was accepted by us: libuv
   // accepts on a listening socket in any turn of the event loop.
   const child = spawn(process.execPath, [...MASTER_NODE_FLAGS, process.argv[1]!, MASTER_FLAG], {
@@ -50,16 +57,21 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
     // working directory of its own, and the program gets spec.cwd exactly (program-launch.ts).
     cwd: hasEscapedBytes(spec.cwd) ? '/' : spec.cwd,
     detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
-    stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server), 'pipe'],
+    stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server), 'pipe', ...(log ? [log.fd] : [])],
   });
   child.on('error', () => { /* spawn(2) failed: child.pid is undefined, handled below */ });
-  // The master has its own copy now (or there is no master): ours goes.
+  // The master has its own copies now (or there is no master): ours go.
   server.close();
   if (child.pid === undefined) {
+    discardLog();
     removeSocket(spec.socket, socketInode(spec.socket));
     throw sessionError(spec.socket, 'cannot start the session: no process could be created');
   }
-  const unlisted = writeRecord({ socket: spec.socket, masterPid: child.pid, command: spec.command, startedAt: new Date().toISOString() });
+  if (log) fs.closeSync(log.fd);
+  const unlisted = writeRecord({
+    socket: spec.socket, masterPid: child.pid, command: spec.command, startedAt: new Date().toISOString(),
+    ...(spec.log && { log: spec.log.file }),
+  });
   await sendLaunch(child.stdio[SPEC_FD] as Writable, { spec, inherited });
   child.unref();
   return unlisted === undefined ? {} : { unlisted };

@@ -28,6 +28,8 @@ export interface ListedSession {
   exitSignal?: string;
   endedAt?: string;
   note?: string;
+  /** -L: the log file; `writing` is absent when the master cannot be asked */
+  log?: { file: string; writing?: boolean; notLoggedBytes?: number; reason?: string };
 }
 
 export async function listSessions(json: boolean): Promise<number> {
@@ -48,7 +50,11 @@ export async function listSessions(json: boolean): Promise<number> {
 
 async function describeRecord(record: SessionRecord): Promise<ListedSession | null> {
   const name = nameOfSocket(record.socket);
-  const base = { ...(name === undefined ? {} : { name }), socket: record.socket, masterPid: record.masterPid, command: record.command, startedAt: record.startedAt };
+  const base = {
+    ...(name === undefined ? {} : { name }), socket: record.socket, masterPid: record.masterPid, command: record.command, startedAt: record.startedAt,
+    ...(record.log === undefined ? {} : { log: { file: record.log } }),
+  };
+  const notWriting = record.log === undefined ? {} : { log: { file: record.log, writing: false } };
   if (record.exit) {
     if (isExpired(record)) {
       removeRecord(record.masterPid);
@@ -57,6 +63,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     if (record.startError !== undefined) return { ...base, state: 'failed', endedAt: record.exit.endedAt, note: record.startError };
     return {
       ...base,
+      ...notWriting,
       state: 'exited',
       endedAt: record.exit.endedAt,
       ...(record.exit.signal > 0 ? { exitSignal: signalName(record.exit.signal) } : { exitCode: record.exit.code }),
@@ -65,7 +72,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
   if (!isMasterAlive(record.masterPid)) {
     // The master died without cleaning up (SIGKILL, reboot). Never shown as live; forgotten now.
     removeRecord(record.masterPid);
-    return isSocketFile(record.socket) ? { ...base, state: 'stale', note: 'master gone; dt -A or -c replaces it' } : null;
+    return isSocketFile(record.socket) ? { ...base, ...notWriting, state: 'stale', note: 'master gone; dt -A or -c replaces it' } : null;
   }
   let info: SessionInfo;
   try {
@@ -84,6 +91,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     clients: info.clients,
     cols: info.cols,
     rows: info.rows,
+    ...(info.log === undefined ? {} : { log: info.log }),
   };
 }
 
@@ -118,7 +126,10 @@ function formatSessions(sessions: ListedSession[], width: number | undefined): s
     session.cols === undefined ? '-' : `${session.cols}x${session.rows}`,
     formatState(session),
   ]);
-  return formatTable(COLUMNS, rows, width);
+  // Sessions with a log (-L) get a column: absent when none has one, so the table stays narrow.
+  if (!sessions.some((session) => session.log !== undefined)) return formatTable(COLUMNS, rows, width);
+  sessions.forEach((session, index) => rows[index]!.push(displayText(formatLog(session))));
+  return formatTable([...COLUMNS, { title: 'LOG', shorten: 'keep-end' }], rows, width);
 }
 
 /**
@@ -144,6 +155,16 @@ function formatState(session: ListedSession): string {
     return `exited (${how}, ${formatTime(session.endedAt!)})`;
   }
   return session.note ? `${session.state} (${session.note})` : session.state;
+}
+
+/** The log file, and why it is not being written while a live session's log is not. */
+function formatLog(session: ListedSession): string {
+  const log = session.log;
+  if (log === undefined) return '-';
+  if (log.writing !== false || session.state === 'exited' || session.state === 'stale') {
+    return log.notLoggedBytes ? `${log.file} (${log.notLoggedBytes} bytes not logged)` : log.file;
+  }
+  return `${log.file} (not written: ${log.reason ?? 'unknown'})`;
 }
 
 /** Local time to the minute, as `dt -l` shows times. */

@@ -17,6 +17,12 @@ export const MASTER_FLAG = '--internal-master';
 export const LISTENING_FD = 3;
 /** The master's end of the pipe on which it receives its MasterLaunch, as JSON, then end of file. */
 export const SPEC_FD = 4;
+/**
+ * Where the master finds the log file (-L), opened by the creating command: so that a file
+ * that may not be written is refused before anything starts, and FILE exists once the
+ * command returns. Close-on-exec in the master for the same reason as LISTENING_FD.
+ */
+export const LOG_FD = 5;
 
 /** -L: where the master appends the program's output, and when the file is rotated. */
 export interface OutputLogSpec {
@@ -24,6 +30,8 @@ export interface OutputLogSpec {
   file: string;
   /** FILE becomes FILE.1 when it reaches this size */
   limitBytes: number;
+  /** the creating command made FILE: a session that cannot start removes it while it is empty */
+  created?: boolean;
 }
 
 /** What a master says about its log (dt -l). */

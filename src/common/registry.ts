@@ -35,6 +35,8 @@ export interface SessionRecord {
   masterPid: number;
   command: string[];
   startedAt: string;
+  /** -L: the session's log file */
+  log?: string;
   /** set when the program ended while no client was attached */
   exit?: ExitStatus & { endedAt: string };
   /** why the program could not be started, when only the master could find out (no pty) */
@@ -236,12 +238,13 @@ export function parseRecord(text: string, pidInName: number): SessionRecord | un
     return undefined;
   }
   if (!isObject(value)) return undefined;
-  const { socket, masterPid, command, startedAt, exit, startError } = value;
-  if (typeof socket !== 'string' || !path.isAbsolute(socket) || socket.includes('\0')) return undefined;
+  const { socket, masterPid, command, startedAt, log, exit, startError } = value;
+  if (!isAbsolutePath(socket)) return undefined;
   if (masterPid !== pidInName) return undefined;
   if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string')) return undefined;
   if (!isTimestamp(startedAt)) return undefined;
-  const record: SessionRecord = { socket, masterPid, command: command as string[], startedAt };
+  if (log !== undefined && !isAbsolutePath(log)) return undefined;
+  const record: SessionRecord = { socket, masterPid, command: command as string[], startedAt, ...(log === undefined ? {} : { log }) };
   if (exit === undefined) return record;
   const exitStatus = parseExit(exit);
   if (!exitStatus) return undefined;
@@ -255,6 +258,10 @@ function parseExit(value: unknown): SessionRecord['exit'] {
   const { code, signal, endedAt } = value;
   if (!isIntegerIn(code, 0, MAX_EXIT_CODE) || !isIntegerIn(signal, 0, MAX_SIGNAL) || !isTimestamp(endedAt)) return undefined;
   return { code, signal, endedAt };
+}
+
+function isAbsolutePath(value: unknown): value is string {
+  return typeof value === 'string' && path.isAbsolute(value) && !value.includes('\0');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

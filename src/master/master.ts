@@ -1,13 +1,15 @@
 // The master: holds the program's pty, listens on the session socket, and serves clients.
 // It outlives every client and exits with the program's status once the program has ended
 // and its last output has been handed to the clients. This module is its start-up: the
-// program found, the socket listened on, the program started, then the Session runs.
+// program found, its log (-L) opened, the socket listened on, the program started, then the
+// Session runs.
 
 import type net from 'node:net';
 import { ignoreUntilHandled } from '../common/debugger.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { findExecutable } from '../common/executable.js';
-import type { MasterSpec } from '../common/master-spec.js';
+import { LOG_FD, type MasterSpec } from '../common/master-spec.js';
+import { adoptOutputLog, openOutputLog } from './output-log.js';
 import { programLaunch } from './program-launch.js';
 import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
@@ -36,14 +38,23 @@ export async function runMaster(spec: MasterSpec, source: SocketSource): Promise
   const terminateSignals = holdTerminateSignals();
   const unrunnable = checkExecutable(spec);
   if (unrunnable && source.kind !== 'handed-over') throw unrunnable;
-  const socketFile = await openSocket(spec, source);
+  // The creating command opened the log and handed it over with the socket; `dt -N` opens its own.
+  const log = spec.log && (source.kind === 'handed-over' ? adoptOutputLog(spec.log, LOG_FD) : openOutputLog(spec.log));
+  let socketFile: SocketKeeper;
+  try {
+    socketFile = await openSocket(spec, source);
+  } catch (error) {
+    log?.abandon();
+    throw error;
+  }
   const program = unrunnable ?? startProgram(spec);
   if (program instanceof DtError) {
+    log?.abandon();
     if (source.kind === 'handed-over') return reportStartFailure(spec, socketFile, program);
     socketFile.close();
     throw program;
   }
-  const session = new Session(spec, program, socketFile);
+  const session = new Session(spec, program, socketFile, log);
   // The creating command told its user already; a dt -N master tells its own stderr.
   if (session.unlisted !== undefined && source.kind !== 'handed-over') process.stderr.write(`${unlistedWarning(spec.socket, session.unlisted)}\n`);
   process.off('SIGUSR1', ignoreUntilHandled);

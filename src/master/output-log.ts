@@ -14,7 +14,10 @@
 
 import fs from 'node:fs';
 import { DtError, describeSystemError } from '../common/errors.js';
-import { NOT_REGULAR_REFUSED, SYMLINK_REFUSED, refuseLogFile } from '../common/log-file.js';
+import { fsPath } from '../common/bytes.js';
+import {
+  LOG_FILE_MODE, LOG_OPEN_FLAGS, checkOpenedLogFile, describeLogOpenError, discardLogFile, openLogFile, type OpenedLogFile,
+} from '../common/log-file.js';
 import type { OutputLogSpec, OutputLogStatus } from '../common/master-spec.js';
 
 const MIB = 1024 * 1024;
@@ -40,18 +43,7 @@ const LOG_MAX_BUFFERS_PER_WRITE = 256;
 /** How long the end of a session waits for the log's last writes. */
 export const LOG_CLOSE_TIMEOUT_MS = 2_000;
 
-const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-/** O_NONBLOCK: opening a FIFO put at FILE must not wait for a reader (it is refused after). */
-const APPEND_FLAGS = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
-const LOG_FILE_MODE = 0o600;
-
-/** An open log file and what the log needs to know of it. */
-export interface OpenedLogFile {
-  fd: number;
-  size: number;
-  dev: number;
-  ino: number;
-}
+export type { OpenedLogFile } from '../common/log-file.js';
 
 /** The file operations the log uses: Node's, or a simulated disk in the unit tests. */
 export interface LogFileSystem {
@@ -113,8 +105,6 @@ export class OutputLog {
     private readonly spec: OutputLogSpec,
     opened: OpenedLogFile,
     private readonly files: LogFileSystem,
-    /** FILE did not exist before this session */
-    private readonly created = false,
   ) {
     this.file = opened;
     this.checkTimer = setInterval(() => {
@@ -197,19 +187,13 @@ export class OutputLog {
     });
   }
 
-  /** The session could not start after all: the log goes, and so does FILE if it made it. */
+  /** The session could not start after all: FILE is closed, and removed if the session made it and wrote nothing. */
   abandon(): void {
     this.closing = true;
     clearInterval(this.checkTimer);
     clearTimeout(this.gatherTimer);
-    if (this.file !== undefined) fs.closeSync(this.file.fd);
+    if (this.file !== undefined) discardLogFile(this.spec.file, this.file.fd, this.spec.created === true);
     this.file = undefined;
-    if (!this.created) return;
-    try {
-      fs.unlinkSync(this.spec.file);
-    } catch {
-      // ENOENT: someone removed it already.
-    }
   }
 
   private readonly onGathered = (): void => {
@@ -382,70 +366,39 @@ function newGap(bytes: number, reason: string): Gap {
   return gap;
 }
 
-/**
- * Opens FILE at the start of a session, before anything else is created: throws a DtError
- * (`FILE: reason`) for the creating command.
- */
+/** `dt -N`: the master opens FILE itself, before anything else exists. Throws a DtError (`FILE: reason`). */
 export function openOutputLog(spec: OutputLogSpec): OutputLog {
-  const file = spec.file;
-  let fd: number;
-  let created = true;
-  try {
-    try {
-      fd = fs.openSync(file, APPEND_FLAGS | O_EXCL, LOG_FILE_MODE);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      created = false;
-      fd = fs.openSync(file, APPEND_FLAGS, LOG_FILE_MODE);
-    }
-  } catch (error) {
-    throw new DtError(`${file}: ${describeOpenError(error)}`, 1, { cause: error });
-  }
-  try {
-    if (created) fs.fchmodSync(fd, LOG_FILE_MODE); // exactly 0600, whatever the umask
-    const opened = { ...checkOpened(fs.fstatSync(fd), file), fd };
-    return new OutputLog(spec, opened, nodeLogFiles, created);
-  } catch (error) {
-    fs.closeSync(fd);
-    throw error instanceof DtError ? error : new DtError(`${file}: ${describeSystemError(error)}`, 1, { cause: error });
-  }
+  const { created, ...opened } = openLogFile(spec.file);
+  return new OutputLog({ ...spec, created }, opened, nodeLogFiles);
 }
 
-function checkOpened(stats: fs.Stats, file: string): Omit<OpenedLogFile, 'fd'> {
-  const refusal = refuseLogFile(stats, process.getuid!());
-  if (refusal !== undefined) throw new DtError(`${file}: ${refusal}`);
-  return { size: stats.size, dev: stats.dev, ino: stats.ino };
-}
-
-function describeOpenError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ELOOP') return SYMLINK_REFUSED; // what O_NOFOLLOW says of a symbolic link
-  if (code === 'ENXIO') return NOT_REGULAR_REFUSED; // a FIFO nobody reads
-  return describeSystemError(error);
+/** The log file the creating command opened and handed over at `fd`. */
+export function adoptOutputLog(spec: OutputLogSpec, fd: number): OutputLog {
+  return new OutputLog(spec, { ...checkOpenedLogFile(fs.fstatSync(fd), spec.file), fd }, nodeLogFiles);
 }
 
 /** Node's file system, each call asynchronous (the thread pool). */
 export const nodeLogFiles: LogFileSystem = {
   async open(file) {
-    const fd = await new Promise<number>((resolve, reject) => fs.open(file, APPEND_FLAGS, LOG_FILE_MODE, (error, opened) => {
-      if (error) reject(new Error(`cannot open ${file}: ${describeOpenError(error)}`));
+    const fd = await new Promise<number>((resolve, reject) => fs.open(fsPath(file), LOG_OPEN_FLAGS, LOG_FILE_MODE, (error, opened) => {
+      if (error) reject(new Error(`cannot open ${file}: ${describeLogOpenError(error)}`));
       else resolve(opened);
     }));
     try {
       const stats = await new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (error, result) => (error ? reject(error) : resolve(result))));
-      return { ...checkOpened(stats, file), fd };
+      return { ...checkOpenedLogFile(stats, file), fd };
     } catch (error) {
       fs.close(fd, () => { /* it was refused; nothing was written to it */ });
       throw new Error(`cannot open ${error instanceof DtError ? error.message : `${file}: ${describeSystemError(error)}`}`);
     }
   },
   write: (fd, buffers) => new Promise((resolve, reject) => fs.writev(fd, buffers, (error, written) => (error ? reject(error) : resolve(written)))),
-  rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, (error) => {
+  rename: (from, to) => new Promise((resolve, reject) => fs.rename(fsPath(from), fsPath(to), (error) => {
     if (error) reject(new Error(`cannot rename ${from} to ${to}: ${describeSystemError(error)}`));
     else resolve();
   })),
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve()))),
-  identify: (file) => new Promise((resolve, reject) => fs.lstat(file, (error, stats) => {
+  identify: (file) => new Promise((resolve, reject) => fs.lstat(fsPath(file), (error, stats) => {
     if (!error) return resolve({ dev: stats.dev, ino: stats.ino });
     // ENOENT, ENOTDIR: nothing there (FILE or its directory removed).
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return resolve(undefined);

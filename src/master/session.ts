@@ -2,7 +2,8 @@
 // is one method: accept a connection, greet it, attach a viewer, pass input, resize, redraw,
 // describe the session, drop a connection, terminate on a signal, end with the program.
 //
-// Every byte of the program's output passes through output(); every viewer comes in through
+// Every byte of the program's output passes through output(), to the viewers and the log
+// (-L); every viewer comes in through
 // attach(); every connection is counted in accept() and leaves through forget().
 
 import type net from 'node:net';
@@ -11,6 +12,7 @@ import { Connection } from './connection.js';
 import { InputFlow } from './input-flow.js';
 import type { MasterSpec } from '../common/master-spec.js';
 import { collectAfterOutput } from './memory.js';
+import type { OutputLog } from './output-log.js';
 import {
   FrameType, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
@@ -65,8 +67,12 @@ export class Session {
     private readonly spec: MasterSpec,
     private readonly program: ProgramTerminal,
     private readonly socketFile: SocketKeeper,
+    private readonly log: OutputLog | undefined,
   ) {
-    this.record = { socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: new Date().toISOString() };
+    this.record = {
+      socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: new Date().toISOString(),
+      ...(spec.log && { log: spec.log.file }),
+    };
     supersedeRecords(spec.socket, process.pid);
     this.unlisted = writeRecord(this.record);
     this.inputFlow = new InputFlow(program);
@@ -86,6 +92,7 @@ export class Session {
     this.modes.feed(data);
     this.sizer.programWrote();
     this.relay.broadcast(data);
+    this.log?.append(data);
     this.collectGarbage(data.length);
   }
 
@@ -203,6 +210,7 @@ export class Session {
       clients: this.relay.viewerCount,
       cols: this.program.size.cols,
       rows: this.program.size.rows,
+      ...(this.log && { log: this.log.status }),
     });
   }
 
@@ -244,7 +252,9 @@ export class Session {
       if (connection.socket.writableEnded) continue;
       connection.socket.end(reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason));
     }
-    this.resolveOnceClientsLeft(status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code);
+    // The log's last writes, at most LOG_CLOSE_TIMEOUT_MS, while the clients read theirs.
+    const logClosed = this.log?.close() ?? Promise.resolve();
+    this.resolveOnceClientsLeft(status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code, logClosed);
   }
 
   /** Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`. */
@@ -256,20 +266,24 @@ export class Session {
     }
   }
 
-  private resolveOnceClientsLeft(exitCode: number): void {
+  private resolveOnceClientsLeft(exitCode: number, logClosed: Promise<void>): void {
     const resolve = (): void => {
       this.resolveOutcome(this.terminatedBy ? { exitCode, terminatedBy: this.terminatedBy } : { exitCode });
     };
     const flushDeadline = setTimeout(resolve, EXIT_FLUSH_TIMEOUT_MS);
     flushDeadline.unref();
+    let logDone = false;
     const waitForClients = (): void => {
-      if ([...this.connections].every((connection) => connection.socket.destroyed)) {
+      if (logDone && [...this.connections].every((connection) => connection.socket.destroyed)) {
         clearTimeout(flushDeadline);
         resolve();
       }
     };
     for (const connection of this.connections) connection.socket.on('close', waitForClients);
-    waitForClients();
+    void logClosed.then(() => {
+      logDone = true;
+      waitForClients();
+    });
   }
 }
 

@@ -102,6 +102,27 @@ describe('client options', () => {
   });
 });
 
+describe('-L, the log of a new session', () => {
+  it.each([
+    [['-n', 's', '-L', 'out.log', 'sh'], 'create-detached', 'out.log', DEFAULT_CLIENT],
+    [['-c', 's', '-L', '/var/log/x', 'sh'], 'create', '/var/log/x', DEFAULT_CLIENT],
+    [['-N', 's', '-L', '-', 'sh'], 'master-foreground', '-', DEFAULT_CLIENT], // the next word, whatever it looks like
+    [['-A', 's', '-zL', 'l', 'sh'], 'attach-or-create', 'l', client({ suspendKey: false })],
+    [['-n', 's', '-L', 'a', '-L', 'b', 'sh'], 'create-detached', 'b', DEFAULT_CLIENT], // the last one wins
+    [['-n', 's', '-Lz', 'l', 'sh'], 'create-detached', 'l', client({ suspendKey: false })],
+  ])('dt %j', (argv, mode, log, expectedClient) => {
+    expect(parseArgs(argv)).toEqual({ mode, socket: 's', client: expectedClient, command: ['sh'], log });
+  });
+
+  it('is absent unless given', () => {
+    expect(parseArgs(['-n', 's', 'sh'])).not.toHaveProperty('log');
+  });
+
+  it('belongs to the command after the command', () => {
+    expect(parseArgs(['-n', 's', 'tail', '-L', 'x'])).toEqual({ mode: 'create-detached', socket: 's', client: DEFAULT_CLIENT, command: ['tail', '-L', 'x'] });
+  });
+});
+
 describe('the command', () => {
   it.each([
     // Options after the command belong to the command.
@@ -168,6 +189,9 @@ describe('usage errors', () => {
     [['-n', 's', '-q', 'sh'], "Invalid option '-q'"],
     [['-a', 's', '--bogus'], "Invalid option '--bogus'"],
     [['-l', 'x'], "Invalid option 'x'"],
+    [['-n', 's', '-L'], 'No log file specified.'],
+    [['-n', 's', '-L', '', 'sh'], 'No log file specified.'],
+    [['-a', 's', '-L', 'x'], 'The -L option applies only to a new session (-c, -n, -N, -A).'],
   ])('dt %j → %s', (argv, message) => {
     const error = usageErrorOf(argv);
     expect(error.message).toBe(message);

@@ -34,6 +34,8 @@ const ZSH = findShell('zsh');
 
 const MODES = ['-A', '-F', '-N', '-a', '-c', '-k', '-l', '-n', '-p', '-w'];
 const SESSION_OPTIONS = ['-E', '-R', '-e', '-r', '-z'];
+/** The modes that create a session also take -L FILE. */
+const CREATE_OPTIONS = ['-E', '-L', '-R', '-e', '-r', '-z'];
 const REDRAW_METHODS = ['ctrl_l', 'none', 'resize', 'winch'];
 const FIXTURE_COMMANDS = ['dtfixture-alpha', 'dtfixture-beta'];
 
@@ -140,8 +142,8 @@ describe.skipIf(BASH === undefined)('bash completion', () => {
 
   it('offers the options after the socket, and only them for -a', () => {
     expect(complete(['dt', '-a', 's', ''])).toEqual(SESSION_OPTIONS);
-    expect(complete(['dt', '-c', 's', '-'])).toEqual(SESSION_OPTIONS);
-    expect(complete(['dt', '-A', 's', '-E', '-'])).toEqual(SESSION_OPTIONS);
+    expect(complete(['dt', '-c', 's', '-'])).toEqual(CREATE_OPTIONS);
+    expect(complete(['dt', '-A', 's', '-E', '-'])).toEqual(CREATE_OPTIONS);
     expect(complete(['dt', '-a', 's', '-R', 'extra', ''])).toEqual([]);
   });
 
@@ -158,6 +160,12 @@ describe.skipIf(BASH === undefined)('bash completion', () => {
     // -er: -e takes the first word after the group, -r the second.
     expect(complete(['dt', '-n', 's', '-er', 'x', ''])).toEqual(REDRAW_METHODS);
     expect(complete(['dt', '-n', 's', '-e', ''])).toEqual([]);
+  });
+
+  it('completes the value of -L as a file name, also inside a group, and the command after it', () => {
+    expect(complete(['dt', '-n', 's', '-L', 'sessions/b'])).toEqual(['sessions/beta.sock']);
+    expect(complete(['dt', '-c', 's', '-zL', 'sessions/o'])).toEqual(['sessions/other']);
+    expect(complete(['dt', '-N', 's', '-L', 'x.log', 'dtfixture-a'])).toEqual(['dtfixture-alpha']);
   });
 
   it('completes the command after the options, treating the values of -e and -r as values', () => {
@@ -242,7 +250,10 @@ describe.skipIf(ZSH === undefined)('zsh completion', () => {
 
   it('offers the options after the socket, and the redraw methods to -r', () => {
     expect(completeZsh('dt -a s -')).toEqual(SESSION_OPTIONS);
+    expect(completeZsh('dt -c s -')).toEqual(CREATE_OPTIONS);
     expect(completeZsh('dt -c s -r ')).toEqual(REDRAW_METHODS);
+    expect(completeZsh('dt -n s -L sessions/b')).toEqual(['beta.sock']);
+    expect(completeZsh('dt -n s -L x.log dtfixture-a')).toEqual(['dtfixture-alpha']);
     expect(completeZsh('dt -c s -Er w')).toEqual(['winch']);
     expect(completeZsh('dt -a s -R x ')).toEqual([]);
   });

@@ -13,6 +13,7 @@ describe('parseRecord', () => {
     expect(parseRecord(JSON.stringify({ ...VALID, future: true }), 42)).toEqual(VALID);
     const failed = { ...VALID, exit: { code: 1, signal: 0, endedAt: EXIT.endedAt }, startError: 'could not start bash: forkpty(3) failed.' };
     expect(parseRecord(JSON.stringify(failed), 42)).toEqual(failed);
+    expect(parseRecord(JSON.stringify({ ...VALID, log: '/var/log/work.log' }), 42)).toEqual({ ...VALID, log: '/var/log/work.log' });
   });
 
   it.each([
@@ -33,6 +34,9 @@ describe('parseRecord', () => {
     ['startedAt missing', JSON.stringify({ ...VALID, startedAt: undefined })],
     ['startedAt not a date', JSON.stringify({ ...VALID, startedAt: 'yesterday' })],
     ['startedAt a number', JSON.stringify({ ...VALID, startedAt: 1700000000 })],
+    ['log relative', JSON.stringify({ ...VALID, log: 'work.log' })],
+    ['log a number', JSON.stringify({ ...VALID, log: 1 })],
+    ['log with NUL', JSON.stringify({ ...VALID, log: '/tmp/a\0b' })],
     ['exit null', JSON.stringify({ ...VALID, exit: null })],
     ['exit code a string', JSON.stringify({ ...VALID, exit: { ...EXIT, code: '3' } })],
     ['exit code 256', JSON.stringify({ ...VALID, exit: { ...EXIT, code: 256 } })],
