@@ -2,8 +2,9 @@
 # /usr/share/bash-completion/completions/dt (loaded on demand by bash-completion).
 #
 # The command line is dtach's: dt <mode> <socket> [options] [command [args...]]
-# Options are -e CHAR, -E, -r METHOD, -z, -R, grouped freely (-Ez); -e and -r take the next
-# word, whatever it looks like; the first other word (or the one after --) is the command.
+# Options are -e CHAR, -E, -r METHOD, -z, -R, and -L FILE for a new session, grouped freely
+# (-Ez); -e, -r and -L take the next word, whatever it looks like; the first other word (or
+# the one after --) is the command.
 # A socket without a '/' is a session name: a socket in ${DT_DIR:-${TMPDIR:-/tmp}/dt-$UID}.
 
 # File names (one per line, so names with spaces or glob characters stay whole); readline
@@ -109,8 +110,8 @@ _dt() {
       ;;
   esac
 
-  # Walk the options after the socket to find what the current word is: the value of -e
-  # or -r, another option, the command, or one of the command's arguments.
+  # Walk the options after the socket to find what the current word is: the value of -e,
+  # -r or -L, another option, the command, or one of the command's arguments.
   local index=$((socket_index + 1)) word letter command_index=-1
   local pending=() # option letters whose values come in the next words, in order
   while ((index < COMP_CWORD)); do
@@ -123,7 +124,7 @@ _dt() {
     elif [[ $word == -?* ]]; then
       for ((letter = 1; letter < ${#word}; letter++)); do
         case ${word:letter:1} in
-          e | r) pending+=("${word:letter:1}") ;;
+          e | r | L) pending+=("${word:letter:1}") ;;
         esac
       done
     else
@@ -135,11 +136,17 @@ _dt() {
 
   if ((command_index < 0)); then
     if ((${#pending[@]} > 0)); then
-      [[ ${pending[0]} == r ]] && COMPREPLY=($(compgen -W 'none ctrl_l winch resize' -- "$cur"))
+      case ${pending[0]} in
+        r) COMPREPLY=($(compgen -W 'none ctrl_l winch resize' -- "$cur")) ;;
+        L) _dt_files "$cur" ;;
+      esac
       return 0 # -e takes any character: nothing to offer
     fi
-    if [[ $cur == -* || $mode == -a ]]; then
+    if [[ $mode == -a ]]; then
       COMPREPLY=($(compgen -W '-e -E -r -z -R' -- "$cur"))
+      return 0
+    elif [[ $cur == -* ]]; then
+      COMPREPLY=($(compgen -W '-e -E -r -z -R -L' -- "$cur"))
       return 0
     fi
     command_index=$COMP_CWORD
