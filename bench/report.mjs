@@ -28,6 +28,7 @@ const FORMATS = {
   'ms/MiB': (value) => value.toFixed(1),
   MiB: (value) => (value / MIB).toFixed(1),
   '%': (value) => (value * 100).toFixed(value === 1 ? 0 : 1),
+  x: (value) => value.toFixed(3),
 };
 
 function formatFigure(fig, unit) {

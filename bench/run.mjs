@@ -1,12 +1,13 @@
 // `npm run bench`: dt against the program running directly in a terminal ("direct", the
 // physical limit) and against dtach 0.9, on output throughput with 1/4/16 viewers, keystroke
-// round trip, attach latency, `-n` latency, and master/client memory. Every figure is the
-// median of interleaved repetitions (A,B,C,A,B,C...), with min and max.
+// round trip, attach latency, `-n` latency, master/client memory, and what a log (-L) costs
+// the 1-viewer throughput. Every figure is the median of interleaved repetitions
+// (A,B,C,A,B,C...), with min and max.
 //
 //   node bench/run.mjs [--quick] [--json FILE] [--reps N] [--only SECTION,...] [--timeout SECONDS]
 //                      [--cpu-prof DIR]
 //
-// Sections: throughput, keys, attach, create, memory. --quick is a ~30 s smoke run. The
+// Sections: throughput, keys, attach, create, memory, log. --quick is a ~30 s smoke run. The
 // benchmark stops by itself (global timeout) and kills, by pid, everything it started.
 // --cpu-prof DIR: every Node process it starts (dt clients and masters, fixtures) writes a
 // V8 CPU profile there when it exits, named by role (bench/cpu-profile.mjs; the environment
@@ -26,7 +27,7 @@ import { figure, formatTable, percentile, row } from './report.mjs';
 import { measureThroughput, writePatternFile } from './stream.mjs';
 
 const MIB = 1024 * 1024;
-const SECTIONS = ['throughput', 'keys', 'attach', 'create', 'memory'];
+const SECTIONS = ['throughput', 'keys', 'attach', 'create', 'memory', 'log'];
 
 const { values: argv } = parseArgs({
   options: { quick: { type: 'boolean' }, help: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string' }, timeout: { type: 'string' }, 'cpu-prof': { type: 'string' } },
@@ -49,13 +50,15 @@ const CONFIG = {
   createReps: QUICK ? 3 : 9,
   // Memory: sessions per tool; the heavy rounds write the pattern this many times (3 x 32 MiB = 100.7 MB).
   memoryReps: QUICK ? 1 : 2,
+  // Log cost: pairs of 1-viewer runs, dt then dt -L, back to back.
+  logReps: QUICK ? 3 : 7,
   heavyRepeat: QUICK ? 4 : 3,
   // A failure limit, not the expected duration (about 2 min, or 30 s with --quick, on 2 idle cores).
-  timeoutSeconds: QUICK ? 150 : 480,
+  timeoutSeconds: QUICK ? 180 : 540,
 };
 if (argv.reps !== undefined) {
   const reps = Number(argv.reps);
-  Object.assign(CONFIG, { throughputReps: reps, keyReps: reps, attachReps: reps, createReps: reps, memoryReps: reps });
+  Object.assign(CONFIG, { throughputReps: reps, keyReps: reps, attachReps: reps, createReps: reps, memoryReps: reps, logReps: reps });
 }
 if (argv.timeout !== undefined) CONFIG.timeoutSeconds = Number(argv.timeout);
 if (argv['cpu-prof']) {
@@ -179,6 +182,25 @@ async function runCreate(results) {
   }
 }
 
+/** 1-viewer throughput of dt, then of dt with a log, back to back: what writing the log costs. */
+async function runLogCost(results) {
+  const workspace = newWorkspace();
+  try {
+    const patternFile = workspace.path('pattern');
+    const pattern = writePatternFile(patternFile, CONFIG.patternMiB * MIB);
+    results.log = { bytes: pattern.length, pairs: [] };
+    for (let rep = 1; rep <= CONFIG.logReps; rep++) {
+      const plain = await measureThroughput(workspace, 'dt', 1, patternFile, pattern);
+      const logged = await measureThroughput(workspace, 'dt-log', 1, patternFile, pattern);
+      results.log.pairs.push({ plain, logged });
+      log(`log rep ${rep}/${CONFIG.logReps}: dt ${plain.mibPerSecond.toFixed(1)} MiB/s, dt -L ${logged.mibPerSecond.toFixed(1)} MiB/s ` +
+        `(${(logged.mibPerSecond / plain.mibPerSecond).toFixed(2)}x), ${logged.loggedBytes} bytes in the log`);
+    }
+  } finally {
+    await closeWorkspace(workspace);
+  }
+}
+
 async function runMemory(results) {
   const workspace = newWorkspace();
   try {
@@ -232,6 +254,16 @@ function buildRows(results) {
         : undefined;
       rows.push(row(`bytes received, worst viewer of ${viewers}`, '%', figures, target));
     }
+  }
+  if (results.log) {
+    const { pairs, bytes } = results.log;
+    rows.push({ section: `Log (-L): ${bytes / MIB} MiB through 1 viewer, dt then dt -L back to back; ratio of each pair` });
+    rows.push(row('throughput, 1 viewer, no log', 'MiB/s', { dt: figure(pairs.map((pair) => pair.plain.mibPerSecond)) }));
+    rows.push(row('throughput, 1 viewer, -L', 'MiB/s', { dt: figure(pairs.map((pair) => pair.logged.mibPerSecond)) }));
+    const ratios = figure(pairs.map((pair) => pair.logged.mibPerSecond / pair.plain.mibPerSecond));
+    rows.push(row('-L / no log, per pair', 'x', { dt: ratios }, verdict('>= 0.95x', ratios ? ratios.median >= 0.95 : undefined)));
+    rows.push(row('relay CPU, 1 viewer, no log', 'ms/MiB', { dt: figure(pairs.map((pair) => pair.plain.relayCpuMsPerMiB)) }));
+    rows.push(row('relay CPU, 1 viewer, -L', 'ms/MiB', { dt: figure(pairs.map((pair) => pair.logged.relayCpuMsPerMiB)) }));
   }
   if (results.keys) {
     rows.push({ section: `Keystroke round trip (${results.keys.trips} trips per repetition, one at a time)` });
@@ -304,6 +336,7 @@ async function main() {
   }
   if (only.includes('create')) await guarded('create', () => runCreate(results));
   if (only.includes('memory')) await guarded('memory', () => runMemory(results));
+  if (only.includes('log')) await guarded('log', () => runLogCost(results));
   results.meta.loadAverageAfter = os.loadavg();
   results.meta.seconds = (Date.now() - startedAt) / 1000;
   results.rows = buildRows(results);

@@ -1,7 +1,8 @@
 // The three ways to run a program that the benchmark compares: "direct" (the program in a
 // node-pty terminal of its own, no relay: the physical limit), dt, and dtach 0.9. For dt and
 // dtach, a session is started detached (-n) and viewers attach with `-a <socket> -r none`,
-// each in a terminal of its own.
+// each in a terminal of its own. "dt-log" is dt with a log (-L <socket>.log, rotated at the
+// default limit), to show what writing one costs.
 
 import fs from 'node:fs';
 import { DT, DTACH, FIXTURES, NODE, dtMasterPid, dtachMasterPid, hasEnded, waitUntil } from './procs.mjs';
@@ -14,12 +15,36 @@ export const TOOLS = {
     attach: (socket) => [NODE, [DT, '-a', socket, '-r', 'none']],
     masterPid: (socket) => dtMasterPid(socket),
   },
+  'dt-log': {
+    create: (socket, command) => [NODE, [DT, '-n', socket, '-L', logFileOf(socket), ...command]],
+    attach: (socket) => [NODE, [DT, '-a', socket, '-r', 'none']],
+    masterPid: (socket) => dtMasterPid(socket),
+  },
   dtach: {
     create: (socket, command) => [DTACH, ['-n', socket, ...command]],
     attach: (socket) => [DTACH, ['-a', socket, '-r', 'none']],
     masterPid: async (socket) => dtachMasterPid(socket),
   },
 };
+
+/** The log file of a dt-log session; removed with its rotated predecessor by removeLogFiles. */
+export function logFileOf(socket) {
+  return `${socket}.log`;
+}
+
+/** The bytes a dt-log session's log holds, then removes it (each session starts a new log). */
+export function removeLogFiles(socket) {
+  let bytes = 0;
+  for (const file of [logFileOf(socket), `${logFileOf(socket)}.1`]) {
+    try {
+      bytes += fs.statSync(file).size;
+      fs.rmSync(file);
+    } catch {
+      // ENOENT: never rotated.
+    }
+  }
+  return bytes;
+}
 
 /** Starts a detached session of `tool` running `command`; resolves with its master's pid. */
 export async function startSession(workspace, tool, socket, command) {

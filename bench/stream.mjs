@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { childPids, cpuSeconds, machineCpuSeconds, waitUntil } from './procs.mjs';
-import { attachViewer, finishedRound, startSession, stopMaster, writerCommand } from './session.mjs';
+import { attachViewer, finishedRound, removeLogFiles, startSession, stopMaster, writerCommand } from './session.mjs';
 
 const PATTERN_LINE_BYTES = 16;
 /** After the writer has finished, a viewer that received nothing for this long gets nothing more. */
@@ -258,6 +258,8 @@ export async function measureThroughput(workspace, tool, viewers, patternFile, p
   if (tool !== 'direct') session.attach(viewers);
   const summary = summarizeRound(await session.round());
   await session.end();
+  // The log holds the end of the stream (FILE.1 and FILE); the master has closed it.
+  if (tool === 'dt-log') summary.loggedBytes = removeLogFiles(session.socket);
   return summary;
 }
 
