@@ -78,9 +78,10 @@ it('what the program writes while detached, and then while watched, is in FILE b
   // A relative FILE is relative to the creating command's directory.
   const created = await dt(['-n', socket, '-L', 'out.log', process.execPath, RAWWRITE, ...parts.map((part) => part.toString('hex'))], undefined, sandbox.path('work'));
   expect(created).toMatchObject({ code: 0, stderr: '' });
-  const masterPid = await sandbox.trackMaster(socket);
+  // The creating command opened FILE for the master: it is there once dt -n has returned.
   const file = sandbox.path('work/out.log');
   expect(modeOf(file)).toBe(0o600);
+  const masterPid = await sandbox.trackMaster(socket);
   let expected = Buffer.from('READY\r\n');
   await waitForLog(file, expected, 'READY');
 
@@ -110,6 +111,7 @@ it('what the program writes while detached, and then while watched, is in FILE b
   expect(await logStatus(socket)).toEqual({ file, writing: true, notLoggedBytes: 0 });
   viewer.write('\x1c');
   expect((await viewer.waitForExit()).exitCode).toBe(0);
+  await endSession(socket, masterPid);
 });
 
 it('the last output of a program that ends is in FILE before dt -N returns; an existing FILE is appended to', async () => {
@@ -243,7 +245,7 @@ it('the directory of FILE removed under a running session: the session and its v
   const file = path.join(directory, 'log');
   const socket = sandbox.path('s');
   expect(await dt(['-n', socket, '-L', file, process.execPath, HEXECHO])).toMatchObject({ code: 0, stderr: '' });
-  await sandbox.trackMaster(socket);
+  const masterPid = await sandbox.trackMaster(socket);
   // hexecho keeps the terminal's output processing: its \r\n arrives as \r\r\n.
   await waitForLog(file, Buffer.from('READY\r\r\n'), 'READY');
   const viewer: Term = sandbox.dt(['-a', socket, '-r', 'none']);
@@ -271,7 +273,14 @@ it('the directory of FILE removed under a running session: the session and its v
   expect(viewer.exited).toBeUndefined();
   viewer.write('\x1c');
   expect((await viewer.waitForExit()).exitCode).toBe(0);
+  await endSession(socket, masterPid);
 });
+
+/** Ends a session's program with SIGKILL (dt -k) and waits until its master is gone. */
+async function endSession(socket: string, masterPid: number): Promise<void> {
+  expect(await dt(['-k', socket, 'KILL'])).toMatchObject({ code: 0 });
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+}
 
 /** Types a key into the program with dt -p. */
 async function pushKey(socket: string, key: string): Promise<void> {
