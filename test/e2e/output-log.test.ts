@@ -129,7 +129,7 @@ it('the last output of a program that ends is in FILE before dt -N returns; an e
   const [session] = await listJson();
   expect(session).toMatchObject({ state: 'exited', log: { file, writing: false } });
   const table = (await dt(['-l'])).stdout;
-  expect(table).toMatch(/^SOCKET\s+PID\s+COMMAND\s+FOREGROUND\s+STARTED\s+CLIENTS\s+SIZE\s+STATE\s+LOG\n/);
+  expect(table).toMatch(/^SESSION\s+PID\s+COMMAND\s+FOREGROUND\s+STARTED\s+CLIENTS\s+SIZE\s+STATE\s+LOG\n/);
   expect(table).toMatch(new RegExp(`exited \\(status 3, [^)]*\\)\\s+${file}\\n`));
 });
 
