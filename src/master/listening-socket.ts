@@ -47,8 +47,15 @@ export async function serviceManagerSocket(socketPath: string): Promise<net.Serv
 function listenOn(fd: number, socketPath: string): Promise<net.Server> {
   const server = net.createServer();
   return new Promise((resolve, reject) => {
-    server.once('error', (error) => reject(sessionError(socketPath, describeSystemError(error), error)));
-    server.listen({ fd }, () => resolve(server));
+    const onError = (error: Error): void => reject(sessionError(socketPath, describeSystemError(error), error));
+    server.once('error', onError);
+    server.listen({ fd }, () => {
+      server.off('error', onError);
+      // From now on its errors are accept(2)'s (EMFILE, ENFILE, ENOMEM): libuv has closed the
+      // connection it could not take, the client is told, and the server goes on listening.
+      server.on('error', () => {});
+      resolve(server);
+    });
   });
 }
 
