@@ -35,6 +35,8 @@ function collectKeptStatus(socketPath: string): number | undefined {
   const record = findExitedRecord(socketPath);
   if (!record?.exit) return undefined;
   removeRecord(record.masterPid);
+  // Not a status of the program: it never ran. Said as dt -a says it.
+  if (record.startError !== undefined) throw sessionError(socketPath, record.startError);
   return exitCodeOf(record.exit);
 }
 

@@ -164,3 +164,16 @@ it('dt -l shows control characters in a command as ?, so a row cannot move the c
   expect(table.stdout).toContain('read line sh a?b?[2Jc');
   expect(table.stdout.split('\n')).toHaveLength(3);
 });
+
+it('dt -w on a session whose program could not be started says why, exit 1, and forgets it', async () => {
+  const socket = path.join(sandbox.sessionDir, 'failed');
+  const registry = path.join(sandbox.env()['XDG_STATE_HOME']!, 'dt', 'sessions');
+  fs.mkdirSync(registry, { recursive: true });
+  const now = new Date().toISOString();
+  fs.writeFileSync(path.join(registry, '4000100.json'), JSON.stringify({
+    socket, masterPid: 4000100, command: ['vi'], startedAt: now,
+    exit: { code: 1, signal: 0, endedAt: now }, startError: 'could not open a terminal for the program',
+  }));
+  expect(await dt(['-w', 'failed'])).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: could not open a terminal for the program\n` });
+  expect(await listed()).toEqual([]);
+});
