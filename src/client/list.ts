@@ -142,7 +142,9 @@ export function findOnlySession(): string {
     .filter((record) => !record.exit && record.socket !== own && isMasterAlive(record.masterPid) && isSocketFile(record.socket))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   if (live.length === 1) return live[0]!.socket;
-  if (live.length === 0) throw new DtError('no session is running (dt -l lists the ended ones)');
+  if (live.length === 0) {
+    throw new DtError(own === undefined ? 'no session is running (dt -l lists the ended ones)' : 'no other session is running');
+  }
   const rows = live.map((record) => [nameOfSocket(record.socket) ?? record.socket, record.command.join(' '), formatTime(record.startedAt)]);
   const width = process.stderr.isTTY ? process.stderr.columns : undefined;
   const table = formatTable([{ title: 'SESSION', shorten: 'keep-end' }, { title: 'COMMAND', shorten: 'keep-start' }, { title: 'STARTED' }], rows, width);

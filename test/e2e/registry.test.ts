@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Sandbox, hasEnded, waitUntil } from './harness.js';
-import { HEXECHO, killTracked, runDt } from './lifecycle-helpers.js';
+import { DT, Sandbox, hasEnded, waitUntil } from './harness.js';
+import { HEXECHO, killTracked, run, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
 /** File systems a test mounted, unmounted after it. */
@@ -177,4 +177,18 @@ it.skipIf(!IS_ROOT)('a full registry file system: the session runs, dt says why,
   }
   await expectUnlistedSession(sandbox.env({ XDG_STATE_HOME: state }), `cannot write ${registry}: No space left on device`);
   expect(fs.readdirSync(registry), 'files left in the registry').toEqual([]);
+});
+
+it('a dt -N master whose record cannot be written says why on its stderr, once, and serves all the same', async () => {
+  const state = sandbox.path('state-file');
+  fs.writeFileSync(state, '');
+  const socket = sandbox.path('s');
+  const env = sandbox.env({ XDG_STATE_HOME: state });
+  const master = run(process.execPath, [DT, '-N', socket, '/bin/sh', '-c', 'read line; exit 4'], { cwd: sandbox.dir, env });
+  await waitUntil(() => fs.existsSync(socket), 'the -N master to listen');
+  await sandbox.trackMaster(socket);
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env, input: 'go\n' })).code).toBe(0);
+  expect(await master).toMatchObject({
+    code: 4, stdout: '', stderr: `dt: ${socket}: the session runs but will not be listed by dt -l: cannot write ${state}/dt/sessions: Not a directory\n`,
+  });
 });
