@@ -6,6 +6,7 @@ import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
 import { DtError, ExitCode } from '../common/errors.js';
 import { isExpired, isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
+import { exactEnvironmentVariable } from './process-bytes.js';
 import { nameOfSocket } from './session-names.js';
 import { signalName } from '../common/signals.js';
 import { formatTable, type Column } from './table.js';
@@ -137,7 +138,7 @@ function formatSessions(sessions: ListedSession[], width: number | undefined): s
  * without a socket. With none, or several (then listed), says so.
  */
 export function findOnlySession(): string {
-  const own = process.env['DT_SESSION'];
+  const own = exactEnvironmentVariable('DT_SESSION');
   const live = readRegistry().records
     .filter((record) => !record.exit && record.socket !== own && isMasterAlive(record.masterPid) && isSocketFile(record.socket))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, Sandbox, waitUntil, type Term } from './harness.js';
-import { HEXECHO, expectStatusLine, hexReceived, killTracked, run, runDt, sessionInfo, trackPid } from './lifecycle-helpers.js';
+import { HEXECHO, expectStatusLine, hexReceived, killTracked, run, runDt, sessionInfo, trackPid, waitForClients } from './lifecycle-helpers.js';
 
 /** sun_path: a socket address holds a path of at most this many bytes. */
 const MAX_SOCKET_ADDRESS_BYTES = 107;
@@ -197,4 +197,17 @@ it('without /proc to read them from, words that may not be UTF-8 are refused, no
   });
   expect(fs.existsSync(sandbox.path('s'))).toBe(false);
   expect(sandbox.findMasters()).toEqual([]);
+});
+
+it('dt -a without a socket, inside a session whose path is not UTF-8, knows that session as its own', async () => {
+  const other = sandbox.path('other');
+  expect(await runDt(['-n', other, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  await sandbox.trackMaster(other);
+  trackPid((await sessionInfo(other)).programPid);
+  // The inner session's program is `dt -a`: the only session besides its own is `other`.
+  const dt = [utf8(process.execPath), utf8(DT), utf8('-n'), bytes('s\xff'), utf8(process.execPath), utf8(DT), utf8('-a'), utf8('-r'), utf8('none')];
+  const { file, args } = exactly(utf8(sandbox.dir), dt);
+  expect(await run(file, args, { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  for (const pid of sandbox.findMasters()) sandbox.addMaster(pid);
+  await waitForClients(other, 1);
 });
