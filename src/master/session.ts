@@ -3,8 +3,9 @@
 // describe the session, drop a connection, terminate on a signal, end with the program.
 //
 // Every byte of the program's output passes through output(), to the viewers and the log
-// (-L); every viewer comes in through
-// attach(); every connection is counted in accept() and leaves through forget().
+// (-L), and there the terminal modes it sets are followed; every viewer comes in through
+// attach(), where its terminal is put in those modes; every connection is counted in accept()
+// and leaves through forget().
 
 import type net from 'node:net';
 import { SIGNAL_EXIT_BASE } from '../common/errors.js';
@@ -170,16 +171,19 @@ export class Session {
   private attach(connection: Connection, request: Attach): void {
     connection.readOnly = request.readOnly;
     if (!request.readOnly) this.sizer.resize(request.cols, request.rows);
-    if (!this.relay.hasViewer(connection.socket)) {
-      // Output read but not yet sent goes to the other viewers first: the modes then describe
-      // exactly what they were sent, and this viewer's stream starts from there.
-      this.relay.flush();
-      const restore = this.modes.restoreSequence();
-      if (restore.length > 0) for (const frame of encodeDataFrames(FrameType.Output, restore)) connection.socket.write(frame);
-    }
+    if (!this.relay.hasViewer(connection.socket)) this.restoreModes(connection);
     this.relay.addViewer(connection.socket);
     // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
     if (!request.readOnly) void this.redraw(request.redraw);
+  }
+
+  /** Puts a terminal about to become a viewer in the program's modes: to it alone, before any output. */
+  private restoreModes(connection: Connection): void {
+    // Output read but not yet sent goes to the other viewers first: the modes then describe
+    // exactly what they were sent, and this viewer's stream starts from there.
+    this.relay.flush();
+    const restore = this.modes.restoreSequence();
+    if (restore.length > 0) for (const frame of encodeDataFrames(FrameType.Output, restore)) connection.socket.write(frame);
   }
 
   private resize(connection: Connection, size: { cols: number; rows: number }): void {

@@ -7,7 +7,8 @@
 // restarts), reduced to what changes a tracked mode. 8-bit C1 controls are not recognised:
 // in UTF-8 output those bytes are parts of characters. Memory is bounded whatever the
 // program writes: parameters, titles and stacks have limits, and whatever exceeds one is
-// skipped to its end.
+// skipped to its end. The bytes of a sequence still being read are kept (up to a limit), for
+// a terminal that attaches between the two reads a sequence was cut across.
 
 const ESC = 0x1b;
 const BEL = 0x07;
@@ -24,6 +25,8 @@ export const MAX_TITLE_BYTES = 2048;
 const MAX_TITLE_STACK_DEPTH = 10;
 /** Entries of a kitty keyboard flag stack; a push onto a full stack drops the oldest, as in kitty. */
 const MAX_KEYBOARD_STACK_DEPTH = 16;
+/** Bytes kept of the sequence being read (a title and its framing fit); a longer one is not replayed. */
+const MAX_UNFINISHED_SEQUENCE_BYTES = MAX_TITLE_BYTES + 64;
 
 const State = {
   Ground: 0,
@@ -136,6 +139,11 @@ export class TerminalModeTracker {
   /** a byte the sequences we track never contain (':', a second marker or intermediate) */
   private unusual = false;
 
+  /** The bytes of the sequence being read, from its ESC (see restoreSequence). */
+  private readonly unfinished = Buffer.alloc(MAX_UNFINISHED_SEQUENCE_BYTES);
+  private unfinishedLength = 0;
+  private unfinishedTooLong = false;
+
   // The OSC sequence being read: its number, then (for a title) its text.
   private oscCommand = 0;
   private readonly titleBuffer = Buffer.alloc(MAX_TITLE_BYTES);
@@ -152,8 +160,13 @@ export class TerminalModeTracker {
         index = escape + 1;
         // Most sequences move the cursor or set colours: skip those without the state machine.
         const skipped = data[index] === 0x5b ? skipUntrackedCsi(data, index + 1) : -1;
-        if (skipped >= 0) index = skipped;
-        else this.state = State.Escape;
+        if (skipped >= 0) {
+          index = skipped;
+        } else {
+          this.state = State.Escape;
+          this.unfinishedLength = 0;
+          this.keepUnfinished(ESC);
+        }
         continue;
       }
       this.step(data[index]!);
@@ -181,15 +194,38 @@ export class TerminalModeTracker {
   }
 
   /**
-   * The bytes that put a freshly reset terminal in the followed modes; empty when the program
-   * changed none. The alternate screen comes first (after the normal screen's keyboard flags,
-   * which belong to that screen), because entering it clears the screen the rest applies to.
+   * The bytes a freshly reset terminal needs before the program's next output: those that put
+   * it in the followed modes, then the beginning of a sequence the output read so far ends in
+   * the middle of (so that its rest, arriving next, is not shown as text). Empty when the
+   * program changed no mode and no sequence is unfinished. The alternate screen comes first
+   * (after the normal screen's keyboard flags, which belong to that screen), because entering
+   * it clears the screen the rest applies to.
    */
   restoreSequence(): Buffer {
-    return Buffer.from(restoreSequenceFor(this.snapshot()), 'latin1');
+    const modes = Buffer.from(restoreSequenceFor(this.snapshot()), 'latin1');
+    if (this.state === State.Ground || this.unfinishedTooLong) return modes;
+    return Buffer.concat([modes, this.unfinished.subarray(0, this.unfinishedLength)]);
   }
 
   private step(byte: number): void {
+    this.readByte(byte);
+    if (this.state === State.Ground) {
+      this.unfinishedLength = 0;
+    } else if (byte === ESC) {
+      this.unfinishedLength = 0; // ESC ends whatever came before it and starts a new sequence
+      this.keepUnfinished(byte);
+    } else {
+      this.keepUnfinished(byte);
+    }
+  }
+
+  private keepUnfinished(byte: number): void {
+    if (this.unfinishedLength === 0) this.unfinishedTooLong = false;
+    if (this.unfinishedLength === MAX_UNFINISHED_SEQUENCE_BYTES) this.unfinishedTooLong = true;
+    else this.unfinished[this.unfinishedLength++] = byte;
+  }
+
+  private readByte(byte: number): void {
     switch (this.state) {
       case State.Escape: return this.onEscape(byte);
       case State.EscapeIntermediate: return this.onEscapeIntermediate(byte);

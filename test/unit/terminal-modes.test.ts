@@ -224,6 +224,32 @@ describe('the restore sequence', () => {
     { name: 'a program that reset everything', output: '\x1b]2;kept\x07\x1b[?1049h\x1b[?1h\x1b=\x1b[?2004h\x1bc$ ' },
   ];
 
+  it.each(PROGRAMS)('$name: a fresh xterm.js attaching at any byte ends in the modes of one that saw everything', async ({ output }) => {
+    const bytes = Buffer.from(`${output}\x1b[?2004l\x1b]2;last title\x1b\\\x1b[?1004l`, 'latin1');
+    const original = new Screen();
+    original.write(bytes);
+    await original.settled();
+    for (let at = 0; at <= bytes.length; at++) {
+      const tracker = new TerminalModeTracker();
+      tracker.feed(bytes.subarray(0, at));
+      const attached = new Screen();
+      attached.write(Buffer.concat([tracker.restoreSequence(), bytes.subarray(at)]));
+      await attached.settled();
+      expect(attached.modes, `attached after byte ${at}`).toEqual(original.modes);
+      expect(attached.text, `attached after byte ${at}: no piece of a sequence shown as text`).not.toMatch(/\[|\]|\?|2004|1004|title/);
+    }
+  });
+
+  it('replays no unfinished sequence longer than it keeps, and none once the output is between sequences', () => {
+    const tracker = new TerminalModeTracker();
+    tracker.feed(Buffer.from(`\x1b]2;${'t'.repeat(MAX_TITLE_BYTES + 100)}`, 'latin1'));
+    expect(tracker.restoreSequence().toString('latin1')).toBe('');
+    tracker.feed(Buffer.from('\x07\x1b[?1', 'latin1'));
+    expect(tracker.restoreSequence().toString('latin1')).toBe('\x1b[?1');
+    tracker.feed(Buffer.from('h', 'latin1'));
+    expect(tracker.restoreSequence().toString('latin1')).toBe('\x1b[?1h');
+  });
+
   it.each(PROGRAMS)('puts a fresh xterm.js in the modes $name left its own terminal in', async ({ output }) => {
     const original = new Screen();
     original.write(output);
