@@ -2,7 +2,7 @@
 // bytes to the screen, and the detach and suspend keys.
 
 import type { ClientOptions } from '../cli.js';
-import { ExitCode, SIGNAL_EXIT_BASE } from '../common/errors.js';
+import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError } from '../common/errors.js';
 import { SUSPEND_KEY, findKey } from './keys.js';
 import {
   FrameType, ProtocolError, RedrawMethod, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
@@ -10,7 +10,7 @@ import {
 } from '../common/protocol.js';
 import { openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
-import { signalName } from '../common/signals.js';
+import { signalName, signalNumber } from '../common/signals.js';
 import { enterRawMode, hasJobControl, printStatusLine, resetProgramModes, restoreTerminal, windowSize } from './terminal.js';
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
@@ -176,6 +176,24 @@ export async function attach(socketPath: string, options: ClientOptions, session
       sendAttach(options.redraw);
     };
 
+    /**
+     * The terminal went away while we wrote to it or read from it, maybe before the hangup
+     * signal is handled (EIO): a hangup, and there is nobody to tell. Standard output that is
+     * a pipe whose reader left (EPIPE) ends us as SIGPIPE would, the terminal restored.
+     */
+    const onTerminalError = (error: NodeJS.ErrnoException): void => {
+      if (done) return;
+      const signal = error.code === 'EIO' ? 'SIGHUP' : error.code === 'EPIPE' ? 'SIGPIPE' : undefined;
+      if (signal === undefined) {
+        leave(ExitCode.Failure, `[dt: the terminal failed: ${describeSystemError(error)}]`);
+        return;
+      }
+      done = true;
+      socket.destroy();
+      restoreTerminal(); // a hung-up terminal refuses: its error comes back here, and is ignored
+      resolve(SIGNAL_EXIT_BASE + signalNumber(signal));
+    };
+
     const onResize = (): void => {
       if (!options.readOnly) socket.write(encodeResize(windowSize()));
     };
@@ -186,6 +204,8 @@ export async function attach(socketPath: string, options: ClientOptions, session
       else leave(ExitCode.Failure, '[dt: lost the session: its master went away without a status]');
     });
     socket.on('error', () => { /* reported by 'close' */ });
+    process.stdin.on('error', onTerminalError);
+    process.stdout.on('error', onTerminalError);
     process.stdin.on('data', onInput);
     process.stdin.resume();
     process.stdout.on('resize', onResize);

@@ -198,6 +198,27 @@ it('a client whose terminal is closed leaves quietly: status 129, nothing on std
   await waitForClients(socket, 0);
 });
 
+it('a client whose terminal is closed while output pours in leaves quietly too: status 129, nothing on stderr', async () => {
+  const socket = sandbox.path('s');
+  const created = await runDt(['-n', socket, 'sh', '-c', 'while :; do seq 1 100000; done'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  await sandbox.trackMaster(socket);
+  trackPid((await sessionInfo(socket)).programPid);
+  // The terminal may go while the client writes to it (EIO) before the hangup signal is seen:
+  // a race, so several tries.
+  const outcomes: string[] = [];
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const stderrFile = sandbox.path(`client${attempt}.stderr`);
+    const client = runInTerminal(sandbox, stderrFile, process.execPath, [DT, '-a', socket]);
+    await client.until(() => client.text.length > 64 * 1024, 'output to pour in');
+    closeTerminal(client);
+    const { exitCode, signal } = await client.waitForExit();
+    outcomes.push(`status ${exitCode}, signal ${signal}, stderr ${JSON.stringify(fs.readFileSync(stderrFile, 'utf8').split('\n')[0])}`);
+  }
+  expect(outcomes).toEqual(Array(6).fill('status 129, signal 0, stderr ""'));
+  await waitForClients(socket, 0);
+});
+
 it('the socket is owner-executable exactly while at least one client is attached', async () => {
   const socket = sandbox.path('s');
   await startDetachedHexecho(socket);
