@@ -32,12 +32,14 @@ export const LOG_RETRY_MS = 1_000;
 /** How often the log checks that FILE is still the file it writes to (removed, moved away). */
 export const LOG_CHECK_INTERVAL_MS = 1_000;
 /**
- * Pieces of output shorter than this (an echoed key, a prompt) are copied together into
- * stores of LOG_STORE_BYTES, so that a program writing a byte at a time costs neither a queue
- * entry nor an iovec per byte.
+ * Output is copied into stores of this size rather than kept in the Buffers the pty gave: those
+ * then die young, as they do without a log, instead of surviving into V8's old generation
+ * (which cost the master more in garbage collection than the copy does), and a program that
+ * writes a byte at a time costs neither a queue entry nor an iovec per byte.
  */
-const LOG_COALESCE_BELOW_BYTES = 1024;
-const LOG_STORE_BYTES = 16 * 1024;
+const LOG_STORE_BYTES = 256 * 1024;
+/** Written stores kept for reuse, so that a steady stream allocates none. */
+const LOG_SPARE_STORES = 2;
 /** At most this many buffers in one writev (IOV_MAX is 1024 on Linux). */
 const LOG_MAX_BUFFERS_PER_WRITE = 256;
 /** How long the end of a session waits for the log's last writes. */
@@ -74,10 +76,10 @@ class Gap {
 }
 
 /**
- * data: the program's bytes (in `store`, with room after them, when small pieces were copied
- * together); gap: a place where some were dropped; notice: the rest of a notice half written.
+ * data: the program's bytes, in `store` (with room after them for more); gap: a place where
+ * some were dropped; notice: the rest of a notice half written.
  */
-type Entry = { data: Buffer; store?: Buffer } | { gap: Gap } | { notice: Buffer };
+type Entry = { data: Buffer; store: Buffer } | { gap: Gap } | { notice: Buffer };
 
 export class OutputLog {
   private readonly queue: Entry[] = [];
@@ -85,8 +87,7 @@ export class OutputLog {
   private queuedBytes = 0;
   private file: OpenedLogFile | undefined;
   private running = false;
-  /** how many entries at the front of the queue the write in progress holds */
-  private entriesInFlight = 0;
+  private readonly spareStores: Buffer[] = [];
   private gatherTimer: NodeJS.Timeout | undefined;
   /** what waits has waited LOG_GATHER_DELAY_MS: write it even if it is little */
   private gathered = false;
@@ -137,24 +138,24 @@ export class OutputLog {
     return last !== undefined && 'gap' in last && this.queuedBytes > LOG_MAX_BACKLOG_BYTES / 2;
   }
 
+  /**
+   * Copies data after the last entry's bytes while its store has room, then into new stores.
+   * (A write in progress holds a view of bytes before that room: it is never touched.)
+   */
   private enqueue(data: Buffer): void {
-    if (data.length >= LOG_COALESCE_BELOW_BYTES) {
-      this.queue.push({ data });
-      return;
-    }
+    let copied = 0;
     const last = this.queue[this.queue.length - 1];
-    // The last entry can grow if it is a store with room that no write in progress holds.
-    if (last !== undefined && 'store' in last && last.store !== undefined && this.queue.length > this.entriesInFlight) {
+    if (last !== undefined && 'store' in last) {
       const end = last.data.byteOffset + last.data.length - last.store.byteOffset;
-      if (end + data.length <= last.store.length) {
-        data.copy(last.store, end);
-        last.data = last.store.subarray(end - last.data.length, end + data.length);
-        return;
-      }
+      copied = data.copy(last.store, end);
+      last.data = last.store.subarray(end - last.data.length, end + copied);
     }
-    const store = Buffer.allocUnsafeSlow(LOG_STORE_BYTES);
-    data.copy(store);
-    this.queue.push({ data: store.subarray(0, data.length), store });
+    while (copied < data.length) {
+      const store = this.spareStores.pop() ?? Buffer.allocUnsafeSlow(LOG_STORE_BYTES);
+      const count = data.copy(store, 0, copied);
+      this.queue.push({ data: store.subarray(0, count), store });
+      copied += count;
+    }
   }
 
   get status(): OutputLogStatus {
@@ -262,13 +263,7 @@ export class OutputLog {
     const { buffers, all } = this.frontBuffers(this.spec.limitBytes - file.size);
     // What arrives during the write gathers anew; what the write leaves (at the size limit) does not wait again.
     this.gathered = !all;
-    this.entriesInFlight = buffers.length;
-    let written: number;
-    try {
-      written = await this.files.write(file.fd, buffers);
-    } finally {
-      this.entriesInFlight = 0;
-    }
+    const written = await this.files.write(file.fd, buffers);
     file.size += written;
     this.failure = undefined;
     this.consume(written);
@@ -300,8 +295,13 @@ export class OutputLog {
         this.queuedBytes -= taken;
         this.writtenSinceCheck += taken;
         written -= taken;
-        if (taken === entry.data.length) this.queue.shift();
-        else entry.data = entry.data.subarray(taken);
+        if (taken < entry.data.length) {
+          entry.data = entry.data.subarray(taken);
+          continue;
+        }
+        this.queue.shift();
+        // Written, and no longer in the queue: nothing refers to the store any more.
+        if (this.spareStores.length < LOG_SPARE_STORES) this.spareStores.push(entry.store);
         continue;
       }
       const notice = 'gap' in entry ? entry.gap.notice() : entry.notice;
