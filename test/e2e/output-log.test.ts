@@ -143,6 +143,7 @@ it('at DT_LOG_LIMIT FILE becomes FILE.1 and a new FILE begins: together they end
   const created = await dt(['-n', socket, '-L', file, process.execPath, PATTERN, String(TOTAL)], { DT_LOG_LIMIT: '4K', PATTERN_DONE_FILE: done, PATTERN_WRITE_BYTES: '1024' });
   expect(created).toMatchObject({ code: 0, stderr: '' });
   const masterPid = await sandbox.trackMaster(socket);
+  await waitForNoEcho(socket);
   await pushKey(socket, 'g');
   await waitUntil(() => hasEnded(masterPid), 'the program to end and the master with it', 20_000);
   const stream = Buffer.concat([patternBytes(0, TOTAL), Buffer.from(`END ${TOTAL}\n`)]);
@@ -210,6 +211,7 @@ it('a full file system: the session and its viewer go on; once there is space th
   const viewer = sandbox.dt(['-a', socket, '-r', 'none']);
   const checker: PatternChecker = checkPattern(viewer);
   await waitForViewers(socket, 1);
+  await waitForNoEcho(socket);
   await pushKey(socket, 'g');
 
   // The viewer receives every byte, in order, while the log cannot write.
@@ -280,6 +282,14 @@ it('the directory of FILE removed under a running session: the session and its v
 async function endSession(socket: string, masterPid: number): Promise<void> {
   expect(await dt(['-k', socket, 'KILL'])).toMatchObject({ code: 0 });
   await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+}
+
+/** Waits until the pattern program has turned its terminal's echo off: a `g` typed before would be echoed into the stream. */
+async function waitForNoEcho(socket: string): Promise<void> {
+  const { programPid } = await masterInfo(socket);
+  const terminal = fs.readlinkSync(`/proc/${programPid}/fd/0`);
+  await waitUntil(() => / -echo /.test(` ${execFileSync('stty', ['-a', '-F', terminal], { encoding: 'latin1' }).replace(/\s+/g, ' ')} `),
+    `echo to be off on ${terminal}`);
 }
 
 /** Types a key into the program with dt -p. */
