@@ -117,7 +117,6 @@ function connectError(socketPath: string, error: unknown): DtError {
     if (!isSocketFile(socketPath)) return sessionError(socketPath, 'Not a socket', error);
     return sessionError(socketPath, 'the session is gone (nobody is listening on this socket)', error);
   }
-  if (code === 'ENOTSOCK') return sessionError(socketPath, 'Not a socket', error);
   if (code === 'ENOENT' && isSymbolicLink(socketPath)) {
     return sessionError(socketPath, 'No such file or directory (a symbolic link to a missing file)', error);
   }

@@ -229,3 +229,30 @@ it('-N with a program that cannot be executed, or on a live session, fails as -n
   expect(await runDt(['-N', socket, ...HEXECHO], options))
     .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: a session is already running on this socket\n` });
 });
+
+it('as another user: a directory they cannot write, and a session they may not enter, say "Permission denied"', async () => {
+  if (process.getuid!() !== 0 || !fs.existsSync('/usr/bin/setpriv')) {
+    console.log('skipped: running dt as another user needs root and setpriv(1)');
+    return;
+  }
+  // nobody may enter the sandbox and keep its registry there, but not write in `closed`.
+  fs.chmodSync(sandbox.dir, 0o755);
+  fs.mkdirSync(sandbox.path('closed'), { mode: 0o755 });
+  fs.mkdirSync(sandbox.path('nobody-state'), { mode: 0o777 });
+  fs.chmodSync(sandbox.path('nobody-state'), 0o777);
+  const asNobody = (args: string[], input?: string): ReturnType<typeof run> => run('setpriv', [
+    '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `XDG_STATE_HOME=${sandbox.path('nobody-state')}`, process.execPath, DT, ...args,
+  ], { cwd: sandbox.dir, input });
+
+  const socket = sandbox.path('closed/s');
+  expect(await asNobody(['-n', socket, 'sh', '-c', 'echo ran > ran'])).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: Permission denied\n` });
+  expect(fs.readdirSync(sandbox.path('closed'))).toEqual([]);
+
+  // A session of ours (mode 0600): nobody may not connect to it.
+  const ours = sandbox.path('ours');
+  await startSession(ours);
+  for (const args of [['-p', ours], ['-k', ours]]) {
+    expect({ args, ...(await asNobody(args, 'p')) }).toMatchObject({ args, code: 1, stderr: `dt: ${ours}: Permission denied\n` });
+  }
+  await waitForClients(ours, 0);
+});
