@@ -133,6 +133,10 @@ export class FrameDecoder {
       const whole = this.take(HEADER_BYTES + length);
       frames.push({ type: type as FrameType, payload: whole.subarray(HEADER_BYTES) });
     }
+    // An unfinished frame keeps its own bytes, not the whole read they came in (a few bytes
+    // at the end of a 64 KiB read would otherwise pin all of it, uncounted).
+    const first = this.pending[0];
+    if (first !== undefined && first.length * 2 < first.buffer.byteLength) this.pending[0] = Buffer.from(first);
     return frames;
   }
 

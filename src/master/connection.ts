@@ -4,15 +4,39 @@ import type net from 'node:net';
 import { ByteQueue } from './byte-queue.js';
 import { FrameDecoder } from '../common/protocol.js';
 
+/** Why the master stopped reading a connection: its held input, or no room for its unfinished frame. */
+export type HoldReason = 'input' | 'room';
+
 export class Connection {
   readonly decoder = new FrameDecoder();
   /** true once the client said hello with our protocol version */
   greeted = false;
   /** a -r viewer: its input, resizes, redraws and signals are ignored */
   readOnly = false;
+  /** true once it sent input: a writer (`dt -p` of a slow pipe) may be quiet for hours */
+  wroteInput = false;
   /** Input from this client waiting for the program to take what it was sent before. */
   readonly heldInput = new ByteQueue();
+  /** The bytes of an unfinished frame counted against the session's limit for them. */
+  countedPartialBytes = 0;
   helloTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  private readonly holds = new Set<HoldReason>();
 
   constructor(readonly socket: net.Socket) {}
+
+  /** Stops reading the client until every reason to hold it is gone. */
+  hold(reason: HoldReason): void {
+    if (this.holds.size === 0) this.socket.pause();
+    this.holds.add(reason);
+  }
+
+  letGo(reason: HoldReason): void {
+    if (!this.holds.delete(reason) || this.holds.size > 0) return;
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  isHeld(reason?: HoldReason): boolean {
+    return reason === undefined ? this.holds.size > 0 : this.holds.has(reason);
+  }
 }

@@ -1,13 +1,23 @@
-// Input flow from clients to the program. While the program has more than
-// INPUT_HIGH_WATER_BYTES it has not read, each client's further input is held in its
-// connection, and the connection keeps being read (a detach, a resize, the client going away
-// are still seen). Only a client holding that much again is no longer read until the program
-// catches up.
+// Input flow from clients to the program, in bounded memory whatever the clients do.
+//
+// Input goes to the program's terminal at once while the program has at most
+// INPUT_HIGH_WATER_BYTES it has not read. Beyond that, each client's further input is held in
+// its connection, which keeps being read (a detach, a resize, the client going away are still
+// seen) until it holds CLIENT_HELD_INPUT_BYTES, or all clients together hold
+// TOTAL_HELD_INPUT_BYTES: then the connection is no longer read until the program catches up.
+// Held input is handed to the program in the order clients started holding it, as the program
+// makes room; the input of a client that left still arrives in its turn, and still counts.
+// So input costs the master at most INPUT_HIGH_WATER_BYTES + CLIENT_HELD_INPUT_BYTES queued for
+// the program and TOTAL_HELD_INPUT_BYTES held, plus what one read of each connection carries.
 
 import type { Connection } from './connection.js';
 
 /** Input the program has not read yet beyond which clients' input is held. */
-const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
+export const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
+/** Input held for one client beyond which that client is no longer read. */
+export const CLIENT_HELD_INPUT_BYTES = 1024 * 1024;
+/** Input held for all clients together (those that left included) beyond which no client sending input is read. */
+export const TOTAL_HELD_INPUT_BYTES = 4 * 1024 * 1024;
 
 export interface InputSink {
   write(data: Buffer): void;
@@ -15,7 +25,18 @@ export interface InputSink {
 }
 
 export class InputFlow {
+  /** Connections holding input, in the order they started holding it. */
+  private readonly holders = new Set<Connection>();
+  /** Connections no longer read because of the input they or all clients hold. */
+  private readonly stopped = new Set<Connection>();
+  private heldBytes = 0;
+
   constructor(private readonly program: InputSink) {}
+
+  /** Input held for all clients together. */
+  get totalHeldBytes(): number {
+    return this.heldBytes;
+  }
 
   /** Input a client typed: to the program now, or held in its connection in its turn. */
   offer(connection: Connection, data: Buffer): void {
@@ -23,15 +44,35 @@ export class InputFlow {
       this.program.write(data);
       return;
     }
+    this.holders.add(connection);
     connection.heldInput.append(data);
-    if (connection.heldInput.length > INPUT_HIGH_WATER_BYTES) connection.socket.pause();
+    this.heldBytes += data.length;
+    if (connection.heldInput.length > CLIENT_HELD_INPUT_BYTES || this.heldBytes > TOTAL_HELD_INPUT_BYTES) {
+      connection.hold('input');
+      this.stopped.add(connection);
+    }
   }
 
-  /** Hands a connection's held input to the program (which queues it) and reads the client again. */
-  release(connection: Connection): void {
-    if (connection.heldInput.length === 0) return;
-    this.program.write(connection.heldInput.peek());
-    connection.heldInput.clear();
-    connection.socket.resume();
+  /** A client left: what it typed still reaches the program, in its turn. */
+  leave(connection: Connection): void {
+    this.stopped.delete(connection);
+    this.release();
+  }
+
+  /** The program took its input: held input follows, oldest holder first, while the program has room. */
+  release(): void {
+    for (const connection of this.holders) {
+      if (this.program.pendingInputLength > INPUT_HIGH_WATER_BYTES) break;
+      this.program.write(connection.heldInput.peek());
+      this.heldBytes -= connection.heldInput.length;
+      connection.heldInput.clear();
+      this.holders.delete(connection);
+    }
+    if (this.heldBytes > TOTAL_HELD_INPUT_BYTES) return;
+    for (const connection of this.stopped) {
+      if (connection.heldInput.length > CLIENT_HELD_INPUT_BYTES) continue;
+      this.stopped.delete(connection);
+      connection.letGo('input');
+    }
   }
 }

@@ -21,7 +21,7 @@ import {
 } from '../common/protocol.js';
 import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
 import { removeRecord, supersedeRecords, writeRecord, type SessionRecord } from '../common/registry.js';
-import { Relay } from './relay.js';
+import { MAX_VIEWER_BACKLOG_BYTES, Relay } from './relay.js';
 import { ResizeRedraw } from './resize-redraw.js';
 import type { SocketKeeper } from './socket-keeper.js';
 import { TerminalModeTracker } from './terminal-modes.js';
@@ -32,6 +32,20 @@ const HELLO_TIMEOUT_MS = 5_000;
 const TERMINATE_GRACE_MS = 3_000;
 /** How long clients get to read the program's last output and exit status. */
 const EXIT_FLUSH_TIMEOUT_MS = 10_000;
+/** How long a dropped client gets to read why before its connection is destroyed. */
+const DROP_FLUSH_TIMEOUT_MS = 10_000;
+/**
+ * A connection silent this long is closed, unless it is a viewer, has sent input (a writer fed
+ * by a slow pipe) or waits for the program: one that said hello and then nothing, or stopped
+ * in the middle of a frame. The test suite shortens it with DT_TEST_IDLE_CONNECTION_TIMEOUT_MS.
+ */
+const IDLE_CONNECTION_TIMEOUT_MS = Number(process.env['DT_TEST_IDLE_CONNECTION_TIMEOUT_MS']) || 60_000;
+/** Connections the master serves at once (each costs up to about 200 KiB while it sends); more are turned away. */
+export const MAX_CONNECTIONS = 256;
+/** Replies a connection has not read beyond which its requests are refused (it is dropped). */
+const MAX_UNREAD_REPLY_BYTES = 64 * 1024;
+/** Bytes of unfinished frames held for all connections together; beyond it, a connection with one waits for room. */
+export const MAX_PARTIAL_FRAME_BYTES = 8 * 1024 * 1024;
 
 /**
  * The command as an info reply gives it: whole words up to this many bytes. A command line may
@@ -58,6 +72,9 @@ export class Session {
   private readonly record: SessionRecord;
   /** Why `dt -l` will not list this session (the registry could not be written), if so. */
   readonly unlisted: string | undefined;
+  /** Bytes of unfinished frames held for all connections (MAX_PARTIAL_FRAME_BYTES). */
+  private partialFrameBytes = 0;
+  private readonly waitingForRoom = new Set<Connection>();
   private terminatedBy: NodeJS.Signals | undefined;
   private ended = false;
   private resolveOutcome!: (outcome: MasterOutcome) => void;
@@ -77,9 +94,7 @@ export class Session {
     supersedeRecords(spec.socket, process.pid);
     this.unlisted = writeRecord(this.record);
     this.inputFlow = new InputFlow(program);
-    program.onInputDrained(() => {
-      for (const connection of this.connections) this.inputFlow.release(connection);
-    });
+    program.onInputDrained(() => this.inputFlow.release());
     this.relay = new Relay(program, spec.holdUntilAttach, (count) => socketFile.markAttached(count > 0));
     this.sizer = new ResizeRedraw(program);
     program.onData((data) => this.output(data));
@@ -99,10 +114,21 @@ export class Session {
 
   /** A client connected: it is counted here, and leaves through forget(). */
   private accept(socket: net.Socket): void {
+    if (this.connections.size >= MAX_CONNECTIONS) {
+      // Turned away: what it sends is read and dropped (closing on unread bytes would reset the
+      // connection before the client reads why), and it is closed once it has closed its side.
+      socket.on('data', (chunk: Buffer) => this.collectGarbage(chunk.length));
+      socket.on('error', () => { /* it is being turned away */ });
+      socket.on('end', () => socket.destroy());
+      socket.end(encodeText(FrameType.Error, `the session has ${MAX_CONNECTIONS} connections already`));
+      setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
+      return;
+    }
     const connection = new Connection(socket);
     this.connections.add(connection);
     connection.helloTimer = setTimeout(() => { if (!connection.greeted) this.drop(connection); }, HELLO_TIMEOUT_MS);
     connection.helloTimer.unref();
+    this.armIdleTimer(connection);
     socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
     socket.on('end', () => this.drop(connection));
     // EPIPE/ECONNRESET: the client vanished (killed, terminal gone); it simply stops being served.
@@ -111,6 +137,9 @@ export class Session {
   }
 
   private receive(connection: Connection, chunk: Buffer): void {
+    this.armIdleTimer(connection);
+    // Reads are copied where they are kept (held input, unfinished frames): the reads themselves are garbage.
+    this.collectGarbage(chunk.length);
     try {
       for (const frame of connection.decoder.push(chunk)) {
         if (!this.connections.has(connection)) return;
@@ -120,6 +149,43 @@ export class Session {
       if (!(error instanceof ProtocolError)) throw error;
       this.drop(connection, `protocol error: ${error.message}`);
     }
+    this.countPartialFrame(connection);
+  }
+
+  /**
+   * Counts a connection's unfinished frame (up to MAX_FRAME_BYTES each) against the room all
+   * of them share: a connection with one, beyond it, is not read until room is made, by
+   * frames completed or connections closed (an unfinished frame left alone is closed as idle).
+   */
+  private countPartialFrame(connection: Connection): void {
+    const bytes = this.connections.has(connection) ? connection.decoder.bufferedBytes : 0;
+    this.partialFrameBytes += bytes - connection.countedPartialBytes;
+    connection.countedPartialBytes = bytes;
+    if (bytes > 0 && this.partialFrameBytes > MAX_PARTIAL_FRAME_BYTES) {
+      connection.hold('room');
+      this.waitingForRoom.add(connection);
+    } else if (this.partialFrameBytes <= MAX_PARTIAL_FRAME_BYTES) {
+      for (const waiting of this.waitingForRoom) waiting.letGo('room');
+      this.waitingForRoom.clear();
+    }
+  }
+
+  private armIdleTimer(connection: Connection): void {
+    clearTimeout(connection.idleTimer);
+    connection.idleTimer = setTimeout(() => this.closeIfIdle(connection), IDLE_CONNECTION_TIMEOUT_MS);
+    connection.idleTimer.unref();
+  }
+
+  /** Nothing came for IDLE_CONNECTION_TIMEOUT_MS: nobody needs a connection that is not viewing, writing or waiting. */
+  private closeIfIdle(connection: Connection): void {
+    if (!this.connections.has(connection) || connection.socket.writableEnded) return; // leaving already
+    // Waiting for the program to read its input is the program's doing: that may take any time.
+    if (connection.isHeld('input')) return this.armIdleTimer(connection);
+    // Waiting for room that unfinished frames of others take: it ends, one way or the other.
+    if (connection.isHeld('room')) return this.drop(connection, 'no room for this connection\'s input: other connections hold unfinished frames');
+    if (connection.decoder.bufferedBytes > 0) return this.drop(connection, 'protocol error: a frame was left unfinished');
+    if (this.relay.hasViewer(connection.socket) || connection.wroteInput) return this.armIdleTimer(connection);
+    this.drop(connection);
   }
 
   private handle(connection: Connection, frame: Frame): void {
@@ -129,6 +195,7 @@ export class Session {
       case FrameType.Attach:
         return this.attach(connection, decodeAttach(frame.payload));
       case FrameType.Input:
+        connection.wroteInput = true;
         if (mayAct) this.inputFlow.offer(connection, frame.payload);
         return;
       case FrameType.Resize: {
@@ -145,9 +212,15 @@ export class Session {
       case FrameType.Kill:
         if (mayAct) this.program.signalForeground(decodeKill(frame.payload));
         return;
-      case FrameType.Info:
-        connection.socket.write(encodeText(FrameType.Info, this.describe()));
+      case FrameType.Info: {
+        // A client that does not read its replies gets no more of them.
+        const unreadLimit = this.relay.hasViewer(connection.socket) ? MAX_VIEWER_BACKLOG_BYTES : MAX_UNREAD_REPLY_BYTES;
+        if (connection.socket.writableLength > unreadLimit) throw new ProtocolError('requests sent without reading the replies');
+        const reply = encodeText(FrameType.Info, this.describe());
+        connection.socket.write(reply);
+        this.collectGarbage(reply.length);
         return;
+      }
       default:
         throw new ProtocolError(`unexpected frame type ${frame.type} from a client`);
     }
@@ -221,17 +294,24 @@ export class Session {
   /** Ends a connection: after a reason the client will print, if there is one. */
   private drop(connection: Connection, reason?: string): void {
     this.forget(connection);
-    if (reason !== undefined && !connection.socket.destroyed) connection.socket.end(encodeText(FrameType.Error, reason));
+    if (reason !== undefined && !connection.socket.writableEnded) connection.socket.end(encodeText(FrameType.Error, reason));
     connection.socket.destroySoon();
+    // A client that never reads again must not pin what was queued for it.
+    setTimeout(() => connection.socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
   }
 
   /** A connection leaves the session's accounts (it may be called more than once). */
   private forget(connection: Connection): void {
     clearTimeout(connection.helloTimer);
+    clearTimeout(connection.idleTimer);
     this.relay.removeViewer(connection.socket);
+    const wasCounted = this.connections.delete(connection);
+    this.waitingForRoom.delete(connection);
+    this.countPartialFrame(connection);
     // What a client typed before it left still reaches the program, in its turn.
-    this.inputFlow.release(connection);
-    this.connections.delete(connection);
+    this.inputFlow.leave(connection);
+    // What it held (an unfinished frame, say) lives in Buffers only a full collection frees.
+    if (wasCounted) this.collectGarbage(connection.decoder.bufferedBytes);
   }
 
   /** SIGTERM/SIGINT: hang up the program as a closing terminal would, and end without waiting long. */

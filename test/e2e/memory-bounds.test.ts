@@ -1,0 +1,201 @@
+// What no client can make the master hold: input nobody reads, replies nobody reads, frames
+// never finished, connections that do nothing. Memory is read from /proc (VmRSS), the
+// connections the master keeps from its descriptors, what a client was told from its socket.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import {
+  DT, FIXTURES, Peer, Sandbox, hasEnded, masterInfo, openDescriptorCount, residentBytes, waitForViewers, waitUntil,
+} from './harness.js';
+import { FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeHello } from '../../src/common/protocol.js';
+import { killTracked, runDt, trackPid } from './lifecycle-helpers.js';
+import { MAX_CONNECTIONS } from '../../src/master/session.js';
+
+const MiB = 1024 * 1024;
+/** The master's idle-connection timeout, shortened for these tests. */
+const IDLE_TIMEOUT_MS = 1_000;
+const ENV = { DT_TEST_IDLE_CONNECTION_TIMEOUT_MS: String(IDLE_TIMEOUT_MS) };
+
+let sandbox: Sandbox;
+beforeEach(() => { sandbox = new Sandbox(); });
+afterEach(async () => {
+  await killTracked();
+  await sandbox.teardown();
+});
+
+/** A detached session whose program never reads its terminal; resolves with the master's pid. */
+async function startNonReadingSession(socket: string): Promise<number> {
+  const create = sandbox.dt(['-n', socket, '/bin/sh', '-c', 'stty raw -echo; exec sleep 600'], { env: ENV });
+  expect((await create.waitForExit()).exitCode).toBe(0);
+  return sandbox.trackMaster(socket);
+}
+
+/** Samples a process's VmRSS until stopped; returns the peak. */
+function samplePeak(pid: number): () => number {
+  let peak = residentBytes(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, residentBytes(pid));
+    } catch {
+      // The master is gone: the test fails on its own terms.
+    }
+  }, 10);
+  return () => {
+    clearInterval(timer);
+    return Math.max(peak, residentBytes(pid));
+  };
+}
+
+/** A raw connection that has said hello and reads nothing unless told to. */
+async function rawConnection(socket: string): Promise<net.Socket> {
+  for (let attempt = 0; ; attempt++) {
+    const connection = net.createConnection(socket);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        connection.once('connect', resolve);
+        connection.once('error', reject);
+      });
+    } catch (error) {
+      // EAGAIN: the listen backlog is full for a moment, as it is for any flood of connections.
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt > 200) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      continue;
+    }
+    connection.on('error', () => {});
+    connection.pause();
+    connection.write(encodeHello({ version: PROTOCOL_VERSION, pid: 0 }));
+    return connection;
+  }
+}
+
+const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
+
+it('SIGKILLed dt -p writers into a program that reads nothing pin a bounded amount of input, whatever their number', async () => {
+  const socket = sandbox.path('s');
+  const masterPid = await startNonReadingSession(socket);
+  const payload = sandbox.path('payload');
+  fs.writeFileSync(payload, Buffer.alloc(4 * MiB, 0x61));
+  const before = residentBytes(masterPid);
+  const peak = samplePeak(masterPid);
+  const WRITERS = 20;
+  for (let writer = 0; writer < WRITERS; writer++) {
+    const child = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [fs.openSync(payload, 'r'), 'ignore', 'ignore'] });
+    trackPid(child.pid!);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    // Until it is held back: its position in the file stops moving.
+    let last = -1;
+    let unchanged = 0;
+    await waitUntil(() => {
+      const position = Number(/^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${child.pid}/fdinfo/0`, 'latin1'))?.[1] ?? 0);
+      unchanged = position === last && position > 0 ? unchanged + 1 : 0;
+      last = position;
+      return unchanged >= 5;
+    }, `writer ${writer} to be held back`);
+    child.kill('SIGKILL');
+    await exited;
+  }
+  const highest = peak();
+  console.log(`${WRITERS} SIGKILLed writers: master VmRSS ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 48 -> 118 MiB for 30)`);
+  // 1 MiB + 1 MiB queued for the program, 4 MiB held for all clients, a read per connection,
+  // and up to 8 MiB of garbage between collections: far below 20 writers x 2 MiB.
+  expect(highest - before).toBeLessThan(32 * MiB);
+  expect((await masterInfo(socket)).masterPid, 'the master, still answering').toBe(masterPid);
+  expect((await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+});
+
+it('Info requests sent without reading the replies: the master stops answering and drops the connection', async () => {
+  const socket = sandbox.path('s');
+  const masterPid = await startNonReadingSession(socket);
+  const baselineFds = openDescriptorCount(masterPid);
+  const before = residentBytes(masterPid);
+  const peak = samplePeak(masterPid);
+  const requests = Buffer.alloc(HEADER_BYTES * 20_000);
+  for (let index = 0; index < 20_000; index++) requests[index * HEADER_BYTES] = FrameType.Info;
+  const connections = await Promise.all(Array.from({ length: 10 }, () => rawConnection(socket)));
+  for (const connection of connections) connection.write(requests);
+  // Dropped: the master no longer holds their descriptors (it closes a connection that never reads).
+  await waitUntil(() => openDescriptorCount(masterPid) <= baselineFds, 'the master to drop the 10 connections', 30_000);
+  const highest = peak();
+  console.log(`10 x 20,000 unread Info requests: master VmRSS ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 284 MiB)`);
+  expect(highest - before).toBeLessThan(32 * MiB);
+  // What each one was sent: replies up to the limit (and what the kernel held), never 20,000.
+  const replies = await Promise.all(connections.map(async (connection) => {
+    const peer = new Peer(connection);
+    connection.resume();
+    await waitUntil(() => peer.closed, 'the dropped connection to reach its end');
+    return peer.frames.filter((frame) => frame.type === FrameType.Info).reduce((sum, frame) => sum + frame.payload.length, 0);
+  }));
+  console.log(`Info reply bytes each connection got: ${replies.map((bytes) => `${(bytes / 1024).toFixed(0)} KiB`).join(', ')}`);
+  // 64 KiB unread, what the kernel's socket buffer held, and one reply; all 20,000 would be 6 MB.
+  for (const bytes of replies) expect(bytes).toBeLessThan(MiB);
+  expect((await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+});
+
+it(`unfinished frames are bounded in total, connections beyond ${MAX_CONNECTIONS} are turned away with a reason, idle ones are closed`, async () => {
+  const socket = sandbox.path('s');
+  const masterPid = await startNonReadingSession(socket);
+  const baselineFds = openDescriptorCount(masterPid);
+  const before = residentBytes(masterPid);
+  const peak = samplePeak(masterPid);
+  // Each announces a frame of the largest size and sends all of it but its last byte.
+  const unfinished = Buffer.alloc(HEADER_BYTES + MAX_FRAME_BYTES - 1, 0x62);
+  unfinished[0] = FrameType.Input;
+  unfinished.writeUInt32BE(MAX_FRAME_BYTES, 1);
+  const CONNECTIONS = MAX_CONNECTIONS + 44;
+  const connections: Peer[] = [];
+  for (let index = 0; index < CONNECTIONS; index++) {
+    const connection = await rawConnection(socket);
+    connection.write(unfinished);
+    connections.push(new Peer(connection));
+  }
+  for (const peer of connections) peer.socket.resume();
+  const turnedAway = `the session has ${MAX_CONNECTIONS} connections already`;
+  await waitUntil(() => connections.filter((peer) => peer.frames.some((frame) => frame.type === FrameType.Error)).length >= CONNECTIONS - MAX_CONNECTIONS,
+    'the connections beyond the limit to be told why');
+  const told = connections.flatMap((peer) => peer.frames.filter((frame) => frame.type === FrameType.Error).map((frame) => frame.payload.toString()));
+  expect(new Set(told)).toEqual(new Set([turnedAway]));
+  const whileHeld = residentBytes(masterPid);
+  const heldAt = Date.now();
+  // Left unfinished: closed once idle, with a reason.
+  await waitUntil(() => openDescriptorCount(masterPid) <= baselineFds, 'the master to close the unfinished frames', 60_000);
+  const highest = peak();
+  console.log(`all closed ${Date.now() - heldAt} ms after the last was turned away`);
+  console.log(`${CONNECTIONS} unfinished 256 KiB frames: master VmRSS ${mib(before)} MiB before, ${mib(whileHeld)} MiB while held, ` +
+    `peak ${mib(highest)} MiB (was 315 MiB for 1,000)`);
+  expect(highest - before).toBeLessThan(64 * MiB);
+  for (const peer of connections) peer.close();
+  expect((await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+}, 120_000);
+
+it('a connection that says hello and nothing else is closed after the idle timeout; a viewer and a writer are not', async () => {
+  const socket = sandbox.path('s');
+  const create = sandbox.dt(['-n', socket, process.execPath, `${FIXTURES}/hexecho.mjs`], { env: { ...ENV, HEXECHO_EXIT_ON_EOT: '1' } });
+  expect((await create.waitForExit()).exitCode).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  const viewer = sandbox.dt(['-a', socket, '-r', 'none']);
+  await waitForViewers(socket, 1);
+  const idle = await Peer.connect(socket);
+  const writer = await Peer.connect(socket);
+  writer.socket.write(Buffer.from([FrameType.Input, 0, 0, 0, 1, 0x77]));
+  await viewer.waitFor('HEX 77');
+  const startedAt = Date.now();
+  await waitUntil(() => idle.closed, 'the idle connection to be closed', 10 * IDLE_TIMEOUT_MS);
+  console.log(`the idle connection was closed after ${Date.now() - startedAt} ms`);
+  // A second idle connection, opened after the writer and the viewer were last heard, closed in
+  // turn: the timeout has passed for them too, and they are still served.
+  const later = await Peer.connect(socket);
+  await waitUntil(() => later.closed, 'the later idle connection to be closed', 10 * IDLE_TIMEOUT_MS);
+  expect(writer.closed, 'the writer').toBe(false);
+  expect(viewer.exited, 'the viewer').toBeUndefined();
+  writer.socket.write(Buffer.from([FrameType.Input, 0, 0, 0, 1, 0x78]));
+  await viewer.waitFor('HEX 78');
+  writer.close();
+  viewer.write('\x04');
+  expect((await viewer.waitForExit()).exitCode).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+});

@@ -1,0 +1,92 @@
+import type net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { Connection } from '../../src/master/connection.js';
+import {
+  CLIENT_HELD_INPUT_BYTES, INPUT_HIGH_WATER_BYTES, InputFlow, TOTAL_HELD_INPUT_BYTES,
+} from '../../src/master/input-flow.js';
+
+const KiB = 1024;
+
+/** A program's terminal that reads nothing until told to. */
+class Program {
+  written: Buffer[] = [];
+  pendingInputLength = 0;
+  write(data: Buffer): void {
+    this.written.push(Buffer.from(data));
+    this.pendingInputLength += data.length;
+  }
+  readAll(): void {
+    this.pendingInputLength = 0;
+  }
+  text(): string {
+    return Buffer.concat(this.written).toString('latin1');
+  }
+}
+
+/** A connection whose socket only records whether it is read. */
+function connection(): Connection & { reading: () => boolean } {
+  let paused = false;
+  const socket = { pause: () => { paused = true; }, resume: () => { paused = false; }, destroyed: false } as unknown as net.Socket;
+  return Object.assign(new Connection(socket), { reading: () => !paused });
+}
+
+function chunk(letter: string, bytes: number): Buffer {
+  return Buffer.alloc(bytes, letter);
+}
+
+describe('InputFlow', () => {
+  it('writes at once while the program has room, then holds input in the connection', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const client = connection();
+    flow.offer(client, chunk('a', INPUT_HIGH_WATER_BYTES + 1));
+    flow.offer(client, chunk('b', 10));
+    expect(program.pendingInputLength).toBe(INPUT_HIGH_WATER_BYTES + 1);
+    expect(client.heldInput.length).toBe(10);
+    expect(client.reading()).toBe(true);
+  });
+
+  it('stops reading a client that holds more than its share, and reads it again once the program took it', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const client = connection();
+    flow.offer(client, chunk('a', INPUT_HIGH_WATER_BYTES + 1));
+    flow.offer(client, chunk('b', CLIENT_HELD_INPUT_BYTES + 1));
+    expect(client.reading()).toBe(false);
+    program.readAll();
+    flow.release();
+    expect(client.reading()).toBe(true);
+    expect(client.heldInput.length).toBe(0);
+    expect(flow.totalHeldBytes).toBe(0);
+  });
+
+  it('bounds what all clients hold together, those that left included, and releases it in the order it was held', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const first = connection();
+    flow.offer(first, chunk('0', INPUT_HIGH_WATER_BYTES + 1));
+    const clients = Array.from({ length: 8 }, () => connection());
+    // Each client sends just under its own share, then leaves, as a SIGKILLed `dt -p` would.
+    clients.forEach((client, index) => {
+      flow.offer(client, chunk(String.fromCharCode(97 + index), CLIENT_HELD_INPUT_BYTES - KiB));
+      flow.leave(client);
+    });
+    expect(flow.totalHeldBytes).toBe(8 * (CLIENT_HELD_INPUT_BYTES - KiB));
+    // Beyond the total, even a client holding little is no longer read.
+    const late = connection();
+    flow.offer(late, chunk('z', 1));
+    expect(flow.totalHeldBytes).toBeGreaterThan(TOTAL_HELD_INPUT_BYTES);
+    expect(late.reading()).toBe(false);
+
+    // The program reads: held input goes over while it has room, oldest holder first.
+    let rounds = 0;
+    while (flow.totalHeldBytes > 0 && rounds++ < 100) {
+      program.readAll();
+      flow.release();
+      expect(program.pendingInputLength).toBeLessThanOrEqual(INPUT_HIGH_WATER_BYTES + CLIENT_HELD_INPUT_BYTES);
+    }
+    expect(late.reading()).toBe(true);
+    const order = program.text().replace(/(.)\1*/g, '$1');
+    expect(order).toBe('0abcdefghz');
+  });
+});
