@@ -109,15 +109,17 @@ it('SIGKILLed dt -p writers into a program that reads nothing pin a bounded amou
 it('Info requests sent without reading the replies: the master stops answering and drops the connection', async () => {
   const socket = sandbox.path('s');
   const masterPid = await startNonReadingSession(socket);
-  const baselineFds = openDescriptorCount(masterPid);
   const before = residentBytes(masterPid);
   const peak = samplePeak(masterPid);
   const requests = Buffer.alloc(HEADER_BYTES * 20_000);
   for (let index = 0; index < 20_000; index++) requests[index * HEADER_BYTES] = FrameType.Info;
   const connections = await Promise.all(Array.from({ length: 10 }, () => rawConnection(socket)));
+  // Greeted: the master's hello is waiting in each one (a paused socket still takes its first read).
+  await waitUntil(() => connections.every((connection) => connection.readableLength > 0), 'the master to greet the 10 connections');
+  const withConnections = openDescriptorCount(masterPid);
   for (const connection of connections) connection.write(requests);
   // Dropped: the master no longer holds their descriptors (it closes a connection that never reads).
-  await waitUntil(() => openDescriptorCount(masterPid) <= baselineFds, 'the master to drop the 10 connections', 30_000);
+  await waitUntil(() => openDescriptorCount(masterPid) <= withConnections - connections.length, 'the master to drop the 10 connections', 30_000);
   const highest = peak();
   console.log(`10 x 20,000 unread Info requests: master VmRSS ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 284 MiB)`);
   expect(highest - before).toBeLessThan(32 * MiB);
