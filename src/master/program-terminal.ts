@@ -59,6 +59,10 @@ export class ProgramTerminal {
     return this.pty.ptsName;
   }
 
+  /**
+   * The program's output, read by read. Each is lent: a view of one buffer that the next read
+   * overwrites, so a listener copies what it keeps (the relay gathers it into its frames).
+   */
   onData(listener: (data: Buffer) => void): void {
     this.dataListeners.push(listener);
   }

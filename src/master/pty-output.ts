@@ -2,22 +2,26 @@
 // end: it is closed here, once the output has been read or the program has been gone a while.
 
 import fs from 'node:fs';
+import type net from 'node:net';
 import tty from 'node:tty';
 
 /** How long after the program exits a pty that is still held open by a background job is kept. */
 const EXIT_GRACE_MS = 200;
-/** Read size for the output left in the pty when its reader stopped early. */
-const LEFTOVER_READ_BYTES = 64 * 1024;
+/**
+ * Size of the one buffer every read of the pty lands in. A pty hands over at most about
+ * 4 KiB per read; more room costs nothing and serves the leftover reads at hang-up too.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /**
  * libuv before 1.52 (Node 20) takes POLLHUP on a pty for the end of the stream after one
  * short read, and stops reading while the program's last output may still be in the pty
  * (libuv/libuv#4992): about half the runs of `cat` of 1 MiB lost their last kilobytes. On
  * that end, and before the descriptor is closed, this reads the rest: the descriptor is
- * non-blocking, and read(2) says EIO once the pty is empty.
+ * non-blocking, and read(2) says EIO once the pty is empty. Each read is lent to emit, as
+ * a view of `buffer`.
  */
-export function readLeftoverOutput(fd: number, emit: (data: Buffer) => void): void {
-  const buffer = Buffer.allocUnsafe(LEFTOVER_READ_BYTES);
+export function readLeftoverOutput(fd: number, buffer: Buffer, emit: (data: Buffer) => void): void {
   for (;;) {
     let count: number;
     try {
@@ -26,7 +30,7 @@ export function readLeftoverOutput(fd: number, emit: (data: Buffer) => void): vo
       return; // EIO: the pty is empty and closed; EAGAIN: a background job still holds it
     }
     if (count === 0) return;
-    emit(Buffer.from(buffer.subarray(0, count)));
+    emit(buffer.subarray(0, count));
   }
 }
 
@@ -38,11 +42,18 @@ export class PtyOutput {
   private graceTimer: NodeJS.Timeout | undefined;
   private closedAlready = false;
 
-  /** onClosed: every byte has gone to onData, and the descriptor is closed. */
+  /**
+   * onData gets each read as a view of one reused buffer, valid only until it returns: what is
+   * kept must be copied. Node's stream would allocate a Buffer for every read of at most about
+   * 4 KiB and pass it through its stream machinery; this is libuv reading into our memory.
+   * onClosed: every byte has gone to onData, and the descriptor is closed.
+   */
   constructor(private readonly fd: number, onData: (data: Buffer) => void, onClosed: () => void) {
-    this.stream = new tty.ReadStream(fd);
-    this.stream.on('data', onData);
-    this.stream.on('end', () => readLeftoverOutput(this.fd, onData));
+    const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const onread = { buffer, callback: (count: number): boolean => { onData(buffer.subarray(0, count)); return true; } };
+    this.stream = new tty.ReadStream(fd, { onread } as net.SocketConstructorOpts);
+    this.stream.resume();
+    this.stream.on('end', () => readLeftoverOutput(this.fd, buffer, onData));
     // EIO is how a pty says the program's side is closed and empty: the normal end.
     this.stream.on('error', () => { /* the stream closes next */ });
     this.stream.on('close', () => {

@@ -102,7 +102,7 @@ export class Session {
     program.onExit((status) => this.end(status));
   }
 
-  /** Output from the program: every byte it writes passes here, in order. */
+  /** Output from the program: every byte it writes passes here, in order, lent (see ProgramTerminal.onData). */
   private output(data: Buffer): void {
     this.outputRead = true;
     this.modes.feed(data);

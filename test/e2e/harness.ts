@@ -30,7 +30,8 @@ export interface ExitInfo {
  */
 function readOutputLeftAtHangUp(term: IPty, emit: (data: Buffer) => void): void {
   const internals = term as unknown as { _fd: number; _socket: NodeJS.EventEmitter };
-  internals._socket.on('end', () => readLeftoverOutput(internals._fd, emit));
+  // Each read is lent from one buffer: kept as a copy.
+  internals._socket.on('end', () => readLeftoverOutput(internals._fd, Buffer.allocUnsafe(64 * 1024), (data) => emit(Buffer.from(data))));
 }
 
 /** A terminal window with a program running in it. */
