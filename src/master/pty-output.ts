@@ -41,6 +41,8 @@ export class PtyOutput {
   private closeWhenResumed = false;
   private graceTimer: NodeJS.Timeout | undefined;
   private closedAlready = false;
+  /** A read that came in after pause(): kept (copied) until resume(). */
+  private held: Buffer | undefined;
 
   /**
    * onData gets each read as a view of one reused buffer, valid only until it returns: what is
@@ -48,15 +50,20 @@ export class PtyOutput {
    * 4 KiB and pass it through its stream machinery; this is libuv reading into our memory.
    * onClosed: every byte has gone to onData, and the descriptor is closed.
    */
-  constructor(private readonly fd: number, onData: (data: Buffer) => void, onClosed: () => void) {
+  constructor(private readonly fd: number, private readonly onData: (data: Buffer) => void, onClosed: () => void) {
     const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    const onread = { buffer, callback: (count: number): boolean => { onData(buffer.subarray(0, count)); return true; } };
+    const onread = { buffer, callback: (count: number): boolean => this.onRead(buffer.subarray(0, count)) };
     this.stream = new tty.ReadStream(fd, { onread } as net.SocketConstructorOpts);
     this.stream.resume();
-    this.stream.on('end', () => readLeftoverOutput(this.fd, buffer, onData));
+    // At the end nothing stays held: it goes first, then the rest of the pty, in order.
+    this.stream.on('end', () => {
+      this.releaseHeld();
+      readLeftoverOutput(this.fd, buffer, onData);
+    });
     // EIO is how a pty says the program's side is closed and empty: the normal end.
     this.stream.on('error', () => { /* the stream closes next */ });
     this.stream.on('close', () => {
+      this.releaseHeld();
       this.closedAlready = true;
       clearTimeout(this.graceTimer);
       onClosed();
@@ -65,6 +72,27 @@ export class PtyOutput {
 
   get closed(): boolean {
     return this.closedAlready;
+  }
+
+  /**
+   * Reads go to onData, not through the stream's buffer, so the stream's own pausing is not
+   * exact: a read already under way when pause() stops reading (or that a resume() earlier in
+   * the same tick lets through) still comes. It is held here, for resume(): the program's first
+   * output waits for the creating client so, and a slow viewer's limit is kept.
+   */
+  private onRead(data: Buffer): boolean {
+    if (!this.paused) {
+      this.onData(data);
+      return true;
+    }
+    this.held = this.held ? Buffer.concat([this.held, data]) : Buffer.from(data);
+    return false; // reading stops
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held) this.onData(held);
   }
 
   /** Stop reading the program's output: the kernel then blocks the program's writes. */
@@ -77,6 +105,8 @@ export class PtyOutput {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    this.releaseHeld();
+    if (this.paused) return; // what was held filled the viewers up again
     this.stream.resume();
     if (this.closeWhenResumed) {
       this.closeWhenResumed = false;
