@@ -3,7 +3,7 @@
 // code is in the same file but runs, and loads node-pty, only in the master.
 // Built beside dist/ and swapped in, so a running dt never sees a half-written tree.
 import { build } from 'esbuild';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const dist = new URL('../dist', import.meta.url);
 const fresh = new URL('../dist.new', import.meta.url);
@@ -20,6 +20,12 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+// V8 keeps a script's source as long as the script lives, one byte per character if every
+// character is ASCII and two bytes otherwise: 225 KiB instead of 112 KiB in every dt process.
+// esbuild escapes non-ASCII in strings and identifiers, but keeps some comments as they are;
+// in those, any other character becomes '?' (one for one, so the source map still fits).
+const bundle = new URL('../dist.new/dt.js', import.meta.url);
+writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/[^\x00-\x7f]/g, '?'));
 // The package is "type": "module" for its sources and tests; the bundle is not.
 writeFileSync(new URL('../dist.new/package.json', import.meta.url), '{ "type": "commonjs" }\n');
 rmSync(stale, { recursive: true, force: true });

@@ -93,6 +93,8 @@ export async function attach(socketPath: string, options: ClientOptions, session
 
     /** Frames of one read, in order; consecutive output is joined into one terminal write. */
     const onFrames = (frames: Frame[]): void => {
+      // A keystroke's echo: one output frame, shown as it is.
+      if (frames.length === 1 && frames[0]!.type === FrameType.Output && !done) return show(frames[0]!.payload);
       let output: Buffer[] = [];
       const flushOutput = (): void => {
         if (output.length === 0) return;

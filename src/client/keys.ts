@@ -51,6 +51,9 @@ const KEY_RELEASE_EVENT = 3;
 
 /** The earliest watched key in the chunk, or null. */
 export function findKey(chunk: Buffer, keys: WatchedKeys): KeyMatch | null {
+  // Nearly every chunk is plain typing: answered without allocating (a keystroke's garbage is
+  // what makes the collector pause it, now and then).
+  if (!mayHoldKey(chunk, keys)) return null;
   let best: KeyMatch | null = null;
   const consider = (match: KeyMatch): void => {
     if (best === null || match.index < best.index) best = match;
@@ -73,6 +76,10 @@ export function findKey(chunk: Buffer, keys: WatchedKeys): KeyMatch | null {
     }
   }
   return best;
+}
+
+function mayHoldKey(chunk: Buffer, keys: WatchedKeys): boolean {
+  return (keys.detach !== null && chunk.includes(keys.detach)) || (keys.suspend !== null && chunk.includes(keys.suspend)) || chunk.includes(0x1b);
 }
 
 function actionForCtrlKey(codepoint: number, modifiers: number, keys: WatchedKeys): KeyAction | null {
