@@ -86,6 +86,13 @@ export async function measureAttach(workspace, tool, target) {
   return ms;
 }
 
+/** A bare Node start, `node -e 0`: the floor of any dt command; ms until it exited. */
+export async function measureNodeStart(workspace) {
+  const startedAt = performance.now();
+  const result = await workspace.run(NODE, ['-e', '0']);
+  return result.endedAt - startedAt;
+}
+
 /**
  * `-n` latency: from spawning `<tool> -n <socket> <echo fixture>` until the command returned,
  * and until a connection to the socket succeeded (polled every millisecond). For "direct",

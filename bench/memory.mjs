@@ -1,7 +1,8 @@
-// Master and client memory (VmRSS) over one session's life: idle, after a heavy round through
-// 16 viewers, and through a round with one viewer stopped (SIGSTOP) mid-stream.
+// Master and client memory over one session's life: idle, after a heavy round through 16
+// viewers, and through a round with one viewer stopped (SIGSTOP) mid-stream. RSS (VmRSS) and,
+// at the points where the master is still, its private memory and PSS (smaps_rollup).
 
-import { hasEnded, residentBytes, waitUntil } from './procs.mjs';
+import { hasEnded, memoryOf, residentBytes, waitUntil } from './procs.mjs';
 import { DETACH_KEY } from './session.mjs';
 import { PatternSession, summarizeRound } from './stream.mjs';
 
@@ -25,6 +26,7 @@ export async function measureMemory(workspace, tool, patternFile, pattern, repea
   const session = await PatternSession.start(workspace, tool, patternFile, pattern, repeat);
   const master = session.masterPid;
   const idle = residentBytes(master);
+  const idleDetail = memoryOf(master);
 
   // Heavy round: every viewer reads everything.
   session.attach(HEAVY_VIEWERS);
@@ -34,6 +36,7 @@ export async function measureMemory(workspace, tool, patternFile, pattern, repea
   const heavy = summarizeRound(await session.round());
   const [heavyPeak, clientPeak] = stopSampling();
   const afterHeavy = residentBytes(master);
+  const afterHeavyDetail = memoryOf(master);
 
   // Keep two viewers: the one we type in, and one to stop.
   const leaving = session.viewers.splice(2);
@@ -66,6 +69,7 @@ export async function measureMemory(workspace, tool, patternFile, pattern, repea
     return performance.now() - lastProgress.at > RESUME_QUIET_MS;
   }, `${tool}: the stopped viewer to finish, leave or go quiet`, 60_000, 20);
   const final = hasEnded(master) ? undefined : residentBytes(master);
+  const finalDetail = hasEnded(master) ? undefined : memoryOf(master);
 
   const stalledViewer = {
     stoppedAfterBytes: stoppedAt,
@@ -78,7 +82,7 @@ export async function measureMemory(workspace, tool, patternFile, pattern, repea
   };
   await session.end();
   return {
-    idle, afterHeavy, heavyPeak, stallPeak, afterStall, final,
+    idle, afterHeavy, heavyPeak, stallPeak, afterStall, final, idleDetail, afterHeavyDetail, finalDetail,
     growth: final === undefined ? undefined : final / idle - 1,
     clientIdle, clientPeak,
     heavy, stall: stallSummary, stalledViewer,

@@ -219,6 +219,23 @@ export function residentBytes(pid) {
   }
 }
 
+/**
+ * Memory of a process from /proc/PID/smaps_rollup, in bytes: rss, pss (its pages, shared
+ * ones divided among their sharers) and private (Private_Clean + Private_Dirty: what the
+ * process alone costs; RSS also counts the node binary's pages that every Node process
+ * shares). Undefined once the process is gone.
+ */
+export function memoryOf(pid) {
+  let text;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+  return { rss: field('Rss'), pss: field('Pss'), private: field('Private_Clean') + field('Private_Dirty') };
+}
+
 // dt's wire protocol, only as much as finding a master needs: frames of
 // [type u8][length u32 BE][payload]; Hello = magic "dt\0\1", u16 version, u32 pid.
 const HELLO = 1;

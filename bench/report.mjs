@@ -26,6 +26,7 @@ const FORMATS = {
   'MiB/s': (value) => value.toFixed(1),
   ms: (value) => (value < 10 ? value.toFixed(2) : value.toFixed(1)),
   'ms/MiB': (value) => value.toFixed(1),
+  'ms/s': (value) => value.toFixed(1),
   MiB: (value) => (value / MIB).toFixed(1),
   '%': (value) => (value * 100).toFixed(value === 1 ? 0 : 1),
   x: (value) => value.toFixed(3),
@@ -44,11 +45,15 @@ function formatRatio(a, b) {
 }
 
 /**
- * A table row. figures: { dt, direct, dtach } (each a figure or undefined); target: the text
- * printed and a verdict: true (PASS), false (MISS), or undefined (no target).
+ * A table row. figures: { dt, direct, dtach, floor } (each a figure or undefined; floor is
+ * `node -e 0`, a bare Node start, for the rows it bounds); target: the text printed and a
+ * verdict: true (PASS), false (MISS), or undefined (no target).
  */
 export function row(name, unit, figures, target) {
-  return { name, unit, ...figures, vsDirect: ratio(figures.dt, figures.direct), vsDtach: ratio(figures.dt, figures.dtach), target };
+  return {
+    name, unit, ...figures,
+    vsDirect: ratio(figures.dt, figures.direct), vsDtach: ratio(figures.dt, figures.dtach), vsFloor: ratio(figures.dt, figures.floor), target,
+  };
 }
 
 function ratio(a, b) {
@@ -56,13 +61,16 @@ function ratio(a, b) {
 }
 
 export function formatTable(rows, { haveDtach }) {
-  const header = ['measure', 'unit', 'dt median [min-max]', 'direct', ...(haveDtach ? ['dtach 0.9'] : []), 'dt/direct', ...(haveDtach ? ['dt/dtach'] : []), 'target', ''];
+  const header = [
+    'measure', 'unit', 'dt median [min-max]', 'direct', ...(haveDtach ? ['dtach 0.9'] : []), 'node -e 0',
+    'dt/direct', ...(haveDtach ? ['dt/dtach'] : []), 'dt/node', 'target', '',
+  ];
   const lines = rows.map((r) => {
     if (r.section) return [r.section];
     return [
       r.name, r.unit, formatFigure(r.dt, r.unit), formatFigure(r.direct, r.unit),
-      ...(haveDtach ? [formatFigure(r.dtach, r.unit)] : []),
-      formatRatio(r.dt, r.direct), ...(haveDtach ? [formatRatio(r.dt, r.dtach)] : []),
+      ...(haveDtach ? [formatFigure(r.dtach, r.unit)] : []), formatFigure(r.floor, r.unit),
+      formatRatio(r.dt, r.direct), ...(haveDtach ? [formatRatio(r.dt, r.dtach)] : []), formatRatio(r.dt, r.floor),
       r.target?.text ?? '', r.target === undefined ? '' : r.target.pass === undefined ? 'n/a' : r.target.pass ? 'PASS' : 'MISS',
     ];
   });
