@@ -1,6 +1,7 @@
 // Many idle sessions: what they cost together (their masters' private memory, PSS and RSS)
 // and the CPU their masters use while nothing happens, which should be none.
 
+import { SETTLE_MS } from './memory.mjs';
 import { cpuSeconds, delay, memoryOf } from './procs.mjs';
 import { startSession, stopMaster } from './session.mjs';
 
@@ -11,8 +12,9 @@ export async function measureIdleSessions(workspace, tool, count, idleSeconds) {
   const masters = [];
   try {
     for (let i = 0; i < count; i++) masters.push(await startSession(workspace, tool, workspace.path('idle'), IDLE_PROGRAM));
-    // Pacing, not synchronisation: let the last masters finish starting before they are measured.
-    await delay(1_000);
+    // Idle means after the one collection V8 makes some 8 s after start-up (see SETTLE_MS):
+    // 50 masters making it at once take about 1 s of CPU, once.
+    await delay(SETTLE_MS);
     const cpuBefore = masters.reduce((total, pid) => total + cpuSeconds(pid), 0);
     const startedAt = performance.now();
     await delay(idleSeconds * 1000);

@@ -2,7 +2,7 @@
 // viewers, and through a round with one viewer stopped (SIGSTOP) mid-stream. RSS (VmRSS) and,
 // at the points where the master is still, its private memory and PSS (smaps_rollup).
 
-import { hasEnded, memoryOf, residentBytes, waitUntil } from './procs.mjs';
+import { delay, hasEnded, memoryOf, residentBytes, waitUntil } from './procs.mjs';
 import { DETACH_KEY } from './session.mjs';
 import { PatternSession, summarizeRound } from './stream.mjs';
 
@@ -10,6 +10,13 @@ const HEAVY_VIEWERS = 16;
 const SAMPLE_EVERY_MS = 50;
 /** The stalled viewer is stopped once it has shown this much of the stream. */
 const STALL_AFTER_BYTES = 1024 * 1024;
+/**
+ * V8 gives back what start-up and a burst left behind (it shrinks its young generation and
+ * frees empty pages) in one collection some 8 s after allocation stops, its "memory reducer".
+ * A dt master is measured once that has happened: what it costs for the rest of its life.
+ * Pacing, not synchronisation: nothing in the master tells when it is done.
+ */
+export const SETTLE_MS = 12_000;
 /** After SIGCONT, how long the stopped viewer may stay silent before we stop waiting for it. */
 const RESUME_QUIET_MS = 2_000;
 
@@ -25,6 +32,7 @@ function samplePeaks(pids) {
 export async function measureMemory(workspace, tool, patternFile, pattern, repeat) {
   const session = await PatternSession.start(workspace, tool, patternFile, pattern, repeat);
   const master = session.masterPid;
+  if (tool === 'dt') await delay(SETTLE_MS);
   const idle = residentBytes(master);
   const idleDetail = memoryOf(master);
 
@@ -36,6 +44,7 @@ export async function measureMemory(workspace, tool, patternFile, pattern, repea
   const heavy = summarizeRound(await session.round());
   const [heavyPeak, clientPeak] = stopSampling();
   const afterHeavy = residentBytes(master);
+  if (tool === 'dt') await delay(SETTLE_MS);
   const afterHeavyDetail = memoryOf(master);
 
   // Keep two viewers: the one we type in, and one to stop.
