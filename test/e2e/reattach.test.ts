@@ -148,6 +148,8 @@ describe('real programs come back drawn, in their modes, with the default redraw
     const file = sandbox.path('paged.txt');
     fs.writeFileSync(file, Array.from({ length: 200 }, (_, index) => `paged line ${index + 1}`).join('\n'));
     const { client, modesBefore } = await detachAndReattach(sandbox.path('s'), ['less', file], async (creator) => {
+      // less discards what was typed before it set up its terminal: wait for its first page.
+      await waitForScreen(creator.screen, showing('paged line 23'), 'the first page');
       await type(creator, 'f', ['paged line 46']);
     }, ['paged line 24', 'paged line 46']);
     expect(modesBefore.buffer).toBe('alternate');
