@@ -4,9 +4,16 @@
 // the pace of the fastest viewer: its output is read only while at least one viewer has less
 // than VIEWER_HIGH_WATER_BYTES queued. A viewer that falls more than MAX_VIEWER_BACKLOG_BYTES
 // behind the fastest one, or that reads nothing for STALLED_VIEWER_TIMEOUT_MS while it holds
-// the program back, is cut off cleanly: it receives everything queued for it, then a message
-// saying why, then the end of the stream. Master memory is therefore bounded by about
-// MAX_VIEWER_BACKLOG_BYTES per viewer.
+// the program back, is cut off cleanly: it receives what was queued for it, then a message
+// saying why, then the end of the stream. If it has not read its backlog CUT_OFF_FLUSH_MS
+// later, the rest of the backlog is dropped and the message follows what it was already
+// sent: a viewer stopped for an hour still learns why it was cut off.
+//
+// Each viewer's backlog is kept here, and handed to its socket only SOCKET_QUEUE_BYTES at a
+// time, so that it can be dropped: once written to a socket, bytes cannot be taken back.
+// The frames are shared by every viewer, so the backlogs together cost about as much as the
+// longest, MAX_VIEWER_BACKLOG_BYTES; a cut-off viewer that never reads costs at most
+// SOCKET_QUEUE_BYTES and a frame.
 
 import type net from 'node:net';
 import { encodeDataFrames, encodeText, FrameType } from '../common/protocol.js';
@@ -23,8 +30,20 @@ const FULL_PTY_READ_BYTES = 4000;
 const GATHER_MAX_BYTES = 64 * 1024;
 /** ...or once it has waited this long (well under a frame of a 60 Hz screen). */
 const GATHER_DELAY_MS = 2;
-/** How long a disconnected viewer gets to read what was queued before the connection is destroyed. */
-const CUT_OFF_FLUSH_MS = STALLED_VIEWER_TIMEOUT_MS;
+/** How long a cut-off viewer gets to read its backlog before the rest is dropped. */
+export const CUT_OFF_FLUSH_MS = STALLED_VIEWER_TIMEOUT_MS;
+/** A viewer's backlog is handed to its socket no further ahead than this. */
+const SOCKET_QUEUE_BYTES = 128 * 1024;
+
+/** Output waiting for one viewer, not yet handed to its socket. */
+interface Backlog {
+  frames: Buffer[];
+  bytes: number;
+  readonly onDrain: () => void;
+  /** Set once the viewer is cut off: the frame that tells it why, written after its backlog. */
+  lastWord?: Buffer;
+  dropTimer?: NodeJS.Timeout;
+}
 
 export interface ProgramFlow {
   pause(): void;
@@ -32,7 +51,9 @@ export interface ProgramFlow {
 }
 
 export class Relay {
-  private readonly viewers = new Set<net.Socket>();
+  private readonly viewers = new Map<net.Socket, Backlog>();
+  /** Viewers cut off whose backlog and last word are still on their way. */
+  private readonly leaving = new Map<net.Socket, Backlog>();
   private stallTimer: NodeJS.Timeout | undefined;
   /** Output waiting to be sent, copied out of the pty's reads: one area, reused. */
   private readonly gathered = Buffer.allocUnsafe(GATHER_MAX_BYTES);
@@ -57,18 +78,29 @@ export class Relay {
     return this.viewers.has(socket);
   }
 
+  /** True while a cut-off viewer is still being sent its backlog and why: nothing else may be written to it. */
+  isLeaving(socket: net.Socket): boolean {
+    return this.leaving.has(socket);
+  }
+
   addViewer(socket: net.Socket): void {
-    if (this.viewers.has(socket)) return;
-    this.viewers.add(socket);
-    socket.on('drain', this.onDrain);
+    if (this.viewers.has(socket) || this.leaving.has(socket)) return;
+    const backlog: Backlog = { frames: [], bytes: 0, onDrain: () => this.onDrain(socket) };
+    this.viewers.set(socket, backlog);
+    socket.on('drain', backlog.onDrain);
     this.holdUntilFirstViewer = false;
     this.onViewerCountChange(this.viewers.size);
     this.updateFlow();
   }
 
+  /** The viewer detached or its connection is gone: what was waiting for it is dropped. */
   removeViewer(socket: net.Socket): void {
-    if (!this.viewers.delete(socket)) return;
-    socket.off('drain', this.onDrain);
+    const leaving = this.leaving.get(socket);
+    if (leaving) this.forgetLeaving(socket, leaving);
+    const backlog = this.viewers.get(socket);
+    if (!backlog) return;
+    this.viewers.delete(socket);
+    socket.off('drain', backlog.onDrain);
     this.onViewerCountChange(this.viewers.size);
     this.updateFlow();
   }
@@ -109,21 +141,54 @@ export class Relay {
   };
 
   private send(frames: Buffer[]): void {
-    for (const viewer of this.viewers) {
-      for (const frame of frames) viewer.write(frame);
-      if (viewer.writableLength > MAX_VIEWER_BACKLOG_BYTES) {
+    const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+    for (const [viewer, backlog] of this.viewers) {
+      backlog.frames.push(...frames);
+      backlog.bytes += bytes;
+      this.pump(viewer, backlog);
+      if (viewer.writableLength + backlog.bytes > MAX_VIEWER_BACKLOG_BYTES) {
         this.cutOff(viewer, `this terminal fell more than ${MAX_VIEWER_BACKLOG_BYTES / 1024 / 1024} MiB behind the program`);
       }
     }
     this.updateFlow();
   }
 
-  /** Disconnect a viewer after everything already queued for it, with a reason it will print. */
+  /**
+   * Disconnects a viewer with a reason it will print: after its backlog if it reads it within
+   * CUT_OFF_FLUSH_MS, otherwise after what its socket already has.
+   */
   cutOff(viewer: net.Socket, reason: string): void {
+    const backlog = this.viewers.get(viewer);
+    if (!backlog) return;
     this.removeViewer(viewer);
-    viewer.end(encodeText(FrameType.Error, reason));
-    // A viewer that never reads again must not pin its backlog in memory forever.
-    setTimeout(() => viewer.destroy(), CUT_OFF_FLUSH_MS).unref();
+    backlog.lastWord = encodeText(FrameType.Error, reason);
+    this.leaving.set(viewer, backlog);
+    viewer.on('drain', backlog.onDrain);
+    backlog.dropTimer = setTimeout(() => {
+      backlog.frames = [];
+      backlog.bytes = 0;
+      this.pump(viewer, backlog);
+    }, CUT_OFF_FLUSH_MS);
+    backlog.dropTimer.unref();
+    this.pump(viewer, backlog);
+  }
+
+  /** Hands a viewer's backlog to its socket, SOCKET_QUEUE_BYTES ahead at most; then its last word, if it has one. */
+  private pump(viewer: net.Socket, backlog: Backlog): void {
+    while (backlog.frames.length > 0 && viewer.writableLength < SOCKET_QUEUE_BYTES) {
+      const frame = backlog.frames.shift()!;
+      backlog.bytes -= frame.length;
+      viewer.write(frame);
+    }
+    if (backlog.frames.length > 0 || backlog.lastWord === undefined) return;
+    viewer.end(backlog.lastWord);
+    this.forgetLeaving(viewer, backlog);
+  }
+
+  private forgetLeaving(viewer: net.Socket, backlog: Backlog): void {
+    clearTimeout(backlog.dropTimer);
+    viewer.off('drain', backlog.onDrain);
+    this.leaving.delete(viewer);
   }
 
   /** Stops the stall timer; the program has ended. */
@@ -132,13 +197,17 @@ export class Relay {
     this.stallTimer = undefined;
   }
 
-  private readonly onDrain = (): void => this.updateFlow();
+  private onDrain(viewer: net.Socket): void {
+    const backlog = this.viewers.get(viewer) ?? this.leaving.get(viewer);
+    if (backlog) this.pump(viewer, backlog);
+    this.updateFlow();
+  }
 
   private updateFlow(): void {
     if (this.holdUntilFirstViewer) return;
     let anyViewerReady = this.viewers.size === 0;
-    for (const viewer of this.viewers) {
-      if (viewer.writableLength < VIEWER_HIGH_WATER_BYTES) anyViewerReady = true;
+    for (const [viewer, backlog] of this.viewers) {
+      if (viewer.writableLength + backlog.bytes < VIEWER_HIGH_WATER_BYTES) anyViewerReady = true;
     }
     this.setPaused(!anyViewerReady);
   }
@@ -162,7 +231,7 @@ export class Relay {
     this.stallTimer = undefined;
     if (this.holdUntilFirstViewer) return;
     // Nobody drained anything in all that time: every viewer is stalled.
-    for (const viewer of [...this.viewers]) {
+    for (const viewer of [...this.viewers.keys()]) {
       this.cutOff(viewer, `this terminal read nothing for ${STALLED_VIEWER_TIMEOUT_MS / 1000} s while the program waited`);
     }
   };

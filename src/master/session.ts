@@ -179,6 +179,8 @@ export class Session {
   /** Nothing came for IDLE_CONNECTION_TIMEOUT_MS: nobody needs a connection that is not viewing, writing or waiting. */
   private closeIfIdle(connection: Connection): void {
     if (!this.connections.has(connection) || connection.socket.writableEnded) return; // leaving already
+    // A viewer cut off is being told why, after its backlog: the relay decides when it ends.
+    if (this.relay.isLeaving(connection.socket)) return this.armIdleTimer(connection);
     // Waiting for the program to read its input is the program's doing: that may take any time.
     if (connection.isHeld('input')) return this.armIdleTimer(connection);
     // Waiting for room that unfinished frames of others take: it ends, one way or the other.
@@ -333,7 +335,7 @@ export class Session {
     this.keepStatus(status);
     for (const connection of this.connections) {
       // A viewer already cut off has its own last word queued behind its backlog.
-      if (connection.socket.writableEnded) continue;
+      if (connection.socket.writableEnded || this.relay.isLeaving(connection.socket)) continue;
       connection.socket.end(reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason));
     }
     // The log's last writes, at most LOG_CLOSE_TIMEOUT_MS, while the clients read theirs.

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  FIXTURES, PatternChecker, Peer, Sandbox, attachThenReport, checkPattern, childPids, freshTerminalModes, masterInfo, processState,
+  FIXTURES, PatternChecker, Peer, Sandbox, hasEnded, attachThenReport, checkPattern, childPids, freshTerminalModes, masterInfo, processState,
   residentBytes, statusLinePattern, waitForViewers, waitUntil, type Term,
 } from './harness.js';
 import { FrameType, encodeFrame } from '../../src/common/protocol.js';
-import { MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/master/relay.js';
+import { CUT_OFF_FLUSH_MS, MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/master/relay.js';
 
 const PATTERN = `${FIXTURES}/pattern.mjs`;
 const MiB = 1024 * 1024;
@@ -152,3 +152,28 @@ it('a stopped viewer alone does not block the program for ever: it is cut off af
   expect(stopped.checker.matched).toBeGreaterThan(0);
   expect(stopped.checker.matched).toBeLessThan(TOTAL);
 });
+
+it('a viewer stopped more than 10 s past its cut-off, while another reads a flood, is told why it was cut off and the master lives on', async () => {
+  const TOTAL = 32 * MiB;
+  const { socket, masterPid, modesBefore, normal, normalCheck, stopped, stoppedPid } =
+    await besideStoppedViewer(TOTAL, { PATTERN_STAY: '1' });
+  normal.write('g');
+  await waitForViewers(socket, 1, 20_000);
+  const cutOffSeenAt = Date.now();
+  await waitUntil(() => normalCheck.ended, 'the normal viewer to receive the whole stream', 30_000);
+  expect(normalCheck.matched).toBe(TOTAL);
+  // Continued only once the master has stopped keeping its backlog: the time must pass.
+  await waitUntil(() => Date.now() > cutOffSeenAt + CUT_OFF_FLUSH_MS + 1_000, 'the cut-off viewer\'s backlog to be dropped', CUT_OFF_FLUSH_MS + 10_000);
+  process.kill(stoppedPid, 'SIGCONT');
+  await expectCutOff(stopped, FELL_BEHIND, modesBefore);
+  console.log(`the viewer continued after the flush time received ${stopped.checker.matched} bytes, then why it was cut off`);
+  // An in-order prefix: what its socket and the kernel held, not the backlog that was dropped.
+  expect(stopped.checker.matched).toBeGreaterThan(0);
+  expect(stopped.checker.matched).toBeLessThan(MAX_VIEWER_BACKLOG_BYTES);
+  expect(stopped.checker.tail).not.toContain('lost the session');
+  // The master lives on, serving the normal viewer; the program ends on x.
+  expect((await masterInfo(socket)).masterPid).toBe(masterPid);
+  normal.write('x');
+  await waitUntil(() => /STATUS 0\r\n/.test(normalCheck.tail), 'the normal viewer to see the program exit');
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+}, 60_000);
