@@ -158,19 +158,29 @@ export class Relay {
    * CUT_OFF_FLUSH_MS, otherwise after what its socket already has.
    */
   cutOff(viewer: net.Socket, reason: string): void {
-    const backlog = this.viewers.get(viewer);
+    const backlog = this.sendLastWord(viewer, encodeText(FrameType.Error, reason));
     if (!backlog) return;
-    this.removeViewer(viewer);
-    backlog.lastWord = encodeText(FrameType.Error, reason);
-    this.leaving.set(viewer, backlog);
-    viewer.on('drain', backlog.onDrain);
     backlog.dropTimer = setTimeout(() => {
       backlog.frames = [];
       backlog.bytes = 0;
       this.pump(viewer, backlog);
     }, CUT_OFF_FLUSH_MS);
     backlog.dropTimer.unref();
+  }
+
+  /**
+   * The viewer is no longer one: it gets the rest of its backlog, then `lastWord` (the program's
+   * status, or why it was cut off), then the end of the stream. Undefined if it was not a viewer.
+   */
+  sendLastWord(viewer: net.Socket, lastWord: Buffer): Backlog | undefined {
+    const backlog = this.viewers.get(viewer);
+    if (!backlog) return undefined;
+    this.removeViewer(viewer);
+    backlog.lastWord = lastWord;
+    this.leaving.set(viewer, backlog);
+    viewer.on('drain', backlog.onDrain);
     this.pump(viewer, backlog);
+    return backlog;
   }
 
   /** Hands a viewer's backlog to its socket, SOCKET_QUEUE_BYTES ahead at most; then its last word, if it has one. */

@@ -336,7 +336,9 @@ export class Session {
     for (const connection of this.connections) {
       // A viewer already cut off has its own last word queued behind its backlog.
       if (connection.socket.writableEnded || this.relay.isLeaving(connection.socket)) continue;
-      connection.socket.end(reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason));
+      const lastWord = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
+      // A viewer gets it after the output still waiting for it.
+      if (!this.relay.sendLastWord(connection.socket, lastWord)) connection.socket.end(lastWord);
     }
     // The log's last writes, at most LOG_CLOSE_TIMEOUT_MS, while the clients read theirs.
     const logClosed = this.log?.close() ?? Promise.resolve();
