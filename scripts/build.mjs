@@ -25,7 +25,7 @@ await build({
 // esbuild escapes non-ASCII in strings and identifiers, but keeps some comments as they are;
 // in those, any other character becomes '?' (one for one, so the source map still fits).
 const bundle = new URL('../dist.new/dt.js', import.meta.url);
-writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/[^\x00-\x7f]/g, '?'));
+writeFileSync(bundle, fasterInterop(readFileSync(bundle, 'utf8').replace(/[^\x00-\x7f]/g, '?')));
 // The package is "type": "module" for its sources and tests; the bundle is not.
 writeFileSync(new URL('../dist.new/package.json', import.meta.url), '{ "type": "commonjs" }\n');
 rmSync(stale, { recursive: true, force: true });
@@ -36,3 +36,16 @@ try {
 }
 renameSync(fresh, dist);
 rmSync(stale, { recursive: true, force: true });
+
+/**
+ * esbuild's __toESM copies every property of a CommonJS module into a new object, once per
+ * importing module: 38 copies of node:fs, node:net... at every start of every dt process,
+ * 1.2-1.7 ms of a 60 ms Node start. An object whose prototype is the module, with `default`
+ * of its own, reads the same. Left as esbuild wrote it if esbuild ever writes it otherwise.
+ */
+function fasterInterop(code) {
+  const helper = /^var __toESM = \(mod, isNodeMode, target\) => \(target = [^]*?\n\)\);\n/m;
+  const replacement = 'var __toESM = (mod, isNodeMode) => mod != null && (isNodeMode || !mod.__esModule)\n' +
+    '  ? Object.create(mod, { default: { value: mod, enumerable: true } }) : mod;\n';
+  return code.replace(helper, replacement);
+}
