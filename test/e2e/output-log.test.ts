@@ -278,6 +278,44 @@ it('the directory of FILE removed under a running session: the session and its v
   await endSession(socket, masterPid);
 });
 
+it('a symbolic link put at FILE while the session runs is never written through: the log waits, then makes FILE again', async () => {
+  const file = sandbox.path('log');
+  const target = sandbox.path('target');
+  fs.writeFileSync(target, 'untouched\n');
+  const socket = sandbox.path('s');
+  expect(await dt(['-n', socket, '-L', file, process.execPath, HEXECHO])).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitForLog(file, Buffer.from('READY\r\r\n'), 'READY');
+
+  fs.rmSync(file);
+  fs.symlinkSync(target, file);
+  await pushKey(socket, 'a');
+  const refused = `cannot open ${file}: is a symbolic link; dt writes a log only to a regular file`;
+  await waitUntil(async () => (await logStatus(socket))?.reason === refused, 'dt -l to say why the log is not written', 10_000);
+  expect(fs.readFileSync(target, 'utf8')).toBe('untouched\n');
+
+  fs.rmSync(file);
+  await pushKey(socket, 'b');
+  await waitUntil(() => readFile(file).toString('latin1').endsWith('HEX 62\r\r\n'), 'the log to be made again', 10_000);
+  expect(fs.lstatSync(file).isFile()).toBe(true);
+  expect(modeOf(file)).toBe(0o600);
+  expect(fs.readFileSync(target, 'utf8')).toBe('untouched\n');
+  await endSession(socket, masterPid);
+});
+
+it('dt -A that attaches to a running session leaves -L alone: the log belongs to a new session', async () => {
+  const socket = sandbox.path('s');
+  expect(await dt(['-n', socket, process.execPath, HEXECHO])).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  const viewer = sandbox.dt(['-A', socket, '-L', 'no/such/dir/log', '/bin/sh']);
+  await waitForViewers(socket, 1);
+  viewer.write('\x1c');
+  expect((await viewer.waitForExit()).exitCode).toBe(0);
+  expect(fs.existsSync(sandbox.path('no'))).toBe(false);
+  expect(await logStatus(socket)).toBeUndefined();
+  await endSession(socket, masterPid);
+});
+
 /** Ends a session's program with SIGKILL (dt -k) and waits until its master is gone. */
 async function endSession(socket: string, masterPid: number): Promise<void> {
   expect(await dt(['-k', socket, 'KILL'])).toMatchObject({ code: 0 });
