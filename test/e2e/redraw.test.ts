@@ -8,9 +8,11 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DT, DTACH, FIXTURES, HAVE_DTACH, Sandbox, childPids, hexReceived, killDtachMasters, terminalModes, waitUntil,
+  DT, DTACH, FIXTURES, HAVE_DTACH, Sandbox, childPids, hexReceived, killDtachMasters, terminalModes, waitForViewers, waitUntil,
   type Term,
 } from './harness.js';
+
+import { screenOf, waitForScreen } from '../screen.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
 // winsize-now, not winsize: winsize.mjs reports the size from before the SIGWINCH (see the fixture).
@@ -186,6 +188,41 @@ describe('the terminal is left as it was', () => {
     const leaving = text.slice(programOutputEnd, text.indexOf('STATUS'));
     expect(modesNotReset(leaving), JSON.stringify(leaving)).toEqual([]);
     if (line !== undefined) expect(leaving).toContain(line);
+  });
+
+  // The modes as a terminal emulator sees them: first set by the program (so the check can see
+  // them), then off once dt has left. Kitty's keyboard flags xterm.js does not keep; colours
+  // are judged by the colour of what the shell prints after dt.
+  it.each([
+    { name: 'detach', key: '\x1c', status: 0 },
+    { name: 'program end', key: '\r', status: 0 },
+  ])('after $name, a terminal emulator shows every mode the program set turned off', async ({ key, status }) => {
+    const socket = sandbox.path('s');
+    // Red before the alternate screen: leaving that screen restores the colour it was entered with.
+    const setModes = '\\033[31m\\033[?1049h\\033[?1000h\\033[?1002h\\033[?1003h\\033[?1006h\\033[?1004h' +
+      '\\033[?2004h\\033[?1h\\033=\\033[?25l';
+    const program = `read line; printf '${setModes}'; echo SET; read line`;
+    const term = sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -c "${socket}" -r none /bin/sh -c "${program}"; echo "STATUS $?"`]);
+    const screen = screenOf(term);
+    await waitUntil(() => fs.existsSync(socket), 'the session\'s socket');
+    await waitForViewers(socket, 1);
+    term.write('\r');
+    await waitForScreen(screen, (shown) => shown.modes.buffer === 'alternate' && shown.text.includes('SET'), 'the program\'s modes');
+    expect(screen.modes).toMatchObject({
+      buffer: 'alternate', mouseTracking: 'any', mouseEncoding: 'SGR', focusEvents: true, bracketedPaste: true,
+      applicationCursorKeys: true, applicationKeypad: true, cursorHidden: true,
+    });
+    term.write(key);
+    await term.waitFor(`STATUS ${status}`);
+    await waitForScreen(screen, (shown) => shown.text.includes(`STATUS ${status}`), 'the shell\'s line after dt');
+    expect(screen.modes).toMatchObject({
+      buffer: 'normal', mouseTracking: 'none', mouseEncoding: 'DEFAULT', focusEvents: false, bracketedPaste: false,
+      applicationCursorKeys: false, applicationKeypad: false, cursorHidden: false,
+    });
+    const buffer = screen.terminal.buffer.active;
+    const row = screen.lines.findIndex((line) => line.includes('STATUS'));
+    const cell = buffer.getLine(buffer.viewportY + row)!.getCell(screen.lines[row]!.indexOf('STATUS'))!;
+    expect(cell.isFgDefault(), 'the colour of what the shell printed after dt').toBe(true);
   });
 
   it('control: after client SIGKILL (nothing can restore it) the modes differ, so the checks above can fail', async () => {
