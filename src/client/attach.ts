@@ -1,12 +1,13 @@
 // The attaching client: the user's terminal in raw mode, keys to the program, the program's
 // bytes to the screen, and the detach and suspend keys.
 
+import type net from 'node:net';
 import type { ClientOptions } from '../cli.js';
 import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError } from '../common/errors.js';
-import { SUSPEND_KEY, findKey } from './keys.js';
+import { SUSPEND_KEY, findKey, type WatchedKeys } from './keys.js';
 import {
-  FrameType, ProtocolError, RedrawMethod, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
-  type ExitStatus, type Frame,
+  FrameType, ProtocolError, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
+  type ExitStatus, type Frame, type FrameDecoder,
 } from '../common/protocol.js';
 import { openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
@@ -28,190 +29,209 @@ export function exitCodeOf(status: ExitStatus): number {
 
 /** Attaches to the session; resolves with the client's exit code. */
 export async function attach(socketPath: string, options: ClientOptions, session?: SessionConnection): Promise<number> {
-  const { socket, decoder, early } = session ?? (await openSession(socketPath));
-  const keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
+  const connection = session ?? (await openSession(socketPath));
+  return new Attachment(connection, options).run();
+}
 
-  let done = false;
-  enterRawMode();
-  // Killed by a signal or an internal error while attached: leave the terminal usable.
-  onShutdown(() => {
-    if (done) return;
-    restoreTerminal();
-    resetProgramModes();
-  });
+/** One attachment of this terminal to a session, from raw mode to the status line. */
+class Attachment {
+  private readonly socket: net.Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly early: Frame[];
+  private readonly keys: WatchedKeys;
+  private done = false;
+  private lastError: string | undefined;
+  private waitingForDrain = false;
+  private resolveExitCode!: (code: number) => void;
 
-  const sendAttach = (redraw: RedrawMethod): void => {
-    socket.write(encodeAttach({ ...windowSize(), redraw, readOnly: options.readOnly }));
-  };
-  sendAttach(options.redraw);
+  constructor(session: SessionConnection, private readonly options: ClientOptions) {
+    ({ socket: this.socket, decoder: this.decoder, early: this.early } = session);
+    this.keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
+  }
 
-  return new Promise<number>((resolve) => {
-    let lastError: string | undefined;
-
-    const leave = (code: number, message: string, flushed: Promise<void> = Promise.resolve()): void => {
-      if (done) return;
-      done = true;
-      process.stdin.off('data', onInput);
-      process.stdin.pause();
-      process.stdout.off('resize', onResize);
-      process.off('SIGCONT', onContinue);
-      // Printed before output processing is back on, so that the line ends in exactly \r\n.
-      printStatusLine(message);
+  /** Enters raw mode, attaches, and resolves with the exit code once the client leaves. */
+  run(): Promise<number> {
+    enterRawMode();
+    // Killed by a signal or an internal error while attached: leave the terminal usable.
+    onShutdown(() => {
+      if (this.done) return;
       restoreTerminal();
-      void flushed.then(() => resolve(code));
-    };
+      resetProgramModes();
+    });
+    this.sendAttach();
+    const exitCode = new Promise<number>((resolve) => { this.resolveExitCode = resolve; });
+    this.socket.on('data', this.onSocketData);
+    this.socket.on('close', this.onSocketClose);
+    this.socket.on('error', () => { /* reported by 'close' */ });
+    process.stdin.on('error', this.onTerminalError);
+    process.stdout.on('error', this.onTerminalError);
+    process.stdin.on('data', this.onInput);
+    process.stdin.resume();
+    process.stdout.on('resize', this.onResize);
+    process.on('SIGCONT', this.onContinue);
+    this.onFrames(this.early);
+    return exitCode;
+  }
 
-    const onFrame = (frame: Frame): void => {
-      switch (frame.type) {
-        case FrameType.Output:
-          show(frame.payload);
-          return;
-        case FrameType.Exit: {
-          const status = decodeExit(frame.payload);
-          leave(exitCodeOf(status), describeExit(status));
-          return;
-        }
-        case FrameType.Error:
-          lastError = frame.payload.toString('utf8');
-          return;
-        default:
-          return; // frames this version does not use are ignored, for forward compatibility
-      }
-    };
+  private sendAttach(): void {
+    this.socket.write(encodeAttach({ ...windowSize(), redraw: this.options.redraw, readOnly: this.options.readOnly }));
+  }
 
-    let waitingForDrain = false;
-    const show = (bytes: Buffer): void => {
-      if (process.stdout.write(bytes) || waitingForDrain) return;
-      // The terminal is slower than the program: stop reading so the master slows down.
-      waitingForDrain = true;
-      socket.pause();
-      process.stdout.once('drain', () => {
-        waitingForDrain = false;
-        socket.resume();
-      });
-    };
+  /** Restores the terminal, prints why the client leaves, and exits once `flushed` settles. */
+  private leave(code: number, message: string, flushed: Promise<void> = Promise.resolve()): void {
+    if (this.done) return;
+    this.done = true;
+    process.stdin.off('data', this.onInput);
+    process.stdin.pause();
+    process.stdout.off('resize', this.onResize);
+    process.off('SIGCONT', this.onContinue);
+    // Printed before output processing is back on, so that the line ends in exactly \r\n.
+    printStatusLine(message);
+    restoreTerminal();
+    void flushed.then(() => this.resolveExitCode(code));
+  }
 
-    /** Frames of one read, in order; consecutive output is joined into one terminal write. */
-    const onFrames = (frames: Frame[]): void => {
-      // A keystroke's echo: one output frame, shown as it is.
-      if (frames.length === 1 && frames[0]!.type === FrameType.Output && !done) return show(frames[0]!.payload);
-      let output: Buffer[] = [];
-      const flushOutput = (): void => {
-        if (output.length === 0) return;
-        show(output.length === 1 ? output[0]! : Buffer.concat(output));
-        output = [];
-      };
-      try {
-        for (const frame of frames) {
-          if (done) return;
-          if (frame.type === FrameType.Output) {
-            output.push(frame.payload);
-            continue;
-          }
-          flushOutput();
-          onFrame(frame);
+  private readonly onSocketData = (chunk: Buffer): void => {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.sessionSentGarbage(error);
+      return;
+    }
+    this.onFrames(frames);
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.lastError !== undefined) this.leave(ExitCode.Failure, `[dt: ${this.lastError}]`);
+    else this.leave(ExitCode.Failure, '[dt: lost the session: its master went away without a status]');
+  };
+
+  private sessionSentGarbage(error: Error): void {
+    this.socket.destroy();
+    this.leave(ExitCode.Failure, `[dt: the session sent garbage: ${error.message}]`);
+  }
+
+  /** Frames of one read, in order; consecutive output is joined into one terminal write. */
+  private onFrames(frames: Frame[]): void {
+    // A keystroke's echo: one output frame, shown as it is.
+    if (frames.length === 1 && frames[0]!.type === FrameType.Output && !this.done) return this.show(frames[0]!.payload);
+    let output: Buffer[] = [];
+    const flushOutput = (): void => {
+      if (output.length === 0) return;
+      this.show(output.length === 1 ? output[0]! : Buffer.concat(output));
+      output = [];
+    };
+    try {
+      for (const frame of frames) {
+        if (this.done) return;
+        if (frame.type === FrameType.Output) {
+          output.push(frame.payload);
+          continue;
         }
         flushOutput();
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        sessionSentGarbage(error);
+        this.onFrame(frame);
       }
-    };
+      flushOutput();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.sessionSentGarbage(error);
+    }
+  }
 
-    const sessionSentGarbage = (error: Error): void => {
-      socket.destroy();
-      leave(ExitCode.Failure, `[dt: the session sent garbage: ${error.message}]`);
-    };
-
-    const onSocketData = (chunk: Buffer): void => {
-      let frames: Frame[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        sessionSentGarbage(error);
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Output:
+        this.show(frame.payload);
+        return;
+      case FrameType.Exit: {
+        const status = decodeExit(frame.payload);
+        this.leave(exitCodeOf(status), describeExit(status));
         return;
       }
-      onFrames(frames);
-    };
-
-    const onInput = (chunk: Buffer): void => {
-      let rest = chunk;
-      while (rest.length > 0) {
-        const key = findKey(rest, keys);
-        const bytes = key === null ? rest : rest.subarray(0, key.index);
-        if (bytes.length > 0 && !options.readOnly) {
-          for (const frame of encodeDataFrames(FrameType.Input, bytes)) socket.write(frame);
-        }
-        if (key === null) return;
-        if (key.action === 'detach') {
-          detach();
-          return;
-        }
-        suspend();
-        rest = rest.subarray(key.index + key.length);
-      }
-    };
-
-    const detach = (): void => {
-      // Exit only once the last keystrokes are on their way to the master.
-      const flushed = new Promise<void>((flush) => {
-        socket.once('finish', flush);
-        socket.once('close', flush);
-        setTimeout(flush, DETACH_FLUSH_TIMEOUT_MS).unref();
-      });
-      socket.end(encodeFrame(FrameType.Detach));
-      leave(ExitCode.Ok, '[detached]', flushed);
-    };
-
-    const suspend = (): void => {
-      socket.write(encodeFrame(FrameType.Detach));
-      // Leave the shell a usable screen, with its "Stopped" line at the bottom, as dtach does.
-      printStatusLine('');
-      restoreTerminal();
-      process.kill(process.pid, 'SIGTSTP');
-    };
-
-    const onContinue = (): void => {
-      if (done) return;
-      enterRawMode();
-      sendAttach(options.redraw);
-    };
-
-    /**
-     * The terminal went away while we wrote to it or read from it, maybe before the hangup
-     * signal is handled (EIO): a hangup, and there is nobody to tell. Standard output that is
-     * a pipe whose reader left (EPIPE) ends us as SIGPIPE would, the terminal restored.
-     */
-    const onTerminalError = (error: NodeJS.ErrnoException): void => {
-      if (done) return;
-      const signal = error.code === 'EIO' ? 'SIGHUP' : error.code === 'EPIPE' ? 'SIGPIPE' : undefined;
-      if (signal === undefined) {
-        leave(ExitCode.Failure, `[dt: the terminal failed: ${describeSystemError(error)}]`);
+      case FrameType.Error:
+        this.lastError = frame.payload.toString('utf8');
         return;
-      }
-      done = true;
-      socket.destroy();
-      restoreTerminal(); // a hung-up terminal refuses: its error comes back here, and is ignored
-      resolve(SIGNAL_EXIT_BASE + signalNumber(signal));
-    };
+      default:
+        return; // frames this version does not use are ignored, for forward compatibility
+    }
+  }
 
-    const onResize = (): void => {
-      if (!options.readOnly) socket.write(encodeResize(windowSize()));
-    };
-
-    socket.on('data', onSocketData);
-    socket.on('close', () => {
-      if (lastError !== undefined) leave(ExitCode.Failure, `[dt: ${lastError}]`);
-      else leave(ExitCode.Failure, '[dt: lost the session: its master went away without a status]');
+  /** The program's bytes to the screen; a terminal slower than the program slows the master down. */
+  private show(bytes: Buffer): void {
+    if (process.stdout.write(bytes) || this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    this.socket.pause();
+    process.stdout.once('drain', () => {
+      this.waitingForDrain = false;
+      this.socket.resume();
     });
-    socket.on('error', () => { /* reported by 'close' */ });
-    process.stdin.on('error', onTerminalError);
-    process.stdout.on('error', onTerminalError);
-    process.stdin.on('data', onInput);
-    process.stdin.resume();
-    process.stdout.on('resize', onResize);
-    process.on('SIGCONT', onContinue);
-    onFrames(early);
-  });
+  }
+
+  /** Keys to the program, up to a detach or suspend key, which act here. */
+  private readonly onInput = (chunk: Buffer): void => {
+    let rest = chunk;
+    while (rest.length > 0) {
+      const key = findKey(rest, this.keys);
+      const bytes = key === null ? rest : rest.subarray(0, key.index);
+      if (bytes.length > 0 && !this.options.readOnly) {
+        for (const frame of encodeDataFrames(FrameType.Input, bytes)) this.socket.write(frame);
+      }
+      if (key === null) return;
+      if (key.action === 'detach') {
+        this.detach();
+        return;
+      }
+      this.suspend();
+      rest = rest.subarray(key.index + key.length);
+    }
+  };
+
+  private detach(): void {
+    // Exit only once the last keystrokes are on their way to the master.
+    const flushed = new Promise<void>((flush) => {
+      this.socket.once('finish', flush);
+      this.socket.once('close', flush);
+      setTimeout(flush, DETACH_FLUSH_TIMEOUT_MS).unref();
+    });
+    this.socket.end(encodeFrame(FrameType.Detach));
+    this.leave(ExitCode.Ok, '[detached]', flushed);
+  }
+
+  private suspend(): void {
+    this.socket.write(encodeFrame(FrameType.Detach));
+    // Leave the shell a usable screen, with its "Stopped" line at the bottom, as dtach does.
+    printStatusLine('');
+    restoreTerminal();
+    process.kill(process.pid, 'SIGTSTP');
+  }
+
+  private readonly onContinue = (): void => {
+    if (this.done) return;
+    enterRawMode();
+    this.sendAttach();
+  };
+
+  /**
+   * The terminal went away while we wrote to it or read from it, maybe before the hangup
+   * signal is handled (EIO): a hangup, and there is nobody to tell. Standard output that is
+   * a pipe whose reader left (EPIPE) ends us as SIGPIPE would, the terminal restored.
+   */
+  private readonly onTerminalError = (error: NodeJS.ErrnoException): void => {
+    if (this.done) return;
+    const signal = error.code === 'EIO' ? 'SIGHUP' : error.code === 'EPIPE' ? 'SIGPIPE' : undefined;
+    if (signal === undefined) {
+      this.leave(ExitCode.Failure, `[dt: the terminal failed: ${describeSystemError(error)}]`);
+      return;
+    }
+    this.done = true;
+    this.socket.destroy();
+    restoreTerminal(); // a hung-up terminal refuses: its error comes back here, and is ignored
+    this.resolveExitCode(SIGNAL_EXIT_BASE + signalNumber(signal));
+  };
+
+  private readonly onResize = (): void => {
+    if (!this.options.readOnly) this.socket.write(encodeResize(windowSize()));
+  };
 }
