@@ -8,6 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, Peer, Sandbox, isAlive, openDescriptorCount, waitUntil } from './harness.js';
 import {
@@ -240,8 +241,14 @@ it('as another user: a directory they cannot write, and a session they may not e
   fs.mkdirSync(sandbox.path('closed'), { mode: 0o755 });
   fs.mkdirSync(sandbox.path('nobody-state'), { mode: 0o777 });
   fs.chmodSync(sandbox.path('nobody-state'), 0o777);
+  // The checkout may sit in a directory nobody cannot enter (a private temporary clone): nobody
+  // runs a copy of the built client. These cases never reach a master, so node-pty is not needed.
+  const copy = sandbox.path('dt-copy');
+  fs.cpSync(path.dirname(DT), path.join(copy, 'bin'), { recursive: true });
+  fs.cpSync(path.join(path.dirname(DT), '../dist'), path.join(copy, 'dist'), { recursive: true });
   const asNobody = (args: string[], input?: string): ReturnType<typeof run> => run('setpriv', [
-    '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `XDG_STATE_HOME=${sandbox.path('nobody-state')}`, process.execPath, DT, ...args,
+    '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `XDG_STATE_HOME=${sandbox.path('nobody-state')}`,
+    process.execPath, path.join(copy, 'bin/dt'), ...args,
   ], { cwd: sandbox.dir, input });
 
   const socket = sandbox.path('closed/s');
