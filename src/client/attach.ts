@@ -12,7 +12,7 @@ import {
 import { openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
-import { enterRawMode, hasJobControl, printStatusLine, resetProgramModes, restoreTerminal, windowSize } from './terminal.js';
+import { enterRawMode, hasJobControl, printStatusLine, resetProgramModes, restoreTerminal, terminalHungUp, windowSize } from './terminal.js';
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
 const DETACH_FLUSH_TIMEOUT_MS = 1_000;
@@ -104,7 +104,9 @@ class Attachment {
   };
 
   private readonly onSocketClose = (): void => {
-    if (this.lastError !== undefined) this.leave(ExitCode.Failure, `[dt: ${this.lastError}]`);
+    // The session and the terminal may go together; a terminal gone first is a hangup.
+    if (terminalHungUp()) this.endBySignal('SIGHUP');
+    else if (this.lastError !== undefined) this.leave(ExitCode.Failure, `[dt: ${this.lastError}]`);
     else this.leave(ExitCode.Failure, '[dt: lost the session: its master went away without a status]');
   };
 
@@ -215,21 +217,24 @@ class Attachment {
 
   /**
    * The terminal went away while we wrote to it or read from it, maybe before the hangup
-   * signal is handled (EIO): a hangup, and there is nobody to tell. Standard output that is
+   * signal is handled (EIO, or another error from a terminal that has hung up): a hangup, and there is nobody to tell. Standard output that is
    * a pipe whose reader left (EPIPE) ends us as SIGPIPE would, the terminal restored.
    */
   private readonly onTerminalError = (error: NodeJS.ErrnoException): void => {
     if (this.done) return;
-    const signal = error.code === 'EIO' ? 'SIGHUP' : error.code === 'EPIPE' ? 'SIGPIPE' : undefined;
-    if (signal === undefined) {
-      this.leave(ExitCode.Failure, `[dt: the terminal failed: ${describeSystemError(error)}]`);
-      return;
-    }
+    if (error.code === 'EIO' || terminalHungUp()) this.endBySignal('SIGHUP');
+    else if (error.code === 'EPIPE') this.endBySignal('SIGPIPE');
+    else this.leave(ExitCode.Failure, `[dt: the terminal failed: ${describeSystemError(error)}]`);
+  };
+
+  /** Ends as the signal would, quietly: the terminal is gone and there is nobody to tell. */
+  private endBySignal(signal: 'SIGHUP' | 'SIGPIPE'): void {
+    if (this.done) return;
     this.done = true;
     this.socket.destroy();
     restoreTerminal(); // a hung-up terminal refuses: its error comes back here, and is ignored
     this.resolveExitCode(SIGNAL_EXIT_BASE + signalNumber(signal));
-  };
+  }
 
   private readonly onResize = (): void => {
     if (!this.options.readOnly) this.socket.write(encodeResize(windowSize()));

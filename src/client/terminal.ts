@@ -82,6 +82,14 @@ export function releaseHungUpTerminal(): void {
 }
 
 /**
+ * True once the terminal we were attached from has hung up (a closed window, a dropped ssh):
+ * it no longer answers isatty(3), whatever error its last read or write reported.
+ */
+export function terminalHungUp(): boolean {
+  return STARTED_ON_TERMINAL[0] === true && !tty.isatty(0);
+}
+
+/**
  * Full raw mode, as cfmakeraw(3). Node's setRawMode leaves output post-processing on, so a
  * program's bare \n would become \r\n and full-screen programs would draw wrongly; stty
  * clears the rest. The original settings are restored by setRawMode(false), which libuv
