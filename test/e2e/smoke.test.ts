@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { FIXTURES, Sandbox, hasEnded, statusLinePattern, waitUntil } from './harness.js';
+import { hexReceived } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
@@ -12,14 +13,16 @@ it('creates, types, detaches, reattaches, and sees the program exit', async () =
   await first.waitFor('READY');
   const masterPid = await sandbox.trackMaster(socket);
   first.write('ab');
-  await first.waitFor('HEX 6162');
+  // The keys may reach the program in one read or two.
+  await first.until(() => hexReceived(first).includes('ab'), 'hexecho to receive "ab"');
   first.write('\x1c');
   await first.waitFor('[detached]');
   expect((await first.waitForExit()).exitCode).toBe(0);
 
   const second = sandbox.dt(['-a', socket]);
   second.write('z');
-  await second.waitFor('HEX 7a');
+  // The key may share a read with the ^L the master sends to redraw the program.
+  await second.until(() => hexReceived(second).includes('z'), 'hexecho to receive "z"');
   second.write('\x04'); // the program exits on EOT
   await second.waitFor(statusLinePattern('[program exited with status 0]'));
   expect((await second.waitForExit()).exitCode).toBe(0);
