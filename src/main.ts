@@ -14,10 +14,10 @@ import { RedrawMethod } from './common/protocol.js';
 import { findOnlySession, formatTime, listSessions } from './client/list.js';
 import { forgetEndedSessions, forgetSession } from './client/forget.js';
 import { resolveSocketArgument } from './client/session-names.js';
-import { waitForSession } from './client/wait.js';
+import { takeKeptExit, waitForSession } from './client/wait.js';
 import { prepareOutputLog } from './client/log-file.js';
 import { push } from './client/push.js';
-import { findExitedRecord, removeRecord, unlistedWarning } from './common/registry.js';
+import { unlistedWarning } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
@@ -140,18 +140,12 @@ function sameFile(first: string, second: string): boolean {
   }
 }
 
-/**
- * A program that ended while nobody was attached left its status behind: `dt -a` reports it,
- * exits with it, and forgets it. Undefined when there is no such status.
- */
+/** `dt -a` reports a status kept for a program that ended unwatched, and exits with it. */
 function reportExitedSession(socket: string): number | undefined {
-  if (fs.existsSync(fsPath(socket))) return undefined;
-  const record = findExitedRecord(socket);
-  if (!record?.exit) return undefined;
-  removeRecord(record.masterPid);
-  if (record.startError !== undefined) throw sessionError(socket, record.startError);
-  process.stdout.write(`${describeExit(record.exit)} at ${formatTime(record.exit.endedAt)}, while detached\n`);
-  return exitCodeOf(record.exit);
+  const exit = takeKeptExit(socket);
+  if (exit === undefined) return undefined;
+  process.stdout.write(`${describeExit(exit)} at ${formatTime(exit.endedAt)}, while detached\n`);
+  return exitCodeOf(exit);
 }
 
 function requireTerminal(): void {

@@ -8,8 +8,10 @@ import { exitCodeOf } from './attach.js';
 import { fsPath } from '../common/bytes.js';
 import { sessionError } from '../common/errors.js';
 import { FrameType, ProtocolError, decodeExit, type Frame } from '../common/protocol.js';
-import { findExitedRecord, removeRecord } from '../common/registry.js';
+import { findExitedRecord, removeRecord, type SessionRecord } from '../common/registry.js';
 import { openSession, type SessionConnection } from './session-connection.js';
+
+type KeptExit = NonNullable<SessionRecord['exit']>;
 
 export async function waitForSession(socketPath: string): Promise<number> {
   const kept = collectKeptStatus(socketPath);
@@ -31,13 +33,23 @@ export async function waitForSession(socketPath: string): Promise<number> {
 
 /** The kept status of a program that ended on this socket while nobody watched, forgotten once read. */
 function collectKeptStatus(socketPath: string): number | undefined {
+  const exit = takeKeptExit(socketPath);
+  return exit === undefined ? undefined : exitCodeOf(exit);
+}
+
+/**
+ * A program that ended while nobody was attached left its status behind: it is taken (read and
+ * forgotten) by the first `dt -a` or `dt -w`. Undefined while the session runs or when there is
+ * none. A session that never started says why, as an error.
+ */
+export function takeKeptExit(socketPath: string): KeptExit | undefined {
   if (fs.existsSync(fsPath(socketPath))) return undefined;
   const record = findExitedRecord(socketPath);
   if (!record?.exit) return undefined;
   removeRecord(record.masterPid);
-  // Not a status of the program: it never ran. Said as dt -a says it.
+  // Not a status of the program: it never ran.
   if (record.startError !== undefined) throw sessionError(socketPath, record.startError);
-  return exitCodeOf(record.exit);
+  return record.exit;
 }
 
 function waitForExitFrame(socketPath: string, { socket, decoder, early }: SessionConnection): Promise<number> {
