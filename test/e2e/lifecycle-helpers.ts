@@ -97,6 +97,15 @@ export function runDt(args: string[], options: RunOptions): Promise<RunResult> {
 }
 
 /** Permission bits of a file, or undefined if it does not exist. */
+/** `dt -l` (with `--json`, parsed) in the sandbox's environment; it must succeed and say nothing on stderr. */
+export async function listSessions(sandbox: Sandbox, json: true): Promise<unknown[]>;
+export async function listSessions(sandbox: Sandbox, json: false): Promise<string>;
+export async function listSessions(sandbox: Sandbox, json: boolean): Promise<unknown[] | string> {
+  const listed = await runDt(json ? ['-l', '--json'] : ['-l'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  return json ? JSON.parse(listed.stdout) as unknown[] : listed.stdout;
+}
+
 export function modeOf(file: string): number | undefined {
   try {
     return fs.statSync(file).mode & 0o7777;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
 import { Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
-import { HEXECHO, killTracked, runDt } from './lifecycle-helpers.js';
+import { HEXECHO, killTracked, listSessions, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
@@ -29,15 +29,11 @@ interface Listed {
 }
 
 async function listJson(): Promise<Listed[]> {
-  const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env() });
-  expect(listed).toMatchObject({ code: 0, stderr: '' });
-  return JSON.parse(listed.stdout) as Listed[];
+  return await listSessions(sandbox, true) as Listed[];
 }
 
-async function listTable(): Promise<string> {
-  const listed = await runDt(['-l'], { cwd: sandbox.dir, env: sandbox.env() });
-  expect(listed).toMatchObject({ code: 0, stderr: '' });
-  return listed.stdout;
+function listTable(): Promise<string> {
+  return listSessions(sandbox, false);
 }
 
 it('dt -l lists a live session with its master, program, clients, size and state, in a table and as JSON', async () => {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, Sandbox, masterPidOf, waitUntil } from './harness.js';
 import {
-  HEXECHO, descriptorTargets, expectNoMasterLeft, isSocketFile, killTracked, modeOf, run, runDt, runInTerminal, sessionInfo, trackPid,
+  HEXECHO, descriptorTargets, expectNoMasterLeft, isSocketFile, killTracked, listSessions, modeOf, run, runDt, runInTerminal, sessionInfo, trackPid,
 } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -25,9 +25,7 @@ interface Listed {
 }
 
 async function listJson(): Promise<Listed[]> {
-  const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env() });
-  expect(listed).toMatchObject({ code: 0, stderr: '' });
-  return JSON.parse(listed.stdout) as Listed[];
+  return await listSessions(sandbox, true) as Listed[];
 }
 
 function socketsOf(pid: number): string[] {
