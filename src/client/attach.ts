@@ -6,10 +6,10 @@ import type { ClientOptions } from '../cli.js';
 import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError } from '../common/errors.js';
 import { SUSPEND_KEY, findKey, type WatchedKeys } from './keys.js';
 import {
-  FrameType, ProtocolError, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
-  type ExitStatus, type Frame, type FrameDecoder,
+  FrameType, InPlaceFrameDecoder, ProtocolError, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
+  type ExitStatus, type Frame,
 } from '../common/protocol.js';
-import { openSession, type SessionConnection } from './session-connection.js';
+import { LentReads, openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
 import { enterRawMode, hasJobControl, printStatusLine, resetProgramModes, restoreTerminal, terminalHungUp, windowSize } from './terminal.js';
@@ -27,25 +27,33 @@ export function exitCodeOf(status: ExitStatus): number {
   return status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code;
 }
 
+/** A session opened for attaching: its reads are lent, and it is paused after the hello. */
+type AttachableSession = SessionConnection & { reads: LentReads };
+
 /** Attaches to the session; resolves with the client's exit code. */
-export async function attach(socketPath: string, options: ClientOptions, session?: SessionConnection): Promise<number> {
-  const connection = session ?? (await openSession(socketPath));
+export async function attach(socketPath: string, options: ClientOptions, session?: AttachableSession): Promise<number> {
+  const connection = session ?? (await openSession(socketPath, new LentReads()) as AttachableSession);
   return new Attachment(connection, options).run();
 }
 
 /** One attachment of this terminal to a session, from raw mode to the status line. */
 class Attachment {
   private readonly socket: net.Socket;
-  private readonly decoder: FrameDecoder;
+  private readonly reads: LentReads;
+  /** Frames of the socket's reads, decoded where they were read: output comes as views of the read. */
+  private readonly decoder = new InPlaceFrameDecoder();
+  /** What came with the hello: whole frames, and the start of the next one. */
   private readonly early: Frame[];
+  private readonly earlyBytes: Buffer;
   private readonly keys: WatchedKeys;
   private done = false;
   private lastError: string | undefined;
-  private waitingForDrain = false;
+  private waitingForTerminal = false;
   private resolveExitCode!: (code: number) => void;
 
-  constructor(session: SessionConnection, private readonly options: ClientOptions) {
-    ({ socket: this.socket, decoder: this.decoder, early: this.early } = session);
+  constructor(session: AttachableSession, private readonly options: ClientOptions) {
+    ({ socket: this.socket, reads: this.reads, early: this.early } = session);
+    this.earlyBytes = session.decoder.takeBuffered();
     this.keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
   }
 
@@ -60,7 +68,6 @@ class Attachment {
     });
     this.sendAttach();
     const exitCode = new Promise<number>((resolve) => { this.resolveExitCode = resolve; });
-    this.socket.on('data', this.onSocketData);
     this.socket.on('close', this.onSocketClose);
     this.socket.on('error', () => { /* reported by 'close' */ });
     process.stdin.on('error', this.onTerminalError);
@@ -70,6 +77,9 @@ class Attachment {
     process.stdout.on('resize', this.onResize);
     process.on('SIGCONT', this.onContinue);
     this.onFrames(this.early);
+    this.onSocketRead(this.earlyBytes);
+    this.reads.take = this.onSocketRead;
+    this.socket.resume();
     return exitCode;
   }
 
@@ -91,16 +101,21 @@ class Attachment {
     void flushed.then(() => this.resolveExitCode(code));
   }
 
-  private readonly onSocketData = (chunk: Buffer): void => {
+  /**
+   * One read of the socket, lent: its output goes to the terminal as views of it. Returns
+   * false (stop reading) while the terminal holds some of it, so that no read overwrites it.
+   */
+  private readonly onSocketRead = (read: Buffer): boolean => {
     let frames: Frame[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.decoder.decode(read);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.sessionSentGarbage(error);
-      return;
+      return false;
     }
     this.onFrames(frames);
+    return !this.waitingForTerminal;
   };
 
   private readonly onSocketClose = (): void => {
@@ -160,16 +175,25 @@ class Attachment {
     }
   }
 
-  /** The program's bytes to the screen; a terminal slower than the program slows the master down. */
+  /**
+   * The program's bytes to the screen; a terminal slower than the program slows the master
+   * down. A terminal is written synchronously, but a write can be cut short (by a signal): the
+   * rest then waits in the stream, still in the socket's read buffer, and the socket is not
+   * read again until the terminal has taken all of it.
+   */
   private show(bytes: Buffer): void {
-    if (process.stdout.write(bytes) || this.waitingForDrain) return;
-    this.waitingForDrain = true;
+    process.stdout.write(bytes, this.onShown);
+    if (process.stdout.writableLength === 0 || this.waitingForTerminal) return;
+    this.waitingForTerminal = true;
     this.socket.pause();
-    process.stdout.once('drain', () => {
-      this.waitingForDrain = false;
-      this.socket.resume();
-    });
   }
+
+  /** Runs after each terminal write is done (the same function each time: Node then batches them). */
+  private readonly onShown = (): void => {
+    if (!this.waitingForTerminal || process.stdout.writableLength > 0) return;
+    this.waitingForTerminal = false;
+    if (!this.done) this.socket.resume();
+  };
 
   /** Keys to the program, up to a detach or suspend key, which act here. */
   private readonly onInput = (chunk: Buffer): void => {

@@ -15,18 +15,41 @@ import { connectSocket, isSymbolicLink } from '../common/socket.js';
  */
 const HELLO_REPLY_TIMEOUT_MS = 5_000;
 
+/** Size of the one buffer that every read of a LentReads socket lands in. */
+const LENT_READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * A socket's reads in one reused buffer (the `onread` option of net.Socket), lent to `take`
+ * as a view that is valid only until the next read: no new Buffer and no stream machinery per
+ * read. `take` returns false to stop reading (socket.resume() starts it again).
+ */
+export class LentReads {
+  private readonly buffer = Buffer.allocUnsafe(LENT_READ_BUFFER_BYTES);
+  take: (read: Buffer) => boolean = () => true;
+  readonly onread: net.OnReadOpts = {
+    buffer: this.buffer,
+    callback: (count: number): boolean => this.take(this.buffer.subarray(0, count)),
+  };
+}
+
 export interface SessionConnection {
   socket: net.Socket;
   decoder: FrameDecoder;
   masterPid: number;
   /** frames that arrived together with the master's hello */
   early: Frame[];
+  /**
+   * Set when the session was opened with LentReads: the socket is then paused after the hello,
+   * and the bytes of a frame that began in the hello's read are in `decoder`.
+   */
+  reads?: LentReads;
 }
 
-export async function openSession(socketPath: string): Promise<SessionConnection> {
+/** reads: the socket's reads go there, not to 'data' events (attach, which relays output). */
+export async function openSession(socketPath: string, reads?: LentReads): Promise<SessionConnection> {
   let socket: net.Socket;
   try {
-    socket = await connectSocket(socketPath);
+    socket = await connectSocket(socketPath, reads?.onread);
   } catch (error) {
     throw connectError(socketPath, error);
   }
@@ -63,7 +86,9 @@ export async function openSession(socketPath: string): Promise<SessionConnection
         );
       }
       cleanup();
-      resolve({ socket, decoder, masterPid: hello.pid, early });
+      // The reader's owner takes over at its own pace: no read may find nobody to take it.
+      if (reads) socket.pause();
+      resolve({ socket, decoder, masterPid: hello.pid, early, ...(reads && { reads }) });
     };
     // Before its hello, a master only closes a connection it could not take: libuv accepts and
     // closes what it has no descriptor for (EMFILE). The client sees an end, EPIPE or ECONNRESET.
@@ -71,11 +96,20 @@ export async function openSession(socketPath: string): Promise<SessionConnection
     const onError = (error: Error): void => fail(describeRefusal(socketPath), error);
     const cleanup = (): void => {
       clearTimeout(timer);
+      if (reads) reads.take = () => true;
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onError);
     };
-    socket.on('data', onData);
+    if (reads) {
+      // The hello's reads are copied: they are few and short, and frames after it are kept.
+      reads.take = (read) => {
+        onData(Buffer.from(read));
+        return true;
+      };
+    } else {
+      socket.on('data', onData);
+    }
     socket.on('close', onClose);
     socket.on('error', onError);
   });

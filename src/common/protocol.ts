@@ -145,6 +145,14 @@ export class FrameDecoder {
     return this.pendingBytes;
   }
 
+  /** Hands the bytes of an unfinished frame over to another decoder, and forgets them. */
+  takeBuffered(): Buffer {
+    const bytes = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return bytes;
+  }
+
   private peek(count: number): Buffer {
     const first = this.pending[0]!;
     if (first.length >= count) return first.subarray(0, count);
@@ -160,6 +168,111 @@ export class FrameDecoder {
     else this.pending[0] = first.subarray(count);
     this.pendingBytes -= count;
     return whole;
+  }
+}
+
+/**
+ * Decodes frames in the very buffer they were read into, for a reader that reuses one buffer
+ * for every read: output is handed on as views of the read, not copied or joined, and only
+ * other frames (short and rare) are copied out. For output only the order of the bytes
+ * matters, not where frames end, so an output frame cut between two reads comes out in two
+ * pieces, and output frames that follow one another in a read come out as one piece: their
+ * payloads are moved together over the headers between them. decode() so modifies the read,
+ * and the views it returns are valid as long as the read's bytes are. Throws ProtocolError as
+ * FrameDecoder does; the caller then drops the connection.
+ */
+export class InPlaceFrameDecoder {
+  /** The header of the next frame, which may come in pieces. */
+  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private headerBytes = 0;
+  /** Payload bytes of the current frame still to come; its type; a non-output frame's payload. */
+  private payloadLeft = 0;
+  private type: FrameType = FrameType.Output;
+  private assembling: Buffer | undefined;
+
+  decode(read: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    const output = new OutputRun(read, frames);
+    let at = 0;
+    while (at < read.length) {
+      if (this.payloadLeft === 0) {
+        at = this.readHeader(read, at, frames, output);
+        continue;
+      }
+      const count = Math.min(this.payloadLeft, read.length - at);
+      this.payloadLeft -= count;
+      if (this.type === FrameType.Output) {
+        output.append(at, count);
+      } else {
+        const assembling = this.assembling!;
+        read.copy(assembling, assembling.length - this.payloadLeft - count, at, at + count);
+        if (this.payloadLeft === 0) this.finishFrame(frames, output);
+      }
+      at += count;
+    }
+    output.end();
+    return frames;
+  }
+
+  /** Takes header bytes from `at`; returns where the payload begins. */
+  private readHeader(read: Buffer, at: number, frames: Frame[], output: OutputRun): number {
+    // Checked on the first byte: garbage must not leave us waiting for a header's rest.
+    if (this.headerBytes === 0 && !KNOWN_TYPES.has(read[at]!)) throw new ProtocolError(`unknown frame type ${read[at]}`);
+    const count = Math.min(HEADER_BYTES - this.headerBytes, read.length - at);
+    read.copy(this.header, this.headerBytes, at, at + count);
+    this.headerBytes += count;
+    if (this.headerBytes < HEADER_BYTES) return at + count;
+    this.headerBytes = 0;
+    this.type = this.header[0]! as FrameType;
+    this.payloadLeft = this.header.readUInt32BE(1);
+    if (this.payloadLeft > MAX_FRAME_BYTES) {
+      throw new ProtocolError(`frame of ${this.payloadLeft} bytes exceeds the limit of ${MAX_FRAME_BYTES}`);
+    }
+    if (this.type !== FrameType.Output) {
+      this.assembling = Buffer.allocUnsafe(this.payloadLeft);
+      if (this.payloadLeft === 0) this.finishFrame(frames, output);
+    }
+    return at + count;
+  }
+
+  private finishFrame(frames: Frame[], output: OutputRun): void {
+    output.end();
+    frames.push({ type: this.type, payload: this.assembling! });
+    this.assembling = undefined;
+  }
+}
+
+/** Output bytes of one read, gathered in place into one contiguous view. */
+class OutputRun {
+  private start = 0;
+  private end_ = 0;
+
+  constructor(private readonly read: Buffer, private readonly frames: Frame[]) {}
+
+  /** Adds read[at, at + count), which comes after what the run has (a header may lie between). */
+  append(at: number, count: number): void {
+    if (this.end_ === this.start) {
+      this.start = at;
+    } else if (this.end_ !== at) {
+      // Move the shorter side over the gap: the run forward, or the new bytes back.
+      const gap = at - this.end_;
+      if (this.end_ - this.start <= count) {
+        this.read.copyWithin(this.start + gap, this.start, this.end_);
+        this.start += gap;
+      } else {
+        this.read.copyWithin(this.end_, at, at + count);
+        this.end_ += count;
+        return;
+      }
+    }
+    this.end_ = at + count;
+  }
+
+  /** Hands the run on as one output frame; a later run starts after it. */
+  end(): void {
+    if (this.end_ === this.start) return;
+    this.frames.push({ type: FrameType.Output, payload: this.read.subarray(this.start, this.end_) });
+    this.start = this.end_;
   }
 }
 

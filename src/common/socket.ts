@@ -135,9 +135,10 @@ export function markAttached(socketPath: string, attached: boolean): void {
   }
 }
 
-export function connectSocket(socketPath: string): Promise<net.Socket> {
+/** onread: the socket's reads go to onread.callback, in onread.buffer (see net.Socket), not to 'data'. */
+export function connectSocket(socketPath: string, onread?: net.OnReadOpts): Promise<net.Socket> {
   return withShortPath(socketPath, (shortPath) => new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.createConnection(shortPath);
+    const socket = net.createConnection({ path: shortPath, ...(onread && { onread }) });
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);

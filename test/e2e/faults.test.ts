@@ -144,6 +144,44 @@ it('a master whose socket was deleted and reused by a new session leaves the new
   expect(await masterPidOf(socket)).toBe(newMaster);
 });
 
+// The client reads its socket into one reused buffer and writes the output to the terminal
+// from there. A blocking terminal write that a signal cuts short is finished later, from that
+// buffer: the client must not read into it again until then.
+it('a viewer whose blocked terminal writes are cut short by signals (resizes of a slow terminal) gets every byte in order', async () => {
+  const TOTAL = 4 * MiB;
+  const STEP = 64 * 1024;
+  const socket = sandbox.path('s');
+  const written = sandbox.path('written');
+  await startSession(socket, [process.execPath, PATTERN, String(TOTAL)], { PATTERN_STAY: '1', PATTERN_DONE_FILE: written });
+  const viewer = sandbox.dt(['-a', socket, '-r', 'none']);
+  const check = checkPattern(viewer);
+  await waitForViewers(socket, 1);
+
+  // The terminal reads STEP bytes, then nothing until the client is blocked writing to it;
+  // then the window changes size: SIGWINCH interrupts the client's write. Once the program
+  // has written everything, the rest may fit in the terminal: it is then read at once.
+  let budget = 0;
+  viewer.pty.onData(() => {
+    if (check.matched >= budget) viewer.pty.pause();
+  });
+  viewer.pty.pause();
+  viewer.write('g');
+  let resizes = 0;
+  while (!check.ended) {
+    await waitUntil(() => blockedWriting(viewer.pid) || fs.existsSync(written), 'the client to block writing to its terminal');
+    if (blockedWriting(viewer.pid)) viewer.resize(80 + (++resizes % 2), 24);
+    budget = fs.existsSync(written) ? Infinity : check.matched + STEP;
+    viewer.pty.resume();
+    await waitUntil(() => check.matched >= budget || check.ended, `the viewer to read ${STEP} bytes more`);
+  }
+  console.log(`${resizes} resizes while the client was blocked writing`);
+  expect(check.matched).toBe(TOTAL);
+  expect(check.tail).toBe(`END ${TOTAL}\n`);
+  expect(resizes).toBeGreaterThan(10);
+  viewer.write('x');
+  expect((await viewer.waitForExit()).exitCode).toBe(0);
+});
+
 it('a program that exits while its output is still queued for a slow viewer: the viewer gets every byte, then the status', async () => {
   const TOTAL = 4 * MiB;
   const socket = sandbox.path('s');
