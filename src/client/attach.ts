@@ -12,7 +12,9 @@ import {
 import { LentReads, openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
-import { enterRawMode, hasJobControl, printStatusLine, resetProgramModes, restoreTerminal, terminalHungUp, windowSize } from './terminal.js';
+import {
+  enterRawMode, hasJobControl, printStatusLine, readKeys, resetProgramModes, restoreTerminal, stopReadingKeys, terminalHungUp, windowSize,
+} from './terminal.js';
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
 const DETACH_FLUSH_TIMEOUT_MS = 1_000;
@@ -70,10 +72,8 @@ class Attachment {
     const exitCode = new Promise<number>((resolve) => { this.resolveExitCode = resolve; });
     this.socket.on('close', this.onSocketClose);
     this.socket.on('error', () => { /* reported by 'close' */ });
-    process.stdin.on('error', this.onTerminalError);
     process.stdout.on('error', this.onTerminalError);
-    process.stdin.on('data', this.onInput);
-    process.stdin.resume();
+    readKeys(this.onInput, this.onTerminalError);
     process.stdout.on('resize', this.onResize);
     process.on('SIGCONT', this.onContinue);
     this.onFrames(this.early);
@@ -91,8 +91,7 @@ class Attachment {
   private leave(code: number, message: string, flushed: Promise<void> = Promise.resolve()): void {
     if (this.done) return;
     this.done = true;
-    process.stdin.off('data', this.onInput);
-    process.stdin.pause();
+    stopReadingKeys();
     process.stdout.off('resize', this.onResize);
     process.off('SIGCONT', this.onContinue);
     // Printed before output processing is back on, so that the line ends in exactly \r\n.
@@ -195,7 +194,7 @@ class Attachment {
     if (!this.done) this.socket.resume();
   };
 
-  /** Keys to the program, up to a detach or suspend key, which act here. */
+  /** Keys to the program, up to a detach or suspend key, which act here; `chunk` is lent (see readKeys). */
   private readonly onInput = (chunk: Buffer): void => {
     let rest = chunk;
     while (rest.length > 0) {

@@ -3,10 +3,13 @@
 
 import { spawnSync } from 'node:child_process';
 import fs, { readFileSync } from 'node:fs';
+import type net from 'node:net';
 import tty from 'node:tty';
 import type { WindowSize } from '../common/protocol.js';
 
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
+/** The one buffer every read of the terminal lands in (a terminal hands over at most 4 KiB a read). */
+const KEYS_BUFFER_BYTES = 16 * 1024;
 
 /**
  * Modes a full-screen program may leave on when we leave it behind (and that the master puts
@@ -48,7 +51,38 @@ export function hasJobControl(): boolean {
 }
 
 export function hasTerminal(): boolean {
-  return process.stdin.isTTY === true;
+  return tty.isatty(0);
+}
+
+/**
+ * The terminal's input (fd 0), read into one reused buffer: each read is lent to onKeys, valid
+ * until it returns. Node's process.stdin would allocate a Buffer for every keystroke and pass
+ * it through its stream machinery: garbage, and time on every key's way to the program. Made
+ * once, and process.stdin never: a second stream on fd 0 would reopen the terminal under the
+ * first one.
+ */
+let input: tty.ReadStream | undefined;
+let onKeys: (keys: Buffer) => void = () => {};
+
+function terminalInput(): tty.ReadStream {
+  if (input) return input;
+  const buffer = Buffer.allocUnsafe(KEYS_BUFFER_BYTES);
+  const onread = { buffer, callback: (count: number): boolean => { onKeys(buffer.subarray(0, count)); return true; } };
+  input = new tty.ReadStream(0, { onread } as net.SocketConstructorOpts);
+  return input;
+}
+
+/** Reads keys from the terminal until stopReadingKeys(); a failed read (a hangup's EIO) goes to onError. */
+export function readKeys(keys: (keys: Buffer) => void, onError: (error: NodeJS.ErrnoException) => void): void {
+  onKeys = keys;
+  const stream = terminalInput();
+  stream.on('error', onError);
+  stream.resume();
+}
+
+export function stopReadingKeys(): void {
+  onKeys = () => {};
+  input?.pause();
 }
 
 export function windowSize(): WindowSize {
@@ -96,7 +130,7 @@ export function terminalHungUp(): boolean {
  * saved before the first change.
  */
 export function enterRawMode(): void {
-  process.stdin.setRawMode(true);
+  terminalInput().setRawMode(true);
   raw = true;
   spawnSync('stty', ['-opost', '-inlcr', '-igncr', '-ignbrk', '-parmrk', '-echonl', '-parenb', 'cs8'], {
     stdio: ['inherit', 'ignore', 'ignore'],
@@ -106,7 +140,7 @@ export function enterRawMode(): void {
 export function restoreTerminal(): void {
   if (!raw) return;
   raw = false;
-  process.stdin.setRawMode(false);
+  terminalInput().setRawMode(false);
 }
 
 /** Leave the screen usable and print a one-line status at its bottom (none if empty). */
