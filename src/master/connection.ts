@@ -21,6 +21,8 @@ export class Connection {
   countedPartialBytes = 0;
   helloTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
+  /** When the client last sent something (performance.now(), ms). */
+  lastHeardAt = performance.now();
   private readonly holds = new Set<HoldReason>();
 
   constructor(readonly socket: net.Socket) {}

@@ -137,7 +137,8 @@ export class Session {
   }
 
   private receive(connection: Connection, chunk: Buffer): void {
-    this.armIdleTimer(connection);
+    // Noted, not a timer set again: that would cost every keystroke a timer (see closeIfIdle).
+    connection.lastHeardAt = performance.now();
     // Reads are copied where they are kept (held input, unfinished frames): the reads themselves are garbage.
     this.collectGarbage(chunk.length);
     try {
@@ -170,15 +171,18 @@ export class Session {
     }
   }
 
-  private armIdleTimer(connection: Connection): void {
+  private armIdleTimer(connection: Connection, delayMs = IDLE_CONNECTION_TIMEOUT_MS): void {
     clearTimeout(connection.idleTimer);
-    connection.idleTimer = setTimeout(() => this.closeIfIdle(connection), IDLE_CONNECTION_TIMEOUT_MS);
+    connection.idleTimer = setTimeout(() => this.closeIfIdle(connection), delayMs);
     connection.idleTimer.unref();
   }
 
   /** Nothing came for IDLE_CONNECTION_TIMEOUT_MS: nobody needs a connection that is not viewing, writing or waiting. */
   private closeIfIdle(connection: Connection): void {
     if (!this.connections.has(connection) || connection.socket.writableEnded) return; // leaving already
+    // Heard from since the timer was set: quiet for the whole time only that much later.
+    const quietMs = performance.now() - connection.lastHeardAt;
+    if (quietMs < IDLE_CONNECTION_TIMEOUT_MS) return this.armIdleTimer(connection, IDLE_CONNECTION_TIMEOUT_MS - quietMs);
     // A viewer cut off is being told why, after its backlog: the relay decides when it ends.
     if (this.relay.isLeaving(connection.socket)) return this.armIdleTimer(connection);
     // Waiting for the program to read its input is the program's doing: that may take any time.

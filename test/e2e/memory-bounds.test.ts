@@ -201,3 +201,27 @@ it('a connection that says hello and nothing else is closed after the idle timeo
   expect((await viewer.waitForExit()).exitCode).toBe(0);
   await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
 });
+
+it('a connection that keeps asking is not idle: it is closed only once it has been quiet for the idle timeout', async () => {
+  const socket = sandbox.path('s');
+  const masterPid = await startNonReadingSession(socket);
+  const asker = await Peer.connect(socket);
+  const replies = (): number => asker.frames.filter((frame) => frame.type === FrameType.Info).length;
+  // Three idle timeouts of asking, a question every fifth of one: the pace of this client, not a wait for the master.
+  const askUntil = Date.now() + 3 * IDLE_TIMEOUT_MS;
+  let lastAskedAt = Date.now();
+  while (Date.now() < askUntil) {
+    const before = replies();
+    lastAskedAt = Date.now();
+    asker.socket.write(Buffer.from([FrameType.Info, 0, 0, 0, 0]));
+    await waitUntil(() => replies() > before || asker.closed, 'an info reply');
+    expect(asker.closed, `closed ${Date.now() - lastAskedAt} ms after it last asked`).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_TIMEOUT_MS / 5));
+  }
+  await waitUntil(() => asker.closed, 'the quiet connection to be closed', 10 * IDLE_TIMEOUT_MS);
+  const quietMs = Date.now() - lastAskedAt;
+  console.log(`closed after ${quietMs} ms of quiet`);
+  expect(quietMs).toBeGreaterThanOrEqual(IDLE_TIMEOUT_MS);
+  expect((await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+});
