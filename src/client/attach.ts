@@ -6,9 +6,10 @@ import type { ClientOptions } from '../cli.js';
 import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError } from '../common/errors.js';
 import { SUSPEND_KEY, findKey, type WatchedKeys } from './keys.js';
 import {
-  FrameType, InPlaceFrameDecoder, ProtocolError, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeResize,
-  type ExitStatus, type Frame,
+  FrameType, HEADER_BYTES, InPlaceFrameDecoder, MAX_DATA_CHUNK_BYTES, ProtocolError, decodeExit, encodeAttach, encodeDataFrameInto,
+  encodeFrame, encodeResize, type ExitStatus, type Frame,
 } from '../common/protocol.js';
+import { writeAtOnce } from '../common/write-at-once.js';
 import { LentReads, openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
@@ -48,6 +49,8 @@ class Attachment {
   private readonly early: Frame[];
   private readonly earlyBytes: Buffer;
   private readonly keys: WatchedKeys;
+  /** Where each input frame is built: typing allocates nothing (writeAtOnce copies what must wait). */
+  private readonly inputFrame = Buffer.allocUnsafe(HEADER_BYTES + MAX_DATA_CHUNK_BYTES);
   private done = false;
   private lastError: string | undefined;
   private waitingForTerminal = false;
@@ -200,9 +203,7 @@ class Attachment {
     while (rest.length > 0) {
       const key = findKey(rest, this.keys);
       const bytes = key === null ? rest : rest.subarray(0, key.index);
-      if (bytes.length > 0 && !this.options.readOnly) {
-        for (const frame of encodeDataFrames(FrameType.Input, bytes)) this.socket.write(frame);
-      }
+      if (!this.options.readOnly) this.sendInput(bytes);
       if (key === null) return;
       if (key.action === 'detach') {
         this.detach();
@@ -212,6 +213,13 @@ class Attachment {
       rest = rest.subarray(key.index + key.length);
     }
   };
+
+  private sendInput(bytes: Buffer): void {
+    for (let at = 0; at < bytes.length; at += MAX_DATA_CHUNK_BYTES) {
+      const piece = bytes.subarray(at, at + MAX_DATA_CHUNK_BYTES);
+      writeAtOnce(this.socket, encodeDataFrameInto(this.inputFrame, FrameType.Input, piece));
+    }
+  }
 
   private detach(): void {
     // Exit only once the last keystrokes are on their way to the master.

@@ -106,6 +106,20 @@ export function encodeDataFrames(type: typeof FrameType.Input | typeof FrameType
 }
 
 /**
+ * One data frame carrying `data` (at most MAX_DATA_CHUNK_BYTES), written into `target`, which
+ * must have room for it: a sender that reuses one buffer allocates nothing per frame. Returns
+ * the frame, a view of `target`.
+ */
+export function encodeDataFrameInto(target: Buffer, type: typeof FrameType.Input | typeof FrameType.Output, data: Buffer): Buffer {
+  if (data.length > MAX_DATA_CHUNK_BYTES) throw new RangeError(`a data frame carries at most ${MAX_DATA_CHUNK_BYTES} bytes, not ${data.length}`);
+  if (target.length < HEADER_BYTES + data.length) throw new RangeError(`no room for a frame of ${data.length} bytes in ${target.length}`);
+  target[0] = type;
+  target.writeUInt32BE(data.length, 1);
+  data.copy(target, HEADER_BYTES);
+  return target.subarray(0, HEADER_BYTES + data.length);
+}
+
+/**
  * Reassembles frames from a byte stream cut at arbitrary points. Throws ProtocolError on an
  * unknown type or an oversize length; the caller then drops the connection.
  */

@@ -6,7 +6,7 @@ import {
   FrameDecoder, FrameType, HEADER_BYTES, MAX_DATA_CHUNK_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION,
   ProtocolError, RedrawMethod,
   decodeAttach, decodeExit, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
-  encodeAttach, encodeDataFrames, encodeExit, encodeFrame, encodeHello, encodeKill, encodeRedraw,
+  encodeAttach, encodeDataFrameInto, encodeDataFrames, encodeExit, encodeFrame, encodeHello, encodeKill, encodeRedraw,
   encodeResize, encodeText, type Frame,
 } from '../../src/common/protocol.js';
 
@@ -145,6 +145,30 @@ describe('payload helpers round-trip', () => {
     const frame = decodeOne(frames[0]!);
     expect(frame.type).toBe(type);
     expect(frame.payload.equals(allBytes)).toBe(true);
+  });
+});
+
+describe('encodeDataFrameInto', () => {
+  it.each([0, 1, 2, 4096, MAX_DATA_CHUNK_BYTES])('builds the same %i-byte frame as encodeFrame, in the buffer it is given', (length) => {
+    const data = patternedBytes(length);
+    const target = Buffer.alloc(HEADER_BYTES + MAX_DATA_CHUNK_BYTES, 0xee);
+    const frame = encodeDataFrameInto(target, FrameType.Input, data);
+    expect(frame.equals(encodeFrame(FrameType.Input, data))).toBe(true);
+    expect(frame.buffer).toBe(target.buffer);
+    expect(frame.byteOffset).toBe(target.byteOffset);
+  });
+
+  it('overwrites a longer frame built before in the same buffer: only the new one is returned', () => {
+    const target = Buffer.alloc(HEADER_BYTES + 16);
+    encodeDataFrameInto(target, FrameType.Input, Buffer.from('a long keystroke'));
+    const frame = encodeDataFrameInto(target, FrameType.Output, Buffer.from('x'));
+    expect(describeFrames([decodeOne(frame)])).toEqual([{ type: FrameType.Output, hex: '78' }]);
+  });
+
+  it('refuses more than one data chunk, and a buffer without room', () => {
+    const big = Buffer.alloc(MAX_DATA_CHUNK_BYTES + 1);
+    expect(() => encodeDataFrameInto(Buffer.alloc(HEADER_BYTES + big.length), FrameType.Input, big)).toThrow(RangeError);
+    expect(() => encodeDataFrameInto(Buffer.alloc(HEADER_BYTES + 1), FrameType.Input, Buffer.from('ab'))).toThrow(RangeError);
   });
 });
 
