@@ -19,6 +19,8 @@ import {
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
 const DETACH_FLUSH_TIMEOUT_MS = 1_000;
+/** When an attached client tells V8 to optimize sooner: after attaching, off its path (node:v8 costs 0.3 ms to load). */
+const TIER_UP_DELAY_MS = 100;
 
 export function describeExit(status: ExitStatus): string {
   return status.signal > 0
@@ -83,6 +85,7 @@ class Attachment {
     this.onSocketRead(this.earlyBytes);
     this.reads.take = this.onSocketRead;
     this.socket.resume();
+    setTimeout(() => void import('./tier-up.js').then((tierUp) => tierUp.tierUpSooner()), TIER_UP_DELAY_MS).unref();
     return exitCode;
   }
 

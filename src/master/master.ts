@@ -5,6 +5,7 @@
 // Session runs.
 
 import type net from 'node:net';
+import v8 from 'node:v8';
 import { ignoreUntilHandled } from '../common/debugger.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { findExecutable } from '../common/executable.js';
@@ -16,6 +17,7 @@ import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
 import { reportStartFailure } from './start-failure.js';
 import { unlistedWarning } from '../common/registry.js';
+import { TIER_UP_FLAG } from '../common/tier-up.js';
 
 export type { MasterOutcome } from './session.js';
 export { adoptHandedOverSocket, serviceManagerSocket } from './listening-socket.js';
@@ -36,6 +38,7 @@ export type SocketSource =
  */
 export async function runMaster(spec: MasterSpec, source: SocketSource): Promise<MasterOutcome> {
   const terminateSignals = holdTerminateSignals();
+  v8.setFlagsFromString(TIER_UP_FLAG);
   const unrunnable = checkExecutable(spec);
   if (unrunnable && source.kind !== 'handed-over') throw unrunnable;
   // The creating command opened the log and handed it over with the socket; `dt -N` opens its own.
