@@ -9,7 +9,7 @@ import {
   FrameType, HEADER_BYTES, InPlaceFrameDecoder, MAX_DATA_CHUNK_BYTES, ProtocolError, decodeExit, encodeAttach, encodeDataFrameInto,
   encodeFrame, encodeResize, type ExitStatus, type Frame,
 } from '../common/protocol.js';
-import { writeAtOnce } from '../common/write-at-once.js';
+import { writeAtOnce, writeLentAtOnce } from '../common/write-at-once.js';
 import { LentReads, openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
@@ -51,7 +51,7 @@ class Attachment {
   private readonly early: Frame[];
   private readonly earlyBytes: Buffer;
   private readonly keys: WatchedKeys;
-  /** Where each input frame is built: typing allocates nothing (writeAtOnce copies what must wait). */
+  /** Where each input frame is built: typing allocates nothing (writeLentAtOnce copies what must wait). */
   private readonly inputFrame = Buffer.allocUnsafe(HEADER_BYTES + MAX_DATA_CHUNK_BYTES);
   private done = false;
   private lastError: string | undefined;
@@ -187,7 +187,7 @@ class Attachment {
    * read again until the terminal has taken all of it.
    */
   private show(bytes: Buffer): void {
-    process.stdout.write(bytes, this.onShown);
+    writeAtOnce(process.stdout, bytes, this.onShown);
     if (process.stdout.writableLength === 0 || this.waitingForTerminal) return;
     this.waitingForTerminal = true;
     this.socket.pause();
@@ -220,7 +220,7 @@ class Attachment {
   private sendInput(bytes: Buffer): void {
     for (let at = 0; at < bytes.length; at += MAX_DATA_CHUNK_BYTES) {
       const piece = bytes.subarray(at, at + MAX_DATA_CHUNK_BYTES);
-      writeAtOnce(this.socket, encodeDataFrameInto(this.inputFrame, FrameType.Input, piece));
+      writeLentAtOnce(this.socket, encodeDataFrameInto(this.inputFrame, FrameType.Input, piece));
     }
   }
 

@@ -8,22 +8,33 @@ import type net from 'node:net';
 
 /**
  * Writes `bytes` to the stream: with write(2), at once, while nothing waits in the stream's
- * queue (so the order of bytes is kept). `bytes` is lent: what the descriptor does not take
- * at once goes to stream.write as a copy, so the caller may reuse its buffer. A failed write
- * (EPIPE, EIO) also goes to stream.write, which meets the same error and reports it the
- * stream's way ('error', then 'close'), as if this function were not there.
+ * queue (so the order of bytes is kept); what the descriptor does not take then goes to
+ * stream.write, with `onQueuedWritten` as its callback. As with stream.write, `bytes` must
+ * stay as it is until written. A failed write (EPIPE, EIO) also goes to stream.write, which
+ * meets the same error and reports it the stream's way ('error', then 'close'), as if this
+ * function were not there. A terminal's descriptor is blocking (Node makes it so): the write
+ * then waits, as the stream's own would.
  */
-export function writeAtOnce(stream: net.Socket, bytes: Buffer): void {
-  let written = 0;
-  const fd = descriptorOf(stream);
-  if (fd !== undefined && stream.writableLength === 0 && !stream.writableEnded && !stream.destroyed) {
-    try {
-      written = fs.writeSync(fd, bytes);
-    } catch {
-      // EAGAIN: the stream waits for room; any other error is the stream's to report.
-    }
-  }
+export function writeAtOnce(stream: net.Socket, bytes: Buffer, onQueuedWritten?: () => void): void {
+  const written = writeDirectly(stream, bytes);
+  if (written < bytes.length) stream.write(bytes.subarray(written), onQueuedWritten);
+}
+
+/** writeAtOnce of bytes the caller reuses at once: what must wait in the stream's queue is copied. */
+export function writeLentAtOnce(stream: net.Socket, bytes: Buffer): void {
+  const written = writeDirectly(stream, bytes);
   if (written < bytes.length) stream.write(Buffer.from(bytes.subarray(written)));
+}
+
+/** Bytes written at once: 0 when the stream has a queue, no descriptor, or the write failed. */
+function writeDirectly(stream: net.Socket, bytes: Buffer): number {
+  const fd = descriptorOf(stream);
+  if (fd === undefined || stream.writableLength > 0 || stream.writableEnded || stream.destroyed) return 0;
+  try {
+    return fs.writeSync(fd, bytes);
+  } catch {
+    return 0; // EAGAIN: the stream waits for room; any other error is the stream's to report
+  }
 }
 
 /** The stream's descriptor, if it has one (a socket still connecting has none). */

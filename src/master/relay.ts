@@ -17,6 +17,7 @@
 
 import type net from 'node:net';
 import { encodeDataFrames, encodeText, FrameType } from '../common/protocol.js';
+import { writeAtOnce } from '../common/write-at-once.js';
 
 /** Stop reading the program when every viewer has at least this much queued. */
 export const VIEWER_HIGH_WATER_BYTES = 256 * 1024;
@@ -188,7 +189,7 @@ export class Relay {
     while (backlog.frames.length > 0 && viewer.writableLength < SOCKET_QUEUE_BYTES) {
       const frame = backlog.frames.shift()!;
       backlog.bytes -= frame.length;
-      viewer.write(frame);
+      writeAtOnce(viewer, frame);
     }
     if (backlog.frames.length > 0 || backlog.lastWord === undefined) return;
     viewer.end(backlog.lastWord);
