@@ -159,9 +159,11 @@ function exitOnSignals(): void {
   }
 }
 
-async function runDetachedMaster({ spec, inherited }: MasterLaunch): Promise<number> {
+async function runDetachedMaster({ spec, inherited, ownEnvironment }: MasterLaunch): Promise<number> {
   process.title = `dt master ${spec.socket}`;
   closeDescriptors(inherited);
+  // Read by the C library as the process started; the program gets the user's environment.
+  for (const name of ownEnvironment) delete process.env[name];
   const master = await import('./master/master.js');
   const server = await master.adoptHandedOverSocket(spec.socket);
   return endMaster(await master.runMaster(spec, { kind: 'handed-over', server }));

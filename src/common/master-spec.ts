@@ -63,6 +63,8 @@ export interface MasterLaunch {
   spec: MasterSpec;
   /** descriptors the creating command passed on without meaning to (see descriptors.ts) */
   inherited: number[];
+  /** variables the creating command set for the master alone: the program must not see them */
+  ownEnvironment: string[];
 }
 
 export function encodeMasterLaunch(launch: MasterLaunch): string {

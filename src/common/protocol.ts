@@ -74,9 +74,14 @@ export function encodeFrame(type: FrameType, payload: Buffer = Buffer.alloc(0)):
 
 /**
  * Data frames (input, output) carrying `data`, or the concatenation of several chunks, split
- * so that no frame exceeds MAX_DATA_CHUNK_BYTES. Each byte is copied once, into its frame.
+ * so that no frame exceeds MAX_DATA_CHUNK_BYTES. Each byte is copied once, into its frame;
+ * each frame's memory comes from `allocate`.
  */
-export function encodeDataFrames(type: typeof FrameType.Input | typeof FrameType.Output, data: Buffer | readonly Buffer[]): Buffer[] {
+export function encodeDataFrames(
+  type: typeof FrameType.Input | typeof FrameType.Output,
+  data: Buffer | readonly Buffer[],
+  allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): Buffer[] {
   const chunks = Buffer.isBuffer(data) ? [data] : data;
   let remaining = 0;
   for (const chunk of chunks) remaining += chunk.length;
@@ -85,7 +90,7 @@ export function encodeDataFrames(type: typeof FrameType.Input | typeof FrameType
   let chunkOffset = 0;
   while (remaining > 0) {
     const length = Math.min(remaining, MAX_DATA_CHUNK_BYTES);
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
+    const frame = allocate(HEADER_BYTES + length);
     frame.writeUInt8(type, 0);
     frame.writeUInt32BE(length, 1);
     let filled = HEADER_BYTES;

@@ -18,6 +18,7 @@
 import type net from 'node:net';
 import { encodeDataFrames, encodeText, FrameType } from '../common/protocol.js';
 import { writeAtOnce } from '../common/write-at-once.js';
+import { FrameBlocks } from './frame-blocks.js';
 
 /** Stop reading the program when every viewer has at least this much queued. */
 export const VIEWER_HIGH_WATER_BYTES = 256 * 1024;
@@ -61,6 +62,8 @@ export class Relay {
   private gatheredBytes = 0;
   private gatherTimer: NodeJS.Timeout | undefined;
   private paused = false;
+  /** Where frames are made: shared by every viewer, they are never written over. */
+  private readonly frameMemory = new FrameBlocks();
 
   /** holdUntilFirstViewer: keep the program's first output in the pty until someone sees it. */
   constructor(
@@ -120,7 +123,7 @@ export class Relay {
   broadcast(data: Buffer): void {
     if (this.viewers.size === 0) return; // nobody attached: the bytes are discarded, as with dtach
     const pauses = data.length < FULL_PTY_READ_BYTES;
-    if (pauses && this.gatheredBytes === 0) return this.send(encodeDataFrames(FrameType.Output, data));
+    if (pauses && this.gatheredBytes === 0) return this.send(encodeDataFrames(FrameType.Output, data, this.frameMemory.take));
     if (this.gatheredBytes + data.length > this.gathered.length) this.flush();
     data.copy(this.gathered, this.gatheredBytes);
     this.gatheredBytes += data.length;
@@ -136,7 +139,7 @@ export class Relay {
     clearTimeout(this.gatherTimer);
     this.gatherTimer = undefined;
     if (this.gatheredBytes === 0) return;
-    const frames = encodeDataFrames(FrameType.Output, this.gathered.subarray(0, this.gatheredBytes));
+    const frames = encodeDataFrames(FrameType.Output, this.gathered.subarray(0, this.gatheredBytes), this.frameMemory.take);
     this.gatheredBytes = 0;
     this.send(frames);
   };

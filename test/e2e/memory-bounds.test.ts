@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  DT, FIXTURES, Peer, Sandbox, hasEnded, masterInfo, openDescriptorCount, residentBytes, waitForViewers, waitUntil,
+  DT, FIXTURES, Peer, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, residentBytes, waitForViewers, waitUntil,
 } from './harness.js';
 import { FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeHello } from '../../src/common/protocol.js';
 import { killTracked, runDt, trackPid } from './lifecycle-helpers.js';
@@ -225,3 +225,36 @@ it('a connection that keeps asking is not idle: it is closed only once it has be
   expect((await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
   await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
 });
+
+/** Private memory (Private_Clean + Private_Dirty of smaps_rollup): what the process alone costs the machine. */
+function privateBytes(pid: number): number {
+  const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(rollup)?.[1]) * 1024;
+  return field('Private_Clean') + field('Private_Dirty');
+}
+
+/** The master's private memory may stay this much above what it was before a burst, once it is over. */
+const AFTER_BURST_MARGIN_BYTES = 3 * MiB;
+const BURST_BYTES = 48 * MiB;
+const BURST_VIEWERS = 4;
+
+it(`after a burst of ${BURST_BYTES / MiB} MiB through ${BURST_VIEWERS} viewers, the master gives back what the burst took once output stops`, async () => {
+  const socket = sandbox.path('s');
+  const create = sandbox.dt(['-n', socket, process.execPath, `${FIXTURES}/pattern.mjs`, String(BURST_BYTES)], { env: { PATTERN_STAY: '1' } });
+  expect((await create.waitForExit()).exitCode).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  const viewers = Array.from({ length: BURST_VIEWERS }, () => sandbox.dt(['-a', socket, '-r', 'none']));
+  const checks = viewers.map((viewer) => checkPattern(viewer));
+  await waitForViewers(socket, BURST_VIEWERS);
+  const before = privateBytes(masterPid);
+  viewers[0]!.write('g');
+  await waitUntil(() => checks.every((check) => check.matched >= BURST_BYTES), 'every viewer to receive the whole burst', 120_000);
+  const peak = privateBytes(masterPid);
+  let after = peak;
+  await waitUntil(() => (after = privateBytes(masterPid)) <= before + AFTER_BURST_MARGIN_BYTES,
+    `the master's private memory to come back near ${mib(before)} MiB (it was ${mib(peak)} MiB as the burst ended)`, 30_000)
+    .catch((error: Error) => { throw new Error(`${error.message}; last ${mib(after)} MiB`); });
+  console.log(`master private memory: ${mib(before)} MiB before, ${mib(peak)} MiB as the burst ended, ${mib(after)} MiB once quiet`);
+  viewers[0]!.write('x');
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+}, 180_000);

@@ -50,6 +50,37 @@ it('-n returns with the socket listening; dt -l lists the session at once; the p
   expect(afterDeath).toMatchObject({ code: 1, stderr: `dt: ${socket}: the session is gone (nobody is listening on this socket)\n` });
 });
 
+/** A process's environment as it was exec-ed, read from outside. */
+function environmentOf(pid: number): Map<string, string> {
+  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((entry) => entry !== '');
+  return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
+}
+
+/** Starts HEXECHO with -n in `env` (added to ours); the master's and the program's environments. */
+async function environmentsOfSession(env: NodeJS.ProcessEnv): Promise<{ socket: string; master: Map<string, string>; program: Map<string, string> }> {
+  const socket = sandbox.path('s');
+  expect(await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: { ...sandbox.env(), ...env } })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  return { socket, master: environmentOf(masterPid), program: environmentOf(programPid) };
+}
+
+it('-n: the allocator setting dt gives its master is the master\'s alone; the program gets the creating command\'s environment', async () => {
+  // PWD and TERM as dt sets them for the program: its directory, and TERM (xterm if unset).
+  const env = { MALLOC_MMAP_THRESHOLD_: undefined, DT_TEST_MARKER: 'kept', PWD: sandbox.dir, TERM: 'xterm-256color' };
+  const { socket, master, program } = await environmentsOfSession(env);
+  expect(master.get('MALLOC_MMAP_THRESHOLD_')).toBe(String(128 * 1024));
+  const created = Object.entries({ ...process.env, ...sandbox.env(), ...env }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  expect(Object.fromEntries(program)).toEqual({ ...Object.fromEntries(created), DT_SESSION: socket });
+});
+
+it('-n: an allocator setting of the user\'s own reaches the master and the program alike', async () => {
+  const { master, program } = await environmentsOfSession({ MALLOC_MMAP_THRESHOLD_: '65536' });
+  expect(master.get('MALLOC_MMAP_THRESHOLD_')).toBe('65536');
+  expect(program.get('MALLOC_MMAP_THRESHOLD_')).toBe('65536');
+});
+
 // ---- a pty the master cannot get: /dev/ptmx replaced by /dev/null in a mount namespace ----
 
 const NO_PTY = ['--mount', 'sh', '-c', 'mount --bind /dev/null /dev/ptmx && exec "$@"', 'sh'];
