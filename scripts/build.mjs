@@ -3,6 +3,7 @@
 // code is in the same file but runs, and loads node-pty, only in the master.
 // Built beside dist/ and swapped in, so a running dt never sees a half-written tree.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const dist = new URL('../dist', import.meta.url);
@@ -17,6 +18,9 @@ await build({
   platform: 'node',
   target: 'node20',
   external: ['node-pty'],
+  // import() of a built-in as require(): bin/dt compiles the bundle as a vm.Script, which has
+  // no loader for import().
+  supported: { 'dynamic-import': false },
   sourcemap: 'linked',
   logLevel: 'warning',
 });
@@ -36,6 +40,7 @@ try {
 }
 renameSync(fresh, dist);
 rmSync(stale, { recursive: true, force: true });
+writeCodeCache();
 
 /**
  * esbuild's __toESM copies every property of a CommonJS module into a new object, once per
@@ -48,4 +53,20 @@ function fasterInterop(code) {
   const replacement = 'var __toESM = (mod, isNodeMode) => mod != null && (isNodeMode || !mod.__esModule)\n' +
     '  ? Object.create(mod, { default: { value: mod, enumerable: true } }) : mod;\n';
   return code.replace(helper, replacement);
+}
+
+/**
+ * dist/dt.js.cache: V8's code cache of the bundle, which bin/dt compiles it with. Made by
+ * bin/dt itself, running `dt --version`, so that it holds the code every dt process runs at
+ * start-up (the module's top level, argument parsing), compiled once here. Written after the
+ * bundle, and moved into place whole: bin/dt uses only a cache newer than the bundle.
+ */
+function writeCodeCache() {
+  const cache = new URL('../dist/dt.js.cache', import.meta.url);
+  const partial = new URL('../dist/dt.js.cache.new', import.meta.url);
+  execFileSync(process.execPath, [new URL('../bin/dt', import.meta.url).pathname, '--version'], {
+    env: { ...process.env, DT_BUILD_CODE_CACHE: partial.pathname },
+    stdio: 'ignore',
+  });
+  renameSync(partial, cache);
 }
