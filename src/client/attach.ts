@@ -13,8 +13,9 @@ import { writeAtOnce, writeLentAtOnce } from '../common/write-at-once.js';
 import { LentReads, openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
+import { completeRawMode, enterRawMode, restoreTerminal } from './raw-mode.js';
 import {
-  enterRawMode, hasJobControl, printStatusLine, readKeys, resetProgramModes, restoreTerminal, stopReadingKeys, terminalHungUp, windowSize,
+  hasJobControl, printStatusLine, readKeys, resetProgramModes, stopReadingKeys, terminalHungUp, windowSize,
 } from './terminal.js';
 
 /** How long a detaching client waits for its last keystrokes to reach the master. */
@@ -35,62 +36,113 @@ export function exitCodeOf(status: ExitStatus): number {
 /** A session opened for attaching: its reads are lent, and it is paused after the hello. */
 type AttachableSession = SessionConnection & { reads: LentReads };
 
-/** Attaches to the session; resolves with the client's exit code. */
-export async function attach(socketPath: string, options: ClientOptions, session?: AttachableSession): Promise<number> {
-  const connection = session ?? (await openSession(socketPath, new LentReads()) as AttachableSession);
-  return new Attachment(connection, options).run();
+/**
+ * Attaches to the session; resolves with the client's exit code. Nothing waits for anything
+ * it does not need: the attach request goes with the hello, keys go as soon as there is a
+ * connection, and the terminal is put in raw mode while the session answers.
+ */
+export async function attach(socketPath: string, options: ClientOptions): Promise<number> {
+  const rawMode = enterRawMode();
+  // Refused or failed before attaching: the error is printed on a restored terminal.
+  onShutdown(restoreTerminal);
+  // Keys typed from now on are read at once (raw: never cooked) and passed on once connected.
+  const typedEarly: Buffer[] = [];
+  readKeys((keys) => typedEarly.push(Buffer.from(keys)), () => { /* the attachment meets it again */ });
+  const reads = new LentReads();
+  let attachment: Attachment | undefined;
+  let session: AttachableSession;
+  try {
+    session = await openSession(socketPath, {
+      reads,
+      request: attachRequest(options),
+      onConnected: (socket) => { attachment = new Attachment(socket, reads, options, rawMode, typedEarly); },
+    }) as AttachableSession;
+  } catch (error) {
+    // Detached (a key typed at once) before the session answered: that is how it ended.
+    if (attachment?.hasLeft) return attachment.exitCode;
+    throw error;
+  }
+  return attachment!.run(session);
 }
 
-/** One attachment of this terminal to a session, from raw mode to the status line. */
+function attachRequest(options: ClientOptions): Buffer {
+  return encodeAttach({ ...windowSize(), redraw: options.redraw, readOnly: options.readOnly });
+}
+
+/**
+ * One attachment of this terminal to a session, from raw mode to the status line. It passes
+ * keys from the moment the connection exists, and shows the session from its hello on.
+ */
 class Attachment {
-  private readonly socket: net.Socket;
-  private readonly reads: LentReads;
   /** Frames of the socket's reads, decoded where they were read: output comes as views of the read. */
   private readonly decoder = new InPlaceFrameDecoder();
-  /** What came with the hello: whole frames, and the start of the next one. */
-  private readonly early: Frame[];
-  private readonly earlyBytes: Buffer;
   private readonly keys: WatchedKeys;
   /** Where each input frame is built: typing allocates nothing (writeLentAtOnce copies what must wait). */
   private readonly inputFrame = Buffer.allocUnsafe(HEADER_BYTES + MAX_DATA_CHUNK_BYTES);
+  private attached = false;
   private done = false;
   private lastError: string | undefined;
   private waitingForTerminal = false;
+  /**
+   * False until the terminal is in full raw mode: the session's frames wait until then (views
+   * of the last read, which stays unread over until they are shown), and so does its end.
+   */
+  private terminalReady = false;
+  private held: Frame[] = [];
+  private closedWhileHeld = false;
   private resolveExitCode!: (code: number) => void;
+  readonly exitCode = new Promise<number>((resolve) => { this.resolveExitCode = resolve; });
 
-  constructor(session: AttachableSession, private readonly options: ClientOptions) {
-    ({ socket: this.socket, reads: this.reads, early: this.early } = session);
-    this.earlyBytes = session.decoder.takeBuffered();
+  constructor(
+    private readonly socket: net.Socket, private readonly reads: LentReads, private readonly options: ClientOptions,
+    private rawMode: Promise<void>, typedEarly: Buffer[],
+  ) {
     this.keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
+    process.stdout.on('error', this.onTerminalError);
+    readKeys(this.onInput, this.onTerminalError);
+    process.stdout.on('resize', this.onResize);
+    process.on('SIGCONT', this.onContinue);
+    for (const keys of typedEarly) this.onInput(keys);
   }
 
-  /** Enters raw mode, attaches, and resolves with the exit code once the client leaves. */
-  run(): Promise<number> {
-    enterRawMode();
+  get hasLeft(): boolean {
+    return this.done;
+  }
+
+  /** Shows the session, from its hello on, once raw mode is complete; resolves with the exit code once the client leaves. */
+  run(session: AttachableSession): Promise<number> {
+    if (this.done) return this.exitCode;
+    this.attached = true;
     // Killed by a signal or an internal error while attached: leave the terminal usable.
     onShutdown(() => {
       if (this.done) return;
       restoreTerminal();
       resetProgramModes();
     });
-    this.sendAttach();
-    const exitCode = new Promise<number>((resolve) => { this.resolveExitCode = resolve; });
     this.socket.on('close', this.onSocketClose);
     this.socket.on('error', () => { /* reported by 'close' */ });
-    process.stdout.on('error', this.onTerminalError);
-    readKeys(this.onInput, this.onTerminalError);
-    process.stdout.on('resize', this.onResize);
-    process.on('SIGCONT', this.onContinue);
-    this.onFrames(this.early);
-    this.onSocketRead(this.earlyBytes);
+    this.showOnceRawMode();
+    // What came with the hello, copied out of the reads: its views stay valid.
+    this.onSocketRead(session.decoder.takeBuffered());
     this.reads.take = this.onSocketRead;
-    this.socket.resume();
     setTimeout(() => void import('./tier-up.js').then((tierUp) => tierUp.tierUpSooner()), TIER_UP_DELAY_MS).unref();
-    return exitCode;
+    return this.exitCode;
   }
 
-  private sendAttach(): void {
-    this.socket.write(encodeAttach({ ...windowSize(), redraw: this.options.redraw, readOnly: this.options.readOnly }));
+  /** Holds the session's frames until raw mode is complete: a bare \n must reach the terminal as it is. */
+  private showOnceRawMode(): void {
+    const rawMode = this.rawMode;
+    this.terminalReady = false;
+    this.socket.pause();
+    void rawMode.then(() => {
+      if (this.done || rawMode !== this.rawMode) return;
+      this.terminalReady = true;
+      const held = this.held;
+      this.held = [];
+      this.onFrames(held);
+      if (this.closedWhileHeld) this.onSocketClose();
+      else if (!this.waitingForTerminal && !this.done) this.socket.resume();
+    });
   }
 
   /** Restores the terminal, prints why the client leaves, and exits once `flushed` settles. */
@@ -101,6 +153,7 @@ class Attachment {
     process.stdout.off('resize', this.onResize);
     process.off('SIGCONT', this.onContinue);
     // Printed before output processing is back on, so that the line ends in exactly \r\n.
+    completeRawMode();
     printStatusLine(message);
     restoreTerminal();
     void flushed.then(() => this.resolveExitCode(code));
@@ -120,10 +173,15 @@ class Attachment {
       return false;
     }
     this.onFrames(frames);
-    return !this.waitingForTerminal;
+    return this.terminalReady && !this.waitingForTerminal;
   };
 
   private readonly onSocketClose = (): void => {
+    // Its last frames (an error, the exit status) are told first.
+    if (!this.terminalReady) {
+      this.closedWhileHeld = true;
+      return;
+    }
     // The session and the terminal may go together; a terminal gone first is a hangup.
     if (terminalHungUp()) this.endBySignal('SIGHUP');
     else if (this.lastError !== undefined) this.leave(ExitCode.Failure, `[dt: ${this.lastError}]`);
@@ -137,6 +195,10 @@ class Attachment {
 
   /** Frames of one read, in order; consecutive output is joined into one terminal write. */
   private onFrames(frames: Frame[]): void {
+    if (!this.terminalReady) {
+      this.held.push(...frames);
+      return;
+    }
     // A keystroke's echo: one output frame, shown as it is.
     if (frames.length === 1 && frames[0]!.type === FrameType.Output && !this.done) return this.show(frames[0]!.payload);
     let output: Buffer[] = [];
@@ -197,7 +259,7 @@ class Attachment {
   private readonly onShown = (): void => {
     if (!this.waitingForTerminal || process.stdout.writableLength > 0) return;
     this.waitingForTerminal = false;
-    if (!this.done) this.socket.resume();
+    if (!this.done && this.terminalReady) this.socket.resume();
   };
 
   /** Keys to the program, up to a detach or suspend key, which act here; `chunk` is lent (see readKeys). */
@@ -238,6 +300,7 @@ class Attachment {
   private suspend(): void {
     this.socket.write(encodeFrame(FrameType.Detach));
     // Leave the shell a usable screen, with its "Stopped" line at the bottom, as dtach does.
+    completeRawMode();
     printStatusLine('');
     restoreTerminal();
     process.kill(process.pid, 'SIGTSTP');
@@ -245,8 +308,9 @@ class Attachment {
 
   private readonly onContinue = (): void => {
     if (this.done) return;
-    enterRawMode();
-    this.sendAttach();
+    this.rawMode = enterRawMode();
+    if (this.attached) this.showOnceRawMode();
+    this.socket.write(attachRequest(this.options));
   };
 
   /**

@@ -35,7 +35,7 @@ export interface SessionInfo {
 }
 
 export async function querySession(socketPath: string): Promise<SessionInfo> {
-  const { socket, decoder, early } = await openSession(socketPath);
+  const { socket, decoder } = await openSession(socketPath);
   return new Promise<SessionInfo>((resolve, reject) => {
     const timer = setTimeout(() => done(sessionError(socketPath, 'the session did not describe itself in time')), INFO_TIMEOUT_MS);
     const done = (error: Error | null, info?: SessionInfo): void => {
@@ -48,16 +48,17 @@ export async function querySession(socketPath: string): Promise<SessionInfo> {
       const reply = frames.find((frame) => frame.type === FrameType.Info);
       if (reply) done(null, JSON.parse(reply.payload.toString('utf8')) as SessionInfo);
     };
-    socket.on('data', (chunk: Buffer) => {
+    const receive = (chunk: Buffer): void => {
       try {
         onFrames(decoder.push(chunk));
       } catch (error) {
         done(sessionError(socketPath, 'the session sent garbage', error));
       }
-    });
+    };
+    socket.on('data', receive);
     socket.on('error', () => { /* reported by 'close' */ });
     socket.on('close', () => done(sessionError(socketPath, 'the session closed the connection')));
     socket.write(encodeFrame(FrameType.Info));
-    onFrames(early);
+    receive(Buffer.alloc(0)); // what came with the hello
   });
 }

@@ -34,26 +34,36 @@ export class LentReads {
 
 export interface SessionConnection {
   socket: net.Socket;
+  /** holds what came after the master's hello, undecoded: the next push, of nothing even, returns it */
   decoder: FrameDecoder;
   masterPid: number;
-  /** frames that arrived together with the master's hello */
-  early: Frame[];
-  /**
-   * Set when the session was opened with LentReads: the socket is then paused after the hello,
-   * and the bytes of a frame that began in the hello's read are in `decoder`.
-   */
+  /** Set when the session was opened with LentReads: the socket is then paused after the hello. */
   reads?: LentReads;
 }
 
-/** reads: the socket's reads go there, not to 'data' events (attach, which relays output). */
-export async function openSession(socketPath: string, reads?: LentReads): Promise<SessionConnection> {
+export interface SessionOptions {
+  /** the socket's reads go there, not to 'data' events (attach, which relays output) */
+  reads?: LentReads;
+  /**
+   * goes out with the hello, without waiting for the answer: a master reads it only once it
+   * has accepted the hello, and ignores it otherwise
+   */
+  request?: Buffer;
+  /** may write more, from the moment the hello is on its way */
+  onConnected?: (socket: net.Socket) => void;
+}
+
+/** Connects and exchanges hellos. */
+export async function openSession(socketPath: string, { reads, request, onConnected }: SessionOptions = {}): Promise<SessionConnection> {
   let socket: net.Socket;
   try {
     socket = await connectSocket(socketPath, reads?.onread);
   } catch (error) {
     throw connectError(socketPath, error);
   }
-  socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: 0 }));
+  const hello = encodeHello({ version: PROTOCOL_VERSION, pid: 0 });
+  socket.write(request === undefined ? hello : Buffer.concat([hello, request]));
+  onConnected?.(socket);
   const decoder = new FrameDecoder();
   return new Promise((resolve, reject) => {
     const fail = (reason: string, cause?: unknown): void => {
@@ -65,11 +75,12 @@ export async function openSession(socketPath: string, reads?: LentReads): Promis
     const onData = (chunk: Buffer): void => {
       let frames: Frame[];
       try {
-        frames = decoder.push(chunk);
+        // The hello alone: what follows it in the same read is the session's, judged by the caller.
+        frames = decoder.push(chunk, 1);
       } catch (error) {
         return fail('not a dt session (unexpected reply)', error);
       }
-      const [first, ...early] = frames;
+      const [first] = frames;
       if (first === undefined) return;
       if (first.type === FrameType.Error) return fail(first.payload.toString('utf8'));
       if (first.type !== FrameType.Hello) return fail('not a dt session (unexpected reply)');
@@ -88,7 +99,7 @@ export async function openSession(socketPath: string, reads?: LentReads): Promis
       cleanup();
       // The reader's owner takes over at its own pace: no read may find nobody to take it.
       if (reads) socket.pause();
-      resolve({ socket, decoder, masterPid: hello.pid, early, ...(reads && { reads }) });
+      resolve({ socket, decoder, masterPid: hello.pid, ...(reads && { reads }) });
     };
     // Before its hello, a master only closes a connection it could not take: libuv accepts and
     // closes what it has no descriptor for (EMFILE). The client sees an end, EPIPE or ECONNRESET.
@@ -102,7 +113,7 @@ export async function openSession(socketPath: string, reads?: LentReads): Promis
       socket.off('error', onError);
     };
     if (reads) {
-      // The hello's reads are copied: they are few and short, and frames after it are kept.
+      // The hello's reads are copied: they are few and short, and what follows it is kept.
       reads.take = (read) => {
         onData(Buffer.from(read));
         return true;

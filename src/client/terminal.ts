@@ -1,7 +1,6 @@
-// The user's terminal, as the attaching client sees it: raw mode in and out, window size,
-// and the status lines printed when the client leaves.
+// The user's terminal, as the attaching client sees it: its input, window size, job control,
+// hangup, and the status lines printed when the client leaves.
 
-import { spawnSync } from 'node:child_process';
 import fs, { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import tty from 'node:tty';
@@ -63,21 +62,26 @@ export function hasTerminal(): boolean {
  */
 let input: tty.ReadStream | undefined;
 let onKeys: (keys: Buffer) => void = () => {};
+let onKeysError: (error: NodeJS.ErrnoException) => void = () => {};
 
-function terminalInput(): tty.ReadStream {
+/** The terminal's input stream (raw mode is set on it). */
+export function terminalInput(): tty.ReadStream {
   if (input) return input;
   const buffer = Buffer.allocUnsafe(KEYS_BUFFER_BYTES);
   const onread = { buffer, callback: (count: number): boolean => { onKeys(buffer.subarray(0, count)); return true; } };
   input = new tty.ReadStream(0, { onread } as net.SocketConstructorOpts);
+  input.on('error', (error: NodeJS.ErrnoException) => onKeysError(error));
   return input;
 }
 
-/** Reads keys from the terminal until stopReadingKeys(); a failed read (a hangup's EIO) goes to onError. */
+/**
+ * Reads keys from the terminal until stopReadingKeys(), or until another reader takes over; a
+ * failed read (a hangup's EIO) goes to onError.
+ */
 export function readKeys(keys: (keys: Buffer) => void, onError: (error: NodeJS.ErrnoException) => void): void {
   onKeys = keys;
-  const stream = terminalInput();
-  stream.on('error', onError);
-  stream.resume();
+  onKeysError = onError;
+  terminalInput().resume();
 }
 
 export function stopReadingKeys(): void {
@@ -91,8 +95,6 @@ export function windowSize(): WindowSize {
   const [cols, rows] = stream.getWindowSize();
   return cols > 0 && rows > 0 ? { cols, rows } : DEFAULT_SIZE;
 }
-
-let raw = false;
 
 /** Which of stdin, stdout and stderr were terminals when the process started. */
 const STARTED_ON_TERMINAL = [0, 1, 2].map((fd) => tty.isatty(fd));
@@ -121,26 +123,6 @@ export function releaseHungUpTerminal(): void {
  */
 export function terminalHungUp(): boolean {
   return STARTED_ON_TERMINAL[0] === true && !tty.isatty(0);
-}
-
-/**
- * Full raw mode, as cfmakeraw(3). Node's setRawMode leaves output post-processing on, so a
- * program's bare \n would become \r\n and full-screen programs would draw wrongly; stty
- * clears the rest. The original settings are restored by setRawMode(false), which libuv
- * saved before the first change.
- */
-export function enterRawMode(): void {
-  terminalInput().setRawMode(true);
-  raw = true;
-  spawnSync('stty', ['-opost', '-inlcr', '-igncr', '-ignbrk', '-parmrk', '-echonl', '-parenb', 'cs8'], {
-    stdio: ['inherit', 'ignore', 'ignore'],
-  });
-}
-
-export function restoreTerminal(): void {
-  if (!raw) return;
-  raw = false;
-  terminalInput().setRawMode(false);
 }
 
 /** Leave the screen usable and print a one-line status at its bottom (none if empty). */

@@ -52,7 +52,7 @@ export function takeKeptExit(socketPath: string): KeptExit | undefined {
   return record.exit;
 }
 
-function waitForExitFrame(socketPath: string, { socket, decoder, early }: SessionConnection): Promise<number> {
+function waitForExitFrame(socketPath: string, { socket, decoder }: SessionConnection): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let lastError: string | undefined;
     let settled = false;
@@ -83,6 +83,6 @@ function waitForExitFrame(socketPath: string, { socket, decoder, early }: Sessio
       settled = true;
       reject(sessionError(socketPath, lastError ?? 'lost the session: its master went away without a status'));
     });
-    take(() => early);
+    take(() => decoder.push(Buffer.alloc(0))); // what came with the hello
   });
 }

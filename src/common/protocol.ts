@@ -132,13 +132,14 @@ export class FrameDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  push(chunk: Buffer): Frame[] {
+  /** The whole frames received so far, at most `maxFrames`: the rest, garbage or not, is looked at by the next push. */
+  push(chunk: Buffer, maxFrames = Infinity): Frame[] {
     if (chunk.length > 0) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
     }
     const frames: Frame[] = [];
-    while (this.pendingBytes > 0) {
+    while (this.pendingBytes > 0 && frames.length < maxFrames) {
       // The type is checked from its first byte: a peer that sends garbage and then waits
       // must not leave us waiting for the rest of a header that will never make sense.
       const type = this.pending[0]![0]!;

@@ -221,21 +221,17 @@ describe('the master under hostile input', () => {
 
 describe('the client under a hostile master', () => {
   /**
-   * A fake master on a socket of the sandbox: answers the client's hello with `greeting`; then,
-   * once the client has sent its next frame (attach), sends `rest` and maybe hangs up. Sent
-   * apart, so the client has taken the hello before the garbage comes.
+   * A fake master on a socket of the sandbox: answers the client's hello (and attach request,
+   * which comes with it) with `greeting` and `rest` in one write, and maybe hangs up. The
+   * client judges the hello alone, whatever follows it in the same read.
    */
   async function fakeMaster(name: string, greeting: Buffer, rest?: Buffer, hangUp = false): Promise<string> {
     const socketPath = sandbox.path(name);
     const server = net.createServer((connection) => {
       connection.on('error', () => { /* the client left */ });
       connection.once('data', () => {
-        connection.write(greeting);
-        if (rest === undefined) return;
-        connection.once('data', () => {
-          connection.write(rest);
-          if (hangUp) connection.end();
-        });
+        connection.write(rest === undefined ? greeting : Buffer.concat([greeting, rest]));
+        if (rest !== undefined && hangUp) connection.end();
       });
     });
     servers.push(server);

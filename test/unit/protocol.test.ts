@@ -259,6 +259,16 @@ describe('FrameDecoder', () => {
     expect(decoder.bufferedBytes).toBe(0);
   });
 
+  it('stops after maxFrames frames, leaving the rest (garbage too) to the next push, even of nothing', () => {
+    const { bytes, frames } = sampleStream();
+    const garbage = Buffer.from([0xee, 1, 2]);
+    const decoder = new FrameDecoder();
+    expect(describeFrames(decoder.push(Buffer.concat([bytes, garbage]), 1))).toEqual(frames.slice(0, 1));
+    expect(decoder.bufferedBytes).toBe(bytes.length + garbage.length - HEADER_BYTES - Buffer.from(frames[0]!.hex, 'hex').length);
+    expect(describeFrames(decoder.push(Buffer.alloc(0), 2))).toEqual(frames.slice(1, 3));
+    expect(() => decoder.push(Buffer.alloc(0))).toThrow(/unknown frame type 238/);
+  });
+
   it('accepts empty chunks without producing frames', () => {
     const decoder = new FrameDecoder();
     expect(decoder.push(Buffer.alloc(0))).toEqual([]);

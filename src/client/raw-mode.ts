@@ -1,0 +1,114 @@
+// The user's terminal in full raw mode, as cfmakeraw(3), and back. Node's setRawMode leaves
+// output post-processing on (a program's bare \n would become \r\n and full-screen programs
+// would draw wrongly) and a few input flags; Node has no tcsetattr, so stty clears the rest.
+// Forking stty costs the client 1-3 ms: it runs while the session answers the attach request,
+// and nothing may be written to the terminal before it has ended.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { terminalInput } from './terminal.js';
+
+/** What setRawMode leaves on, off. */
+const STTY_ARGUMENTS = ['-opost', '-inlcr', '-igncr', '-ignbrk', '-parmrk', '-echonl', '-parenb', 'cs8'];
+/** How long a client that leaves waits for stty to end before it restores the terminal anyway. */
+const STTY_EXIT_TIMEOUT_MS = 1_000;
+/** Pause between looks at an stty that a synchronous wait is waiting for. */
+const STTY_POLL_MS = 1;
+
+let raw = false;
+/** stty, from its start until its end is seen. */
+let stty: ChildProcess | undefined;
+/** stty's start, waiting for the event loop to send what this turn of it wrote. */
+let sttyStart: NodeJS.Immediate | undefined;
+/** Settles the promise the latest enterRawMode returned. */
+let settle: (() => void) | undefined;
+
+/**
+ * Raw mode: setRawMode at once, so no key is read cooked or lost; stty right after the
+ * current turn of the event loop, which sends what this turn wrote (the attach request), so
+ * that the fork overlaps the session's answer. Resolves once stty has ended (or could not
+ * run: then raw mode is Node's); until then, write nothing to the terminal.
+ */
+export function enterRawMode(): Promise<void> {
+  terminalInput().setRawMode(true);
+  raw = true;
+  return new Promise<void>((resolve) => {
+    settle = resolve;
+    sttyStart = setImmediate(startStty);
+  });
+}
+
+function startStty(): void {
+  sttyStart = undefined;
+  const child = spawn('stty', STTY_ARGUMENTS, { stdio: ['inherit', 'ignore', 'ignore'] });
+  stty = child;
+  const ended = (): void => {
+    if (stty !== child) return;
+    stty = undefined;
+    settleRawMode();
+  };
+  child.once('exit', ended);
+  child.once('error', ended); // no stty: raw mode stays as Node made it
+}
+
+function settleRawMode(): void {
+  const resolve = settle;
+  settle = undefined;
+  resolve?.();
+}
+
+/** True once the terminal is in full raw mode (or not in raw mode at all): it may be written to. */
+export function rawModeComplete(): boolean {
+  return stty === undefined && sttyStart === undefined;
+}
+
+/**
+ * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS: for a client
+ * that must write to the terminal (a status line) before the event loop could tell it.
+ */
+export function completeRawMode(): void {
+  if (sttyStart !== undefined) {
+    clearImmediate(sttyStart);
+    startStty();
+  }
+  waitForStty();
+}
+
+/** Back to the terminal's settings from before raw mode, which libuv saved before the first change. */
+export function restoreTerminal(): void {
+  if (!raw) return;
+  raw = false;
+  // An stty still at work would apply raw settings over the restored ones: it goes first.
+  if (sttyStart !== undefined) {
+    clearImmediate(sttyStart);
+    sttyStart = undefined;
+  }
+  stty?.kill('SIGKILL');
+  waitForStty();
+  settleRawMode();
+  terminalInput().setRawMode(false);
+}
+
+/**
+ * Blocks until stty has ended. Until the event loop reaps it, an ended stty is a zombie:
+ * that is what /proc shows, and a zombie can no longer touch the terminal.
+ */
+function waitForStty(): void {
+  const child = stty;
+  stty = undefined;
+  if (child?.pid !== undefined) {
+    const deadline = Date.now() + STTY_EXIT_TIMEOUT_MS;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (!hasEnded(child.pid) && Date.now() < deadline) Atomics.wait(pause, 0, 0, STTY_POLL_MS);
+  }
+  settleRawMode();
+}
+
+function hasEnded(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true; // reaped already (or no /proc: nothing to look at; the deadline would only delay)
+  }
+}

@@ -1,0 +1,118 @@
+// The client's terminal while it enters raw mode. Node's setRawMode is immediate; the rest of
+// cfmakeraw (output post-processing off) is stty's, a child the client does not wait for:
+// keys flow at once, but nothing may reach the terminal until stty has ended, and a client
+// that leaves meanwhile must restore the terminal only after it. Here stty is made slow (a
+// wrapper first in PATH), so that everything happens inside that window.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DT, FIXTURES, Sandbox, freshTerminalModes, hasEnded, hexReceived, statusLinePattern, waitForChildNamed, waitUntil, type Term } from './harness.js';
+import { runDt } from './lifecycle-helpers.js';
+
+const HEXECHO = `${FIXTURES}/hexecho.mjs`;
+const RAWWRITE = `${FIXTURES}/rawwrite.mjs`;
+/** How long the slow stty waits before it does its work: far longer than anything else here takes. */
+const SLOW_STTY_DELAY_S = 0.5;
+
+let sandbox: Sandbox;
+let slowPath: NodeJS.ProcessEnv;
+beforeEach(() => {
+  sandbox = new Sandbox();
+  const realStty = execFileSync('/bin/sh', ['-c', 'command -v stty'], { encoding: 'latin1' }).trim();
+  const bin = sandbox.path('slow-bin');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(`${bin}/stty`, `#!/bin/sh\nsleep ${SLOW_STTY_DELAY_S}\nexec "${realStty}" "$@"\n`, { mode: 0o755 });
+  slowPath = { PATH: `${bin}:${process.env.PATH}` };
+});
+afterEach(async () => {
+  await sandbox.teardown();
+});
+
+/** A session started with `dt -n` running node with `program`; resolves with its socket. */
+async function detachedSession(program: string[]): Promise<string> {
+  const socket = sandbox.path('s');
+  const created = await runDt(['-n', socket, process.execPath, ...program], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  await sandbox.trackMaster(socket);
+  return socket;
+}
+
+describe('while stty is still at work', () => {
+  it('holds the session\'s output back: a bare \\n the program writes at attach time stays 0a', async () => {
+    sandbox.leavesMaster('the writer never ends; teardown kills the session');
+    // The program writes all the time, so output reaches the client with the session's first answer.
+    const socket = await detachedSession([RAWWRITE, '--repeat', Buffer.from('BEGIN>A\nB<END').toString('hex')]);
+    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: slowPath });
+    let from = 0;
+    for (let part = 0; part < 3; part++) from = await term.waitFor('<END', { from });
+    // The program writes no \r but in its first line (if it started after the attach): any
+    // other \r came from the terminal's ONLCR.
+    const shown = term.output.subarray(0, from).toString('latin1').replace('READY\r\n', '');
+    expect(shown, JSON.stringify(shown)).not.toContain('\r');
+    expect(shown).toContain('BEGIN>A\nB<END');
+  });
+
+  it('passes a key typed as the client starts to the program exactly once', async () => {
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: slowPath });
+    // Typed before the client has even started: the terminal holds it, cooked, until raw mode.
+    term.write('k');
+    const from = await term.waitFor('HEX 6b\r');
+    term.write('z');
+    await term.waitFor('HEX 7a\r', { from });
+    expect(hexReceived(term.text)).toBe('6b7a');
+  });
+
+  it('detaches at once on the detach key, prints its status line in raw mode, and restores the terminal after stty', async () => {
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    const fresh = await freshTerminalModes(sandbox);
+    const term = clientUnderShell(socket);
+    // The client is running: stty is in its window now.
+    const stty = await waitForChildNamed(await waitForChildNamed(term.pid, 'node'), 'stty');
+    term.write('\x1c');
+    const { shown, status, modes } = await shellReport(term, stty);
+    expect(status).toBe(0);
+    expect(shown).toMatch(statusLinePattern('[detached]'));
+    // Printed with output processing off: the line ends in exactly \r\n, not \r\r\n.
+    expect(shown).not.toContain('\r\r\n');
+    expect(modes).toBe(fresh);
+  });
+
+  it('restores the terminal when it is terminated, after stopping stty', async () => {
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    const fresh = await freshTerminalModes(sandbox);
+    const term = clientUnderShell(socket);
+    const client = await waitForChildNamed(term.pid, 'node');
+    const stty = await waitForChildNamed(client, 'stty');
+    process.kill(client, 'SIGTERM');
+    const { status, modes } = await shellReport(term, stty);
+    expect(status).toBe(128 + 15);
+    expect(modes).toBe(fresh);
+  });
+});
+
+/**
+ * `dt -a` run by a shell, with the slow stty first in PATH. Once dt has ended the shell prints
+ * STATUS, then waits for a line before it prints MODES (with the real stty, which the wrapper
+ * would only delay): the terminal's modes are read once the stty dt started is gone, so that
+ * one that outlived dt would be seen.
+ */
+function clientUnderShell(socket: string): Term {
+  const script = `"${process.execPath}" "${DT}" -a "${socket}" -r none; echo "STATUS $?"; read line; PATH="${process.env.PATH}"; echo "MODES $(stty -g)"`;
+  return sandbox.run('/bin/sh', ['-c', script], { env: slowPath });
+}
+
+/** What dt showed, its exit status, and the terminal's modes once `stty` (a pid) has ended. */
+async function shellReport(term: Term, stty: number): Promise<{ shown: string; status: number; modes: string }> {
+  const end = await term.waitFor(/STATUS \d+\r\n/);
+  await waitUntil(() => hasEnded(stty), `stty (pid ${stty}) to end`);
+  term.write('\r');
+  await term.waitFor(/MODES \S+\r\n/, { from: end });
+  const text = term.text;
+  const status = /STATUS (\d+)\r\n/.exec(text)!;
+  return { shown: text.slice(0, status.index), status: Number(status[1]), modes: /MODES (\S+)\r\n/.exec(text.slice(end))![1]! };
+}
