@@ -6,6 +6,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { findExecutable } from '../common/executable.js';
 import { terminalInput } from './terminal.js';
 
 /** What setRawMode leaves on, off. */
@@ -38,9 +39,18 @@ export function enterRawMode(): Promise<void> {
   });
 }
 
+/**
+ * Looked up here, not by the forked child: the client waits until the child has exec-ed, and
+ * each directory of PATH it tries costs it far more than a stat here. In the C locale, as
+ * loading another costs stty time and it says nothing we read.
+ */
 function startStty(): void {
   sttyStart = undefined;
-  const child = spawn('stty', STTY_ARGUMENTS, { stdio: ['inherit', 'ignore', 'ignore'] });
+  const found = findExecutable('stty', process.env['PATH']);
+  const child = spawn(typeof found === 'string' ? found : 'stty', STTY_ARGUMENTS, {
+    stdio: ['inherit', 'ignore', 'ignore'],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
   stty = child;
   const ended = (): void => {
     if (stty !== child) return;
