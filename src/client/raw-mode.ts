@@ -1,7 +1,7 @@
 // The user's terminal in full raw mode, as cfmakeraw(3), and back. Node's setRawMode leaves
 // output post-processing on (a program's bare \n would become \r\n and full-screen programs
 // would draw wrongly) and a few input flags; Node has no tcsetattr, so stty clears the rest.
-// Forking stty costs the client 1-3 ms: it runs while the session answers the attach request,
+// Forking stty costs the client 1-2 ms: the child runs while the client connects and attaches,
 // and nothing may be written to the terminal before it has ended.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,24 +19,20 @@ const STTY_POLL_MS = 1;
 let raw = false;
 /** stty, from its start until its end is seen. */
 let stty: ChildProcess | undefined;
-/** stty's start, waiting for the event loop to send what this turn of it wrote. */
-let sttyStart: NodeJS.Immediate | undefined;
 /** Settles the promise the latest enterRawMode returned. */
 let settle: (() => void) | undefined;
 
 /**
- * Raw mode: setRawMode at once, so no key is read cooked or lost; stty right after the
- * current turn of the event loop, which sends what this turn wrote (the attach request), so
- * that the fork overlaps the session's answer. Resolves once stty has ended (or could not
- * run: then raw mode is Node's); until then, write nothing to the terminal.
+ * Raw mode: setRawMode at once, so no key is read cooked or lost, and stty started, which
+ * runs while the client connects and the session answers. Resolves once stty has ended (or
+ * could not run: then raw mode is Node's); until then, write nothing to the terminal.
  */
 export function enterRawMode(): Promise<void> {
   terminalInput().setRawMode(true);
   raw = true;
-  return new Promise<void>((resolve) => {
-    settle = resolve;
-    sttyStart = setImmediate(startStty);
-  });
+  const complete = new Promise<void>((resolve) => { settle = resolve; });
+  startStty();
+  return complete;
 }
 
 /**
@@ -45,7 +41,6 @@ export function enterRawMode(): Promise<void> {
  * loading another costs stty time and it says nothing we read.
  */
 function startStty(): void {
-  sttyStart = undefined;
   const found = findExecutable('stty', process.env['PATH']);
   const child = spawn(typeof found === 'string' ? found : 'stty', STTY_ARGUMENTS, {
     stdio: ['inherit', 'ignore', 'ignore'],
@@ -67,20 +62,11 @@ function settleRawMode(): void {
   resolve?.();
 }
 
-/** True once the terminal is in full raw mode (or not in raw mode at all): it may be written to. */
-export function rawModeComplete(): boolean {
-  return stty === undefined && sttyStart === undefined;
-}
-
 /**
  * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS: for a client
  * that must write to the terminal (a status line) before the event loop could tell it.
  */
 export function completeRawMode(): void {
-  if (sttyStart !== undefined) {
-    clearImmediate(sttyStart);
-    startStty();
-  }
   waitForStty();
 }
 
@@ -89,10 +75,6 @@ export function restoreTerminal(): void {
   if (!raw) return;
   raw = false;
   // An stty still at work would apply raw settings over the restored ones: it goes first.
-  if (sttyStart !== undefined) {
-    clearImmediate(sttyStart);
-    sttyStart = undefined;
-  }
   stty?.kill('SIGKILL');
   waitForStty();
   settleRawMode();
