@@ -12,6 +12,13 @@ import { PtyOutput } from './pty-output.js';
 const ICANON = 0o2;
 const ECHO = 0o10;
 const VMIN = 6;
+/**
+ * Room for /proc/PID/stat (about 300 bytes) and comm (16). readFileSync would allocate 8 KiB
+ * for each, a size /proc does not tell: every `dt -l` asks, and a client that floods the
+ * master with requests made it churn through megabytes.
+ */
+const PROC_FILE_BYTES = 4096;
+const procFileBuffer = Buffer.allocUnsafe(PROC_FILE_BYTES);
 
 export interface ProgramExit {
   code: number;
@@ -148,7 +155,7 @@ export class ProgramTerminal {
   /** The terminal's foreground process group (tcgetpgrp), read from /proc; 0 when unknown. */
   foregroundProcessGroup(): number {
     try {
-      const stat = fs.readFileSync(`/proc/${this.pty.pid}/stat`, 'latin1');
+      const stat = readProcFile(`/proc/${this.pty.pid}/stat`, 'latin1');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const group = Number(fields[5]);
       return Number.isInteger(group) && group > 0 ? group : 0;
@@ -162,7 +169,7 @@ export class ProgramTerminal {
   foregroundCommand(): string | undefined {
     const group = this.foregroundProcessGroup();
     try {
-      return fs.readFileSync(`/proc/${group || this.pty.pid}/comm`, 'utf8').trim();
+      return readProcFile(`/proc/${group || this.pty.pid}/comm`, 'utf8').trim();
     } catch {
       // The process ended while we looked.
       return undefined;
@@ -202,5 +209,16 @@ export class ProgramTerminal {
       // ESRCH: already gone.
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
+  }
+}
+
+/** A small /proc file of the program's, read into one reused buffer. Throws if it is gone. */
+function readProcFile(path: string, encoding: 'latin1' | 'utf8'): string {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const count = fs.readSync(fd, procFileBuffer, 0, PROC_FILE_BYTES, 0);
+    return procFileBuffer.toString(encoding, 0, count);
+  } finally {
+    fs.closeSync(fd);
   }
 }
