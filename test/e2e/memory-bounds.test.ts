@@ -121,8 +121,9 @@ it('Info requests sent without reading the replies: the master stops answering a
   // Dropped: the master no longer holds their descriptors (it closes a connection that never reads).
   await waitUntil(() => openDescriptorCount(masterPid) <= withConnections - connections.length, 'the master to drop the 10 connections', 30_000);
   const highest = peak();
-  console.log(`10 x 20,000 unread Info requests: master VmRSS ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 284 MiB)`);
-  expect(highest - before).toBeLessThan(32 * MiB);
+  console.log(`10 x 20,000 unread Info requests: master VmRSS ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 284 MiB, then 73-82)`);
+  // About 10 MiB: each read is handled 256 frames at a time (all 13,000 of a read at once grew it by 26-36 MiB).
+  expect(highest - before).toBeLessThan(20 * MiB);
   // What each one was sent: replies up to the limit (and what the kernel held), never 20,000.
   const replies = await Promise.all(connections.map(async (connection) => {
     const peer = new Peer(connection);
