@@ -27,6 +27,19 @@ async function startSession(socket: string, command: string[], env?: NodeJS.Proc
   return sandbox.trackMaster(socket);
 }
 
+/**
+ * The viewer's terminal made slow: it reads until `check` has matched `gate.budget` bytes, then
+ * nothing until the test raises the budget and resumes it.
+ */
+function throttle(viewer: Term, check: { matched: number }): { budget: number } {
+  const gate = { budget: 0 };
+  viewer.pty.onData(() => {
+    if (check.matched >= gate.budget) viewer.pty.pause();
+  });
+  viewer.pty.pause();
+  return gate;
+}
+
 it('SIGKILL of a client while output flows, and a peer gone mid-frame: the master and the other viewer carry on', async () => {
   const TOTAL = 8 * MiB;
   const socket = sandbox.path('s');
@@ -160,19 +173,15 @@ it('a viewer whose blocked terminal writes are cut short by signals (resizes of 
   // The terminal reads STEP bytes, then nothing until the client is blocked writing to it;
   // then the window changes size: SIGWINCH interrupts the client's write. Once the program
   // has written everything, the rest may fit in the terminal: it is then read at once.
-  let budget = 0;
-  viewer.pty.onData(() => {
-    if (check.matched >= budget) viewer.pty.pause();
-  });
-  viewer.pty.pause();
+  const gate = throttle(viewer, check);
   viewer.write('g');
   let resizes = 0;
   while (!check.ended) {
     await waitUntil(() => blockedWriting(viewer.pid) || fs.existsSync(written), 'the client to block writing to its terminal');
     if (blockedWriting(viewer.pid)) viewer.resize(80 + (++resizes % 2), 24);
-    budget = fs.existsSync(written) ? Infinity : check.matched + STEP;
+    gate.budget = fs.existsSync(written) ? Infinity : check.matched + STEP;
     viewer.pty.resume();
-    await waitUntil(() => check.matched >= budget || check.ended, `the viewer to read ${STEP} bytes more`);
+    await waitUntil(() => check.matched >= gate.budget || check.ended, `the viewer to read ${STEP} bytes more`);
   }
   console.log(`${resizes} resizes while the client was blocked writing`);
   expect(check.matched).toBe(TOTAL);
@@ -194,24 +203,20 @@ it('a program that exits while its output is still queued for a slow viewer: the
   const { programPid } = await masterInfo(socket);
 
   // A slow terminal: it reads about 64 KiB at a time, and nothing while the test looks.
-  let budget = 0;
-  viewer.pty.onData(() => {
-    if (check.matched >= budget) viewer.pty.pause();
-  });
-  viewer.pty.pause();
+  const gate = throttle(viewer, check);
   viewer.write('g');
   let steps = 0;
   while (!hasEnded(programPid)) {
-    budget = check.matched + 64 * 1024;
+    gate.budget = check.matched + 64 * 1024;
     viewer.pty.resume();
-    await waitUntil(() => check.matched >= budget || hasEnded(programPid), 'the viewer to read 64 KiB');
+    await waitUntil(() => check.matched >= gate.budget || hasEnded(programPid), 'the viewer to read 64 KiB');
     steps++;
   }
   viewer.pty.pause();
   const queuedAtExit = TOTAL - check.matched;
   // Still reading nothing well past node-pty's 200 ms grace for a closing pty: the scenario, not a wait.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  budget = Infinity;
+  gate.budget = Infinity;
   viewer.pty.resume();
   await waitUntil(() => /STATUS \d+\r\n/.test(check.tail), 'the viewer to see the exit status');
   console.log(`program exited with ${queuedAtExit} bytes not yet shown to the viewer (${steps} slow reads)`);
