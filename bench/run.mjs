@@ -5,10 +5,12 @@
 // cost, and what a log (-L) costs the 1-viewer throughput. Every figure is the median of
 // interleaved repetitions (A,B,C,A,B,C...), with min and max.
 //
-//   node bench/run.mjs [--quick] [--json FILE] [--reps N] [--only SECTION,...] [--timeout SECONDS]
-//                      [--cpu-prof DIR]
+//   node bench/run.mjs [--quick] [--json FILE] [--reps N] [--mib N] [--only SECTION,...]
+//                      [--timeout SECONDS] [--cpu-prof DIR]
 //
-// Sections: throughput, keys, attach, create, memory, idle, log. --quick is a ~30 s smoke run. The
+// Sections: throughput, keys, attach, create, memory, idle, log. --quick is a ~30 s smoke run.
+// --mib N: MiB the writer writes per throughput, log and memory run (32; every run starts a fresh session, so a
+// larger N weighs a new master's one-time costs, V8 compiling its code, less). The
 // benchmark stops by itself (global timeout) and kills, by pid, everything it started.
 // --cpu-prof DIR: every Node process it starts (dt clients and masters, fixtures) writes a
 // V8 CPU profile there when it exits, named by role (bench/cpu-profile.mjs; the environment
@@ -32,10 +34,10 @@ const MIB = 1024 * 1024;
 const SECTIONS = ['throughput', 'keys', 'attach', 'create', 'memory', 'idle', 'log'];
 
 const { values: argv } = parseArgs({
-  options: { quick: { type: 'boolean' }, help: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string' }, timeout: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  options: { quick: { type: 'boolean' }, help: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string' }, mib: { type: 'string' }, timeout: { type: 'string' }, 'cpu-prof': { type: 'string' } },
 });
 if (argv.help) {
-  process.stdout.write('usage: node bench/run.mjs [--quick] [--json FILE] [--reps N] [--only SECTION,...] [--timeout SECONDS] [--cpu-prof DIR]\n');
+  process.stdout.write('usage: node bench/run.mjs [--quick] [--json FILE] [--reps N] [--mib N] [--only SECTION,...] [--timeout SECONDS] [--cpu-prof DIR]\n');
   process.exit(0);
 }
 const QUICK = argv.quick === true;
@@ -66,6 +68,13 @@ if (argv.reps !== undefined) {
   Object.assign(CONFIG, { throughputReps: reps, keyReps: reps, attachReps: reps, createReps: reps, memoryReps: reps, logReps: reps });
 }
 if (argv.timeout !== undefined) CONFIG.timeoutSeconds = Number(argv.timeout);
+if (argv.mib !== undefined) {
+  CONFIG.patternMiB = Number(argv.mib);
+  if (!Number.isInteger(CONFIG.patternMiB) || CONFIG.patternMiB < 1) {
+    process.stderr.write(`bench: --mib takes a whole number of MiB, at least 1: ${argv.mib}\n`);
+    process.exit(2);
+  }
+}
 if (argv['cpu-prof']) {
   fs.mkdirSync(path.resolve(argv['cpu-prof']), { recursive: true });
   profileInto(path.resolve(argv['cpu-prof']));
