@@ -40,29 +40,25 @@ type Collector = (options?: { type: 'minor' | 'major' }) => void;
 /** Returns what to call with the size of each piece of output. */
 export function collectAfterOutput(): (bytes: number) => void {
   let gc = (globalThis as { gc?: Collector }).gc;
-  const collect = (): void => {
+  const collect = (type: 'minor' | 'major'): void => {
     // A detached master is started with --expose-gc. A `dt -N` master was started by its
     // supervisor without it: it gets the collector the first time it needs one (a context
     // of 2 MiB, which only a master that relays bursts of output pays).
     gc ??= exposeGc();
-    gc?.();
-  };
-  /** Young output first; everything only if Buffers remain. */
-  const collectYoungFirst = (): void => {
-    gc ??= exposeGc();
-    gc?.({ type: 'minor' });
-    if (process.memoryUsage().arrayBuffers > FULL_COLLECTION_ABOVE_BYTES) collect();
+    gc?.({ type });
   };
   let sinceCollection = 0;
   const quiet = new QuietWatch(() => {
-    for (let i = 0; i < IDLE_COLLECTIONS; i++) collect();
+    for (let i = 0; i < IDLE_COLLECTIONS; i++) collect('major');
   });
   return (bytes) => {
     quiet.output(bytes);
     sinceCollection += bytes;
     if (sinceCollection < COLLECT_EVERY_BYTES) return;
     sinceCollection = 0;
-    collectYoungFirst();
+    // Young output first; everything only if Buffers remain.
+    collect('minor');
+    if (process.memoryUsage().arrayBuffers > FULL_COLLECTION_ABOVE_BYTES) collect('major');
   };
 }
 
