@@ -10,7 +10,8 @@ import {
   encodeFrame, encodeResize, type ExitStatus, type Frame,
 } from '../common/protocol.js';
 import { writeAtOnce, writeLentAtOnce } from '../common/write-at-once.js';
-import { LentReads, openSession, type SessionConnection } from './session-connection.js';
+import { LentReads } from '../common/lent-reads.js';
+import { openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
 import { completeRawMode, enterRawMode, restoreTerminal } from './raw-mode.js';
@@ -18,6 +19,8 @@ import {
   hasJobControl, printStatusLine, readKeys, resetProgramModes, stopReadingKeys, terminalHungUp, windowSize,
 } from './terminal.js';
 
+/** The one buffer every read of the session's socket lands in. */
+const SOCKET_READ_BUFFER_BYTES = 64 * 1024;
 /** How long a detaching client waits for its last keystrokes to reach the master. */
 const DETACH_FLUSH_TIMEOUT_MS = 1_000;
 
@@ -46,7 +49,7 @@ export async function attach(socketPath: string, options: ClientOptions): Promis
   // Keys typed from now on are read at once (raw: never cooked) and passed on once connected.
   const typedEarly: Buffer[] = [];
   readKeys((keys) => typedEarly.push(Buffer.from(keys)), () => { /* the attachment meets it again */ });
-  const reads = new LentReads();
+  const reads = new LentReads(SOCKET_READ_BUFFER_BYTES);
   let attachment: Attachment | undefined;
   let session: AttachableSession;
   try {
@@ -314,8 +317,9 @@ class Attachment {
 
   /**
    * The terminal went away while we wrote to it or read from it, maybe before the hangup
-   * signal is handled (EIO, or another error from a terminal that has hung up): a hangup, and there is nobody to tell. Standard output that is
-   * a pipe whose reader left (EPIPE) ends us as SIGPIPE would, the terminal restored.
+   * signal is handled (EIO, or another error from a terminal that has hung up): a hangup, and
+   * there is nobody to tell. Standard output that is a pipe whose reader left (EPIPE) ends us
+   * as SIGPIPE would, the terminal restored.
    */
   private readonly onTerminalError = (error: NodeJS.ErrnoException): void => {
     if (this.done) return;

@@ -5,8 +5,8 @@
 // and nothing may be written to the terminal before it has ended.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { findExecutable } from '../common/executable.js';
+import { readStatFields } from '../common/process-stat.js';
 import { terminalInput } from './terminal.js';
 
 /** What setRawMode leaves on, off. */
@@ -62,30 +62,23 @@ function settleRawMode(): void {
   resolve?.();
 }
 
-/**
- * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS: for a client
- * that must write to the terminal (a status line) before the event loop could tell it.
- */
-export function completeRawMode(): void {
-  waitForStty();
-}
-
 /** Back to the terminal's settings from before raw mode, which libuv saved before the first change. */
 export function restoreTerminal(): void {
   if (!raw) return;
   raw = false;
   // An stty still at work would apply raw settings over the restored ones: it goes first.
   stty?.kill('SIGKILL');
-  waitForStty();
-  settleRawMode();
+  completeRawMode();
   terminalInput().setRawMode(false);
 }
 
 /**
- * Blocks until stty has ended. Until the event loop reaps it, an ended stty is a zombie:
- * that is what /proc shows, and a zombie can no longer touch the terminal.
+ * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS: for a client
+ * that must write to the terminal (a status line) before the event loop could tell it. Until
+ * the event loop reaps it, an ended stty is a zombie: that is what /proc shows, and a zombie
+ * can no longer touch the terminal.
  */
-function waitForStty(): void {
+export function completeRawMode(): void {
   const child = stty;
   stty = undefined;
   if (child?.pid !== undefined) {
@@ -97,10 +90,7 @@ function waitForStty(): void {
 }
 
 function hasEnded(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true; // reaped already (or no /proc: nothing to look at; the deadline would only delay)
-  }
+  const state = readStatFields(pid)?.[0];
+  // undefined: reaped already (or no /proc: nothing to look at; the deadline would only delay)
+  return state === undefined || state === 'Z';
 }

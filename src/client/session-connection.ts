@@ -6,6 +6,8 @@ import type net from 'node:net';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../common/protocol.js';
 import { fsPath } from '../common/bytes.js';
+import type { LentReads } from '../common/lent-reads.js';
+import { readStatFields } from '../common/process-stat.js';
 import { isMasterAlive, readRecords } from '../common/registry.js';
 import { connectSocket, isSymbolicLink } from '../common/socket.js';
 
@@ -14,23 +16,6 @@ import { connectSocket, isSymbolicLink } from '../common/socket.js';
  * socket listens before the master runs); silence means something else owns the socket.
  */
 const HELLO_REPLY_TIMEOUT_MS = 5_000;
-
-/** Size of the one buffer that every read of a LentReads socket lands in. */
-const LENT_READ_BUFFER_BYTES = 64 * 1024;
-
-/**
- * A socket's reads in one reused buffer (the `onread` option of net.Socket), lent to `take`
- * as a view that is valid only until the next read: no new Buffer and no stream machinery per
- * read. `take` returns false to stop reading (socket.resume() starts it again).
- */
-export class LentReads {
-  private readonly buffer = Buffer.allocUnsafe(LENT_READ_BUFFER_BYTES);
-  take: (read: Buffer) => boolean = () => true;
-  readonly onread: net.OnReadOpts = {
-    buffer: this.buffer,
-    callback: (count: number): boolean => this.take(this.buffer.subarray(0, count)),
-  };
-}
 
 export interface SessionConnection {
   socket: net.Socket;
@@ -132,12 +117,7 @@ function registeredMaster(socketPath: string): number | undefined {
 }
 
 function isStopped(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
-  } catch {
-    return false; // it ended meanwhile
-  }
+  return readStatFields(pid)?.[0] === 'T'; // undefined: it ended meanwhile
 }
 
 /** Why a socket that accepted the connection said nothing. */

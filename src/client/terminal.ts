@@ -1,10 +1,12 @@
 // The user's terminal, as the attaching client sees it: its input, window size, job control,
 // hangup, and the status lines printed when the client leaves.
 
-import fs, { readFileSync } from 'node:fs';
+import fs from 'node:fs';
 import type net from 'node:net';
 import tty from 'node:tty';
 import type { WindowSize } from '../common/protocol.js';
+import { LentReads } from '../common/lent-reads.js';
+import { readStatFields } from '../common/process-stat.js';
 
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
 /** The one buffer every read of the terminal lands in (a terminal hands over at most 4 KiB a read). */
@@ -39,14 +41,11 @@ const MOVE_TO_BOTTOM = '\x1b[999H';
  * an orphaned process group, so a suspend key would leave the terminal cooked but attached.
  */
 export function hasJobControl(): boolean {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const [, , processGroup, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return processGroup !== session;
-  } catch {
-    // No /proc: assume a normal interactive shell.
-    return true;
-  }
+  const fields = readStatFields('self');
+  // No /proc: assume a normal interactive shell.
+  if (fields === undefined) return true;
+  const [, , processGroup, session] = fields;
+  return processGroup !== session;
 }
 
 export function hasTerminal(): boolean {
@@ -67,8 +66,10 @@ let onKeysError: (error: NodeJS.ErrnoException) => void = () => {};
 /** The terminal's input stream (raw mode is set on it). */
 export function terminalInput(): tty.ReadStream {
   if (input) return input;
-  const buffer = Buffer.allocUnsafe(KEYS_BUFFER_BYTES);
-  const onread = { buffer, callback: (count: number): boolean => { onKeys(buffer.subarray(0, count)); return true; } };
+  const { onread } = new LentReads(KEYS_BUFFER_BYTES, (keys) => {
+    onKeys(keys);
+    return true;
+  });
   input = new tty.ReadStream(0, { onread } as net.SocketConstructorOpts);
   input.on('error', (error: NodeJS.ErrnoException) => onKeysError(error));
   return input;

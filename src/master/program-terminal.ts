@@ -5,6 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { statFields } from '../common/process-stat.js';
 import { forkPty, resizePty, type ForkedPty } from './pty-fork.js';
 import { PtyInput } from './pty-input.js';
 import { PtyOutput } from './pty-output.js';
@@ -155,9 +156,7 @@ export class ProgramTerminal {
   /** The terminal's foreground process group (tcgetpgrp), read from /proc; 0 when unknown. */
   foregroundProcessGroup(): number {
     try {
-      const stat = readProcFile(`/proc/${this.pty.pid}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const group = Number(fields[5]);
+      const group = Number(statFields(readProcFile(`/proc/${this.pty.pid}/stat`, 'latin1'))[5]);
       return Number.isInteger(group) && group > 0 ? group : 0;
     } catch {
       // The program has exited; there is no foreground group to report.

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import tty from 'node:tty';
+import { LentReads } from '../common/lent-reads.js';
 
 /** How long after the program exits a pty that is still held open by a background job is kept. */
 const EXIT_GRACE_MS = 200;
@@ -51,8 +52,7 @@ export class PtyOutput {
    * onClosed: every byte has gone to onData, and the descriptor is closed.
    */
   constructor(private readonly fd: number, private readonly onData: (data: Buffer) => void, onClosed: () => void) {
-    const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    const onread = { buffer, callback: (count: number): boolean => this.onRead(buffer.subarray(0, count)) };
+    const { buffer, onread } = new LentReads(READ_BUFFER_BYTES, (read) => this.onRead(read));
     this.stream = new tty.ReadStream(fd, { onread } as net.SocketConstructorOpts);
     this.stream.resume();
     // At the end nothing stays held: it goes first, then the rest of the pty, in order.
