@@ -74,13 +74,11 @@ export function encodeFrame(type: FrameType, payload: Buffer = Buffer.alloc(0)):
 
 /**
  * Data frames (input, output) carrying `data`, or the concatenation of several chunks, split
- * so that no frame exceeds MAX_DATA_CHUNK_BYTES. Each byte is copied once, into its frame;
- * each frame's memory comes from `allocate`.
+ * so that no frame exceeds MAX_DATA_CHUNK_BYTES. Each byte is copied once, into its frame.
  */
 export function encodeDataFrames(
   type: typeof FrameType.Input | typeof FrameType.Output,
   data: Buffer | readonly Buffer[],
-  allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer[] {
   const chunks = Buffer.isBuffer(data) ? [data] : data;
   let remaining = 0;
@@ -90,7 +88,7 @@ export function encodeDataFrames(
   let chunkOffset = 0;
   while (remaining > 0) {
     const length = Math.min(remaining, MAX_DATA_CHUNK_BYTES);
-    const frame = allocate(HEADER_BYTES + length);
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
     frame.writeUInt8(type, 0);
     frame.writeUInt32BE(length, 1);
     let filled = HEADER_BYTES;
@@ -118,10 +116,21 @@ export function encodeDataFrames(
 export function encodeDataFrameInto(target: Buffer, type: typeof FrameType.Input | typeof FrameType.Output, data: Buffer): Buffer {
   if (data.length > MAX_DATA_CHUNK_BYTES) throw new RangeError(`a data frame carries at most ${MAX_DATA_CHUNK_BYTES} bytes, not ${data.length}`);
   if (target.length < HEADER_BYTES + data.length) throw new RangeError(`no room for a frame of ${data.length} bytes in ${target.length}`);
-  target[0] = type;
-  target.writeUInt32BE(data.length, 1);
   data.copy(target, HEADER_BYTES);
-  return target.subarray(0, HEADER_BYTES + data.length);
+  return encodeDataFrameInPlace(target, type, data.length);
+}
+
+/**
+ * The data frame whose `length` bytes of data the caller has already put in `area`, after
+ * HEADER_BYTES left free for its header: only the header is written. Returns the frame, a
+ * view of `area`. A sender that gathers data where it will be sent copies it once.
+ */
+export function encodeDataFrameInPlace(area: Buffer, type: typeof FrameType.Input | typeof FrameType.Output, length: number): Buffer {
+  if (length > MAX_DATA_CHUNK_BYTES) throw new RangeError(`a data frame carries at most ${MAX_DATA_CHUNK_BYTES} bytes, not ${length}`);
+  if (area.length < HEADER_BYTES + length) throw new RangeError(`no room for a frame of ${length} bytes in ${area.length}`);
+  area[0] = type;
+  area.writeUInt32BE(length, 1);
+  return area.subarray(0, HEADER_BYTES + length);
 }
 
 /**

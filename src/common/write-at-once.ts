@@ -26,8 +26,12 @@ export function writeLentAtOnce(stream: net.Socket, bytes: Buffer): void {
   if (written < bytes.length) stream.write(Buffer.from(bytes.subarray(written)));
 }
 
-/** Bytes written at once: 0 when the stream has a queue, no descriptor, or the write failed. */
-function writeDirectly(stream: net.Socket, bytes: Buffer): number {
+/**
+ * What writeAtOnce writes at once, and nothing more: the number of bytes the descriptor took,
+ * 0 when the stream has a queue, no descriptor, or the write failed. The rest is the caller's
+ * to hand to stream.write (which also reports a failure), in memory that stays as it is.
+ */
+export function writeDirectly(stream: net.Socket, bytes: Buffer): number {
   const fd = descriptorOf(stream);
   if (fd === undefined || stream.writableLength > 0 || stream.writableEnded || stream.destroyed) return 0;
   try {

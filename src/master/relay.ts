@@ -14,10 +14,18 @@
 // The frames are shared by every viewer, so the backlogs together cost about as much as the
 // longest, MAX_VIEWER_BACKLOG_BYTES; a cut-off viewer that never reads costs at most
 // SOCKET_QUEUE_BYTES and a frame.
+//
+// Copies: the pty's reads are gathered where their frame is sent from, one area reused for
+// every frame, with its header in front. A frame is written from there, at once, to every
+// viewer whose backlog and socket queue are empty: when the viewers keep up, each byte is
+// copied once, into memory that is already mapped. What must wait (what a socket did not
+// take, the whole frame for a viewer with a backlog) is copied once more, into memory from
+// FrameBlocks shared by all the viewers that need it: the area is written over by the next
+// read, so no part of it is ever left in a socket's queue.
 
 import type net from 'node:net';
-import { encodeDataFrames, encodeText, FrameType } from '../common/protocol.js';
-import { writeAtOnce } from '../common/write-at-once.js';
+import { encodeDataFrameInPlace, encodeText, FrameType, HEADER_BYTES } from '../common/protocol.js';
+import { writeAtOnce, writeDirectly } from '../common/write-at-once.js';
 import { FrameBlocks } from './frame-blocks.js';
 
 /** Stop reading the program when every viewer has at least this much queued. */
@@ -57,12 +65,15 @@ export class Relay {
   /** Viewers cut off whose backlog and last word are still on their way. */
   private readonly leaving = new Map<net.Socket, Backlog>();
   private stallTimer: NodeJS.Timeout | undefined;
-  /** Output waiting to be sent, copied out of the pty's reads: one area, reused. */
-  private readonly gathered = Buffer.allocUnsafe(GATHER_MAX_BYTES);
+  /**
+   * Output waiting to be sent, copied out of the pty's reads after room for its frame's
+   * header: one area, reused for every frame, and so never left in a socket's queue.
+   */
+  private readonly frameArea = Buffer.allocUnsafe(HEADER_BYTES + GATHER_MAX_BYTES);
   private gatheredBytes = 0;
   private gatherTimer: NodeJS.Timeout | undefined;
   private paused = false;
-  /** Where frames are made: shared by every viewer, they are never written over. */
+  /** Where frames that must wait are kept: shared by every viewer, they are never written over. */
   private readonly frameMemory = new FrameBlocks();
 
   /** holdUntilFirstViewer: keep the program's first output in the pty until someone sees it. */
@@ -117,20 +128,27 @@ export class Relay {
    * means more is coming, and the bytes wait for up to GATHER_DELAY_MS or GATHER_MAX_BYTES.
    * That took a third off the relay's CPU time per byte (20 to 13-14 ms per MiB).
    *
-   * `data` is lent (the pty's read buffer): it is copied, into the gathering area or, when a
-   * short read comes with nothing gathered (a keystroke's echo), straight into its frame.
+   * `data` is lent (the pty's read buffer): it is copied into the frame area, a keystroke's
+   * echo (a short read with nothing gathered) too, and sent from there at once.
    */
   broadcast(data: Buffer): void {
     if (this.viewers.size === 0) return; // nobody attached: the bytes are discarded, as with dtach
-    const pauses = data.length < FULL_PTY_READ_BYTES;
-    if (pauses && this.gatheredBytes === 0) return this.send(encodeDataFrames(FrameType.Output, data, this.frameMemory.take));
-    if (this.gatheredBytes + data.length > this.gathered.length) this.flush();
-    data.copy(this.gathered, this.gatheredBytes);
-    this.gatheredBytes += data.length;
-    if (pauses || this.gatheredBytes >= GATHER_MAX_BYTES) {
+    if (this.gatheredBytes + data.length > GATHER_MAX_BYTES) this.flush();
+    this.gather(data);
+    if (data.length < FULL_PTY_READ_BYTES || this.gatheredBytes >= GATHER_MAX_BYTES) {
       this.flush();
     } else if (!this.gatherTimer) {
       this.gatherTimer = setTimeout(this.flush, GATHER_DELAY_MS);
+    }
+  }
+
+  /** Copies `data` into the frame area; a read larger than a frame fills frames one by one. */
+  private gather(data: Buffer): void {
+    for (let offset = 0; offset < data.length;) {
+      if (this.gatheredBytes === GATHER_MAX_BYTES) this.flush();
+      const copied = data.copy(this.frameArea, HEADER_BYTES + this.gatheredBytes, offset);
+      this.gatheredBytes += copied;
+      offset += copied;
     }
   }
 
@@ -139,22 +157,55 @@ export class Relay {
     clearTimeout(this.gatherTimer);
     this.gatherTimer = undefined;
     if (this.gatheredBytes === 0) return;
-    const frames = encodeDataFrames(FrameType.Output, this.gathered.subarray(0, this.gatheredBytes), this.frameMemory.take);
+    const frame = encodeDataFrameInPlace(this.frameArea, FrameType.Output, this.gatheredBytes);
     this.gatheredBytes = 0;
-    this.send(frames);
+    this.send(frame);
   };
 
-  private send(frames: Buffer[]): void {
-    const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+  /**
+   * `frame` is in the frame area: written at once to each viewer with nothing waiting (in its
+   * backlog or its socket's queue) as far as its socket takes it; what any viewer still needs
+   * is then copied once, from the first byte one of them needs, and queued for each.
+   */
+  private send(frame: Buffer): void {
+    const waiting: { viewer: net.Socket; backlog: Backlog; from: number }[] = [];
+    let keepFrom = frame.length;
     for (const [viewer, backlog] of this.viewers) {
-      backlog.frames.push(...frames);
-      backlog.bytes += bytes;
-      this.pump(viewer, backlog);
-      if (viewer.writableLength + backlog.bytes > MAX_VIEWER_BACKLOG_BYTES) {
-        this.cutOff(viewer, `this terminal fell more than ${MAX_VIEWER_BACKLOG_BYTES / 1024 / 1024} MiB behind the program`);
-      }
+      const from = backlog.frames.length === 0 ? writeDirectly(viewer, frame) : 0;
+      if (from === frame.length) continue;
+      waiting.push({ viewer, backlog, from });
+      keepFrom = Math.min(keepFrom, from);
+    }
+    if (waiting.length > 0) {
+      const kept = this.keep(frame.subarray(keepFrom));
+      for (const { viewer, backlog, from } of waiting) this.queue(viewer, backlog, kept.subarray(from - keepFrom));
     }
     this.updateFlow();
+  }
+
+  /** A copy of `bytes` (in the frame area) that stays as it is for as long as a socket holds it. */
+  private keep(bytes: Buffer): Buffer {
+    const kept = this.frameMemory.take(bytes.length);
+    bytes.copy(kept);
+    return kept;
+  }
+
+  /**
+   * Queues kept output for a viewer: in its socket's queue if its backlog is empty and there
+   * is room (its descriptor was just tried: trying again would fail), else behind its backlog.
+   * Cuts it off if it falls too far behind.
+   */
+  private queue(viewer: net.Socket, backlog: Backlog, bytes: Buffer): void {
+    if (backlog.frames.length === 0 && viewer.writableLength < SOCKET_QUEUE_BYTES) {
+      viewer.write(bytes);
+    } else {
+      backlog.frames.push(bytes);
+      backlog.bytes += bytes.length;
+      this.pump(viewer, backlog);
+    }
+    if (viewer.writableLength + backlog.bytes > MAX_VIEWER_BACKLOG_BYTES) {
+      this.cutOff(viewer, `this terminal fell more than ${MAX_VIEWER_BACKLOG_BYTES / 1024 / 1024} MiB behind the program`);
+    }
   }
 
   /**
