@@ -1,7 +1,8 @@
-// Memory for the output frames the relay sends, cut one after another from blocks of
-// BLOCK_BYTES and never reused: a frame is held by the viewers' backlogs and sockets for as
-// long as they need it, and its block is freed by the garbage collector once no frame cut
-// from it is held. Nothing is ever written over bytes a socket may still hold.
+// Memory for the output frames the relay keeps for its viewers (what a socket did not take
+// at once), cut one after another from blocks of BLOCK_BYTES and never reused: a frame is
+// held by the viewers' backlogs and sockets for as long as they need it, and its block is
+// freed by the garbage collector once no frame cut from it is held. Nothing is ever written
+// over bytes a socket may still hold.
 //
 // Allocated one by one, frames (5 bytes to 64 KiB) came from the C library's heap, which
 // gives memory back to the system only from its top: a burst left that heap 6 MiB larger

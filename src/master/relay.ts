@@ -193,7 +193,9 @@ export class Relay {
   /**
    * Queues kept output for a viewer: in its socket's queue if its backlog is empty and there
    * is room (its descriptor was just tried: trying again would fail), else behind its backlog.
-   * Cuts it off if it falls too far behind.
+   * The rest of a frame a socket took part of always goes the first way (its queue was
+   * empty), so a backlog holds whole frames, and dropping it leaves the stream whole.
+   * Cuts the viewer off if it falls too far behind.
    */
   private queue(viewer: net.Socket, backlog: Backlog, bytes: Buffer): void {
     if (backlog.frames.length === 0 && viewer.writableLength < SOCKET_QUEUE_BYTES) {
