@@ -35,7 +35,7 @@ const QUIET_CHECK_MS = 1_000;
 /** Collections once quiet: one frees the dead frames, each shrinks the young generation a step. */
 const IDLE_COLLECTIONS = 2;
 
-type Collector = (options?: { type: 'minor' | 'major' }) => void;
+type Collector = (options?: { type: 'minor' }) => void;
 
 /** Returns what to call with the size of each piece of output. */
 export function collectAfterOutput(): (bytes: number) => void {
@@ -45,7 +45,10 @@ export function collectAfterOutput(): (bytes: number) => void {
     // supervisor without it: it gets the collector the first time it needs one (a context
     // of 2 MiB, which only a master that relays bursts of output pays).
     gc ??= exposeGc();
-    gc?.({ type });
+    // Only gc() without options is a full collection in Node 20's V8: with { type: 'major' }
+    // it leaves the old generation's Buffers where they are (a burst's frames stayed, 36 MiB).
+    if (type === 'minor') gc?.({ type });
+    else gc?.();
   };
   let sinceCollection = 0;
   const quiet = new QuietWatch(() => {

@@ -1,0 +1,26 @@
+// The master's collections free the Buffers a burst of output left: judged by the process's
+// own count of memory in Buffers, not by the code under test.
+
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { expect, it } from 'vitest';
+import { collectAfterOutput } from '../../src/master/memory.js';
+
+const MiB = 1024 * 1024;
+
+it('at once after 8 MiB of output, Buffers that outlived young-generation collections (frames queued for slow viewers) are freed', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as (options?: { type: 'minor' }) => void;
+  const onOutput = collectAfterOutput();
+  let frames: Buffer[] | undefined = Array.from({ length: 100 }, () => Buffer.allocUnsafeSlow(128 * 1024));
+  // Two young-generation collections move them to the old generation, as frames kept a while are.
+  gc({ type: 'minor' });
+  gc({ type: 'minor' });
+  expect(frames.length).toBe(100);
+  frames = undefined;
+  const before = process.memoryUsage().arrayBuffers;
+  expect(before).toBeGreaterThan(12 * MiB);
+  // Checked at once: a collection the test process makes later by itself would free them too.
+  onOutput(8 * MiB);
+  expect(process.memoryUsage().arrayBuffers, `memory in Buffers, ${(before / MiB).toFixed(1)} MiB before`).toBeLessThan(before - 12 * MiB);
+});
