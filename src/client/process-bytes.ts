@@ -1,7 +1,8 @@
 // The command line, working directory and environment as the kernel holds them. Node decodes
 // them as UTF-8 and turns what is not UTF-8 into U+FFFD; dt must pass a program's arguments
 // and a socket path on unchanged, so it reads the bytes from /proc and carries them as
-// bytes.ts strings.
+// bytes.ts strings. A word without U+FFFD was UTF-8, which Node decodes exactly: /proc is
+// read only when there is one (every dt command starts here; reading it costs them time).
 
 import fs from 'node:fs';
 import { decodeBytes } from '../common/bytes.js';
@@ -14,6 +15,7 @@ import { DtError } from '../common/errors.js';
  */
 export function exactArguments(): string[] {
   const decoded = process.argv.slice(2);
+  if (!decoded.some(mayHaveLostBytes)) return decoded;
   let words: Buffer[] = [];
   try {
     words = splitWords(fs.readFileSync('/proc/self/cmdline'));
@@ -26,7 +28,7 @@ export function exactArguments(): string[] {
   }
   // A replacement character may stand for bytes that are not UTF-8: passing it on would
   // change the word silently.
-  const doubtful = decoded.findIndex((word) => word.includes(REPLACEMENT_CHARACTER));
+  const doubtful = decoded.findIndex(mayHaveLostBytes);
   if (doubtful >= 0) {
     throw new DtError(`argument ${doubtful + 1} (${decoded[doubtful]}) may not be UTF-8, and its exact bytes cannot be read from /proc/self/cmdline`);
   }
@@ -35,9 +37,15 @@ export function exactArguments(): string[] {
 
 const REPLACEMENT_CHARACTER = '\ufffd';
 
+/** True when Node's decoding may have replaced bytes that were not UTF-8 (a replacement character may also have been typed as one). */
+function mayHaveLostBytes(decoded: string): boolean {
+  return decoded.includes(REPLACEMENT_CHARACTER);
+}
+
 /** The working directory, exactly (process.cwd() is decoded lossily). */
 export function exactWorkingDirectory(): string {
   const decoded = process.cwd();
+  if (!mayHaveLostBytes(decoded)) return decoded;
   let bytes: Buffer;
   try {
     bytes = fs.readlinkSync('/proc/self/cwd', { encoding: 'buffer' });
@@ -48,13 +56,18 @@ export function exactWorkingDirectory(): string {
   return bytes.toString('utf8') === decoded ? decodeBytes(bytes) : decoded;
 }
 
-/** One variable of the environment dt started with, exactly; undefined when it is not set. */
+/**
+ * One variable of the environment dt started with, exactly; undefined when it is not set. (A
+ * client changes none of its own environment, so process.env is still the one it started with.)
+ */
 export function exactEnvironmentVariable(name: string): string | undefined {
+  const decoded = process.env[name];
+  if (decoded === undefined || !mayHaveLostBytes(decoded)) return decoded;
   let entries: Buffer[];
   try {
     entries = splitWords(fs.readFileSync('/proc/self/environ'));
   } catch {
-    return process.env[name]; // no /proc
+    return decoded; // no /proc
   }
   const prefix = Buffer.from(`${name}=`);
   const entry = entries.find((candidate) => candidate.subarray(0, prefix.length).equals(prefix));
