@@ -4,7 +4,16 @@
 // Built beside dist/ and swapped in, so a running dt never sees a half-written tree.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+const DT = new URL('../bin/dt', import.meta.url).pathname;
+/** How long the client that makes the attaching commands' cache may take; it takes well under a second. */
+const ATTACH_CACHE_TIMEOUT_MS = 10_000;
+/** How long its session's master may take to end once its program has. */
+const MASTER_END_TIMEOUT_MS = 5_000;
 
 const dist = new URL('../dist', import.meta.url);
 const fresh = new URL('../dist.new', import.meta.url);
@@ -41,6 +50,7 @@ try {
 renameSync(fresh, dist);
 rmSync(stale, { recursive: true, force: true });
 writeCodeCache();
+await writeAttachCodeCache();
 
 /**
  * esbuild's __toESM copies every property of a CommonJS module into a new object, once per
@@ -64,9 +74,68 @@ function fasterInterop(code) {
 function writeCodeCache() {
   const cache = new URL('../dist/dt.js.cache', import.meta.url);
   const partial = new URL('../dist/dt.js.cache.new', import.meta.url);
-  execFileSync(process.execPath, [new URL('../bin/dt', import.meta.url).pathname, '--version'], {
+  execFileSync(process.execPath, [DT, '--version'], {
     env: { ...process.env, DT_BUILD_CODE_CACHE: partial.pathname },
     stdio: 'ignore',
   });
   renameSync(partial, cache);
+}
+
+/**
+ * dist/dt.js.attach.cache, for the commands that attach: made by a client that starts from
+ * dist/dt.js.cache and attaches, in a terminal, to a session made for the purpose, whose
+ * program reads the line typed at once and ends; the client leaves with it. Where that
+ * cannot run (no pty), those commands start from dist/dt.js.cache.
+ */
+async function writeAttachCodeCache() {
+  const cache = new URL('../dist/dt.js.attach.cache', import.meta.url);
+  const partial = new URL('../dist/dt.js.attach.cache.new', import.meta.url);
+  const dir = mkdtempSync(path.join(tmpdir(), 'dt-build-'));
+  // Its own registry and session directory: nothing of the user's is touched.
+  const env = { ...process.env, XDG_STATE_HOME: path.join(dir, 'state'), DT_DIR: path.join(dir, 'run') };
+  delete env.DT_SESSION;
+  const socket = path.join(dir, 's');
+  try {
+    execFileSync(process.execPath, [DT, '-n', socket, '/bin/sh', '-c', 'read line'], { env, stdio: 'ignore' });
+    const { spawn } = await import('node-pty');
+    const client = spawn(process.execPath, [DT, '-a', socket], {
+      cols: 80, rows: 24, cwd: dir, env: { ...env, DT_BUILD_CODE_CACHE: partial.pathname },
+    });
+    // The terminal holds the line until the client reads it, in raw mode.
+    client.write('x\r');
+    const exitCode = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.kill('SIGKILL');
+        reject(new Error(`the client did not leave within ${ATTACH_CACHE_TIMEOUT_MS / 1000} s`));
+      }, ATTACH_CACHE_TIMEOUT_MS);
+      client.onExit((exit) => {
+        clearTimeout(timer);
+        resolve(exit.exitCode);
+      });
+    });
+    if (exitCode !== 0) throw new Error(`the client exited with status ${exitCode}`);
+    renameSync(partial, cache);
+  } catch (error) {
+    console.warn(`build: no dist/dt.js.attach.cache (${error.message}); dt -a, -A and -c start from dist/dt.js.cache`);
+  } finally {
+    await endMasters(path.join(dir, 'state/dt/sessions'));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits for the masters registered in `records` (a file per master, named by its pid) to end; kills those that do not. */
+async function endMasters(records) {
+  const pids = existsSync(records) ? readdirSync(records).map((name) => Number.parseInt(name, 10)).filter((pid) => pid > 0) : [];
+  const deadline = Date.now() + MASTER_END_TIMEOUT_MS;
+  while (pids.some(isRunning) && Date.now() < deadline) await delay(10);
+  for (const pid of pids.filter(isRunning)) process.kill(pid, 'SIGKILL');
+}
+
+/** False once the process has ended, as a zombie too (nobody may reap an orphan in a container). */
+function isRunning(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ').pop()[0] !== 'Z';
+  } catch {
+    return false; // gone
+  }
 }
