@@ -14,7 +14,8 @@ import { LentReads } from '../common/lent-reads.js';
 import { openSession, type SessionConnection } from './session-connection.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
-import { completeRawMode, enterRawMode, restoreTerminal } from './raw-mode.js';
+import { unchangedStartLength } from './post-processing.js';
+import { completeRawMode, enterRawMode, finishRawMode, restoreTerminal } from './raw-mode.js';
 import {
   hasJobControl, printStatusLine, readKeys, resetProgramModes, stopReadingKeys, terminalHungUp, windowSize,
 } from './terminal.js';
@@ -40,7 +41,7 @@ type AttachableSession = SessionConnection & { reads: LentReads };
 /**
  * Attaches to the session; resolves with the client's exit code. Nothing waits for anything
  * it does not need: the attach request goes with the hello, keys go as soon as there is a
- * connection, and the terminal is put in raw mode while the session answers.
+ * connection, and raw mode is completed (stty) while the session answers.
  */
 export async function attach(socketPath: string, options: ClientOptions): Promise<number> {
   const rawMode = enterRawMode();
@@ -56,7 +57,13 @@ export async function attach(socketPath: string, options: ClientOptions): Promis
     session = await openSession(socketPath, {
       reads,
       request: attachRequest(options),
-      onConnected: (socket) => { attachment = new Attachment(socket, reads, options, rawMode, typedEarly); },
+      onConnected: (socket) => {
+        attachment = new Attachment(socket, reads, options, rawMode, typedEarly);
+        // stty forks once the attach request and the keys typed so far are on their way: now
+        // if some have been read, else after this turn of the event loop, which reads them.
+        if (typedEarly.length > 0) finishRawMode();
+        else setImmediate(finishRawMode);
+      },
     }) as AttachableSession;
   } catch (error) {
     // Detached (a key typed at once) before the session answered: that is how it ended.
@@ -86,7 +93,8 @@ class Attachment {
   private waitingForTerminal = false;
   /**
    * False until the terminal is in full raw mode: the session's frames wait until then (views
-   * of the last read, which stays unread over until they are shown), and so does its end.
+   * of the last read, which stays unread over until they are shown), and so does its end;
+   * only output that post-processing passes unchanged goes before, up to its first other byte.
    */
   private terminalReady = false;
   private held: Frame[] = [];
@@ -198,7 +206,7 @@ class Attachment {
   /** Frames of one read, in order; consecutive output is joined into one terminal write. */
   private onFrames(frames: Frame[]): void {
     if (!this.terminalReady) {
-      this.held.push(...frames);
+      this.holdFrames(frames);
       return;
     }
     // A keystroke's echo: one output frame, shown as it is.
@@ -223,6 +231,19 @@ class Attachment {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.sessionSentGarbage(error);
+    }
+  }
+
+  /** Until raw mode is complete: output is shown up to its first byte post-processing may change, the rest held. */
+  private holdFrames(frames: Frame[]): void {
+    for (const frame of frames) {
+      if (this.held.length > 0 || frame.type !== FrameType.Output || this.done) {
+        this.held.push(frame);
+        continue;
+      }
+      const unchanged = unchangedStartLength(frame.payload);
+      if (unchanged > 0) this.show(frame.payload.subarray(0, unchanged));
+      if (unchanged < frame.payload.length) this.held.push({ ...frame, payload: frame.payload.subarray(unchanged) });
     }
   }
 
@@ -311,6 +332,7 @@ class Attachment {
   private readonly onContinue = (): void => {
     if (this.done) return;
     this.rawMode = enterRawMode();
+    finishRawMode();
     if (this.attached) this.showOnceRawMode();
     this.socket.write(attachRequest(this.options));
   };

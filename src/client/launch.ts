@@ -6,7 +6,6 @@
 // error but one a running master alone can meet (no pty) is reported here, before anything
 // exists. The master keeps no descriptor of ours.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type net from 'node:net';
 import type { Writable } from 'node:stream';
@@ -45,6 +44,8 @@ export interface Started {
 
 /** Starts a master for spec; resolves once the master holds the listening socket. */
 export async function startMaster(spec: MasterSpec): Promise<Started> {
+  // Loaded here, not by every dt command (0.5 ms): an attaching client connects without it.
+  const { spawn } = await import('node:child_process');
   const program = spec.command[0]!;
   const executable = findExecutable(program, process.env['PATH'], spec.cwd);
   if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);

@@ -1,10 +1,14 @@
 // The user's terminal in full raw mode, as cfmakeraw(3), and back. Node's setRawMode leaves
 // output post-processing on (a program's bare \n would become \r\n and full-screen programs
 // would draw wrongly) and a few input flags; Node has no tcsetattr, so stty clears the rest.
-// Forking stty costs the client 1-2 ms: the child runs while the client connects and attaches,
-// and nothing may be written to the terminal before it has ended.
+// Starting stty blocks the client about 2.5 ms (loading node:child_process, then a fork of the
+// whole Node process and the wait for its exec): an attaching client starts it once its attach
+// request and the keys typed so far are on their way, so that this overlaps the session's
+// answer. Output that post-processing cannot change may go to the terminal meanwhile
+// (post-processing.ts); nothing else until stty has ended.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { findExecutable } from '../common/executable.js';
 import { readStatFields } from '../common/process-stat.js';
 import { terminalInput } from './terminal.js';
@@ -17,22 +21,30 @@ const STTY_EXIT_TIMEOUT_MS = 1_000;
 const STTY_POLL_MS = 1;
 
 let raw = false;
+/** True from setRawMode until stty is started (or no longer needed). */
+let sttyDue = false;
 /** stty, from its start until its end is seen. */
 let stty: ChildProcess | undefined;
 /** Settles the promise the latest enterRawMode returned. */
 let settle: (() => void) | undefined;
 
 /**
- * Raw mode: setRawMode at once, so no key is read cooked or lost, and stty started, which
- * runs while the client connects and the session answers. Resolves once stty has ended (or
- * could not run: then raw mode is Node's); until then, write nothing to the terminal.
+ * Raw mode: setRawMode at once, so that no key is read cooked or lost; the rest is stty's,
+ * which finishRawMode() starts. Resolves once stty has ended (or could not run: then raw
+ * mode is Node's); until then, write nothing to the terminal that post-processing may change.
  */
 export function enterRawMode(): Promise<void> {
   terminalInput().setRawMode(true);
   raw = true;
-  const complete = new Promise<void>((resolve) => { settle = resolve; });
+  sttyDue = true;
+  return new Promise<void>((resolve) => { settle = resolve; });
+}
+
+/** Starts stty, the rest of raw mode, unless it has been started since enterRawMode(). */
+export function finishRawMode(): void {
+  if (!sttyDue) return;
+  sttyDue = false;
   startStty();
-  return complete;
 }
 
 /**
@@ -42,7 +54,7 @@ export function enterRawMode(): Promise<void> {
  */
 function startStty(): void {
   const found = findExecutable('stty', process.env['PATH']);
-  const child = spawn(typeof found === 'string' ? found : 'stty', STTY_ARGUMENTS, {
+  const child = childProcess().spawn(typeof found === 'string' ? found : 'stty', STTY_ARGUMENTS, {
     stdio: ['inherit', 'ignore', 'ignore'],
     env: { ...process.env, LC_ALL: 'C' },
   });
@@ -56,6 +68,11 @@ function startStty(): void {
   child.once('error', ended); // no stty: raw mode stays as Node made it
 }
 
+/** node:child_process, loaded when first needed: a client that attaches does not wait for it before it connects. */
+function childProcess(): typeof import('node:child_process') {
+  return createRequire(__filename)('node:child_process') as typeof import('node:child_process');
+}
+
 function settleRawMode(): void {
   const resolve = settle;
   settle = undefined;
@@ -66,6 +83,7 @@ function settleRawMode(): void {
 export function restoreTerminal(): void {
   if (!raw) return;
   raw = false;
+  sttyDue = false;
   // An stty still at work would apply raw settings over the restored ones: it goes first.
   stty?.kill('SIGKILL');
   completeRawMode();
@@ -73,12 +91,13 @@ export function restoreTerminal(): void {
 }
 
 /**
- * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS: for a client
- * that must write to the terminal (a status line) before the event loop could tell it. Until
- * the event loop reaps it, an ended stty is a zombie: that is what /proc shows, and a zombie
- * can no longer touch the terminal.
+ * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS, starting it if
+ * it is due: for a client that must write to the terminal (a status line) before the event
+ * loop could tell it. Until the event loop reaps it, an ended stty is a zombie: that is what
+ * /proc shows, and a zombie can no longer touch the terminal.
  */
 export function completeRawMode(): void {
+  finishRawMode();
   const child = stty;
   stty = undefined;
   if (child?.pid !== undefined) {

@@ -1,8 +1,9 @@
 // The client's terminal while it enters raw mode. Node's setRawMode is immediate; the rest of
 // cfmakeraw (output post-processing off) is stty's, a child the client does not wait for:
-// keys flow at once, but nothing may reach the terminal until stty has ended, and a client
-// that leaves meanwhile must restore the terminal only after it. Here stty is made slow (a
-// wrapper first in PATH), so that everything happens inside that window.
+// keys flow at once, but nothing that post-processing could change may reach the terminal
+// until stty has ended, and a client that leaves meanwhile must restore the terminal only
+// after it. Here stty is made slow (a wrapper first in PATH), so that everything happens
+// inside that window.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,10 +17,11 @@ const RAWWRITE = `${FIXTURES}/rawwrite.mjs`;
 const SLOW_STTY_DELAY_S = 0.5;
 
 let sandbox: Sandbox;
+let realStty: string;
 let slowPath: NodeJS.ProcessEnv;
 beforeEach(() => {
   sandbox = new Sandbox();
-  const realStty = execFileSync('/bin/sh', ['-c', 'command -v stty'], { encoding: 'latin1' }).trim();
+  realStty = execFileSync('/bin/sh', ['-c', 'command -v stty'], { encoding: 'latin1' }).trim();
   const bin = sandbox.path('slow-bin');
   fs.mkdirSync(bin);
   fs.writeFileSync(`${bin}/stty`, `#!/bin/sh\nsleep ${SLOW_STTY_DELAY_S}\nexec "${realStty}" "$@"\n`, { mode: 0o755 });
@@ -39,7 +41,7 @@ async function detachedSession(program: string[]): Promise<string> {
 }
 
 describe('while stty is still at work', () => {
-  it('holds the session\'s output back: a bare \\n the program writes at attach time stays 0a', async () => {
+  it('holds the session\'s output back from its first \\n: a bare \\n the program writes at attach time stays 0a', async () => {
     sandbox.leavesMaster('the writer never ends; teardown kills the session');
     // The program writes all the time, so output reaches the client with the session's first answer.
     const socket = await detachedSession([RAWWRITE, '--repeat', Buffer.from('BEGIN>A\nB<END').toString('hex')]);
@@ -51,6 +53,32 @@ describe('while stty is still at work', () => {
     const shown = term.output.subarray(0, from).toString('latin1').replace('READY\r\n', '');
     expect(shown, JSON.stringify(shown)).not.toContain('\r');
     expect(shown).toContain('BEGIN>A\nB<END');
+  });
+
+  it('shows the output up to its first byte post-processing could change (\\n here) at once; the rest once stty has ended', async () => {
+    sandbox.leavesMaster('the program waits on; teardown kills the session');
+    // An stty that waits until the test lets it go, whatever the load.
+    const gate = sandbox.path('gate');
+    execFileSync('mkfifo', [gate]);
+    const bin = sandbox.path('gated-bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(`${bin}/stty`, `#!/bin/sh\nread line < "${gate}"\nexec "${realStty}" "$@"\n`, { mode: 0o755 });
+    const early = 'SHOWN AT ONCE \x1b[1;2H';
+    // Raw itself, the program answers the first key with one write; the file `ready` says it is raw.
+    const script = `stty raw -echo; : > ready; head -c 1 >/dev/null; printf 'SHOWN AT ONCE \\033[1;2H\\nheld'; exec cat >/dev/null`;
+    const socket = await detachedSession(['-e', `require('node:child_process').spawnSync('/bin/sh', ['-c', ${JSON.stringify(script)}], { stdio: 'inherit' })`]);
+    await waitUntil(() => fs.existsSync(sandbox.path('ready')), 'the program to be in raw mode');
+    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    term.write('k');
+    const stty = await waitForChildNamed(term.pid, 'stty');
+    const shown = await term.waitFor(early);
+    // stty cannot have ended: it waits at the gate.
+    expect(hasEnded(stty)).toBe(false);
+    await fs.promises.writeFile(gate, 'go\n');
+    await term.waitFor('held', { from: shown });
+    // The rest was held until then: its \n reached the terminal bare, not as ONLCR's \r\n.
+    // (The terminal itself echoed the k, typed before it was in raw mode.)
+    expect(term.text.replace(/^k/, '')).toBe(`${early}\nheld`);
   });
 
   it('passes a key typed as the client starts to the program exactly once', async () => {
