@@ -307,6 +307,31 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * CPU time, in seconds, of a process's threads other than its main one: in a Node process,
+ * V8's helpers (its optimizing compiler, and the garbage collector's helpers unless it runs
+ * with --single-threaded-gc) and libuv's thread pool. From each thread's schedstat (run time
+ * in ns), or its stat (in ticks) where there is none; 0 once the process is gone.
+ */
+export function helperThreadsCpuSeconds(pid) {
+  let tids;
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  let seconds = 0;
+  for (const tid of tids) {
+    if (tid === String(pid)) continue;
+    try {
+      seconds += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]) / 1e9;
+    } catch {
+      seconds += cpuSeconds(`${pid}/task/${tid}`);
+    }
+  }
+  return seconds;
+}
+
 /** USER_HZ: what /proc/PID/stat counts CPU time in; 100 on every Linux that matters. */
 const CLOCK_TICKS_PER_SECOND = 100;
 

@@ -279,6 +279,8 @@ function buildRows(results) {
         : undefined;
       rows.push(row(`relay CPU (master+clients), ${viewers} viewer${viewers > 1 ? 's' : ''}`, 'ms/MiB', figures, target));
     }
+    const helperRuns = Object.fromEntries(Object.entries(runsFor(1)).filter(([tool]) => tool !== 'direct'));
+    rows.push(row('  of it in helper threads (compiling), 1 viewer', 'ms/MiB', pick(helperRuns, (run) => run.relayHelperCpuMsPerMiB)));
     rows.push(row('machine CPU busy, 16 viewers', '%', pick(runsFor(16), (run) => run.machineBusy)));
     for (const viewers of CONFIG.viewerCounts) {
       const runs = runsFor(viewers);

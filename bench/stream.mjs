@@ -3,7 +3,7 @@
 // nothing kept), and timed from the moment the writer is told to start.
 
 import fs from 'node:fs';
-import { childPids, cpuSeconds, machineCpuSeconds, waitUntil } from './procs.mjs';
+import { childPids, cpuSeconds, helperThreadsCpuSeconds, machineCpuSeconds, waitUntil } from './procs.mjs';
 import { attachViewer, finishedRound, removeLogFiles, startSession, stopMaster, writerCommand } from './session.mjs';
 
 const PATTERN_LINE_BYTES = 16;
@@ -207,18 +207,22 @@ export class PatternSession {
 
   /**
    * CPU seconds used so far by each role: the program (writer), the master, the clients
-   * together, and this benchmark process (the reader of every terminal).
+   * together, and this benchmark process (the reader of every terminal). Of the master's and
+   * the clients', what their helper threads used (a new dt process's compiling, mostly).
    */
   cpuSnapshot() {
-    const sum = (pids) => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
+    const sum = (pids, measure = cpuSeconds) => pids.reduce((total, pid) => total + measure(pid), 0);
     const usage = process.cpuUsage();
     const machine = machineCpuSeconds();
     const common = { bench: (usage.user + usage.system) / 1e6, machineBusy: machine.busy, machineIdle: machine.idle };
-    if (this.tool === 'direct') return { program: cpuSeconds(this.viewers[0].pid), master: 0, clients: 0, ...common };
+    if (this.tool === 'direct') return { program: cpuSeconds(this.viewers[0].pid), master: 0, clients: 0, masterHelpers: 0, clientHelpers: 0, ...common };
+    const clientPids = this.viewers.map((viewer) => viewer.pid);
     return {
       program: sum(childPids(this.masterPid)),
       master: cpuSeconds(this.masterPid),
-      clients: sum(this.viewers.map((viewer) => viewer.pid)),
+      clients: sum(clientPids),
+      masterHelpers: helperThreadsCpuSeconds(this.masterPid),
+      clientHelpers: sum(clientPids, helperThreadsCpuSeconds),
       ...common,
     };
   }
@@ -247,6 +251,9 @@ export function summarizeRound({ startedAt, checks, timedOut, total, cpu }) {
     cpu,
     // What relaying cost: CPU ms of the master and clients per MiB that reached a viewer.
     relayCpuMsPerMiB: cpu ? ((cpu.master + cpu.clients) * 1000) / deliveredMiB : undefined,
+    // Of that, what the master's and clients' helper threads cost: mostly V8 compiling a new
+    // process's code, which every run pays once since each starts a fresh session.
+    relayHelperCpuMsPerMiB: cpu ? ((cpu.masterHelpers + cpu.clientHelpers) * 1000) / deliveredMiB : undefined,
     // Share of the machine's CPU time (all cores) that was busy during the round, ours or not.
     machineBusy: cpu ? cpu.machineBusy / (cpu.machineBusy + cpu.machineIdle) : undefined,
   };
