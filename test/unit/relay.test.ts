@@ -161,3 +161,31 @@ it('two viewers, one reading as output comes, one with a backlog: each gets ever
   const slowGot = await receiveOutput(slow.reader, all.length);
   expect(slowGot.equals(all)).toBe(true);
 });
+
+/** Hands the relay a full pty read (one that says more is coming), lent as the pty lends it. */
+function broadcastFullRead(): Buffer {
+  const piece = randomBytes(4_000);
+  const lent = Buffer.from(piece);
+  relay.broadcast(lent);
+  lent.fill(0xee);
+  return piece;
+}
+
+it('full reads are sent by the gathering timer, each time it is armed again, also while a disarmed one is pending', async () => {
+  const { viewer, reader } = await socketPair();
+  relay.addViewer(viewer);
+  // Armed, fired, armed again: the timer that already fired must fire again.
+  for (let round = 0; round < 3; round++) {
+    const piece = broadcastFullRead();
+    const got = await receiveOutput(reader, piece.length);
+    reader.pause();
+    expect(got.equals(piece), `round ${round}`).toBe(true);
+  }
+  // Armed, disarmed by a short read while pending, armed again at once.
+  const sent = [broadcastFullRead(), Buffer.from('$ ')];
+  relay.broadcast(Buffer.from(sent[1]!));
+  sent.push(broadcastFullRead());
+  const all = Buffer.concat(sent);
+  const got = await receiveOutput(reader, all.length);
+  expect(got.equals(all)).toBe(true);
+});
