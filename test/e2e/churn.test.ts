@@ -7,7 +7,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   FIXTURES, PatternChecker, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, patternOffsetOf,
-  residentBytes, waitForViewers, waitUntil,
+  anonymousResidentBytes, waitForViewers, waitUntil,
 } from './harness.js';
 import {
   FrameDecoder, FrameType, PROTOCOL_VERSION, RedrawMethod, encodeAttach, encodeFrame, encodeHello,
@@ -126,7 +126,7 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
   await waitForViewers(socket, 1, STEP_TIMEOUT_MS);
   // Quiet: the listening socket and the stayer's connection, nothing else.
   await waitUntil(() => socketCount(masterPid) === 2, 'the master to hold only its listening socket and the stayer', STEP_TIMEOUT_MS);
-  const baseline = { fds: openDescriptorCount(masterPid), rss: residentBytes(masterPid) };
+  const baseline = { fds: openDescriptorCount(masterPid), rss: anonymousResidentBytes(masterPid) };
   stayer.write('g');
   await waitUntil(() => stayerCheck.matched >= 256 * KiB, 'the stream to flow', STEP_TIMEOUT_MS);
   const startedAt = Date.now();
@@ -187,8 +187,8 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
   await waitForViewers(socket, 1, STEP_TIMEOUT_MS);
   await waitUntil(() => openDescriptorCount(masterPid) === baseline.fds,
     `the master's descriptors back to ${baseline.fds} (now ${openDescriptorCount(masterPid)})`);
-  const rss = residentBytes(masterPid);
-  console.log(`master: ${baseline.fds} descriptors before and after; VmRSS ${(baseline.rss / MiB).toFixed(1)} MiB before, ` +
+  const rss = anonymousResidentBytes(masterPid);
+  console.log(`master: ${baseline.fds} descriptors before and after; RssAnon ${(baseline.rss / MiB).toFixed(1)} MiB before, ` +
     `${(rss / MiB).toFixed(1)} MiB after`);
   expect(rss - baseline.rss).toBeLessThan(32 * MiB);
   expect((await masterInfo(socket)).clients).toBe(1);

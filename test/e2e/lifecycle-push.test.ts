@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Peer, Sandbox, blockedWriting, hasEnded, residentBytes, waitForChildNamed, waitForViewers, waitUntil, type Term } from './harness.js';
+import { DT, FIXTURES, Peer, Sandbox, blockedWriting, hasEnded, anonymousResidentBytes, waitForChildNamed, waitForViewers, waitUntil, type Term } from './harness.js';
 import { FrameType, RedrawMethod, encodeAttach, encodeDataFrames } from '../../src/common/protocol.js';
 import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
 
@@ -79,7 +79,7 @@ it('dt -p into a program that is not reading is held back after 1 MiB + 1 MiB: m
   });
   await term.waitFor('READY');
   const masterPid = await sandbox.trackMaster(socket);
-  const baseline = residentBytes(masterPid);
+  const baseline = anonymousResidentBytes(masterPid);
 
   // cat feeds dt -p through a pipe; its file position is how far the push has got.
   const pusher = spawn('/bin/sh', ['-c', `cat '${payloadFile}' | '${process.execPath}' '${DT}' -p '${socket}'`], { cwd: sandbox.dir, stdio: 'ignore' });
@@ -89,7 +89,7 @@ it('dt -p into a program that is not reading is held back after 1 MiB + 1 MiB: m
   trackPid(cat);
   let peak = baseline;
   const pushed = (): number => {
-    peak = Math.max(peak, residentBytes(masterPid));
+    peak = Math.max(peak, anonymousResidentBytes(masterPid));
     if (hasEnded(cat)) return payload.length; // cat has read it all and gone
     try {
       return Number(/^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${cat}/fdinfo/3`, 'latin1'))![1]);
@@ -108,7 +108,7 @@ it('dt -p into a program that is not reading is held back after 1 MiB + 1 MiB: m
     return (now > MiB && unchangedLooks >= 5) || now >= payload.length;
   }, 'the push to stall, or to finish without the program reading', 30_000);
   const held = pushed();
-  console.log(`push held after ${(held / MiB).toFixed(1)} of ${payload.length / MiB} MiB; master VmRSS ${(baseline / MiB).toFixed(1)} -> ${(peak / MiB).toFixed(1)} MiB`);
+  console.log(`push held after ${(held / MiB).toFixed(1)} of ${payload.length / MiB} MiB; master RssAnon ${(baseline / MiB).toFixed(1)} -> ${(peak / MiB).toFixed(1)} MiB`);
   // 1 MiB queued for the program and 1 MiB held in the connection, plus what the kernel's pipe,
   // socket and pty buffers and one read of each side hold: well under 1 MiB more.
   expect(held, 'bytes dt -p took while the program read nothing').toBeGreaterThanOrEqual(2 * MiB);

@@ -1,5 +1,5 @@
 // What no client can make the master hold: input nobody reads, replies nobody reads, frames
-// never finished, connections that do nothing. Memory is read from /proc (VmRSS), the
+// never finished, connections that do nothing. Memory is read from /proc (RssAnon), the
 // connections the master keeps from its descriptors, what a client was told from its socket.
 
 import { spawn } from 'node:child_process';
@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  DT, FIXTURES, Peer, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, residentBytes, waitForViewers, waitUntil,
+  DT, FIXTURES, Peer, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, anonymousResidentBytes, waitForViewers, waitUntil,
 } from './harness.js';
 import { FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeHello } from '../../src/common/protocol.js';
 import { killTracked, runDt, trackPid } from './lifecycle-helpers.js';
@@ -32,19 +32,19 @@ async function startNonReadingSession(socket: string): Promise<number> {
   return sandbox.trackMaster(socket);
 }
 
-/** Samples a process's VmRSS until stopped; returns the peak. */
+/** Samples a process's RssAnon until stopped; returns the peak. */
 function samplePeak(pid: number): () => number {
-  let peak = residentBytes(pid);
+  let peak = anonymousResidentBytes(pid);
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, residentBytes(pid));
+      peak = Math.max(peak, anonymousResidentBytes(pid));
     } catch {
       // The master is gone: the test fails on its own terms.
     }
   }, 10);
   return () => {
     clearInterval(timer);
-    return Math.max(peak, residentBytes(pid));
+    return Math.max(peak, anonymousResidentBytes(pid));
   };
 }
 
@@ -77,7 +77,7 @@ it('SIGKILLed dt -p writers into a program that reads nothing pin a bounded amou
   const masterPid = await startNonReadingSession(socket);
   const payload = sandbox.path('payload');
   fs.writeFileSync(payload, Buffer.alloc(4 * MiB, 0x61));
-  const before = residentBytes(masterPid);
+  const before = anonymousResidentBytes(masterPid);
   const peak = samplePeak(masterPid);
   const WRITERS = 20;
   for (let writer = 0; writer < WRITERS; writer++) {
@@ -97,7 +97,7 @@ it('SIGKILLed dt -p writers into a program that reads nothing pin a bounded amou
     await exited;
   }
   const highest = peak();
-  console.log(`${WRITERS} SIGKILLed writers: master VmRSS ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 48 -> 118 MiB for 30)`);
+  console.log(`${WRITERS} SIGKILLed writers: master RssAnon ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 48 -> 118 MiB for 30)`);
   // 1 MiB + 1 MiB queued for the program, 4 MiB held for all clients, a read per connection,
   // and up to 8 MiB of garbage between collections: far below 20 writers x 2 MiB.
   expect(highest - before).toBeLessThan(32 * MiB);
@@ -109,7 +109,7 @@ it('SIGKILLed dt -p writers into a program that reads nothing pin a bounded amou
 it('Info requests sent without reading the replies: the master stops answering and drops the connection', async () => {
   const socket = sandbox.path('s');
   const masterPid = await startNonReadingSession(socket);
-  const before = residentBytes(masterPid);
+  const before = anonymousResidentBytes(masterPid);
   const peak = samplePeak(masterPid);
   const requests = Buffer.alloc(HEADER_BYTES * 20_000);
   for (let index = 0; index < 20_000; index++) requests[index * HEADER_BYTES] = FrameType.Info;
@@ -121,7 +121,7 @@ it('Info requests sent without reading the replies: the master stops answering a
   // Dropped: the master no longer holds their descriptors (it closes a connection that never reads).
   await waitUntil(() => openDescriptorCount(masterPid) <= withConnections - connections.length, 'the master to drop the 10 connections', 30_000);
   const highest = peak();
-  console.log(`10 x 20,000 unread Info requests: master VmRSS ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 284 MiB, then 73-82)`);
+  console.log(`10 x 20,000 unread Info requests: master RssAnon ${mib(before)} MiB before, peak ${mib(highest)} MiB (was 284 MiB, then 73-82)`);
   // About 10 MiB: each read is handled 256 frames at a time (all 13,000 of a read at once grew it by 26-36 MiB).
   expect(highest - before).toBeLessThan(20 * MiB);
   // What each one was sent: replies up to the limit (and what the kernel held), never 20,000.
@@ -142,7 +142,7 @@ it(`unfinished frames are bounded in total, connections beyond ${MAX_CONNECTIONS
   const socket = sandbox.path('s');
   const masterPid = await startNonReadingSession(socket);
   const baselineFds = openDescriptorCount(masterPid);
-  const before = residentBytes(masterPid);
+  const before = anonymousResidentBytes(masterPid);
   const peak = samplePeak(masterPid);
   // Each announces a frame of the largest size and sends all of it but its last byte.
   const unfinished = Buffer.alloc(HEADER_BYTES + MAX_FRAME_BYTES - 1, 0x62);
@@ -161,13 +161,13 @@ it(`unfinished frames are bounded in total, connections beyond ${MAX_CONNECTIONS
     'the connections beyond the limit to be told why');
   const told = connections.flatMap((peer) => peer.frames.filter((frame) => frame.type === FrameType.Error).map((frame) => frame.payload.toString()));
   expect(new Set(told)).toEqual(new Set([turnedAway]));
-  const whileHeld = residentBytes(masterPid);
+  const whileHeld = anonymousResidentBytes(masterPid);
   const heldAt = Date.now();
   // Left unfinished: closed once idle, with a reason.
   await waitUntil(() => openDescriptorCount(masterPid) <= baselineFds, 'the master to close the unfinished frames', 60_000);
   const highest = peak();
   console.log(`all closed ${Date.now() - heldAt} ms after the last was turned away`);
-  console.log(`${CONNECTIONS} unfinished 256 KiB frames: master VmRSS ${mib(before)} MiB before, ${mib(whileHeld)} MiB while held, ` +
+  console.log(`${CONNECTIONS} unfinished 256 KiB frames: master RssAnon ${mib(before)} MiB before, ${mib(whileHeld)} MiB while held, ` +
     `peak ${mib(highest)} MiB (was 315 MiB for 1,000)`);
   expect(highest - before).toBeLessThan(64 * MiB);
   for (const peer of connections) peer.close();

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   FIXTURES, PatternChecker, Peer, Sandbox, hasEnded, attachThenReport, checkPattern, childPids, freshTerminalModes, masterInfo, processState,
-  residentBytes, statusLinePattern, waitForViewers, waitUntil, type Term,
+  anonymousResidentBytes, statusLinePattern, waitForViewers, waitUntil, type Term,
 } from './harness.js';
 import { FrameType, encodeFrame } from '../../src/common/protocol.js';
 import { CUT_OFF_FLUSH_MS, MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/master/relay.js';
@@ -74,9 +74,9 @@ it('a stopped viewer beside a normal one: the normal one gets every byte, master
   // The program stays after its stream, so that the cut-off viewer's flush does not race its exit.
   const { socket, masterPid, modesBefore, normal, normalCheck, stopped, stoppedPid } =
     await besideStoppedViewer(TOTAL, { PATTERN_STAY: '1' });
-  const baselineRss = residentBytes(masterPid);
+  const baselineRss = anonymousResidentBytes(masterPid);
   let peakRss = baselineRss;
-  const sampler = setInterval(() => { peakRss = Math.max(peakRss, residentBytes(masterPid)); }, 10);
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, anonymousResidentBytes(masterPid)); }, 10);
   const startedAt = Date.now();
   try {
     normal.write('g');
@@ -86,7 +86,7 @@ it('a stopped viewer beside a normal one: the normal one gets every byte, master
   } finally {
     clearInterval(sampler);
   }
-  console.log(`${TOTAL / MiB} MiB to the normal viewer in ${Date.now() - startedAt} ms; master VmRSS ` +
+  console.log(`${TOTAL / MiB} MiB to the normal viewer in ${Date.now() - startedAt} ms; master RssAnon ` +
     `${(baselineRss / MiB).toFixed(1)} MiB before, peak ${(peakRss / MiB).toFixed(1)} MiB`);
   expect(normalCheck.matched).toBe(TOTAL);
   expect(normalCheck.tail).toBe(`END ${TOTAL}\n`);
