@@ -17,7 +17,7 @@ import { signalName, signalNumber } from '../common/signals.js';
 import { unchangedStartLength } from './post-processing.js';
 import { completeRawMode, enterRawMode, finishRawMode, restoreTerminal } from './raw-mode.js';
 import {
-  hasJobControl, printStatusLine, readKeys, resetProgramModes, stopReadingKeys, terminalHungUp, windowSize,
+  hasJobControl, printStatusLine, readKeys, readTypedKeys, resetProgramModes, stopReadingKeys, terminalHungUp, windowSize,
 } from './terminal.js';
 
 /** The one buffer every read of the session's socket lands in. */
@@ -47,8 +47,11 @@ export async function attach(socketPath: string, options: ClientOptions): Promis
   const rawMode = enterRawMode();
   // Refused or failed before attaching: the error is printed on a restored terminal.
   onShutdown(restoreTerminal);
-  // Keys typed from now on are read at once (raw: never cooked) and passed on once connected.
+  // Keys typed before the client started go with the attach request; later ones are read at
+  // once (raw: never cooked) and passed on from the moment there is a connection.
   const typedEarly: Buffer[] = [];
+  const typed = readTypedKeys();
+  if (typed !== undefined) typedEarly.push(typed);
   readKeys((keys) => typedEarly.push(Buffer.from(keys)), () => { /* the attachment meets it again */ });
   const reads = new LentReads(SOCKET_READ_BUFFER_BYTES);
   let attachment: Attachment | undefined;
@@ -59,10 +62,9 @@ export async function attach(socketPath: string, options: ClientOptions): Promis
       request: attachRequest(options),
       onConnected: (socket) => {
         attachment = new Attachment(socket, reads, options, rawMode, typedEarly);
-        // stty forks once the attach request and the keys typed so far are on their way: now
-        // if some have been read, else after this turn of the event loop, which reads them.
-        if (typedEarly.length > 0) finishRawMode();
-        else setImmediate(finishRawMode);
+        // The attach request and the keys typed so far are on their way: the fork of stty
+        // overlaps the master's answer.
+        finishRawMode();
       },
     }) as AttachableSession;
   } catch (error) {
@@ -92,9 +94,9 @@ class Attachment {
   private lastError: string | undefined;
   private waitingForTerminal = false;
   /**
-   * False until the terminal is in full raw mode: the session's frames wait until then (views
-   * of the last read, which stays unread over until they are shown), and so does its end;
-   * only output that post-processing passes unchanged goes before, up to its first other byte.
+   * False until the terminal is in full raw mode. Until then the session's output is shown up
+   * to its first byte that post-processing could change; from there on its frames wait (views
+   * of the last read, which stays unread over while any wait), and so does its end.
    */
   private terminalReady = false;
   private held: Frame[] = [];
@@ -134,16 +136,16 @@ class Attachment {
     // What came with the hello, copied out of the reads: its views stay valid.
     this.onSocketRead(session.decoder.takeBuffered());
     this.reads.take = this.onSocketRead;
+    if (this.mayRead()) this.socket.resume();
     // Once the attach request is on its way: loading node:v8 (0.3 ms) overlaps the master's answer.
     setImmediate(() => void import('./tier-up.js').then((tierUp) => tierUp.tierUpSooner()));
     return this.exitCode;
   }
 
-  /** Holds the session's frames until raw mode is complete: a bare \n must reach the terminal as it is. */
+  /** Holds the session's frames that must wait until raw mode is complete: a bare \n must reach the terminal as it is. */
   private showOnceRawMode(): void {
     const rawMode = this.rawMode;
     this.terminalReady = false;
-    this.socket.pause();
     void rawMode.then(() => {
       if (this.done || rawMode !== this.rawMode) return;
       this.terminalReady = true;
@@ -183,8 +185,13 @@ class Attachment {
       return false;
     }
     this.onFrames(frames);
-    return this.terminalReady && !this.waitingForTerminal;
+    return !this.waitingForTerminal && this.held.length === 0;
   };
+
+  /** False while the last read is still needed: the terminal holds some of it, or frames of it wait for raw mode. */
+  private mayRead(): boolean {
+    return !this.done && !this.waitingForTerminal && this.held.length === 0;
+  }
 
   private readonly onSocketClose = (): void => {
     // Its last frames (an error, the exit status) are told first.
@@ -282,7 +289,7 @@ class Attachment {
   private readonly onShown = (): void => {
     if (!this.waitingForTerminal || process.stdout.writableLength > 0) return;
     this.waitingForTerminal = false;
-    if (!this.done && this.terminalReady) this.socket.resume();
+    if (this.mayRead()) this.socket.resume();
   };
 
   /** Keys to the program, up to a detach or suspend key, which act here; `chunk` is lent (see readKeys). */

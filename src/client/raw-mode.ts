@@ -49,14 +49,15 @@ export function finishRawMode(): void {
 
 /**
  * Looked up here, not by the forked child: the client waits until the child has exec-ed, and
- * each directory of PATH it tries costs it far more than a stat here. In the C locale, as
- * loading another costs stty time and it says nothing we read.
+ * each directory of PATH it tries costs it far more than a stat here. With no environment
+ * but the C locale: loading another costs stty time and it says nothing we read, and copying
+ * the user's environment for it costs the client time (stty sets modes from its arguments).
  */
 function startStty(): void {
   const found = findExecutable('stty', process.env['PATH']);
   const child = childProcess().spawn(typeof found === 'string' ? found : 'stty', STTY_ARGUMENTS, {
     stdio: ['inherit', 'ignore', 'ignore'],
-    env: { ...process.env, LC_ALL: 'C' },
+    env: { LC_ALL: 'C' },
   });
   stty = child;
   const ended = (): void => {

@@ -10,6 +10,7 @@ import type { LentReads } from '../common/lent-reads.js';
 import { readStatFields } from '../common/process-stat.js';
 import { isMasterAlive, readRecords } from '../common/registry.js';
 import { connectSocket, isSymbolicLink } from '../common/socket.js';
+import { writeAtOnce } from '../common/write-at-once.js';
 
 /**
  * A running master answers at once, one still starting as soon as Node has started (the
@@ -34,21 +35,35 @@ export interface SessionOptions {
    * has accepted the hello, and ignores it otherwise
    */
   request?: Buffer;
-  /** may write more, from the moment the hello is on its way */
+  /**
+   * may write more, from the moment the hello is on its way: at once, before the connection is
+   * known to have succeeded (if it has not, the writes are dropped and openSession rejects)
+   */
   onConnected?: (socket: net.Socket) => void;
 }
 
 /** Connects and exchanges hellos. */
 export async function openSession(socketPath: string, { reads, request, onConnected }: SessionOptions = {}): Promise<SessionConnection> {
+  const hello = encodeHello({ version: PROTOCOL_VERSION, pid: 0 });
+  const greeting = request === undefined ? hello : Buffer.concat([hello, request]);
+  // Once connected, a failed write or an end (a master that cannot take the connection) may
+  // come before the listeners below: it is kept for them.
+  let early: { error?: Error } | undefined;
+  const keepEarlyError = (error: Error): void => { early ??= { error }; };
+  const keepEarlyClose = (): void => { early ??= {}; };
   let socket: net.Socket;
   try {
-    socket = await connectSocket(socketPath, reads?.onread);
+    // The hello goes as the connection is made, not a turn of the event loop later: the master
+    // has it while this client goes on (a connection that failed takes it into its queue).
+    socket = await connectSocket(socketPath, reads?.onread, (connecting) => {
+      connecting.on('error', keepEarlyError);
+      connecting.on('close', keepEarlyClose);
+      writeAtOnce(connecting, greeting);
+      onConnected?.(connecting);
+    });
   } catch (error) {
     throw connectError(socketPath, error);
   }
-  const hello = encodeHello({ version: PROTOCOL_VERSION, pid: 0 });
-  socket.write(request === undefined ? hello : Buffer.concat([hello, request]));
-  onConnected?.(socket);
   const decoder = new FrameDecoder();
   return new Promise((resolve, reject) => {
     const fail = (reason: string, cause?: unknown): void => {
@@ -96,6 +111,8 @@ export async function openSession(socketPath: string, { reads, request, onConnec
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onError);
+      socket.off('error', keepEarlyError);
+      socket.off('close', keepEarlyClose);
     };
     if (reads) {
       // The hello's reads are copied: they are few and short, and what follows it is kept.
@@ -108,6 +125,8 @@ export async function openSession(socketPath: string, { reads, request, onConnec
     }
     socket.on('close', onClose);
     socket.on('error', onError);
+    if (early?.error) onError(early.error);
+    else if (early) onClose();
   });
 }
 

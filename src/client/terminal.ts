@@ -75,6 +75,49 @@ export function terminalInput(): tty.ReadStream {
   return input;
 }
 
+/** O_NONBLOCK in the octal flags of /proc/PID/fdinfo/FD. */
+const O_NONBLOCK = 0o4000;
+/** Enough for the pos, flags and mnt_id lines of a terminal's /proc/PID/fdinfo/FD (about 60 bytes). */
+const FDINFO_BYTES = 256;
+
+/**
+ * Keys typed before the client started (the terminal holds them), read at once rather than in
+ * a later turn of the event loop, so that they can go with the attach request; undefined when
+ * there are none. Only where the read cannot wait: libuv reads the terminal through a
+ * descriptor of its own, non-blocking unless it could not reopen the terminal (a Linux
+ * console), as /proc/self/fdinfo says. Call before readKeys().
+ */
+export function readTypedKeys(): Buffer | undefined {
+  const fd = (terminalInput() as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+  // fd 0 itself: libuv could not reopen the terminal and left it blocking.
+  if (fd === undefined || fd <= 0 || !isNonBlocking(fd)) return undefined;
+  const keys = Buffer.allocUnsafe(KEYS_BUFFER_BYTES);
+  try {
+    const count = fs.readSync(fd, keys);
+    return count > 0 ? keys.subarray(0, count) : undefined;
+  } catch {
+    return undefined; // EAGAIN: nothing typed; another error (EIO: hung up) reaches readKeys' reader too
+  }
+}
+
+/** Read in one go into a small buffer (readFileSync of a /proc file, whose size is unknown, costs twice as much). */
+function isNonBlocking(fd: number): boolean {
+  const info = Buffer.allocUnsafe(FDINFO_BYTES);
+  let length: number;
+  try {
+    const file = fs.openSync(`/proc/self/fdinfo/${fd}`, 'r');
+    try {
+      length = fs.readSync(file, info, 0, info.length, 0);
+    } finally {
+      fs.closeSync(file);
+    }
+  } catch {
+    return false; // no /proc: the keys wait for the event loop
+  }
+  const flags = /^flags:\s*([0-7]+)$/m.exec(info.toString('latin1', 0, length))?.[1];
+  return flags !== undefined && (Number.parseInt(flags, 8) & O_NONBLOCK) !== 0;
+}
+
 /**
  * Reads keys from the terminal until stopReadingKeys(), or until another reader takes over; a
  * failed read (a hangup's EIO) goes to onError.

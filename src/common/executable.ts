@@ -27,7 +27,9 @@ export function findExecutable(name: string, searchPath: string | undefined, cwd
 
 function checkExecutable(file: string, followInterpreter = true): ExecutableLookup {
   try {
-    const stat = fs.statSync(fsPath(file));
+    // Most entries of PATH lack the program: no exception for those (each costs 20-30 us).
+    const stat = fs.statSync(fsPath(file), { throwIfNoEntry: false });
+    if (stat === undefined) return { reason: 'No such file or directory' };
     if (stat.isDirectory()) return { reason: 'Permission denied' };
     fs.accessSync(fsPath(file), fs.constants.X_OK);
     return (followInterpreter ? checkInterpreter(file) : undefined) ?? file;

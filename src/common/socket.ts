@@ -135,10 +135,16 @@ export function markAttached(socketPath: string, attached: boolean): void {
   }
 }
 
-/** onread: the socket's reads go to onread.callback, in onread.buffer (see net.Socket), not to 'data'. */
-export function connectSocket(socketPath: string, onread?: net.OnReadOpts): Promise<net.Socket> {
+/**
+ * onread: the socket's reads go to onread.callback, in onread.buffer (see net.Socket), not to
+ * 'data'. opened: called with the socket as soon as it exists, before Node reports the
+ * connection (a turn of its event loop later): connect(2) to a unix socket has then already
+ * succeeded or failed, and what is written to the socket's descriptor goes at once.
+ */
+export function connectSocket(socketPath: string, onread?: net.OnReadOpts, opened?: (socket: net.Socket) => void): Promise<net.Socket> {
   return withShortPath(socketPath, (shortPath) => new Promise<net.Socket>((resolve, reject) => {
     const socket = net.createConnection({ path: shortPath, ...(onread && { onread }) });
+    opened?.(socket);
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
