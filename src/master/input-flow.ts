@@ -8,7 +8,9 @@
 // Held input is handed to the program in the order clients started holding it, as the program
 // makes room; the input of a client that left still arrives in its turn, and still counts.
 // So input costs the master at most INPUT_HIGH_WATER_BYTES + CLIENT_HELD_INPUT_BYTES queued for
-// the program and TOTAL_HELD_INPUT_BYTES held, plus what one read of each connection carries.
+// the program and TOTAL_HELD_INPUT_BYTES held, plus what one read of each connection carries,
+// and the garbage their intake made, which is collected when holding starts and when a client
+// stops being read (memory.ts).
 
 import type { Connection } from './connection.js';
 
@@ -31,7 +33,8 @@ export class InputFlow {
   private readonly stopped = new Set<Connection>();
   private heldBytes = 0;
 
-  constructor(private readonly program: InputSink) {}
+  /** onHolding: called when input starts to be held and when a client stops being read. */
+  constructor(private readonly program: InputSink, private readonly onHolding: () => void = () => {}) {}
 
   /** Input held for all clients together. */
   get totalHeldBytes(): number {
@@ -44,12 +47,16 @@ export class InputFlow {
       this.program.write(data);
       return;
     }
+    if (this.heldBytes === 0) this.onHolding();
     this.holders.add(connection);
     connection.heldInput.append(data);
     this.heldBytes += data.length;
+    // The rest of the read that stopped a client still comes here: it is held, and counted once.
+    if (this.stopped.has(connection)) return;
     if (connection.heldInput.length > CLIENT_HELD_INPUT_BYTES || this.heldBytes > TOTAL_HELD_INPUT_BYTES) {
       connection.hold('input');
       this.stopped.add(connection);
+      this.onHolding();
     }
   }
 

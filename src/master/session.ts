@@ -96,7 +96,7 @@ export class Session {
     };
     supersedeRecords(spec.socket, process.pid);
     this.unlisted = writeRecord(this.record);
-    this.inputFlow = new InputFlow(program);
+    this.inputFlow = new InputFlow(program, () => this.collectGarbage.inputHeld());
     program.onInputDrained(() => this.inputFlow.release());
     this.relay = new Relay(program, spec.holdUntilAttach, (count) => socketFile.markAttached(count > 0));
     this.sizer = new ResizeRedraw(program);

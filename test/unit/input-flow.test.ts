@@ -89,4 +89,22 @@ describe('InputFlow', () => {
     const order = program.text().replace(/(.)\1*/g, '$1');
     expect(order).toBe('0abcdefghz');
   });
+
+  it('tells when input starts to be held and when a client stops being read, once each, not for every frame after', () => {
+    const program = new Program();
+    let holdings = 0;
+    const flow = new InputFlow(program, () => { holdings += 1; });
+    const client = connection();
+    flow.offer(client, chunk('a', INPUT_HIGH_WATER_BYTES + 1));
+    expect(holdings).toBe(0);
+    flow.offer(client, chunk('b', 10));
+    expect(holdings).toBe(1);
+    flow.offer(client, chunk('c', CLIENT_HELD_INPUT_BYTES));
+    expect(client.reading()).toBe(false);
+    expect(holdings).toBe(2);
+    // The rest of the read that stopped it, in small frames: held, and told of no more.
+    for (let i = 0; i < 1000; i++) flow.offer(client, chunk('d', 5));
+    expect(holdings).toBe(2);
+    expect(client.heldInput.length).toBe(10 + CLIENT_HELD_INPUT_BYTES + 5000);
+  });
 });
