@@ -185,9 +185,16 @@ export class FrameDecoder {
   private peek(count: number): Buffer {
     const first = this.pending[0]!;
     if (first.length >= count) return first.subarray(0, count);
-    const joined = Buffer.concat(this.pending);
-    this.pending = [joined];
-    return joined.subarray(0, count);
+    // Only the bytes asked for are joined: the rest of the read they end in stays where it is.
+    let pieces = 0;
+    let before = 0; // bytes in the pieces before the last one joined
+    while (before + this.pending[pieces]!.length < count) before += this.pending[pieces++]!.length;
+    const last = this.pending[pieces]!;
+    const joined = Buffer.concat(this.pending.slice(0, pieces + 1), count);
+    const rest = last.subarray(count - before);
+    if (rest.length > 0) this.pending.splice(0, pieces + 1, joined, rest);
+    else this.pending.splice(0, pieces + 1, joined);
+    return joined;
   }
 
   private take(count: number): Buffer {

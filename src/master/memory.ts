@@ -27,7 +27,7 @@
 // program that reads nothing grew the master by 12 to 15 MiB for the 2.6 MiB it took. So when
 // input starts to be held, and when a client stops being read, the young generation is
 // collected (0.2 to 0.5 ms), if INPUT_HELD_COLLECT_AFTER_BYTES came since the last one: the
-// same push now grows it by 6 to 9 MiB, and one into a program that keeps up costs a
+// same push now grows it by 6 to 7 MiB, and one into a program that keeps up costs a
 // collection per MiB or so.
 
 import v8 from 'node:v8';

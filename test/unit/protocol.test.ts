@@ -235,6 +235,33 @@ describe('FrameDecoder', () => {
     }
   });
 
+  it('gives identical frames when the stream is split in three at every pair of offsets', () => {
+    const { bytes, frames } = sampleStream();
+    for (let first = 0; first <= bytes.length; first++) {
+      for (let second = first; second <= bytes.length; second++) {
+        const decoder = new FrameDecoder();
+        const decoded = [
+          ...decoder.push(bytes.subarray(0, first)), ...decoder.push(bytes.subarray(first, second)), ...decoder.push(bytes.subarray(second)),
+        ];
+        expect(describeFrames(decoded), `split at ${first} and ${second}`).toEqual(frames);
+        expect(decoder.bufferedBytes).toBe(0);
+      }
+    }
+  });
+
+  it('joins a frame cut between reads out of its own bytes only, not the rest of the read it ends in', () => {
+    const [frame] = encodeDataFrames(FrameType.Input, patternedBytes(10_000));
+    const next = encodeDataFrames(FrameType.Input, patternedBytes(60_000))[0]!;
+    const decoder = new FrameDecoder();
+    expect(decoder.push(frame!.subarray(0, 6_000))).toEqual([]);
+    // The frame's end and most of the next one, in one read.
+    const [payload] = decoder.push(Buffer.concat([frame!.subarray(6_000), next.subarray(0, 50_000)]));
+    expect(payload!.payload.equals(patternedBytes(10_000))).toBe(true);
+    expect(payload!.payload.buffer.byteLength, 'memory the frame was joined in').toBeLessThan(frame!.length + 4096);
+    expect(decoder.bufferedBytes).toBe(50_000);
+    expect(decoder.push(next.subarray(50_000)).map((decoded) => decoded.payload.equals(patternedBytes(60_000)))).toEqual([true]);
+  });
+
   it('gives identical frames when the stream arrives one byte at a time', () => {
     const { bytes, frames } = sampleStream();
     const decoder = new FrameDecoder();
