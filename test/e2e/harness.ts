@@ -226,6 +226,8 @@ export class Sandbox {
   readonly dir: string;
   private terms: Term[] = [];
   private masters = new Set<number>();
+  /** Processes the test stopped (SIGSTOP): a stopped process ends on SIGKILL only. */
+  private stopped = new Set<number>();
   private leftoverReason: string | undefined;
 
   constructor() {
@@ -308,8 +310,25 @@ export class Sandbox {
     this.leftoverReason = reason;
   }
 
+  /**
+   * Stops a process the test started (a client in a terminal's shell, a master) with SIGSTOP,
+   * and makes sure teardown ends it: a stopped client whose terminal is closed waits for its
+   * SIGHUP until it is continued, which a test that failed half-way would never do.
+   */
+  stopProcess(pid: number): void {
+    this.stopped.add(pid);
+    process.kill(pid, 'SIGSTOP');
+  }
+
   async teardown(): Promise<void> {
     for (const term of this.terms) term.kill('SIGKILL');
+    for (const pid of this.stopped) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ESRCH: it ended (it was continued, and went its way).
+      }
+    }
     for (const pid of this.findMasters()) this.masters.add(pid);
     // A master whose program ended may still be handing its last words to the clients.
     if (this.leftoverReason === undefined) {

@@ -63,7 +63,7 @@ async function besideStoppedViewer(total: number, env?: NodeJS.ProcessEnv) {
   await waitForViewers(socket, 2);
   const stoppedPid = await clientPidOf(stopped.term);
   await clientPidOf(normal); // its dt reads the terminal: typing now reaches the program
-  process.kill(stoppedPid, 'SIGSTOP');
+  sandbox.stopProcess(stoppedPid);
   await waitUntil(() => processState(stoppedPid) === 'T', 'the client to be stopped');
   return { socket, masterPid, modesBefore, normal, normalCheck, stopped, stoppedPid };
 }
@@ -132,7 +132,7 @@ it('a stopped viewer alone does not block the program for ever: it is cut off af
   const stopped = attachWithReport(socket);
   await waitForViewers(socket, 1);
   const stoppedPid = await clientPidOf(stopped.term);
-  process.kill(stoppedPid, 'SIGSTOP');
+  sandbox.stopProcess(stoppedPid);
   await waitUntil(() => processState(stoppedPid) === 'T', 'the client to be stopped');
 
   // Start the stream from a connection that types without attaching.

@@ -102,7 +102,7 @@ it('the program is read only while a viewer has less than 256 KiB waiting: a sto
   await waitForViewers(socket, 1);
   let client = 0;
   await waitUntil(() => (client = childPids(viewer.pid)[0] ?? 0) > 0, 'the shell to start dt');
-  process.kill(client, 'SIGSTOP');
+  sandbox.stopProcess(client);
   await waitUntil(() => processState(client) === 'T', 'the client to be stopped');
   // The stopped client reads no keys: the stream is started from a connection that types.
   const typist = await Peer.connect(socket);
