@@ -297,6 +297,21 @@ export class Sandbox {
     return pids;
   }
 
+  /** dtach processes serving a socket in this sandbox (their command line names it). */
+  private findDtachMasters(): number[] {
+    const pids: number[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const [command, ...args] = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        if (path.basename(command ?? '') === 'dtach' && args.some((arg) => arg.startsWith(`${this.dir}/`))) pids.push(Number(entry));
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+    return pids;
+  }
+
   private isInEnvironmentOf(pid: string): boolean {
     return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`XDG_STATE_HOME=${path.join(this.dir, 'state')}`);
   }
@@ -322,6 +337,15 @@ export class Sandbox {
 
   async teardown(): Promise<void> {
     for (const term of this.terms) term.kill('SIGKILL');
+    // dtach, run beside dt for comparison, sometimes keeps its master after its program failed
+    // to start (the child a zombie, the socket removed): it is dtach's, and ended without blame.
+    for (const pid of this.findDtachMasters()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ESRCH: it ended meanwhile.
+      }
+    }
     for (const pid of this.stopped) {
       try {
         process.kill(pid, 'SIGKILL');
