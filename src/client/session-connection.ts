@@ -156,6 +156,9 @@ function describeRefusal(socketPath: string): string {
 
 function connectError(socketPath: string, error: unknown): DtError {
   const code = (error as NodeJS.ErrnoException).code;
+  // connect(2) fails otherwise: these come from the hello written as it succeeded, to a master
+  // that closed the connection at once (with the hello unread: a reset).
+  if (code === 'ECONNRESET' || code === 'EPIPE') return sessionError(socketPath, describeRefusal(socketPath), error);
   if (code === 'ECONNREFUSED') {
     // connect(2) on a file that is not a socket is refused too; say which it is.
     if (!isSocketFile(socketPath)) return sessionError(socketPath, 'Not a socket', error);

@@ -263,3 +263,16 @@ it('as another user: a directory they cannot write, and a session they may not e
   }
   await waitForClients(ours, 0);
 });
+
+it('a socket that closes each connection at once, whatever the hello met (a reset, a closed pipe, an end), is a refusal, not a system error', async () => {
+  const socket = sandbox.path('s');
+  const server = net.createServer((connection) => connection.destroy());
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  cleanups.push(() => server.close());
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  const expected = `dt: ${socket}: the session closed the connection without answering: its master may be out of file descriptors (ulimit -n)\n`;
+  // The race between the client's hello and the reset goes either way: try it several times.
+  for (let attempt = 0; attempt < 8; attempt++) {
+    expect(await dtInTerminal(['-a', socket]), `attempt ${attempt}`).toEqual({ code: 1, stderr: expected });
+  }
+});
