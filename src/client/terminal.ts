@@ -5,8 +5,10 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import tty from 'node:tty';
 import type { WindowSize } from '../common/protocol.js';
+import { descriptorFlags } from '../common/descriptors.js';
 import { LentReads } from '../common/lent-reads.js';
 import { readStatFields } from '../common/process-stat.js';
+import { descriptorOf } from '../common/write-at-once.js';
 
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
 /** The one buffer every read of the terminal lands in (a terminal hands over at most 4 KiB a read). */
@@ -75,10 +77,8 @@ export function terminalInput(): tty.ReadStream {
   return input;
 }
 
-/** O_NONBLOCK in the octal flags of /proc/PID/fdinfo/FD. */
+/** O_NONBLOCK in a descriptor's status flags. */
 const O_NONBLOCK = 0o4000;
-/** Enough for the pos, flags and mnt_id lines of a terminal's /proc/PID/fdinfo/FD (about 60 bytes). */
-const FDINFO_BYTES = 256;
 
 /**
  * Keys typed before the client started (the terminal holds them), read at once rather than in
@@ -88,9 +88,9 @@ const FDINFO_BYTES = 256;
  * console), as /proc/self/fdinfo says. Call before readKeys().
  */
 export function readTypedKeys(): Buffer | undefined {
-  const fd = (terminalInput() as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+  const fd = descriptorOf(terminalInput());
   // fd 0 itself: libuv could not reopen the terminal and left it blocking.
-  if (fd === undefined || fd <= 0 || !isNonBlocking(fd)) return undefined;
+  if (fd === undefined || fd === 0 || ((descriptorFlags(fd) ?? 0) & O_NONBLOCK) === 0) return undefined;
   const keys = Buffer.allocUnsafe(KEYS_BUFFER_BYTES);
   try {
     const count = fs.readSync(fd, keys);
@@ -98,24 +98,6 @@ export function readTypedKeys(): Buffer | undefined {
   } catch {
     return undefined; // EAGAIN: nothing typed; another error (EIO: hung up) reaches readKeys' reader too
   }
-}
-
-/** Read in one go into a small buffer (readFileSync of a /proc file, whose size is unknown, costs twice as much). */
-function isNonBlocking(fd: number): boolean {
-  const info = Buffer.allocUnsafe(FDINFO_BYTES);
-  let length: number;
-  try {
-    const file = fs.openSync(`/proc/self/fdinfo/${fd}`, 'r');
-    try {
-      length = fs.readSync(file, info, 0, info.length, 0);
-    } finally {
-      fs.closeSync(file);
-    }
-  } catch {
-    return false; // no /proc: the keys wait for the event loop
-  }
-  const flags = /^flags:\s*([0-7]+)$/m.exec(info.toString('latin1', 0, length))?.[1];
-  return flags !== undefined && (Number.parseInt(flags, 8) & O_NONBLOCK) !== 0;
 }
 
 /**

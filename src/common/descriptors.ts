@@ -23,14 +23,37 @@ export function inheritableDescriptors(): number[] {
   for (const entry of entries) {
     const fd = Number(entry);
     if (fd <= 2) continue;
-    try {
-      const flags = /flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-      if (flags && (parseInt(flags[1]!, 8) & O_CLOEXEC) === 0) inheritable.push(fd);
-    } catch {
-      // The descriptor was the one readdir used, or closed meanwhile: nothing to do.
-    }
+    // undefined: the descriptor was the one readdir used, or closed meanwhile: nothing to do.
+    const flags = descriptorFlags(fd);
+    if (flags !== undefined && (flags & O_CLOEXEC) === 0) inheritable.push(fd);
   }
   return inheritable;
+}
+
+/** Enough for the pos, flags and mnt_id lines of /proc/self/fdinfo/FD (about 60 bytes; more follow only for epoll, inotify and the like). */
+const FDINFO_BYTES = 256;
+
+/**
+ * The open file's status flags (O_NONBLOCK, O_CLOEXEC...) of one of this process's
+ * descriptors, from /proc/self/fdinfo; undefined when it is not open, or there is no /proc.
+ * Read in one go into a small buffer: readFileSync of a /proc file, whose size it cannot
+ * know, costs twice as much.
+ */
+export function descriptorFlags(fd: number): number | undefined {
+  const info = Buffer.allocUnsafe(FDINFO_BYTES);
+  let length: number;
+  try {
+    const file = fs.openSync(`/proc/self/fdinfo/${fd}`, 'r');
+    try {
+      length = fs.readSync(file, info, 0, info.length, 0);
+    } finally {
+      fs.closeSync(file);
+    }
+  } catch {
+    return undefined;
+  }
+  const flags = /^flags:\s*([0-7]+)$/m.exec(info.toString('latin1', 0, length))?.[1];
+  return flags === undefined ? undefined : Number.parseInt(flags, 8);
 }
 
 export function closeDescriptors(fds: readonly number[]): void {

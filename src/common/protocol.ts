@@ -88,9 +88,7 @@ export function encodeDataFrames(
   let chunkOffset = 0;
   while (remaining > 0) {
     const length = Math.min(remaining, MAX_DATA_CHUNK_BYTES);
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
-    frame.writeUInt8(type, 0);
-    frame.writeUInt32BE(length, 1);
+    const frame = encodeDataFrameInPlace(Buffer.allocUnsafe(HEADER_BYTES + length), type, length);
     let filled = HEADER_BYTES;
     while (filled < frame.length) {
       const chunk = chunks[chunkIndex]!;

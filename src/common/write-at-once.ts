@@ -42,7 +42,7 @@ export function writeDirectly(stream: net.Socket, bytes: Buffer): number {
 }
 
 /** The stream's descriptor, if it has one (a socket still connecting has none). */
-function descriptorOf(stream: net.Socket): number | undefined {
+export function descriptorOf(stream: net.Socket): number | undefined {
   const fd = (stream as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
   return fd !== undefined && fd >= 0 ? fd : undefined;
 }
