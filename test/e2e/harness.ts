@@ -218,6 +218,20 @@ export async function masterPidOf(socketPath: string): Promise<number> {
   return pid;
 }
 
+/** Pids of the running processes whose command line (NUL-separated, as in /proc) passes `matches`. */
+function processesWhere(matches: (pid: string, cmdline: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (matches(entry, fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
 /**
  * One test's world: a private temp dir, the terminals and masters it started, and a
  * teardown that kills them by pid, removes the dir and proves no master was left behind.
@@ -283,33 +297,16 @@ export class Sandbox {
    * starting (not yet named), by the sandbox's registry in their environment.
    */
   findMasters(): number[] {
-    const pids: number[] = [];
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-        if (cmdline.startsWith(`dt master ${this.dir}/`)) pids.push(Number(entry));
-        else if (cmdline.split('\0').includes('--internal-master') && this.isInEnvironmentOf(entry)) pids.push(Number(entry));
-      } catch {
-        // The process ended while we looked.
-      }
-    }
-    return pids;
+    return processesWhere((pid, cmdline) => cmdline.startsWith(`dt master ${this.dir}/`) ||
+      (cmdline.split('\0').includes('--internal-master') && this.isInEnvironmentOf(pid)));
   }
 
   /** dtach processes serving a socket in this sandbox (their command line names it). */
   private findDtachMasters(): number[] {
-    const pids: number[] = [];
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const [command, ...args] = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-        if (path.basename(command ?? '') === 'dtach' && args.some((arg) => arg.startsWith(`${this.dir}/`))) pids.push(Number(entry));
-      } catch {
-        // The process ended while we looked.
-      }
-    }
-    return pids;
+    return processesWhere((_pid, cmdline) => {
+      const [command, ...args] = cmdline.split('\0');
+      return path.basename(command ?? '') === 'dtach' && args.some((arg) => arg.startsWith(`${this.dir}/`));
+    });
   }
 
   private isInEnvironmentOf(pid: string): boolean {
