@@ -1,16 +1,15 @@
 // The user's terminal in full raw mode, as cfmakeraw(3), and back. Node's setRawMode leaves
 // output post-processing on (a program's bare \n would become \r\n and full-screen programs
 // would draw wrongly) and a few input flags; Node has no tcsetattr, so stty clears the rest.
-// Starting stty blocks the client about 2.5 ms (loading node:child_process, then a fork of the
-// whole Node process and the wait for its exec): an attaching client starts it once its attach
-// request and the keys typed so far are on their way, so that this overlaps the session's
-// answer. Output that post-processing cannot change may go to the terminal meanwhile
-// (post-processing.ts); nothing else until stty has ended.
+// Starting stty blocks the client about 1 ms (a fork of the whole Node process and the wait
+// for its exec; quiet-child.ts): an attaching client starts it once its attach request and
+// the keys typed so far are on their way, so that this overlaps the session's answer. Output
+// that post-processing cannot change may go to the terminal meanwhile (post-processing.ts);
+// nothing else until stty has ended.
 
-import type { ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { findExecutable } from '../common/executable.js';
 import { readStatFields } from '../common/process-stat.js';
+import { startQuietChild, type QuietChild } from './quiet-child.js';
 import { terminalInput } from './terminal.js';
 
 /** What setRawMode leaves on, off. */
@@ -24,7 +23,7 @@ let raw = false;
 /** True from setRawMode until stty is started (or no longer needed). */
 let sttyDue = false;
 /** stty, from its start until its end is seen. */
-let stty: ChildProcess | undefined;
+let stty: QuietChild | undefined;
 /** Settles the promise the latest enterRawMode returned. */
 let settle: (() => void) | undefined;
 
@@ -55,23 +54,13 @@ export function finishRawMode(): void {
  */
 function startStty(): void {
   const found = findExecutable('stty', process.env['PATH']);
-  const child = childProcess().spawn(typeof found === 'string' ? found : 'stty', STTY_ARGUMENTS, {
-    stdio: ['inherit', 'ignore', 'ignore'],
-    env: { LC_ALL: 'C' },
-  });
-  stty = child;
-  const ended = (): void => {
+  const child = startQuietChild(typeof found === 'string' ? found : 'stty', STTY_ARGUMENTS, { LC_ALL: 'C' }, () => {
+    // Ended, or could not start (no stty): then raw mode stays as Node made it.
     if (stty !== child) return;
     stty = undefined;
     settleRawMode();
-  };
-  child.once('exit', ended);
-  child.once('error', ended); // no stty: raw mode stays as Node made it
-}
-
-/** node:child_process, loaded when first needed: a client that attaches does not wait for it before it connects. */
-function childProcess(): typeof import('node:child_process') {
-  return createRequire(__filename)('node:child_process') as typeof import('node:child_process');
+  });
+  stty = child;
 }
 
 function settleRawMode(): void {
