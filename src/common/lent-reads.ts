@@ -10,8 +10,12 @@ export class LentReads {
   take: (read: Buffer) => boolean;
   readonly onread: net.OnReadOpts;
 
-  constructor(bytes: number, take: (read: Buffer) => boolean = () => true) {
-    const buffer = (this.buffer = Buffer.allocUnsafe(bytes));
+  /**
+   * `memory`: the size of a buffer of its own, or a buffer that other streams' reads land in
+   * too (each read is taken before the next one of any stream is made).
+   */
+  constructor(memory: number | Buffer, take: (read: Buffer) => boolean = () => true) {
+    const buffer = (this.buffer = typeof memory === 'number' ? Buffer.allocUnsafe(memory) : memory);
     this.take = take;
     this.onread = { buffer, callback: (count: number): boolean => this.take(buffer.subarray(0, count)) };
   }

@@ -167,6 +167,17 @@ export class FrameDecoder {
     return frames;
   }
 
+  /**
+   * Copies what is still held of `read` (an unfinished frame, frames not yet taken): for a
+   * reader whose reads land in one reused buffer, before the next read overwrites it.
+   */
+  copyOutOf(read: Buffer): void {
+    for (let i = 0; i < this.pending.length; i++) {
+      const piece = this.pending[i]!;
+      if (piece.buffer === read.buffer) this.pending[i] = Buffer.from(piece);
+    }
+  }
+
   /** Bytes received that do not yet form a whole frame. */
   get bufferedBytes(): number {
     return this.pendingBytes;

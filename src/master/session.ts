@@ -7,8 +7,8 @@
 // attach(), where its terminal is put in those modes; every connection is counted in accept()
 // and leaves through forget().
 
-import type net from 'node:net';
 import { SIGNAL_EXIT_BASE } from '../common/errors.js';
+import type { ClientConnection } from './client-reads.js';
 import { Connection } from './connection.js';
 import { InputFlow } from './input-flow.js';
 import type { MasterSpec } from '../common/master-spec.js';
@@ -116,11 +116,11 @@ export class Session {
   }
 
   /** A client connected: it is counted here, and leaves through forget(). */
-  private accept(socket: net.Socket): void {
+  private accept({ socket, reads }: ClientConnection): void {
     if (this.connections.size >= MAX_CONNECTIONS) {
-      // Turned away: what it sends is read and dropped (closing on unread bytes would reset the
-      // connection before the client reads why), and it is closed once it has closed its side.
-      socket.on('data', (chunk: Buffer) => this.collectGarbage(chunk.length));
+      // Turned away: what it sends is read and dropped (its reads' default: closing on unread
+      // bytes would reset the connection before the client reads why), and it is closed once
+      // it has closed its side.
       socket.on('error', () => { /* it is being turned away */ });
       socket.on('end', () => socket.destroy());
       socket.end(encodeText(FrameType.Error, `the session has ${MAX_CONNECTIONS} connections already`));
@@ -132,17 +132,21 @@ export class Session {
     connection.helloTimer = setTimeout(() => { if (!connection.greeted) this.drop(connection); }, HELLO_TIMEOUT_MS);
     connection.helloTimer.unref();
     this.armIdleTimer(connection);
-    socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
+    reads.take = (read) => {
+      this.receive(connection, read);
+      return true;
+    };
     socket.on('end', () => this.drop(connection));
     // EPIPE/ECONNRESET: the client vanished (killed, terminal gone); it simply stops being served.
     socket.on('error', () => this.drop(connection));
     socket.on('close', () => this.forget(connection));
   }
 
+  /** One read of the client's connection, lent: what is kept of it (held input, an unfinished frame) is copied. */
   private receive(connection: Connection, chunk: Buffer): void {
     // Noted, not a timer set again: that would cost every keystroke a timer (see closeIfIdle).
     connection.lastHeardAt = performance.now();
-    // Reads are copied where they are kept (held input, unfinished frames): the reads themselves are garbage.
+    // The copies kept of the reads (held input, unfinished frames) are garbage in time.
     this.collectGarbage(chunk.length);
     try {
       // In batches: a 64 KiB read of 5-byte requests is 13,000 frames, and all of them decoded
@@ -159,6 +163,9 @@ export class Session {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.drop(connection, `protocol error: ${error.message}`);
+    } finally {
+      // The next read of any connection lands where this one is.
+      connection.decoder.copyOutOf(chunk);
     }
     this.countPartialFrame(connection);
   }

@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { fsPath } from '../common/bytes.js';
 import { onShutdown } from '../common/shutdown.js';
 import { listenPrivate, markAttached, removeSocket, socketInode } from '../common/socket.js';
+import { acceptWithLentReads, type ClientConnection } from './client-reads.js';
 
 /**
  * Age-based /tmp cleaners look at timestamps: keep the socket's fresh. The test suite sets
@@ -17,7 +18,7 @@ const SOCKET_TOUCH_INTERVAL_MS = Number(process.env['DT_TEST_SOCKET_TOUCH_INTERV
 export class SocketKeeper {
   private inode: number | undefined;
   private withdrawn = false;
-  private onConnection: ((socket: net.Socket) => void) | undefined;
+  private onConnection: ((client: ClientConnection) => void) | undefined;
   private isAttached: () => boolean = () => false;
   private touchTimer: NodeJS.Timeout | undefined;
 
@@ -46,11 +47,11 @@ export class SocketKeeper {
     this.touchTimer.unref();
   }
 
-  /** Hands every client that connects, now and on a recreated socket, to onConnection. */
-  serve(onConnection: (socket: net.Socket) => void, isAttached: () => boolean): void {
+  /** Hands every client that connects, now and on a recreated socket, to onConnection; its reads are lent (client-reads.ts). */
+  serve(onConnection: (client: ClientConnection) => void, isAttached: () => boolean): void {
     this.onConnection = onConnection;
     this.isAttached = isAttached;
-    this.server.on('connection', onConnection);
+    acceptWithLentReads(this.server, onConnection);
   }
 
   /** Marks the file while a client is attached (mode 0700), as dtach does. */
@@ -72,7 +73,7 @@ export class SocketKeeper {
       }
       this.server.close();
       this.server = fresh;
-      if (this.onConnection) fresh.on('connection', this.onConnection);
+      if (this.onConnection) acceptWithLentReads(fresh, this.onConnection);
       this.inode = socketInode(this.path);
       markAttached(this.path, this.isAttached());
     }, () => { /* cannot recreate (directory gone): keep serving existing clients */ });

@@ -29,7 +29,8 @@ export function reportStartFailure(spec: MasterSpec, socketFile: SocketKeeper, e
     // -n: nobody is coming; the clients already queued on the socket are accepted first.
     const timer = spec.holdUntilAttach ? setTimeout(end, CREATING_CLIENT_WAIT_MS) : undefined;
     if (!spec.holdUntilAttach) setImmediate(end);
-    socketFile.serve((client) => {
+    // What a client sends is read and discarded (its reads' default).
+    socketFile.serve(({ socket: client }) => {
       client.on('error', () => { /* the client left without reading: the registry still has the reason */ });
       client.end(encodeText(FrameType.Error, error.message), () => {
         // Told, as a client is told a program's end: the registry need not keep it.

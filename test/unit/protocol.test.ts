@@ -343,6 +343,45 @@ describe('FrameDecoder', () => {
       expect(new FrameDecoder().push(Buffer.from([type, 0, 0, 0, 0]))).toHaveLength(1);
     }
   });
+
+  describe('reads that land in one reused buffer (copyOutOf)', () => {
+    /** The stream read through one buffer, cut at `cuts`; the buffer is scribbled over after each read. */
+    function decodeThroughOneBuffer(bytes: Buffer, cuts: number[], maxFrames = Infinity): { type: number; hex: string }[] {
+      const memory = Buffer.alloc(64 * 1024);
+      const decoder = new FrameDecoder();
+      const frames: { type: number; hex: string }[] = [];
+      const bounds = [0, ...cuts, bytes.length];
+      for (let i = 0; i + 1 < bounds.length; i++) {
+        const read = memory.subarray(0, bytes.copy(memory, 0, bounds[i], bounds[i + 1]));
+        let batch = decoder.push(read, maxFrames);
+        frames.push(...describeFrames(batch));
+        // Some frames wait for the next read, when at most maxFrames are taken at a time.
+        if (i + 2 < bounds.length) decoder.copyOutOf(read);
+        else while (batch.length > 0) frames.push(...describeFrames((batch = decoder.push(Buffer.alloc(0), maxFrames))));
+        memory.fill(0xee);
+      }
+      return frames;
+    }
+
+    it('keeps an unfinished frame whole, wherever the stream is cut, though the next read overwrites the last', () => {
+      const { bytes, frames } = sampleStream();
+      for (let first = 1; first < bytes.length; first++) {
+        for (const second of [first + 1, first + 7, bytes.length]) {
+          if (second > bytes.length) continue;
+          expect(decodeThroughOneBuffer(bytes, second < bytes.length ? [first, second] : [first]), `cut at ${first}, ${second}`).toEqual(frames);
+        }
+      }
+    });
+
+    it('keeps a large unfinished frame (over half the buffer) and frames not yet taken', () => {
+      const big = encodeFrame(FrameType.Input, patternedBytes(60_000));
+      const small = encodeFrame(FrameType.Input, Buffer.from('after'));
+      const bytes = Buffer.concat([small, big, small, small, small]);
+      const expected = [small, big, small, small, small].map((frame) => ({ type: frame[0]!, hex: frame.subarray(HEADER_BYTES).toString('hex') }));
+      expect(decodeThroughOneBuffer(bytes, [40_000])).toEqual(expected);
+      expect(decodeThroughOneBuffer(bytes, [small.length + big.length + 3], 1)).toEqual(expected);
+    });
+  });
 });
 
 describe('encodeDataFrames', () => {
