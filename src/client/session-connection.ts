@@ -147,11 +147,16 @@ function describeSilence(socketPath: string): string {
   return `the session is not answering: its master (pid ${pid}) did not reply in ${HELLO_REPLY_TIMEOUT_MS / 1000} s`;
 }
 
-/** Why the master closed a connection before its hello. */
+/**
+ * Why the socket closed (or reset) a connection before its hello: a dt master does that only
+ * when it has no descriptor for it; a socket no master is registered for may be anything.
+ */
 function describeRefusal(socketPath: string): string {
   const pid = registeredMaster(socketPath);
-  const master = pid === undefined ? 'its master' : `its master (pid ${pid})`;
-  return `the session closed the connection without answering: ${master} may be out of file descriptors (ulimit -n)`;
+  if (pid === undefined) {
+    return 'the session closed the connection without answering: not a dt session, or its master is out of file descriptors (ulimit -n)';
+  }
+  return `the session closed the connection without answering: its master (pid ${pid}) may be out of file descriptors (ulimit -n)`;
 }
 
 function connectError(socketPath: string, error: unknown): DtError {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, Peer, Sandbox, isAlive, openDescriptorCount, waitUntil } from './harness.js';
 import {
-  HEXECHO, expectNoMasterLeft, killTracked, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
+  HEXECHO, expectNoMasterLeft, isSocketFile, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
 import { FrameType, PROTOCOL_VERSION, encodeFrame, encodeHello } from '../../src/common/protocol.js';
 
@@ -270,9 +270,80 @@ it('a socket that closes each connection at once, whatever the hello met (a rese
   await new Promise<void>((resolve) => server.listen(socket, resolve));
   cleanups.push(() => server.close());
   const options = { cwd: sandbox.dir, env: sandbox.env() };
-  const expected = `dt: ${socket}: the session closed the connection without answering: its master may be out of file descriptors (ulimit -n)\n`;
+  const expected = `dt: ${socket}: ${REFUSED_BY_UNKNOWN}\n`;
   // The race between the client's hello and the reset goes either way: try it several times.
   for (let attempt = 0; attempt < 8; attempt++) {
     expect(await dtInTerminal(['-a', socket]), `attempt ${attempt}`).toEqual({ code: 1, stderr: expected });
   }
+});
+
+/** What a client is told by a socket no master is registered for that closes its connection unanswered. */
+const REFUSED_BY_UNKNOWN = 'the session closed the connection without answering: not a dt session, or its master is out of file descriptors (ulimit -n)';
+
+/** How long a client waits for a silent socket's reply (session-connection.ts): a refusal must be told before. */
+const HELLO_REPLY_TIMEOUT_MS = 5_000;
+
+/**
+ * A server that resets each connection it accepts: it reads the first byte of the client's
+ * hello and closes with the rest unread, which the kernel turns into ECONNRESET for the
+ * client. (Node's resetAndDestroy() works on TCP only.) Resolves with the count of resets.
+ */
+async function listenResetting(socket: string): Promise<{ resets: () => number }> {
+  let resets = 0;
+  const server = net.createServer({ pauseOnConnect: true }, (connection) => {
+    const fd = (connection as unknown as { _handle: { fd: number } })._handle.fd;
+    const resetOnceGreeted = (): void => {
+      let read: number;
+      try {
+        read = fs.readSync(fd, Buffer.alloc(1));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        setTimeout(resetOnceGreeted, 1); // nothing yet: the hello is on its way
+        return;
+      }
+      if (read === 1) resets++;
+      connection.destroy();
+    };
+    resetOnceGreeted();
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  cleanups.push(() => server.close());
+  return { resets: () => resets };
+}
+
+/** Runs `dt`; resolves with its outcome and whether it came before a client would give up on a silent socket. */
+async function beforeSilenceTimeout<T>(running: () => Promise<T>): Promise<T & { beforeTimeout: boolean }> {
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; }, HELLO_REPLY_TIMEOUT_MS);
+  try {
+    const result = await running();
+    return { ...result, beforeTimeout: !timedOut };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+it('a socket that resets each connection as it accepts it: every mode says so at once, status 1, nothing left behind', async () => {
+  const socket = sandbox.path('s');
+  const server = await listenResetting(socket);
+  const before = entries();
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  const refused = { code: 1, stderr: `dt: ${socket}: ${REFUSED_BY_UNKNOWN}\n`, beforeTimeout: true };
+  const running = { code: 1, stderr: `dt: ${socket}: a session is already running on this socket\n`, beforeTimeout: true };
+  const program = ['sh', '-c', 'echo ran > ran'];
+  const outcomes = {
+    '-a': await beforeSilenceTimeout(() => dtInTerminal(['-a', socket])),
+    '-A': await beforeSilenceTimeout(() => dtInTerminal(['-A', socket, ...program])),
+    '-p': await beforeSilenceTimeout(() => runDt(['-p', socket], { ...options, input: 'p' })),
+    '-k': await beforeSilenceTimeout(() => runDt(['-k', socket], options)),
+    '-w': await beforeSilenceTimeout(() => runDt(['-w', socket], options)),
+    '-c': await beforeSilenceTimeout(() => dtInTerminal(['-c', socket, ...program])),
+  };
+  expect(outcomes).toMatchObject({ '-a': refused, '-A': refused, '-p': refused, '-k': refused, '-w': refused, '-c': running });
+  // Each connecting mode met a reset (-c only proves the socket is live: it connects and leaves).
+  expect(server.resets()).toBeGreaterThanOrEqual(5);
+  expect(entries()).toEqual(before);
+  expect(isSocketFile(socket)).toBe(true);
+  await expectNoMasterLeft(sandbox);
+  expect(await listSessions(sandbox, false)).toBe('No sessions.\n');
 });
