@@ -7,6 +7,7 @@
 // attach(), where its terminal is put in those modes; every connection is counted in accept()
 // and leaves through forget().
 
+import type net from 'node:net';
 import { SIGNAL_EXIT_BASE } from '../common/errors.js';
 import type { ClientConnection } from './client-reads.js';
 import { Connection } from './connection.js';
@@ -124,7 +125,7 @@ export class Session {
       socket.on('error', () => { /* it is being turned away */ });
       socket.on('end', () => socket.destroy());
       socket.end(encodeText(FrameType.Error, `the session has ${MAX_CONNECTIONS} connections already`));
-      setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
+      destroyOnceFlushTimeout(socket);
       return;
     }
     const connection = new Connection(socket);
@@ -319,8 +320,7 @@ export class Session {
     this.forget(connection);
     if (reason !== undefined && !connection.socket.writableEnded) connection.socket.end(encodeText(FrameType.Error, reason));
     connection.socket.destroySoon();
-    // A client that never reads again must not pin what was queued for it.
-    setTimeout(() => connection.socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
+    destroyOnceFlushTimeout(connection.socket);
   }
 
   /** A connection leaves the session's accounts (it may be called more than once). */
@@ -405,4 +405,12 @@ function describedCommand(command: readonly string[]): string[] {
     words.push(word);
   }
   return words;
+}
+
+/**
+ * A connection turned away gets DROP_FLUSH_TIMEOUT_MS to read why, then is destroyed: a client
+ * that never reads again must not pin what was queued for it.
+ */
+function destroyOnceFlushTimeout(socket: net.Socket): void {
+  setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
 }
