@@ -93,6 +93,7 @@ class Attachment {
   private done = false;
   private lastError: string | undefined;
   private waitingForTerminal = false;
+  private jobControl: boolean | undefined;
   /**
    * False until the terminal is in full raw mode. Until then the session's output is shown up
    * to its first byte that post-processing could change; from there on its frames wait (views
@@ -108,7 +109,8 @@ class Attachment {
     private readonly socket: net.Socket, private readonly reads: LentReads, private readonly options: ClientOptions,
     private rawMode: Promise<void>, typedEarly: Buffer[],
   ) {
-    this.keys = { detach: options.detachKey, suspend: options.suspendKey && hasJobControl() ? SUSPEND_KEY : null };
+    // Whether ^Z can suspend us is looked up when it is typed (reading /proc costs every attach otherwise).
+    this.keys = { detach: options.detachKey, suspend: options.suspendKey ? SUSPEND_KEY : null };
     process.stdout.on('error', this.onTerminalError);
     readKeys(this.onInput, this.onTerminalError);
     process.stdout.on('resize', this.onResize);
@@ -304,10 +306,19 @@ class Attachment {
         this.detach();
         return;
       }
-      this.suspend();
-      rest = rest.subarray(key.index + key.length);
+      const keyEnd = key.index + key.length;
+      if (this.canSuspend()) this.suspend();
+      // Without job control the kernel would discard our SIGTSTP: the key is the program's.
+      else if (!this.options.readOnly) this.sendInput(rest.subarray(key.index, keyEnd));
+      rest = rest.subarray(keyEnd);
     }
   };
+
+  /** Whether the suspend key can stop us (see hasJobControl); looked up at its first use. */
+  private canSuspend(): boolean {
+    this.jobControl ??= hasJobControl();
+    return this.jobControl;
+  }
 
   private sendInput(bytes: Buffer): void {
     for (let at = 0; at < bytes.length; at += MAX_DATA_CHUNK_BYTES) {
