@@ -347,3 +347,32 @@ it('a socket that resets each connection as it accepts it: every mode says so at
   await expectNoMasterLeft(sandbox);
   expect(await listSessions(sandbox, false)).toBe('No sessions.\n');
 });
+
+it('a socket that answers with something else than a dt hello (a text banner, another frame, a bad hello): "not a dt session", status 1, at once', async () => {
+  const replies: Record<string, Buffer> = {
+    banner: Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'),
+    output: encodeFrame(FrameType.Output, Buffer.from('hello')),
+    'bad hello': encodeFrame(FrameType.Hello, Buffer.from('not-dt')),
+  };
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  const before = entries();
+  for (const [what, reply] of Object.entries(replies)) {
+    const socket = sandbox.path(what.replace(' ', '-'));
+    // It answers and stays: the client must judge the answer, not wait for an end.
+    const server = net.createServer((connection) => connection.write(reply));
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    cleanups.push(() => server.close());
+    before.push(path.basename(socket));
+    const refused = { code: 1, stderr: `dt: ${socket}: not a dt session (unexpected reply)\n`, beforeTimeout: true };
+    const outcomes = {
+      '-a': await beforeSilenceTimeout(() => dtInTerminal(['-a', socket])),
+      '-p': await beforeSilenceTimeout(() => runDt(['-p', socket], { ...options, input: 'p' })),
+      '-k': await beforeSilenceTimeout(() => runDt(['-k', socket], options)),
+      '-w': await beforeSilenceTimeout(() => runDt(['-w', socket], options)),
+    };
+    expect({ what, ...outcomes }).toMatchObject({ what, '-a': refused, '-p': refused, '-k': refused, '-w': refused });
+  }
+  expect(entries()).toEqual(before.sort());
+  await expectNoMasterLeft(sandbox);
+  expect(await listSessions(sandbox, false)).toBe('No sessions.\n');
+});

@@ -80,7 +80,7 @@ it('dt -w on a program that already ended unwatched returns its status at once a
   expect(await dt(['-w', sandbox.path('nowhere')])).toMatchObject({ code: 1, stderr: `dt: ${sandbox.path('nowhere')}: No such file or directory\n` });
 });
 
-it('dt -a without a socket: none running is exit 1, several are listed with exit 1, the only one is attached', async () => {
+it('dt -a without a socket: none running is exit 1, several are listed with exit 1, the only one is attached; from inside it, none other is exit 1', async () => {
   expect(await dt(['-a'])).toMatchObject({ code: 1, stdout: '', stderr: 'dt: no session is running (dt -l lists the ended ones)\n' });
   // An ended session is not a running one.
   const endedPid = await startSession('ended', 'exit 0');
@@ -96,6 +96,10 @@ it('dt -a without a socket: none running is exit 1, several are listed with exit
   await viewer.waitFor('HEX 78');
   viewer.write('\x1c');
   expect((await viewer.waitForExit()).exitCode).toBe(0);
+  // From inside that session (its programs have DT_SESSION), its own is not the only one.
+  const inside = { cwd: sandbox.dir, env: { ...sandbox.env(), DT_SESSION: path.join(sandbox.sessionDir, 'one') } };
+  expect(await runDt(['-a'], inside)).toMatchObject({ code: 1, stdout: '', stderr: 'dt: no other session is running\n' });
+  await waitForViewers(path.join(sandbox.sessionDir, 'one'), 0);
 
   expect(await dt(['-n', sandbox.path('two'), ...HEXECHO])).toMatchObject({ code: 0 });
   await sandbox.trackMaster(sandbox.path('two'));
