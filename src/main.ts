@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import { attach, describeExit, exitCodeOf } from './client/attach.js';
-import { USAGE, USAGE_HINT, VERSION, parseArgs, type Command } from './cli.js';
+import { USAGE, USAGE_HINT, VERSION, parseArgs, type ClientOptions, type Command } from './cli.js';
 import { sendSignal } from './client/control.js';
 import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
@@ -56,21 +56,21 @@ async function main(argv = exactArguments()): Promise<number> {
       const socket = resolveSocketArgument(command.socket);
       refuseSelfAttach(socket);
       requireTerminal();
-      if ((await probeSocket(socket)) !== 'live') return createAndAttach(command, socket);
+      if ((await probeSocket(socket)) !== 'live') return createAndAttach(masterSpec(command, true, socket), command.client);
       exitOnSignals();
       return attach(socket, command.client);
     }
     case 'create':
       requireTerminal();
-      return createAndAttach(command, resolveSocketArgument(command.socket));
+      return createAndAttach(masterSpec(command, true), command.client);
     case 'create-detached': {
-      const spec = masterSpec(command, resolveSocketArgument(command.socket), false);
+      const spec = masterSpec(command, false);
       await prepareSocketPath(spec.socket);
       await launchMaster(spec);
       return ExitCode.Ok;
     }
     case 'master-foreground':
-      return runForegroundMaster(masterSpec(command, resolveSocketArgument(command.socket), false));
+      return runForegroundMaster(masterSpec(command, false));
     case 'push':
       exitOnSignals();
       return push(resolveSocketArgument(command.socket));
@@ -89,12 +89,11 @@ async function main(argv = exactArguments()): Promise<number> {
 
 type CreateCommand = Extract<Command, { command: string[] }>;
 
-async function createAndAttach(command: CreateCommand, socket: string): Promise<number> {
-  const spec = masterSpec(command, socket, true);
-  await prepareSocketPath(socket);
+async function createAndAttach(spec: MasterSpec, client: ClientOptions): Promise<number> {
+  await prepareSocketPath(spec.socket);
   await launchMaster(spec);
   exitOnSignals();
-  return attach(socket, command.client);
+  return attach(spec.socket, client);
 }
 
 async function launchMaster(spec: MasterSpec): Promise<void> {
@@ -102,11 +101,16 @@ async function launchMaster(spec: MasterSpec): Promise<void> {
   if (unlisted !== undefined) process.stderr.write(`${unlistedWarning(spec.socket, unlisted)}\n`);
 }
 
-/** What a new master is told; a log file that may not be written is refused here, before anything starts. */
-function masterSpec(command: CreateCommand, socket: string, holdUntilAttach: boolean): MasterSpec {
+/**
+ * What a new master is told. A log file that may not be written, or a bad DT_LOG_LIMIT, is
+ * refused here, before anything starts: before a session name makes the session directory,
+ * unless the socket was resolved already (-A, which attaches when it can).
+ */
+function masterSpec(command: CreateCommand, holdUntilAttach: boolean, resolvedSocket?: string): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
+  const socket = resolvedSocket ?? resolveSocketArgument(command.socket);
   return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log };
 }
 

@@ -123,3 +123,29 @@ it('bad command lines: the reason and a hint on stderr, status 2, nothing create
   }
   expect(entries()).toEqual(before);
 });
+
+/** Command lines of dt's own modes and options (dtach has none to compare with), and what dt says. */
+const BAD_DT_COMMAND_LINES: Array<{ args: string[]; env?: Record<string, string>; message: string }> = [
+  { args: ['-a', 's', 'extra'], message: 'Invalid number of arguments.' },
+  { args: ['-a', 's', '--bogus'], message: "Invalid option '--bogus'" },
+  { args: ['-a', 's', '-e', 'ab'], message: "Invalid escape character 'ab': use one character or ^X." },
+  { args: ['-a', 's', '-L', 'log'], message: 'The -L option applies only to a new session (-c, -n, -N, -A).' },
+  { args: ['-n', 's', '-L', '', 'sh'], message: 'No log file specified.' },
+  { args: ['-n', 's', '-L', 'log', 'sh'], env: { DT_LOG_LIMIT: '12' }, message: "Invalid DT_LOG_LIMIT '12': a size of at least 1K, such as 512K or 16M." },
+  { args: ['-n', '..', 'sh'], message: "Invalid session name '..' (for a file of that name in the current directory, write ./..)" },
+  { args: ['-k', 's', 'NOPE'], message: "Invalid signal 'NOPE'" },
+  { args: ['-w', 's', 'extra'], message: 'Invalid number of arguments.' },
+];
+
+it('bad command lines of dt\'s own modes and options: the reason and a hint on stderr, status 2, nothing created', async () => {
+  const before = entries();
+  for (const { args, env, message } of BAD_DT_COMMAND_LINES) {
+    const result = await runDt(args, { cwd: sandbox.dir, env: { ...sandbox.env(), ...env } });
+    expect({ args, ...result }).toEqual({
+      args, code: 2, signal: null, stdout: '', stderr: `dt: ${message}\nTry 'dt --help' for more information.\n`,
+    });
+  }
+  expect(entries()).toEqual(before);
+  expect(fs.existsSync(sandbox.sessionDir)).toBe(false);
+  await expectNoMasterLeft(sandbox);
+});

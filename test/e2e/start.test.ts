@@ -164,3 +164,20 @@ activationIt('dt -N refuses a passed socket that is not the one named, status 1'
   expect(service.text).toContain(`dt: ${socket}: the service manager's socket is ${other}, not this one`);
   expect(fs.existsSync(socket)).toBe(false);
 });
+
+it('dt -N given more than one socket by a service manager, or one that is not a listening unix stream socket: the reason, status 1, nothing created', async () => {
+  const socket = sandbox.path('s');
+  // As a service manager starts a service: LISTEN_PID is the process that execs dt, its sockets from descriptor 3 on.
+  const asService = (count: number, descriptors: string): ReturnType<typeof run> => run('sh', [
+    '-c', `LISTEN_PID=$$ LISTEN_FDS=${count} exec "$@" ${descriptors}`, 'sh', process.execPath, DT, '-N', socket, ...HEXECHO,
+  ], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(await asService(2, '3</dev/null 4</dev/null')).toMatchObject({
+    code: 1, stdout: '', stderr: `dt: ${socket}: the service manager passed 2 sockets; dt -N takes exactly one (Accept=no)\n`,
+  });
+  expect(await asService(1, '3</dev/null')).toMatchObject({
+    code: 1, stdout: '', stderr: `dt: ${socket}: the service manager did not pass a listening unix stream socket (ListenStream=, Accept=no)\n`,
+  });
+  expect(fs.readdirSync(sandbox.dir).filter((entry) => entry === 's')).toEqual([]);
+  await expectNoMasterLeft(sandbox);
+  expect(await listJson()).toEqual([]);
+});
