@@ -83,15 +83,15 @@ export class Screen {
   }
 }
 
-/** Anything that shows bytes as they arrive: a harness Term (its node-pty terminal). */
+/** Anything that shows bytes as they arrive: a harness Term (all its terminal shows, the last words at its hang-up too). */
 interface ByteSource {
-  pty: { onData(listener: (data: Buffer | string) => void): unknown };
+  onOutput(listener: (chunk: Buffer) => void): void;
 }
 
 /** A Screen showing everything `source` shows from now on. Call it right after creating the terminal. */
 export function screenOf(source: ByteSource, cols = 80, rows = 24): Screen {
   const screen = new Screen(cols, rows);
-  source.pty.onData((data) => screen.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+  source.onOutput((chunk) => screen.write(chunk));
   return screen;
 }
 

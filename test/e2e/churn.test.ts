@@ -146,9 +146,9 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
     const client = sandbox.dt(['-a', socket, '-r', 'none']);
     let shown = 0;
     let last = '';
-    client.pty.onData((data) => {
-      shown += data.length;
-      last = (last + (data as unknown as Buffer).toString('latin1')).slice(-200);
+    client.onOutput((chunk) => {
+      shown += chunk.length;
+      last = (last + chunk.toString('latin1')).slice(-200);
     });
     await waitUntil(() => shown >= 64 * KiB, `real client ${cycle} to show output`, STEP_TIMEOUT_MS);
     client.write('\x1c');

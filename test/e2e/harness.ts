@@ -41,6 +41,7 @@ export class Term {
   private length = 0;
   private exitInfo: ExitInfo | undefined;
   private listeners = new Set<() => void>();
+  private outputListeners: ((chunk: Buffer) => void)[] = [];
 
   constructor(file: string, args: string[], options: { cols?: number; rows?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
     this.pty = spawnPty(file, args, {
@@ -54,6 +55,7 @@ export class Term {
     const show = (chunk: Buffer): void => {
       this.chunks.push(chunk);
       this.length += chunk.length;
+      for (const listener of this.outputListeners) listener(chunk);
       this.notify();
     };
     this.pty.onData((data) => show(data as unknown as Buffer));
@@ -82,6 +84,15 @@ export class Term {
 
   get exited(): ExitInfo | undefined {
     return this.exitInfo;
+  }
+
+  /**
+   * Calls `listener` with every chunk the terminal shows from now on, in order: what node-pty
+   * reads, and the last words read at its hang-up, which node-pty's onData never sees (a
+   * program that prints and exits while the test is slow to read leaves them there).
+   */
+  onOutput(listener: (chunk: Buffer) => void): void {
+    this.outputListeners.push(listener);
   }
 
   write(data: string | Buffer): void {
@@ -498,7 +509,7 @@ export class PatternChecker {
 
 /** Checks everything a terminal shows from now on against the pattern. Call right after creating it. */
 export function checkPattern(term: Term, checker = new PatternChecker()): PatternChecker {
-  term.pty.onData((data) => checker.push(data as unknown as Buffer));
+  term.onOutput((chunk) => checker.push(chunk));
   return checker;
 }
 
