@@ -22,7 +22,7 @@ import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
 import { hasTerminal, releaseHungUpTerminal, windowSize } from './client/terminal.js';
-import { exactArguments, exactEnvironmentVariable, exactWorkingDirectory } from './client/process-bytes.js';
+import { environmentNodeCannotKeep, exactArguments, exactEnvironmentVariable, exactWorkingDirectory } from './client/process-bytes.js';
 import { displayText, fsPath } from './common/bytes.js';
 
 refuseDebuggerSignal();
@@ -111,7 +111,9 @@ function masterSpec(command: CreateCommand, holdUntilAttach: boolean, resolvedSo
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
   const socket = resolvedSocket ?? resolveSocketArgument(command.socket);
-  return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log };
+  const exact = environmentNodeCannotKeep();
+  const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };
+  return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log, ...environment };
 }
 
 /** Refuses a live session or a non-socket; replaces a stale socket nobody answers on. */

@@ -5,7 +5,7 @@
 // read only when there is one (every dt command starts here; reading it costs them time).
 
 import fs from 'node:fs';
-import { decodeBytes } from '../common/bytes.js';
+import { decodeBytes, hasEscapedBytes } from '../common/bytes.js';
 import { DtError } from '../common/errors.js';
 
 /**
@@ -59,19 +59,42 @@ export function exactWorkingDirectory(): string {
 /**
  * One variable of the environment dt started with, exactly; undefined when it is not set. (A
  * client changes none of its own environment, so process.env is still the one it started with.)
+ * `environ`: the words of /proc/self/environ, when read already.
  */
-export function exactEnvironmentVariable(name: string): string | undefined {
+export function exactEnvironmentVariable(name: string, environ?: Buffer[]): string | undefined {
   const decoded = process.env[name];
   if (decoded === undefined || !mayHaveLostBytes(decoded)) return decoded;
   let entries: Buffer[];
   try {
-    entries = splitWords(fs.readFileSync('/proc/self/environ'));
+    entries = environ ?? splitWords(fs.readFileSync('/proc/self/environ'));
   } catch {
     return decoded; // no /proc
   }
   const prefix = Buffer.from(`${name}=`);
   const entry = entries.find((candidate) => candidate.subarray(0, prefix.length).equals(prefix));
   return entry === undefined ? undefined : decodeBytes(entry.subarray(prefix.length));
+}
+
+/**
+ * The variables whose values Node could not decode, exactly (bytes.ts strings): process.env,
+ * and so the environment a child gets from Node, has U+FFFD where their bytes were. Empty,
+ * without reading /proc, when no value has a replacement character.
+ */
+export function environmentNodeCannotKeep(): Record<string, string> {
+  const doubtful = Object.entries(process.env).filter(([, value]) => value !== undefined && mayHaveLostBytes(value));
+  if (doubtful.length === 0) return {};
+  let entries: Buffer[];
+  try {
+    entries = splitWords(fs.readFileSync('/proc/self/environ'));
+  } catch {
+    return {}; // no /proc
+  }
+  const exact: Record<string, string> = {};
+  for (const [name] of doubtful) {
+    const value = exactEnvironmentVariable(name, entries);
+    if (value !== undefined && hasEscapedBytes(value)) exact[name] = value;
+  }
+  return exact;
 }
 
 /** NUL-terminated words. */

@@ -57,6 +57,11 @@ export interface MasterSpec {
   cols: number;
   rows: number;
   log?: OutputLogSpec;
+  /**
+   * the variables whose values are not UTF-8, exactly (bytes.ts strings): the master's own
+   * process.env has them with U+FFFD where their bytes were
+   */
+  environment?: Record<string, string>;
 }
 
 export interface MasterLaunch {

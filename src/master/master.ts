@@ -104,6 +104,7 @@ function checkExecutable(spec: MasterSpec): DtError | undefined {
 function startProgram(spec: MasterSpec): ProgramTerminal | DtError {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  Object.assign(env, spec.environment);
   const launch = programLaunch(spec.command, spec.cwd, spec.socket, env);
   try {
     return new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });

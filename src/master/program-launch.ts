@@ -1,10 +1,11 @@
 // How the program is exec-ed so that it receives exactly the bytes it was given. node-pty
 // takes strings and encodes them as UTF-8, so a word that is not UTF-8 (a Latin-1 file name)
-// cannot pass through it. Such a command, a socket path (DT_SESSION) or a working directory
-// that is not UTF-8 goes through /bin/sh instead: in each such word the bytes that are not
-// UTF-8 (and printf's own \ and %) travel as printf(1) octal escapes, the shell decodes them
-// and execs the program with its exact argv (argv[0] included), in its exact directory, with
-// DT_SESSION exact. An escaped byte takes 4 bytes: a word must still fit exec's 128 KiB.
+// cannot pass through it. Such a command, a socket path (DT_SESSION), a working directory or
+// an environment variable's value that is not UTF-8 goes through /bin/sh instead: in each
+// such word the bytes that are not UTF-8 (and printf's own \ and %) travel as printf(1) octal
+// escapes, the shell decodes them, exports the variables, and execs the program with its
+// exact argv (argv[0] included), in its exact directory, with DT_SESSION and those variables
+// exact. An escaped byte takes 4 bytes: a word must still fit exec's 128 KiB.
 
 import { encodeBytes, hasEscapedBytes } from '../common/bytes.js';
 
@@ -16,9 +17,10 @@ export interface ProgramLaunch {
 }
 
 /**
- * $1: directory to change to, or empty; $2: DT_SESSION; then the command. Each word is "r"
- * and itself, or "e" and printf escapes to decode (a "." is appended and removed again, as
- * command substitution would drop trailing newlines).
+ * $1: directory to change to, or empty; $2: DT_SESSION; $3: how many NAME=VALUE words follow,
+ * to export; then the command. Each word is "r" and itself, or "e" and printf escapes to
+ * decode (a "." is appended and removed again, as command substitution would drop trailing
+ * newlines).
  */
 const DECODE_AND_EXEC = [
   'for word do',
@@ -31,22 +33,34 @@ const DECODE_AND_EXEC = [
   'done',
   'if [ -n "$1" ]; then cd "$1" || exit 126; fi',
   'DT_SESSION=$2; export DT_SESSION',
-  'shift 2',
+  'variables=$3',
+  'shift 3',
+  'while [ "$variables" -gt 0 ]; do export "$1"; shift; variables=$((variables - 1)); done',
   'exec "$@"',
 ].join('\n');
 
 /** What printf(1) would not print as itself in its format: escapes, conversions, and bytes that are not UTF-8. */
 const NOT_PLAIN = /[\\%]|(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 
-/** `command`, `cwd` and `socket` as bytes.ts strings; `env` without DT_SESSION. */
+/** A name the shell can export: a variable of another name keeps what node-pty makes of its value. */
+const SHELL_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `command`, `cwd`, `socket` and `env`'s values as bytes.ts strings; `env` without DT_SESSION. */
 export function programLaunch(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ProgramLaunch {
-  const exact = [...command, cwd, socket].every((word) => !hasEscapedBytes(word));
+  const exported = Object.entries(env).filter(([name, value]) => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name));
+  const exact = exported.length === 0 && [...command, cwd, socket].every((word) => !hasEscapedBytes(word));
   if (exact) return { file: command[0]!, args: command.slice(1), cwd, env: { ...env, DT_SESSION: socket } };
+  const passed = { ...env };
+  for (const [name] of exported) delete passed[name];
+  const variables = exported.map(([name, value]) => encodeWord(`${name}=${value}`));
   return {
     file: '/bin/sh',
-    args: ['-c', DECODE_AND_EXEC, 'sh', encodeWord(hasEscapedBytes(cwd) ? cwd : ''), encodeWord(socket), ...command.map(encodeWord)],
+    args: [
+      '-c', DECODE_AND_EXEC, 'sh', encodeWord(hasEscapedBytes(cwd) ? cwd : ''), encodeWord(socket), encodeWord(String(variables.length)),
+      ...variables, ...command.map(encodeWord),
+    ],
     cwd: hasEscapedBytes(cwd) ? '/' : cwd,
-    env,
+    env: passed,
   };
 }
 

@@ -182,6 +182,21 @@ it('the program receives its words, argv[0] included, its directory and DT_SESSI
   expect(environment.includes(Buffer.concat([utf8('\0DT_SESSION='), directory, bytes('/s\xff\0')]))).toBe(true);
 });
 
+it('the program receives environment values that are not UTF-8 byte for byte, and the others unchanged', async () => {
+  const socket = sandbox.path('s');
+  // Node cannot set such a value: the shell that runs dt does (\351 is é in Latin-1).
+  const created = await run('sh', ['-c', 'LATIN=$(printf "caf\\351 \\377%%\\n."); export LATIN; exec "$@"', 'sh',
+    process.execPath, DT, '-n', socket, 'sh', '-c', 'read line'], { cwd: sandbox.dir, env: { ...sandbox.env(), PLAIN: 'café' } });
+  expect(created).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  const environment = Buffer.concat([Buffer.of(0), fs.readFileSync(`/proc/${programPid}/environ`)]);
+  expect(environment.includes(bytes('\0LATIN=caf\xe9 \xff%\n.\0'))).toBe(true);
+  expect(environment.includes(Buffer.concat([utf8('\0PLAIN=café\0')]))).toBe(true);
+  expect(environment.includes(Buffer.concat([utf8(`\0DT_SESSION=${socket}\0`)]))).toBe(true);
+});
+
 it('without /proc to read them from, words that may not be UTF-8 are refused, not altered', async () => {
   const hideProc = 'mount -t tmpfs dt-test /proc && exec "$@"';
   const probe = await run('unshare', ['--mount', 'sh', '-c', hideProc, 'sh', 'true'], { cwd: sandbox.dir });

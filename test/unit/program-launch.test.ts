@@ -46,4 +46,14 @@ describe('programLaunch', () => {
     const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
     expect(result.stdout).toEqual(Buffer.from('/tmp/s\xff\n|/tmp', 'latin1'));
   });
+
+  it('gives the program environment values that are not UTF-8 exactly, and the others as they are, whatever its command', () => {
+    const latin = Buffer.from('caf\xe9 a%s\\n"\'$x\n', 'latin1');
+    const env = { LATIN: decodeBytes(latin), PLAIN: 'café' };
+    const launch = programLaunch(['/bin/sh', '-c', 'printf "%s|%s|%s" "$LATIN" "$PLAIN" "$DT_SESSION"'], '/', '/tmp/s', env);
+    expect(launch.file).toBe('/bin/sh');
+    const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
+    expect(result.stderr.toString()).toBe('');
+    expect(result.stdout).toEqual(Buffer.concat([latin, Buffer.from('|café|/tmp/s')]));
+  });
 });
