@@ -141,6 +141,10 @@ export class FrameDecoder {
 
   /** The whole frames received so far, at most `maxFrames`: the rest, garbage or not, is looked at by the next push. */
   push(chunk: Buffer, maxFrames = Infinity): Frame[] {
+    // A read that is one whole frame with nothing before it (a keystroke): taken as it lies.
+    if (this.pendingBytes === 0 && maxFrames > 0 && isOneWholeFrame(chunk)) {
+      return [{ type: chunk[0] as FrameType, payload: chunk.subarray(HEADER_BYTES) }];
+    }
     if (chunk.length > 0) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
@@ -216,6 +220,13 @@ export class FrameDecoder {
   }
 }
 
+/** True when `bytes` is exactly one frame of a known type and an allowed length. */
+function isOneWholeFrame(bytes: Buffer): boolean {
+  if (bytes.length < HEADER_BYTES || !KNOWN_TYPES.has(bytes[0]!)) return false;
+  const length = bytes.readUInt32BE(1);
+  return length === bytes.length - HEADER_BYTES && length <= MAX_FRAME_BYTES;
+}
+
 /**
  * Decodes frames in the very buffer they were read into, for a reader that reuses one buffer
  * for every read: output is handed on as views of the read, not copied or joined, and only
@@ -236,6 +247,10 @@ export class InPlaceFrameDecoder {
   private assembling: Buffer | undefined;
 
   decode(read: Buffer): Frame[] {
+    // A read that is one whole output frame, from a frame's start (a keystroke's echo): its payload where it lies.
+    if (this.headerBytes === 0 && this.payloadLeft === 0 && read[0] === FrameType.Output && isOneWholeFrame(read)) {
+      return [{ type: FrameType.Output, payload: read.subarray(HEADER_BYTES) }];
+    }
     const frames: Frame[] = [];
     const output = new OutputRun(read, frames);
     let at = 0;

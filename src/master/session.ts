@@ -109,9 +109,10 @@ export class Session {
   /** Output from the program: every byte it writes passes here, in order, lent (see ProgramTerminal.onData). */
   private output(data: Buffer): void {
     this.outputRead = true;
+    // To the viewers first: a keystroke's echo waits for nothing else.
+    this.relay.broadcast(data);
     this.modes.feed(data);
     this.sizer.programWrote();
-    this.relay.broadcast(data);
     this.log?.append(data);
     this.collectGarbage(data.length);
   }

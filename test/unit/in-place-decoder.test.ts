@@ -120,6 +120,23 @@ describe('InPlaceFrameDecoder', () => {
     expect(() => decoder.decode(Buffer.from([type, 1]))).toThrow(`unknown frame type ${type}`);
   });
 
+  it('hands a read that is one whole output frame on as a view of it, and one that only looks like one as what it continues', () => {
+    const decoder = new InPlaceFrameDecoder();
+    const echo = encodeFrame(FrameType.Output, Buffer.from('A'));
+    const [frame] = decoder.decode(echo);
+    expect(frame!.payload.buffer).toBe(echo.buffer);
+    expect(frame!.payload.byteOffset).toBe(echo.byteOffset + HEADER_BYTES);
+    expect(meaningOf([frame!])).toEqual([{ output: '41' }]);
+    // An error frame cut after its header: the next read, shaped like an output frame, is its payload.
+    const error = encodeText(FrameType.Error, 'xxxxxx');
+    expect(decoder.decode(error.subarray(0, HEADER_BYTES))).toEqual([]);
+    expect(meaningOf(decoder.decode(Buffer.from(echo.subarray(0, 6))))).toEqual([{ type: FrameType.Error, hex: echo.subarray(0, 6).toString('hex') }]);
+    // A header cut in two: the read that completes it is not a frame of its own either.
+    expect(decoder.decode(echo.subarray(0, 2))).toEqual([]);
+    const rest = Buffer.concat([echo.subarray(2), encodeFrame(FrameType.Output, Buffer.from('B'))]);
+    expect(meaningOf(decoder.decode(rest))).toEqual([{ output: '4142' }]);
+  });
+
   it('throws on an oversize length once the header is complete, before any payload', () => {
     const header = Buffer.from([FrameType.Output, 0, 0, 0, 0]);
     header.writeUInt32BE(MAX_FRAME_BYTES + 1, 1);

@@ -87,6 +87,24 @@ describe('findKey with legacy bytes', () => {
     expect(findKey(chunk('\x1c\x1a'), { detach: null, suspend: 0x1a })).toEqual({ action: 'suspend', index: 1, length: 1 });
   });
 
+  it('finds a key at every position of a short chunk (typing) and of a long one (a paste)', () => {
+    for (const length of [1, 2, 31, 32, 33, 100]) {
+      for (let at = 0; at < length; at++) {
+        for (const [key, action] of [[0x1c, 'detach'], [0x1a, 'suspend']] as const) {
+          const bytes = Buffer.alloc(length, 'x');
+          bytes[at] = key;
+          expect(findKey(bytes, DEFAULT_KEYS), `${action} at ${at} of ${length}`).toEqual({ action, index: at, length: 1 });
+        }
+        const escape = Buffer.alloc(length, 'x');
+        escape.write('\x1b[92;5u', at, 'latin1');
+        const found = at + 7 <= length ? { action: 'detach', index: at, length: 7 } : null;
+        expect(findKey(escape, DEFAULT_KEYS), `CSI u at ${at} of ${length}`).toEqual(found);
+      }
+      expect(findKey(Buffer.alloc(length, 'x'), DEFAULT_KEYS)).toBeNull();
+      expect(findKey(Buffer.alloc(length, 0x1c), { detach: null, suspend: null })).toBeNull();
+    }
+  });
+
   it('watches a custom detach key', () => {
     expect(findKey(chunk('x\x1cy'), { detach: 0x78, suspend: null })).toEqual({ action: 'detach', index: 0, length: 1 });
     expect(findKey(chunk('ab\x7f'), { detach: 0x7f, suspend: null })).toEqual({ action: 'detach', index: 2, length: 1 });

@@ -344,6 +344,16 @@ describe('FrameDecoder', () => {
     }
   });
 
+  it('takes a chunk that looks like a whole frame as the rest of an unfinished one', () => {
+    const lookalike = encodeFrame(FrameType.Input, Buffer.from('a'));
+    const decoder = new FrameDecoder();
+    expect(decoder.push(encodeFrame(FrameType.Input, Buffer.alloc(lookalike.length)).subarray(0, HEADER_BYTES))).toEqual([]);
+    expect(describeFrames(decoder.push(lookalike))).toEqual([{ type: FrameType.Input, hex: lookalike.toString('hex') }]);
+    // ...and, with nothing held, as the frame it is.
+    expect(describeFrames(decoder.push(lookalike))).toEqual([{ type: FrameType.Input, hex: '61' }]);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
   describe('reads that land in one reused buffer (copyOutOf)', () => {
     /** The stream read through one buffer, cut at `cuts`; the buffer is scribbled over after each read. */
     function decodeThroughOneBuffer(bytes: Buffer, cuts: number[], maxFrames = Infinity): { type: number; hex: string }[] {
