@@ -2,6 +2,9 @@
 // what programLaunch gives, and see what the program received.
 
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeBytes } from '../../src/common/bytes.js';
 import { programLaunch } from '../../src/master/program-launch.js';
@@ -55,5 +58,25 @@ describe('programLaunch', () => {
     const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
     expect(result.stderr.toString()).toBe('');
     expect(result.stdout).toEqual(Buffer.concat([latin, Buffer.from('|café|/tmp/s')]));
+  });
+
+  it('keeps the variables whose names the shell cannot hold (it drops them as it starts), unless the program\'s name has a "="', () => {
+    const env = { 'A-B': 'x', 'a.b': decodeBytes(Buffer.from('\xff', 'latin1')), PLAIN: '1' };
+    const environmentOf = (program: string): string[] => {
+      // A socket path that is not UTF-8: the launch goes through the shell.
+      const launch = programLaunch([program, '-0'], '/', '/tmp/s\udcff', env);
+      expect(launch.file).toBe('/bin/sh');
+      const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
+      expect(result.stderr.toString()).toBe('');
+      return result.stdout.toString('latin1').split('\0').filter((entry) => /^(A-B|a\.b|PLAIN|DT_SESSION)=/.test(entry)).sort();
+    };
+    expect(environmentOf('/usr/bin/env')).toEqual(['A-B=x', 'DT_SESSION=/tmp/s\xff', 'PLAIN=1', 'a.b=\xff']);
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-launch-'));
+    try {
+      fs.symlinkSync('/usr/bin/env', path.join(directory, 'e=nv'));
+      expect(environmentOf(path.join(directory, 'e=nv'))).toEqual(['DT_SESSION=/tmp/s\xff', 'PLAIN=1']);
+    } finally {
+      fs.rmSync(directory, { recursive: true });
+    }
   });
 });
