@@ -229,7 +229,7 @@ export class Session {
         return;
       }
       case FrameType.Redraw:
-        if (mayAct) void this.redraw(decodeRedraw(frame.payload));
+        if (mayAct) void this.redraw(decodeRedraw(frame.payload), this.outputRead);
         return;
       case FrameType.Detach:
         this.relay.removeViewer(connection.socket);
@@ -270,9 +270,13 @@ export class Session {
     connection.readOnly = request.readOnly;
     if (!request.readOnly) this.sizer.resize(request.cols, request.rows);
     if (!this.relay.hasViewer(connection.socket)) this.restoreModes(connection);
+    // Asked before the viewer is added: the first viewer lets through the output held for it,
+    // which it then receives whole. Redrawn for that by a resize, a program that takes the
+    // signal with a key as one event (nano) lost the key typed at once in the creating client.
+    const missedOutput = this.outputRead;
     this.relay.addViewer(connection.socket);
     // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
-    if (!request.readOnly) void this.redraw(request.redraw);
+    if (!request.readOnly) void this.redraw(request.redraw, missedOutput);
   }
 
   /** Puts a terminal about to become a viewer in the program's modes: to it alone, before any output. */
@@ -288,13 +292,14 @@ export class Session {
     if (this.relay.hasViewer(connection.socket)) this.sizer.resize(size.cols, size.rows);
   }
 
-  private async redraw(method: RedrawMethod): Promise<void> {
+  /** missedOutput: the viewer has not seen all the program wrote, so a resize redraw is worth its signals. */
+  private async redraw(method: RedrawMethod, missedOutput: boolean): Promise<void> {
     const effective = method === RedrawMethod.Unspecified ? this.spec.redraw : method;
     if (effective === RedrawMethod.CtrlL) {
       if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
     } else if (effective === RedrawMethod.Winch) {
       this.program.signalForeground(28 /* SIGWINCH */);
-    } else if (effective === RedrawMethod.Resize && this.outputRead) {
+    } else if (effective === RedrawMethod.Resize && missedOutput) {
       this.sizer.start();
     }
   }

@@ -117,6 +117,26 @@ describe('dt: -r winch', () => {
   });
 });
 
+describe('dt: the default redraw (resize)', () => {
+  it('spares the creating client: it is shown the output held for it, so its program gets no SIGWINCH on that attach', async () => {
+    // The shell writes at once, so that its output is held for the creating client; the fixture
+    // then reports its size at start and on each SIGWINCH. Several sessions: whether the first
+    // output is read before the creating client's attach is up to the scheduler.
+    for (let session = 0; session < 3; session++) {
+      const socket = sandbox.path(`s${session}`);
+      const creator = sandbox.dt(['-c', socket, '/bin/sh', '-c', `echo early; exec ${process.execPath} ${WINSIZE}`]);
+      await creator.waitFor(/SIZE \d+x\d+ WINCH 0\r\r\n/);
+      // A resize the test makes closes the absence: a redraw's signals would show before it.
+      creator.resize(100, 30);
+      await creator.waitFor(/SIZE 100x30 WINCH \d+\r\r\n/);
+      expect(creator.text, `session ${session}`).toBe('early\r\nSIZE 80x24 WINCH 0\r\r\nSIZE 100x30 WINCH 1\r\r\n');
+      creator.write('\x1c');
+      expect((await creator.waitForExit()).exitCode).toBe(0);
+      expect((await sandbox.dt(['-k', socket, 'KILL']).waitForExit()).exitCode).toBe(0);
+    }
+  });
+});
+
 /**
  * Every mode a full-screen program may leave on, with the bytes that turn it off (written out
  * here, not taken from dt's code). Returns the groups that `leaving` does not turn off.
