@@ -88,7 +88,7 @@ const HAVE_NAMESPACES = spawnSync('unshare', [...NO_PTY, 'true']).status === 0;
 const noPtyIt = HAVE_NAMESPACES ? it : it.skip;
 if (!HAVE_NAMESPACES) console.warn('start.test.ts: unshare --mount is not permitted here; the no-pty tests are skipped');
 
-noPtyIt('-n whose master gets no pty: dt -l shows why, dt -a reports it once with status 1, nothing is left', async () => {
+noPtyIt('-n whose master gets no pty: dt -l shows why, dt -a (or dt -w) reports it once with status 1, nothing is left', async () => {
   const socket = sandbox.path('s');
   const created = await run('unshare', [...NO_PTY, process.execPath, DT, '-n', socket, 'sleep', '1000'], { cwd: sandbox.dir, env: sandbox.env() });
   expect(created).toMatchObject({ code: 0, stderr: '' });
@@ -99,6 +99,15 @@ noPtyIt('-n whose master gets no pty: dt -l shows why, dt -a reports it once wit
   const attached = await runDt(['-a', socket], { cwd: sandbox.dir, env: sandbox.env() });
   expect(attached).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
   expect(await listJson()).toEqual([]);
+
+  // dt -w, which waits for a status, is told the same, once.
+  expect(await run('unshare', [...NO_PTY, process.execPath, DT, '-n', socket, 'sleep', '1000'], { cwd: sandbox.dir, env: sandbox.env() }))
+    .toMatchObject({ code: 0, stderr: '' });
+  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
+  await expectNoMasterLeft(sandbox);
+  expect(await runDt(['-w', socket], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
+  expect(await listJson()).toEqual([]);
+  expect(await runDt(['-w', socket], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 1, stderr: `dt: ${socket}: No such file or directory\n` });
 });
 
 noPtyIt('-c whose master gets no pty: the creating client reports why, status 1, and nothing is left', async () => {
