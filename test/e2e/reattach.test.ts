@@ -178,6 +178,10 @@ describe('real programs come back drawn, in their modes, with the default redraw
       await type(creator, 'written in nano', ['written in nano', 'GNU nano']);
     }, ['written in nano', 'GNU nano']);
     expect(modesBefore.buffer).toBe('alternate');
+    // The redraw puts the size back once nano has drawn a row shorter and gone quiet. nano takes
+    // a key it reads together with that SIGWINCH for the resize alone (typed directly in a
+    // terminal being resized, too): so, as a user would, type once it is drawn full height again.
+    await waitForScreen(client.screen, (screen) => screen.lines[23]?.includes('^X Exit') === true, 'nano drawn full height again');
     await type(client, ' again', ['written in nano again']);
     client.term.write('\x0f'); // ^O: write out
     await type(client, '\r', ['Wrote 1 line']);
