@@ -3,9 +3,10 @@
 // JavaScript around Node's process handle: loading it and running it the first time cost a
 // client about 1.5 ms before it could read the session's answer, on top of the fork itself.
 // The handle is the same one spawn() drives, with the options spawn() would give it. A Node
-// that no longer hands it out (process.binding is deprecated) gets child_process.spawn, from
-// process.getBuiltinModule, which every such Node has (node:module would cost every client
-// 0.2 ms to load).
+// that no longer hands it out (process.binding is deprecated), or whose handle refuses these
+// options, gets child_process.spawn, from process.getBuiltinModule (Node 20.16 and later; a
+// Node without this handle, or with another, is newer) rather than through node:module,
+// which would cost every client 0.2 ms to load.
 
 import os from 'node:os';
 
@@ -39,7 +40,15 @@ type ProcessHandleConstructor = new () => ProcessHandle;
  */
 export function startQuietChild(file: string, args: string[], env: Record<string, string>, onEnd: () => void): QuietChild {
   const Process = processHandleConstructor();
-  return Process === undefined ? startWithChildProcess(file, args, env, onEnd) : startWithHandle(Process, file, args, env, onEnd);
+  if (Process !== undefined) {
+    try {
+      return startWithHandle(Process, file, args, env, onEnd);
+    } catch {
+      // A Node whose handle takes other options than these (an internal interface): spawn()
+      // knows them. Nothing was started: the handle throws before it forks.
+    }
+  }
+  return startWithChildProcess(file, args, env, onEnd);
 }
 
 function startWithHandle(

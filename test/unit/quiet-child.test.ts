@@ -46,16 +46,24 @@ function descriptorTarget(pid: number | 'self', fd: number): string {
   return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
 }
 
+/** A process handle of a Node that wants other spawn options: it throws, as Node's bindings do on a wrong argument. */
+class HandleOfAnotherNode {
+  spawn(): number {
+    throw new TypeError('The "options.file" property must be of type string');
+  }
+}
+
 describe.each([
-  ['through Node\'s process handle', false],
-  ['through child_process, where Node has no process handle to give', true],
-])('startQuietChild %s', (_how, withoutBinding) => {
+  ['through Node\'s process handle', 'handle'],
+  ['through child_process, where Node has no process handle to give', 'no binding'],
+  ['through child_process, where Node\'s process handle refuses the options', 'other handle'],
+] as const)('startQuietChild %s', (_how, way) => {
   beforeEach(() => {
-    if (withoutBinding) {
-      vi.spyOn(process as unknown as { binding: (name: string) => unknown }, 'binding').mockImplementation((name) => {
-        throw new Error(`No such module: ${name}`);
-      });
-    }
+    if (way === 'handle') return;
+    vi.spyOn(process as unknown as { binding: (name: string) => unknown }, 'binding').mockImplementation((name) => {
+      if (way === 'other handle') return { Process: HandleOfAnotherNode };
+      throw new Error(`No such module: ${name}`);
+    });
   });
 
   it('gives the child our standard input, only the given environment, and /dev/null for its output', async () => {
