@@ -64,12 +64,8 @@ export function exactWorkingDirectory(): string {
 export function exactEnvironmentVariable(name: string, environ?: Buffer[]): string | undefined {
   const decoded = process.env[name];
   if (decoded === undefined || !mayHaveLostBytes(decoded)) return decoded;
-  let entries: Buffer[];
-  try {
-    entries = environ ?? splitWords(fs.readFileSync('/proc/self/environ'));
-  } catch {
-    return decoded; // no /proc
-  }
+  const entries = environ ?? environmentWords();
+  if (entries === undefined) return decoded; // no /proc
   const prefix = Buffer.from(`${name}=`);
   const entry = entries.find((candidate) => candidate.subarray(0, prefix.length).equals(prefix));
   return entry === undefined ? undefined : decodeBytes(entry.subarray(prefix.length));
@@ -83,18 +79,23 @@ export function exactEnvironmentVariable(name: string, environ?: Buffer[]): stri
 export function environmentNodeCannotKeep(): Record<string, string> {
   const doubtful = Object.entries(process.env).filter(([, value]) => value !== undefined && mayHaveLostBytes(value));
   if (doubtful.length === 0) return {};
-  let entries: Buffer[];
-  try {
-    entries = splitWords(fs.readFileSync('/proc/self/environ'));
-  } catch {
-    return {}; // no /proc
-  }
+  const entries = environmentWords();
+  if (entries === undefined) return {}; // no /proc
   const exact: Record<string, string> = {};
   for (const [name] of doubtful) {
     const value = exactEnvironmentVariable(name, entries);
     if (value !== undefined && hasEscapedBytes(value)) exact[name] = value;
   }
   return exact;
+}
+
+/** The NAME=VALUE words of the environment dt started with; undefined without /proc. */
+function environmentWords(): Buffer[] | undefined {
+  try {
+    return splitWords(fs.readFileSync('/proc/self/environ'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** NUL-terminated words. */
