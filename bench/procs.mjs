@@ -300,11 +300,10 @@ export function tryConnect(socketPath) {
  * CPU time (user + system) a process has used, in seconds; 0 once it is gone. From each
  * thread's schedstat, the scheduler's own count in ns: /proc/PID/stat counts in ticks of
  * 10 ms, and a master relaying 32 MiB ran for 15-20 of them, so one tick more or less was
- * 5-6% of a figure. A thread that has exited is not counted (stat counts it); where there is
- * no schedstat, stat is used.
+ * 5-6% of a figure. A thread that has exited is not counted (stat would count it).
  */
 export function cpuSeconds(pid) {
-  return threadsCpuSeconds(pid, () => true) ?? statCpuSeconds(pid);
+  return threadsCpuSeconds(pid, () => true);
 }
 
 /**
@@ -313,26 +312,26 @@ export function cpuSeconds(pid) {
  * with --single-threaded-gc) and libuv's thread pool. 0 once the process is gone.
  */
 export function helperThreadsCpuSeconds(pid) {
-  return threadsCpuSeconds(pid, (tid) => tid !== String(pid)) ?? 0;
+  return threadsCpuSeconds(pid, (tid) => tid !== String(pid));
 }
 
-/** The sum of the run times in the schedstat of the threads `which` picks; undefined where there is none. */
+/** The CPU time of the threads `which` picks: from each one's schedstat, or its stat (in ticks) where there is none. */
 function threadsCpuSeconds(pid, which) {
   let tids;
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
-    return undefined;
+    return 0;
   }
-  let nanoseconds = 0;
+  let seconds = 0;
   for (const tid of tids.filter(which)) {
     try {
-      nanoseconds += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
-    } catch (error) {
-      if (error.code === 'ENOENT' && fs.existsSync(`/proc/${pid}/task/${tid}`)) return undefined; // no schedstat here
+      seconds += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]) / 1e9;
+    } catch {
+      seconds += statCpuSeconds(`${pid}/task/${tid}`); // 0 for a thread that has just exited
     }
   }
-  return nanoseconds / 1e9;
+  return seconds;
 }
 
 function statCpuSeconds(pid) {
