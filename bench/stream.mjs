@@ -259,11 +259,16 @@ export function summarizeRound({ startedAt, checks, timedOut, total, cpu }) {
   };
 }
 
-/** One throughput measurement: a fresh session, `viewers` viewers, one round, then the end. */
-export async function measureThroughput(workspace, tool, viewers, patternFile, pattern) {
+/**
+ * One throughput measurement: a fresh session, `viewers` viewers, one round, then the end.
+ * With `warmedRound`, a second round in the same session follows, summarized as `warmed`:
+ * the same bytes through processes that have run the code before (V8 has compiled it).
+ */
+export async function measureThroughput(workspace, tool, viewers, patternFile, pattern, { warmedRound = false } = {}) {
   const session = await PatternSession.start(workspace, tool, patternFile, pattern);
   if (tool !== 'direct') session.attach(viewers);
   const summary = summarizeRound(await session.round());
+  if (warmedRound) summary.warmed = summarizeRound(await session.round());
   await session.end();
   // The log holds the end of the stream (FILE.1 and FILE); the master has closed it.
   if (tool === 'dt-log') summary.loggedBytes = removeLogFiles(session.socket);
