@@ -77,6 +77,8 @@ export async function measureMemory(workspace, tool, patternFile, pattern, repea
     if (stalledCheck.received !== lastProgress.bytes) lastProgress = { bytes: stalledCheck.received, at: performance.now() };
     return performance.now() - lastProgress.at > RESUME_QUIET_MS;
   }, `${tool}: the stopped viewer to finish, leave or go quiet`, 60_000, 20);
+  // The end, as idle and after the burst: once V8 has settled, what the master keeps.
+  if (tool === 'dt' && !hasEnded(master)) await delay(SETTLE_MS);
   const final = hasEnded(master) ? undefined : residentBytes(master);
   const finalDetail = hasEnded(master) ? undefined : memoryOf(master);
 

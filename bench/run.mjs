@@ -346,7 +346,7 @@ function buildRows(results) {
   if (results.memory) {
     rows.push({ section: `Memory: master idle, after ${(results.memory.heavyBytes / MIB).toFixed(0)} MiB through 16 viewers, then the same with one viewer SIGSTOPped. ` +
       'Private = Private_Clean + Private_Dirty (smaps_rollup): what the process alone costs; RSS also counts the node binary\'s shared pages. ' +
-      'dt\'s private and PSS are taken once V8 has settled (12 s after start, and after the burst)' });
+      'dt\'s private and PSS, and its RSS at the end, are taken once V8 has settled (12 s after start, after the burst, and at the end)' });
     const reps = results.memory.reps;
     const privateIdle = pick(reps, (m) => m.idleDetail?.private);
     rows.push(row('master private idle', 'MiB', privateIdle, verdict('<= 8.5 MiB', privateIdle.dt ? privateIdle.dt.median <= 8.5 * MIB : undefined)));
