@@ -15,6 +15,8 @@ export class Connection {
   readOnly = false;
   /** true once it sent input: a writer (`dt -p` of a slow pipe) may be quiet for hours */
   wroteInput = false;
+  /** true once it attached: a client suspended by ^Z has left the viewers, and may come back hours later */
+  attached = false;
   /** Input from this client waiting for the program to take what it was sent before. */
   readonly heldInput = new ByteQueue();
   /** The bytes of an unfinished frame counted against the session's limit for them. */

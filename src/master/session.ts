@@ -36,9 +36,9 @@ const EXIT_FLUSH_TIMEOUT_MS = 10_000;
 /** How long a dropped client gets to read why before its connection is destroyed. */
 const DROP_FLUSH_TIMEOUT_MS = 10_000;
 /**
- * A connection silent this long is closed, unless it is a viewer, has sent input (a writer fed
- * by a slow pipe) or waits for the program: one that said hello and then nothing, or stopped
- * in the middle of a frame. The test suite shortens it with DT_TEST_IDLE_CONNECTION_TIMEOUT_MS.
+ * A connection silent this long is closed, unless it is a viewer, has been one (a client
+ * suspended by ^Z), has sent input (a writer fed by a slow pipe) or waits for the program: one
+ * that said hello and then nothing, or stopped in the middle of a frame. The test suite shortens it with DT_TEST_IDLE_CONNECTION_TIMEOUT_MS.
  */
 const IDLE_CONNECTION_TIMEOUT_MS = Number(process.env['DT_TEST_IDLE_CONNECTION_TIMEOUT_MS']) || 60_000;
 /** Connections the master serves at once (each costs up to about 200 KiB while it sends); more are turned away. */
@@ -209,7 +209,7 @@ export class Session {
     // Waiting for room that unfinished frames of others take: it ends, one way or the other.
     if (connection.isHeld('room')) return this.drop(connection, 'no room for this connection\'s input: other connections hold unfinished frames');
     if (connection.decoder.bufferedBytes > 0) return this.drop(connection, 'protocol error: a frame was left unfinished');
-    if (this.relay.hasViewer(connection.socket) || connection.wroteInput) return this.armIdleTimer(connection);
+    if (this.relay.hasViewer(connection.socket) || connection.attached || connection.wroteInput) return this.armIdleTimer(connection);
     this.drop(connection);
   }
 
@@ -268,6 +268,7 @@ export class Session {
    */
   private attach(connection: Connection, request: Attach): void {
     connection.readOnly = request.readOnly;
+    connection.attached = true;
     if (!request.readOnly) this.sizer.resize(request.cols, request.rows);
     if (!this.relay.hasViewer(connection.socket)) this.restoreModes(connection);
     // Asked before the viewer is added: the first viewer lets through the output held for it,

@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DT, DTACH, FIXTURES, HAVE_DTACH, Sandbox, childPids, killDtachMasters, processState, terminalModes, waitUntil,
+  DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, killDtachMasters, processState, terminalModes, waitUntil,
   type Term,
 } from './harness.js';
+import { runDt } from './lifecycle-helpers.js';
 
 const HEXLOG = `${FIXTURES}/hexlog.mjs`;
 // winsize-now, not winsize: winsize.mjs reports the size from before the SIGWINCH (see the fixture).
@@ -39,10 +40,10 @@ function received(log: string): string {
 }
 
 /** Starts a detached hexlog session; resolves once the program is in raw mode (it made its log). */
-async function hexlogSession(options: string[] = ['-r', 'none']): Promise<{ socket: string; log: string }> {
+async function hexlogSession(options: string[] = ['-r', 'none'], env?: NodeJS.ProcessEnv): Promise<{ socket: string; log: string }> {
   const socket = sandbox.path('s');
   const log = sandbox.path('received.log');
-  expect((await sandbox.dt(['-n', socket, ...options, process.execPath, HEXLOG, log]).waitForExit()).exitCode).toBe(0);
+  expect((await sandbox.dt(['-n', socket, ...options, process.execPath, HEXLOG, log], { env }).waitForExit()).exitCode).toBe(0);
   await sandbox.trackMaster(socket);
   await waitUntil(() => fs.existsSync(log), 'hexlog to be in raw mode');
   return { socket, log };
@@ -200,6 +201,30 @@ describe('the suspend key', () => {
     shell.write('fg\r');
     await shell.waitFor(`SIZE 80x24 WINCH ${count + 1}\r`, { from: stoppedAt, timeoutMs: 5_000 });
   });
+
+  it.each([['a viewer', []], ['a read-only viewer', ['-R']]])(
+    '%s suspended before it sent anything is still attached at fg, after longer than an idle connection is kept',
+    async (_what, options) => {
+      const idleTimeoutMs = 1_000;
+      const { socket, log } = await hexlogSession(['-r', 'none'], { DT_TEST_IDLE_CONNECTION_TIMEOUT_MS: String(idleTimeoutMs) });
+      const { shell, client } = await clientInJobControlShell(['-a', socket, ...options]);
+      shell.write('\x1a');
+      await waitUntil(() => processState(client) === 'T', 'the client to be stopped');
+      const stoppedAt = await shell.waitFor('Stopped');
+      // Connections opened after the client was last heard, closed as idle one after the other:
+      // the client has been quiet for longer than the idle timeout, with a whole timeout to spare.
+      for (const turn of ['first', 'second']) {
+        const witness = await Peer.connect(socket);
+        await waitUntil(() => witness.closed, `the ${turn} idle witness connection to be closed`, 20 * idleTimeoutMs);
+      }
+      shell.write('fg\r');
+      await waitUntil(() => terminalModes(shell).includes('-icanon'), 'the client to be back in raw mode');
+      expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'q' })).code).toBe(0);
+      await shell.waitFor('HEX 71\r', { from: stoppedAt });
+      expect(shell.text.slice(stoppedAt)).not.toContain('[dt:');
+      expect(received(log)).toBe('71');
+    },
+  );
 
   it('-z: ^Z under job control goes to the program as 0x1a and the client keeps running', async () => {
     const { socket, log } = await hexlogSession();
