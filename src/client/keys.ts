@@ -48,6 +48,10 @@ const XTERM_KEY = /\x1b\[27;(\d+);(\d+)~/g;
 const CTRL_BIT = 4;
 const LOCK_BITS = 64 | 128; // caps lock, num lock: do not change which key was meant
 const KEY_RELEASE_EVENT = 3;
+const ESC = 0x1b;
+const BEL = 0x07;
+/** ESC ] (OSC), P (DCS), _ (APC), ^ (PM), X (SOS): a string follows, up to BEL or ESC \. */
+const STRING_INTRODUCERS = [0x5d, 0x50, 0x5f, 0x5e, 0x58];
 /** Reads up to this long are scanned byte by byte for a key (typing); longer ones (a paste) searched. */
 const SHORT_CHUNK_BYTES = 32;
 
@@ -62,7 +66,7 @@ export function findKey(chunk: Buffer, keys: WatchedKeys): KeyMatch | null {
   };
   for (const [action, key] of [['detach', keys.detach], ['suspend', keys.suspend]] as const) {
     if (key === null) continue;
-    const index = chunk.indexOf(key);
+    const index = indexOfKey(chunk, key);
     if (index >= 0) consider({ action, index, length: 1 });
   }
   if (chunk.includes(0x1b)) {
@@ -78,6 +82,49 @@ export function findKey(chunk: Buffer, keys: WatchedKeys): KeyMatch | null {
     }
   }
   return best;
+}
+
+/**
+ * The first `key` byte of the chunk that is not inside an escape sequence, or -1. A printable
+ * detach key (`-e '~'`) is also the last byte of Delete (ESC [ 3 ~), a byte of a mouse report
+ * or of a colour reply: the user pressed another key, or none.
+ */
+function indexOfKey(chunk: Buffer, key: number): number {
+  let index = chunk.indexOf(key);
+  let escape = chunk.indexOf(ESC);
+  while (index >= 0 && escape >= 0 && escape < index) {
+    const end = escapeSequenceEnd(chunk, escape);
+    if (index < end) index = chunk.indexOf(key, end);
+    escape = chunk.indexOf(ESC, end);
+  }
+  return index;
+}
+
+/**
+ * Where the sequence that the ESC at `at` begins ends (the index after it), as a terminal
+ * sends them: CSI and SS3 (ESC [ or ESC O, parameters, a final byte: keys and replies), an X10
+ * mouse report (ESC [ M and three bytes of any value), a string (OSC, DCS, APC, PM, SOS) up to
+ * BEL or ESC \, or Alt+key (ESC and a printable byte). A control byte ends a sequence there:
+ * it acts on its own.
+ */
+function escapeSequenceEnd(chunk: Buffer, at: number): number {
+  const introducer = chunk[at + 1];
+  if (introducer === undefined || introducer < 0x20 || introducer > 0x7e) return at + 1;
+  if (introducer === 0x5b /* [ */ && chunk[at + 2] === 0x4d /* M */) return Math.min(at + 6, chunk.length);
+  if (introducer === 0x5b || introducer === 0x4f /* O */) {
+    let end = at + 2;
+    while (end < chunk.length && chunk[end]! >= 0x20 && chunk[end]! <= 0x3f) end++;
+    const final = chunk[end];
+    return final !== undefined && final >= 0x40 && final <= 0x7e ? end + 1 : end;
+  }
+  if (STRING_INTRODUCERS.includes(introducer)) {
+    for (let end = at + 2; end < chunk.length; end++) {
+      if (chunk[end] === BEL) return end + 1;
+      if (chunk[end] === ESC) return chunk[end + 1] === 0x5c /* \ */ ? end + 2 : end;
+    }
+    return chunk.length;
+  }
+  return at + 2;
 }
 
 function mayHoldKey(chunk: Buffer, keys: WatchedKeys): boolean {

@@ -110,6 +110,18 @@ describe('the detach key', () => {
     expect(await receivedAfterBarrier(socket, log)).toBe('6162637a');
   });
 
+  it("-e '~': Delete (ESC [ 3 ~) and a mouse report holding a ~ reach the program whole; ~ typed alone detaches", async () => {
+    const { socket, log } = await hexlogSession();
+    const term = await attachAndType(socket, ['-e', '~'], '\x1b[3~');
+    term.write('\x1b[M ~!');
+    await term.waitFor('HEX 1b5b4d207e21\r');
+    expect(term.exited).toBeUndefined();
+    term.write('~');
+    await term.waitFor('[detached]');
+    expect((await term.waitForExit()).exitCode).toBe(0);
+    expect(await receivedAfterBarrier(socket, log)).toBe('1b5b337e1b5b4d207e217a');
+  });
+
   it('-E disables detaching: ^\\ and its CSI-u form reach the program unchanged', async () => {
     const { socket, log } = await hexlogSession();
     const term = await attachAndType(socket, ['-E'], '\x1c');

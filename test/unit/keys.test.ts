@@ -192,3 +192,45 @@ describe('findKey with CSI u (kitty) and modifyOtherKeys (xterm) sequences', () 
     expectSequence('\x1b[A\x1b[1;5C\x1b[97;5u', '\x1b[92;5u', '\x1b[0m', 'detach');
   });
 });
+
+describe('findKey with a detach key that escape sequences contain (-e ~, -e q)', () => {
+  const TILDE: WatchedKeys = { detach: 0x7e, suspend: 0x1a };
+  const Q: WatchedKeys = { detach: 0x71, suspend: 0x1a };
+  const DEL: WatchedKeys = { detach: 0x7f, suspend: 0x1a };
+
+  it.each([
+    ['Delete', '\x1b[3~', TILDE],
+    ['Page Up with Ctrl', '\x1b[5;5~', TILDE],
+    ['F5', '\x1b[15~', TILDE],
+    ['bracketed paste start', '\x1b[200~', TILDE],
+    ['keypad 1 in application keypad mode (SS3)', '\x1bOq', Q],
+    ['Alt+q', '\x1bq', Q],
+    ['an X10 mouse report whose column byte is the key', '\x1b[M ~!', TILDE],
+    ['an X10 mouse report at column 95 (DEL)', '\x1b[M \x7f!', DEL],
+    ['a colour reply (OSC, ended by BEL)', '\x1b]11;rgb:7e7e/qqqq/0000\x07', Q],
+    ['a version reply (DCS, ended by ST)', '\x1bP>|XTerm(q~)\x1b\\', TILDE],
+  ])('does not take the key inside %s', (_what, sequence, keys) => {
+    expect(findKey(chunk(sequence), keys)).toBeNull();
+    expect(findKey(chunk(`ab${sequence}cd`), keys)).toBeNull();
+  });
+
+  it.each([
+    ['after Delete', '\x1b[3~', TILDE, '~'],
+    ['after keypad 1', '\x1bOq', Q, 'q'],
+    ['after a mouse report', '\x1b[M ~!', TILDE, '~'],
+    ['after a colour reply', '\x1b]11;rgb:qqqq/0000/0000\x1b\\', Q, 'q'],
+  ])('finds the key typed %s in the same read', (_what, sequence, keys, key) => {
+    expect(findKey(chunk(`${sequence}x${key}y`), keys)).toEqual({ action: 'detach', index: sequence.length + 1, length: 1 });
+  });
+
+  it('finds the key where a control byte cuts a sequence short, and at the end of a read that cuts one off', () => {
+    expect(findKey(chunk('\x1b[3\x1c'), DEFAULT_KEYS)).toEqual({ action: 'detach', index: 3, length: 1 });
+    expect(findKey(chunk('\x1b\x1c'), DEFAULT_KEYS)).toEqual({ action: 'detach', index: 1, length: 1 });
+    expect(findKey(chunk('\x1b[1;5'), TILDE)).toBeNull();
+    expect(findKey(chunk('~\x1b['), TILDE)).toEqual({ action: 'detach', index: 0, length: 1 });
+  });
+
+  it('still finds ESC itself as the detach key (-e ^[), as dtach does for a read that starts with it', () => {
+    expect(findKey(chunk('a\x1b[A'), { detach: 0x1b, suspend: null })).toEqual({ action: 'detach', index: 1, length: 1 });
+  });
+});
