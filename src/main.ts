@@ -13,7 +13,7 @@ import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
 import { findOnlySession, formatTime, listSessions } from './client/list.js';
 import { forgetEndedSessions, forgetSession } from './client/forget.js';
-import { resolveSocketArgument } from './client/session-names.js';
+import { maySessionBeAt, resolveSocketArgument, socketPathOf } from './client/session-names.js';
 import { takeKeptExit, waitForSession } from './client/wait.js';
 import { prepareOutputLog } from './client/log-file.js';
 import { push } from './client/push.js';
@@ -53,10 +53,13 @@ async function main(argv = exactArguments()): Promise<number> {
       return attach(socket, command.client);
     }
     case 'attach-or-create': {
-      const socket = resolveSocketArgument(command.socket);
+      // A name's session directory is checked here, but made only to create (masterSpec),
+      // once -L and DT_LOG_LIMIT are known to be good.
+      const directoryExists = maySessionBeAt(command.socket);
+      const socket = socketPathOf(command.socket);
       refuseSelfAttach(socket);
       requireTerminal();
-      if ((await probeSocket(socket)) !== 'live') return createAndAttach(masterSpec(command, true, socket), command.client);
+      if (!directoryExists || (await probeSocket(socket)) !== 'live') return createAndAttach(masterSpec(command, true), command.client);
       exitOnSignals();
       return attach(socket, command.client);
     }
@@ -103,14 +106,13 @@ async function launchMaster(spec: MasterSpec): Promise<void> {
 
 /**
  * What a new master is told. A log file that may not be written, or a bad DT_LOG_LIMIT, is
- * refused here, before anything starts: before a session name makes the session directory,
- * unless the socket was resolved already (-A, which attaches when it can).
+ * refused here, before anything starts: before a session name makes the session directory.
  */
-function masterSpec(command: CreateCommand, holdUntilAttach: boolean, resolvedSocket?: string): MasterSpec {
+function masterSpec(command: CreateCommand, holdUntilAttach: boolean): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
-  const socket = resolvedSocket ?? resolveSocketArgument(command.socket);
+  const socket = resolveSocketArgument(command.socket);
   const exact = environmentNodeCannotKeep();
   const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };
   return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log, ...environment };

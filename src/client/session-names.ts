@@ -31,15 +31,40 @@ export function sessionDirectory(): string {
   return path.join(tmp && path.isAbsolute(tmp) ? tmp : '/tmp', `dt-${process.getuid!()}`);
 }
 
+/** The absolute socket path a socket argument stands for, without making or checking anything. */
+export function socketPathOf(word: string): string {
+  if (!isSessionName(word)) return path.resolve(exactWorkingDirectory(), word);
+  return path.join(sessionDirectory(), word);
+}
+
 /**
  * The absolute socket path a socket argument stands for. For a name, the session directory
  * is made (mode 0700) when missing, and refused unless it is the user's own and private.
  */
 export function resolveSocketArgument(word: string): string {
-  if (!isSessionName(word)) return path.resolve(exactWorkingDirectory(), word);
-  const directory = sessionDirectory();
-  ensurePrivateDirectory(directory);
-  return path.join(directory, word);
+  const socket = socketPathOf(word);
+  if (isSessionName(word)) ensurePrivateDirectory(path.dirname(socket));
+  return socket;
+}
+
+/**
+ * Whether a session can be on the socket a socket argument stands for, without making
+ * anything: false for a name whose session directory is missing. An existing session
+ * directory is refused as resolveSocketArgument refuses it: a socket in a directory others
+ * control is not connected to. (-A makes the directory only once it knows it will create.)
+ */
+export function maySessionBeAt(word: string): boolean {
+  if (!isSessionName(word)) return true;
+  const directory = path.dirname(socketPathOf(word));
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(fsPath(directory));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw directoryError(directory, describeSystemError(error), error);
+  }
+  refuseSharedDirectory(directory, stat);
+  return true;
 }
 
 /** The name a socket path is known by, when it is in the session directory; else undefined. */
@@ -74,6 +99,11 @@ export function ensurePrivateDirectory(directory: string): void {
   } catch (error) {
     throw directoryError(directory, describeSystemError(error), error);
   }
+  refuseSharedDirectory(directory, stat);
+}
+
+/** A session directory must be a real directory, the user's own, that nobody else can enter or list. */
+function refuseSharedDirectory(directory: string, stat: fs.Stats): void {
   if (!stat.isDirectory()) throw directoryError(directory, 'not a directory (sessions are kept in a private directory)');
   const uid = process.getuid!();
   if (stat.uid !== uid) {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, FIXTURES, Sandbox, waitUntil } from './harness.js';
 import {
-  DTACH, HAVE_DTACH, expectNoMasterLeft, killTracked, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
+  DTACH, HAVE_DTACH, HEXECHO, expectNoMasterLeft, killTracked, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -148,4 +148,34 @@ it('bad command lines of dt\'s own modes and options: the reason and a hint on s
   expect(entries()).toEqual(before);
   expect(fs.existsSync(sandbox.sessionDir)).toBe(false);
   await expectNoMasterLeft(sandbox);
+});
+
+/** Ways a new session's -L can be refused, and what dt says (FILE is made absolute). */
+const BAD_LOGS: Array<{ what: string; log: string; env: Record<string, string>; status: number; message: (file: string) => string }> = [
+  {
+    what: 'a bad DT_LOG_LIMIT', log: 'log.txt', env: { DT_LOG_LIMIT: 'bogus' }, status: 2,
+    message: () => "dt: Invalid DT_LOG_LIMIT 'bogus': a size of at least 1K, such as 512K or 16M.\nTry 'dt --help' for more information.\n",
+  },
+  {
+    what: 'a FILE in a missing directory', log: 'missing/log.txt', env: {}, status: 1,
+    message: (file) => `dt: ${file}: No such file or directory\n`,
+  },
+];
+
+it('-c, -n and -A NAME with a -L that is refused: the reason, the status, and no session directory, socket, log file or record', async () => {
+  const before = entries();
+  for (const mode of ['-c', '-n', '-A']) {
+    for (const { what, log, env, status, message } of BAD_LOGS) {
+      const stderrFile = sandbox.path(`${mode}.stderr`);
+      // In a terminal, as a user runs them: -c and -A would refuse to run without one.
+      const term = sandbox.run('sh', ['-c', 'exec "$@" 2>"$0"', stderrFile, process.execPath, DT, mode, 'work', '-L', log, ...HEXECHO],
+        { env });
+      expect({ mode, what, status: (await term.waitForExit()).exitCode }).toEqual({ mode, what, status });
+      expect({ mode, what, stderr: fs.readFileSync(stderrFile, 'utf8') }).toEqual({ mode, what, stderr: message(sandbox.path(log)) });
+      // The session directory (DT_DIR), the log file and the registry (XDG_STATE_HOME) would all be in the sandbox.
+      expect({ mode, what, entries: entries() }).toEqual({ mode, what, entries: before });
+      await expectNoMasterLeft(sandbox);
+    }
+  }
+  expect(fs.existsSync(sandbox.sessionDir)).toBe(false);
 });

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Sandbox, waitForViewers } from './harness.js';
+import { DT, Sandbox, waitForViewers } from './harness.js';
 import { HEXECHO, isSocketFile, killTracked, modeOf, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -68,10 +68,20 @@ it('without DT_DIR, the directory is ${TMPDIR:-/tmp}/dt-<uid>', async () => {
   await sandbox.trackMaster(path.join(directory, 'work'));
 });
 
+/** `dt ...args` in a terminal (-A needs one), its stderr apart: what the terminal showed is its stdout. */
+async function dtInTerminal(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stderrFile = sandbox.path('dt.stderr');
+  const term = sandbox.run('sh', ['-c', 'exec "$@" 2>"$0"', stderrFile, process.execPath, DT, ...args], { env });
+  const { exitCode } = await term.waitForExit();
+  const stderr = fs.readFileSync(stderrFile, 'utf8');
+  fs.rmSync(stderrFile);
+  return { code: exitCode, stdout: term.text, stderr };
+}
+
 /** A refused session directory: every mode fails with `message` before anything starts. */
 async function expectRefused(env: NodeJS.ProcessEnv, message: string): Promise<void> {
   for (const args of [['-n', 'work', ...HEXECHO], ['-a', 'work'], ['-w', 'work'], ['-p', 'work'], ['-k', 'work'], ['-A', 'work', ...HEXECHO]]) {
-    const result = await dt(args, env);
+    const result = args[0] === '-A' ? await dtInTerminal(args, env) : await dt(args, env);
     expect(result, `dt ${args.slice(0, 2).join(' ')}`).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${message}\n` });
   }
   expect(sandbox.findMasters(), 'masters started').toEqual([]);
