@@ -13,6 +13,7 @@ import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
 import { findOnlySession, formatTime, listSessions } from './client/list.js';
 import { forgetEndedSessions, forgetSession } from './client/forget.js';
+import { describeListener } from './client/session-connection.js';
 import { maySessionBeAt, resolveSocketArgument, socketPathOf } from './client/session-names.js';
 import { takeKeptExit, waitForSession } from './client/wait.js';
 import { prepareOutputLog } from './client/log-file.js';
@@ -118,10 +119,10 @@ function masterSpec(command: CreateCommand, holdUntilAttach: boolean): MasterSpe
   return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log, ...environment };
 }
 
-/** Refuses a live session or a non-socket; replaces a stale socket nobody answers on. */
+/** Refuses a live session, another program's socket or a non-socket; replaces a stale socket nobody answers on. */
 async function prepareSocketPath(socket: string): Promise<void> {
   const state = await probeSocket(socket);
-  if (state === 'live') throw sessionError(socket, 'a session is already running on this socket');
+  if (state === 'live') throw sessionError(socket, await describeListener(socket));
   if (state === 'not-socket') throw sessionError(socket, 'File exists and is not a socket');
   if (state === 'dangling-link') throw sessionError(socket, 'File exists and is a symbolic link to a missing file');
   if (state === 'stale') removeSocket(socket, undefined);

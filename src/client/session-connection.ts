@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import type net from 'node:net';
-import { DtError, describeSystemError, sessionError } from '../common/errors.js';
+import { DtError, ExitCode, describeSystemError, sessionError } from '../common/errors.js';
 import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../common/protocol.js';
 import { fsPath } from '../common/bytes.js';
 import type { LentReads } from '../common/lent-reads.js';
@@ -42,6 +42,20 @@ export interface SessionOptions {
   onConnected?: (socket: net.Socket) => void;
 }
 
+/**
+ * Who answered a connection that did not become a session: a dt master (with an error, or
+ * another protocol version), something else (a reply that is not a dt hello), or nobody (the
+ * connection was closed, or stayed silent, before any reply).
+ */
+export type Answerer = 'dt' | 'other' | 'nobody';
+
+/** openSession's refusal, as `dt: <socket>: <reason>`, with who refused. */
+export class SessionRefusal extends DtError {
+  constructor(socketPath: string, readonly reason: string, readonly answerer: Answerer, cause?: unknown) {
+    super(`${socketPath}: ${reason}`, ExitCode.Failure, { cause });
+  }
+}
+
 /** Connects and exchanges hellos. */
 export async function openSession(socketPath: string, { reads, request, onConnected }: SessionOptions = {}): Promise<SessionConnection> {
   const hello = encodeHello({ version: PROTOCOL_VERSION, pid: 0 });
@@ -66,34 +80,35 @@ export async function openSession(socketPath: string, { reads, request, onConnec
   }
   const decoder = new FrameDecoder();
   return new Promise((resolve, reject) => {
-    const fail = (reason: string, cause?: unknown): void => {
+    const fail = (reason: string, answerer: Answerer, cause?: unknown): void => {
       cleanup();
       socket.destroy();
-      reject(sessionError(socketPath, reason, cause));
+      reject(new SessionRefusal(socketPath, reason, answerer, cause));
     };
-    const timer = setTimeout(() => fail(describeSilence(socketPath)), HELLO_REPLY_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(describeSilence(socketPath), 'nobody'), HELLO_REPLY_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       let frames: Frame[];
       try {
         // The hello alone: what follows it in the same read is the session's, judged by the caller.
         frames = decoder.push(chunk, 1);
       } catch (error) {
-        return fail('not a dt session (unexpected reply)', error);
+        return fail(NOT_A_SESSION, 'other', error);
       }
       const [first] = frames;
       if (first === undefined) return;
-      if (first.type === FrameType.Error) return fail(first.payload.toString('utf8'));
-      if (first.type !== FrameType.Hello) return fail('not a dt session (unexpected reply)');
+      if (first.type === FrameType.Error) return fail(first.payload.toString('utf8'), 'dt');
+      if (first.type !== FrameType.Hello) return fail(NOT_A_SESSION, 'other');
       let hello;
       try {
         hello = decodeHello(first.payload);
       } catch (error) {
-        return fail('not a dt session (unexpected reply)', error);
+        return fail(NOT_A_SESSION, 'other', error);
       }
       if (hello.version !== PROTOCOL_VERSION) {
         return fail(
           `the session's master (pid ${hello.pid}) speaks protocol version ${hello.version}, ` +
           `this dt speaks version ${PROTOCOL_VERSION}; attach with the dt that started the session`,
+          'dt',
         );
       }
       cleanup();
@@ -103,8 +118,8 @@ export async function openSession(socketPath: string, { reads, request, onConnec
     };
     // Before its hello, a master only closes a connection it could not take: libuv accepts and
     // closes what it has no descriptor for (EMFILE). The client sees an end, EPIPE or ECONNRESET.
-    const onClose = (): void => fail(describeRefusal(socketPath));
-    const onError = (error: Error): void => fail(describeRefusal(socketPath), error);
+    const onClose = (): void => fail(describeRefusal(socketPath), 'nobody');
+    const onError = (error: Error): void => fail(describeRefusal(socketPath), 'nobody', error);
     const cleanup = (): void => {
       clearTimeout(timer);
       if (reads) reads.take = () => true;
@@ -128,6 +143,24 @@ export async function openSession(socketPath: string, { reads, request, onConnec
     if (early?.error) onError(early.error);
     else if (early) onClose();
   });
+}
+
+const NOT_A_SESSION = 'not a dt session (unexpected reply)';
+
+/**
+ * Why no new session can be made on a socket something listens on, asked as a client asks:
+ * a dt session that answers, something else, or something that does not answer (up to the
+ * 5 s a client waits). The connection is closed at once, and the socket left alone.
+ */
+export async function describeListener(socketPath: string): Promise<string> {
+  try {
+    (await openSession(socketPath)).socket.destroy();
+  } catch (error) {
+    if (!(error instanceof SessionRefusal)) throw error;
+    if (error.answerer === 'other') return 'something that is not a dt session is listening on this socket (unexpected reply)';
+    if (error.answerer === 'nobody') return `this socket is in use: ${error.reason}`;
+  }
+  return 'a session is already running on this socket';
 }
 
 /** The master that serves this socket according to the registry, if it is running. */
@@ -163,7 +196,7 @@ function connectError(socketPath: string, error: unknown): DtError {
   const code = (error as NodeJS.ErrnoException).code;
   // connect(2) fails otherwise: these come from the hello written as it succeeded, to a master
   // that closed the connection at once (with the hello unread: a reset).
-  if (code === 'ECONNRESET' || code === 'EPIPE') return sessionError(socketPath, describeRefusal(socketPath), error);
+  if (code === 'ECONNRESET' || code === 'EPIPE') return new SessionRefusal(socketPath, describeRefusal(socketPath), 'nobody', error);
   if (code === 'ECONNREFUSED') {
     // connect(2) on a file that is not a socket is refused too; say which it is.
     if (!isSocketFile(socketPath)) return sessionError(socketPath, 'Not a socket', error);

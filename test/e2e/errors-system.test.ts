@@ -329,7 +329,7 @@ it('a socket that resets each connection as it accepts it: every mode says so at
   const before = entries();
   const options = { cwd: sandbox.dir, env: sandbox.env() };
   const refused = { code: 1, stderr: `dt: ${socket}: ${REFUSED_BY_UNKNOWN}\n`, beforeTimeout: true };
-  const running = { code: 1, stderr: `dt: ${socket}: a session is already running on this socket\n`, beforeTimeout: true };
+  const inUse = { code: 1, stderr: `dt: ${socket}: this socket is in use: ${REFUSED_BY_UNKNOWN}\n`, beforeTimeout: true };
   const program = ['sh', '-c', 'echo ran > ran'];
   const outcomes = {
     '-a': await beforeSilenceTimeout(() => dtInTerminal(['-a', socket])),
@@ -338,10 +338,11 @@ it('a socket that resets each connection as it accepts it: every mode says so at
     '-k': await beforeSilenceTimeout(() => runDt(['-k', socket], options)),
     '-w': await beforeSilenceTimeout(() => runDt(['-w', socket], options)),
     '-c': await beforeSilenceTimeout(() => dtInTerminal(['-c', socket, ...program])),
+    '-n': await beforeSilenceTimeout(() => runDt(['-n', socket, ...program], options)),
   };
-  expect(outcomes).toMatchObject({ '-a': refused, '-A': refused, '-p': refused, '-k': refused, '-w': refused, '-c': running });
-  // Each connecting mode met a reset (-c only proves the socket is live: it connects and leaves).
-  expect(server.resets()).toBeGreaterThanOrEqual(5);
+  expect(outcomes).toMatchObject({ '-a': refused, '-A': refused, '-p': refused, '-k': refused, '-w': refused, '-c': inUse, '-n': inUse });
+  // Each mode met a reset (-c and -n as they asked what listens there).
+  expect(server.resets()).toBeGreaterThanOrEqual(7);
   expect(entries()).toEqual(before);
   expect(isSocketFile(socket)).toBe(true);
   await expectNoMasterLeft(sandbox);
@@ -373,6 +374,69 @@ it('a socket that answers with something else than a dt hello (a text banner, an
     expect({ what, ...outcomes }).toMatchObject({ what, '-a': refused, '-p': refused, '-k': refused, '-w': refused });
   }
   expect(entries()).toEqual(before.sort());
+  await expectNoMasterLeft(sandbox);
+  expect(await listSessions(sandbox, false)).toBe('No sessions.\n');
+});
+
+/** A unix socket server of the test's own that greets each connection with `banner` (or says nothing), counting them. */
+async function listenAsAnotherProgram(socket: string, banner?: string): Promise<{ connections: () => number }> {
+  let connections = 0;
+  const server = net.createServer((connection) => {
+    connections++;
+    connection.on('error', () => { /* the client left before reading */ });
+    if (banner !== undefined) connection.write(banner);
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  cleanups.push(() => server.close());
+  return { connections: () => connections };
+}
+
+/** What a new connection to `socket` receives first (the test's own server still answers). */
+async function firstReply(socket: string): Promise<string> {
+  const connection = net.createConnection(socket);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      connection.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
+      connection.once('error', reject);
+    });
+  } finally {
+    connection.destroy();
+  }
+}
+
+it('-c and -n on a socket another program listens on: they say what listens there, status 1, and leave its socket alone', async () => {
+  const banner = sandbox.path('banner');
+  const silent = sandbox.path('silent');
+  const bannerServer = await listenAsAnotherProgram(banner, 'SSH-2.0-OpenSSH_9.6\r\n');
+  const silentServer = await listenAsAnotherProgram(silent);
+  const inodes = [fs.statSync(banner).ino, fs.statSync(silent).ino];
+  const before = entries();
+  const options = { cwd: sandbox.dir, env: sandbox.env(), timeoutMs: 20_000 };
+  const program = ['sh', '-c', 'echo ran > ran'];
+
+  // It answers, and not as dt does: said at once.
+  const notDt = { code: 1, stderr: `dt: ${banner}: something that is not a dt session is listening on this socket (unexpected reply)\n`, beforeTimeout: true };
+  expect({
+    '-n': await beforeSilenceTimeout(() => runDt(['-n', banner, ...program], options)),
+    '-c': await beforeSilenceTimeout(() => dtInTerminal(['-c', banner, ...program])),
+  }).toMatchObject({ '-n': notDt, '-c': notDt });
+
+  // It accepts and says nothing: said once a client would give up waiting, not sooner, and not a hang.
+  const started = Date.now();
+  const [detached, attached] = await Promise.all([
+    runDt(['-n', silent, ...program], options),
+    dtInTerminal(['-c', silent, ...program], 'silent'),
+  ]);
+  const silence = `dt: ${silent}: this socket is in use: no reply in 5 s: not a dt session, or its master is not answering\n`;
+  expect({ detached, attached }).toMatchObject({ detached: { code: 1, stdout: '', stderr: silence }, attached: { code: 1, stderr: silence } });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(HELLO_REPLY_TIMEOUT_MS);
+
+  // Both programs' sockets are as they were, and still theirs.
+  expect([fs.statSync(banner).ino, fs.statSync(silent).ino]).toEqual(inodes);
+  expect(await firstReply(banner)).toBe('SSH-2.0-OpenSSH_9.6\r\n');
+  expect(bannerServer.connections()).toBeGreaterThanOrEqual(5); // a probe and a hello per command, and ours
+  expect(silentServer.connections()).toBeGreaterThanOrEqual(4);
+  expect(entries()).toEqual(before);
   await expectNoMasterLeft(sandbox);
   expect(await listSessions(sandbox, false)).toBe('No sessions.\n');
 });
