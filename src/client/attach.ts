@@ -17,7 +17,8 @@ import { signalName, signalNumber } from '../common/signals.js';
 import { unchangedStartLength } from './post-processing.js';
 import { completeRawMode, enterRawMode, finishRawMode, restoreTerminal } from './raw-mode.js';
 import {
-  hasJobControl, printStatusLine, readKeys, readTypedKeys, resetProgramModes, stopReadingKeys, terminalHungUp, windowSize,
+  hasJobControl, printStatusLine, readKeys, readTypedKeys, repeatOnStandardError, resetProgramModes, stopReadingKeys, terminalHungUp,
+  windowSize,
 } from './terminal.js';
 
 /** The one buffer every read of the session's socket lands in. */
@@ -111,8 +112,8 @@ class Attachment {
   ) {
     // Whether ^Z can suspend us is looked up when it is typed (reading /proc costs every attach otherwise).
     this.keys = { detach: options.detachKey, suspend: options.suspendKey ? SUSPEND_KEY : null };
-    process.stdout.on('error', this.onTerminalError);
-    readKeys(this.onInput, this.onTerminalError);
+    process.stdout.on('error', this.onOutputError);
+    readKeys(this.onInput, this.onInputError);
     process.stdout.on('resize', this.onResize);
     process.on('SIGCONT', this.onContinue);
     for (const keys of typedEarly) this.onInput(keys);
@@ -359,14 +360,20 @@ class Attachment {
    * The terminal went away while we wrote to it or read from it, maybe before the hangup
    * signal is handled (EIO, or another error from a terminal that has hung up): a hangup, and
    * there is nobody to tell. Standard output that is a pipe whose reader left (EPIPE) ends us
-   * as SIGPIPE would, the terminal restored.
+   * as SIGPIPE would, the terminal restored. Any other error ends the attachment, said.
    */
-  private readonly onTerminalError = (error: NodeJS.ErrnoException): void => {
+  private onTerminalError(error: NodeJS.ErrnoException, writing: boolean): void {
     if (this.done) return;
-    if (error.code === 'EIO' || terminalHungUp()) this.endBySignal('SIGHUP');
-    else if (error.code === 'EPIPE') this.endBySignal('SIGPIPE');
-    else this.leave(ExitCode.Failure, `[dt: the terminal failed: ${describeSystemError(error)}]`);
-  };
+    if (error.code === 'EIO' || terminalHungUp()) return this.endBySignal('SIGHUP');
+    if (error.code === 'EPIPE') return this.endBySignal('SIGPIPE');
+    const message = `[dt: the terminal failed: ${describeSystemError(error)}]`;
+    this.leave(ExitCode.Failure, message);
+    // The status line went to the output that failed (a full disk, say): said where it can be read.
+    if (writing) repeatOnStandardError(message);
+  }
+
+  private readonly onOutputError = (error: NodeJS.ErrnoException): void => this.onTerminalError(error, true);
+  private readonly onInputError = (error: NodeJS.ErrnoException): void => this.onTerminalError(error, false);
 
   /** Ends as the signal would, quietly: the terminal is gone and there is nobody to tell. */
   private endBySignal(signal: 'SIGHUP' | 'SIGPIPE'): void {

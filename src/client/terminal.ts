@@ -156,6 +156,21 @@ export function printStatusLine(message: string): void {
   writeToTerminal(`${RESET_PROGRAM_MODES}${MOVE_TO_BOTTOM}\r\n${message === '' ? '' : `${message}\r\n`}`);
 }
 
+/**
+ * Says a status line on standard error too, when standard output failed and so never showed
+ * it (standard output a full disk, say), unless standard error is that same file.
+ */
+export function repeatOnStandardError(message: string): void {
+  try {
+    const output = fs.fstatSync(1);
+    const errors = fs.fstatSync(2);
+    if (output.dev === errors.dev && output.ino === errors.ino) return;
+    fs.writeSync(2, `${message}\n`);
+  } catch {
+    // EBADF, or a standard error that fails too: there is nobody left to tell.
+  }
+}
+
 export function resetProgramModes(): void {
   writeToTerminal(RESET_PROGRAM_MODES);
 }

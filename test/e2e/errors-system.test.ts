@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, Peer, Sandbox, isAlive, openDescriptorCount, waitUntil } from './harness.js';
+import {
+  DT, Peer, Sandbox, freshTerminalModes, isAlive, masterInfo, openDescriptorCount, shellReport, waitForViewers, waitUntil,
+} from './harness.js';
 import {
   HEXECHO, expectNoMasterLeft, isSocketFile, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
@@ -439,4 +441,33 @@ it('-c and -n on a socket another program listens on: they say what listens ther
   expect(entries()).toEqual(before);
   await expectNoMasterLeft(sandbox);
   expect(await listSessions(sandbox, false)).toBe('No sessions.\n');
+});
+
+it('an attached client whose output fails (stdout /dev/full, stdin the terminal): the reason on stderr, status 1, the terminal restored, the session attachable', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid } = await startSession(socket);
+  const modes = await freshTerminalModes(sandbox);
+  // The shell reports once dt has left: its status and the terminal's modes (stty reads its stdin, the terminal).
+  const client = sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -a "${socket}" -r none >/dev/full; echo "STATUS $?"; echo "MODES $(stty -g)"`]);
+  // It may fail on the first bytes of its attach; if it is still attached, the program is made to write.
+  await waitUntil(async () => client.text.includes('STATUS') || (await masterInfo(socket)).clients === 1, 'the client to attach or leave');
+  if (!client.text.includes('STATUS')) {
+    expect(await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'x' })).toMatchObject({ code: 0 });
+  }
+  const report = await shellReport(client);
+  // stderr is the terminal: the reason is there, once, on a line of its own.
+  expect(report.shown.match(/\[dt: [^\]]*\]/g)).toEqual(['[dt: the terminal failed: No space left on device]']);
+  expect(report.shown).toMatch(/\[dt: the terminal failed: No space left on device\]\r\n$/);
+  expect(report.status).toBe(1);
+  expect(report.modes, 'the terminal modes after dt left').toBe(modes);
+
+  // The session goes on, with nobody attached, and the next client is served.
+  await waitForViewers(socket, 0);
+  expect(await masterInfo(socket)).toMatchObject({ masterPid });
+  const again = sandbox.dt(['-a', socket, '-r', 'none']);
+  again.write('y');
+  await again.waitFor('HEX 79');
+  expect(await runDt(['-k', socket, 'TERM'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
+  await again.waitForExit();
+  await waitUntil(() => !isAlive(masterPid), 'the master to end with its program');
 });
