@@ -7,6 +7,8 @@
 // TOTAL_HELD_INPUT_BYTES: then the connection is no longer read until the program catches up.
 // Held input is handed to the program in the order clients started holding it, as the program
 // makes room; the input of a client that left still arrives in its turn, and still counts.
+// While the flow is paused (a resize redraw: some programs drop a key they read together with
+// a size change), all input is held the same way, and follows once no pause is left.
 // So input costs the master at most INPUT_HIGH_WATER_BYTES + CLIENT_HELD_INPUT_BYTES queued for
 // the program and TOTAL_HELD_INPUT_BYTES held, plus what one read of each connection carries,
 // and the garbage their intake made, which is collected when holding starts and when a client
@@ -21,6 +23,9 @@ export const CLIENT_HELD_INPUT_BYTES = 1024 * 1024;
 /** Input held for all clients together (those that left included) beyond which no client sending input is read. */
 export const TOTAL_HELD_INPUT_BYTES = 4 * 1024 * 1024;
 
+/** Why all input is held for a while: a resize redraw under way, or a viewer attaching (its resize may end one redraw and start another). */
+export type InputPause = 'redraw' | 'attach';
+
 export interface InputSink {
   write(data: Buffer): void;
   readonly pendingInputLength: number;
@@ -32,6 +37,7 @@ export class InputFlow {
   /** Connections no longer read because of the input they or all clients hold. */
   private readonly stopped = new Set<Connection>();
   private heldBytes = 0;
+  private readonly pauses = new Set<InputPause>();
 
   /** onHolding: called when input starts to be held and when a client stops being read. */
   constructor(private readonly program: InputSink, private readonly onHolding: () => void = () => {}) {}
@@ -43,7 +49,7 @@ export class InputFlow {
 
   /** Input a client typed: to the program now, or held in its connection in its turn. */
   offer(connection: Connection, data: Buffer): void {
-    if (connection.heldInput.length === 0 && this.program.pendingInputLength <= INPUT_HIGH_WATER_BYTES) {
+    if (this.pauses.size === 0 && connection.heldInput.length === 0 && this.program.pendingInputLength <= INPUT_HIGH_WATER_BYTES) {
       this.program.write(data);
       return;
     }
@@ -60,6 +66,16 @@ export class InputFlow {
     }
   }
 
+  /** Holds all input, from every client, until resume(reason) and every other pause ended. */
+  pause(reason: InputPause): void {
+    this.pauses.add(reason);
+  }
+
+  /** Ends a pause: once none is left, held input follows as the program has room. */
+  resume(reason: InputPause): void {
+    if (this.pauses.delete(reason) && this.pauses.size === 0) this.release();
+  }
+
   /** A client left: what it typed still reaches the program, in its turn. */
   leave(connection: Connection): void {
     this.stopped.delete(connection);
@@ -69,7 +85,7 @@ export class InputFlow {
   /** The program took its input: held input follows, oldest holder first, while the program has room. */
   release(): void {
     for (const connection of this.holders) {
-      if (this.program.pendingInputLength > INPUT_HIGH_WATER_BYTES) break;
+      if (this.pauses.size > 0 || this.program.pendingInputLength > INPUT_HIGH_WATER_BYTES) break;
       this.program.write(connection.heldInput.peek());
       this.heldBytes -= connection.heldInput.length;
       connection.heldInput.clear();

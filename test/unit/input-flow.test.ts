@@ -107,4 +107,82 @@ describe('InputFlow', () => {
     expect(holdings).toBe(2);
     expect(client.heldInput.length).toBe(10 + CLIENT_HELD_INPUT_BYTES + 5000);
   });
+
+  it('holds all input while paused, from every client, and hands it over in the order held once the pause ends', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const [first, second] = [connection(), connection()];
+    flow.offer(first, Buffer.from('a'));
+    flow.pause('redraw');
+    flow.offer(second, Buffer.from('b'));
+    flow.offer(first, Buffer.from('c'));
+    flow.offer(second, Buffer.from('d'));
+    flow.release(); // the program drained: still paused
+    expect(program.text()).toBe('a');
+    expect(flow.totalHeldBytes).toBe(3);
+    flow.resume('redraw');
+    expect(program.text()).toBe('abdc');
+    expect(flow.totalHeldBytes).toBe(0);
+    flow.offer(first, Buffer.from('e'));
+    expect(program.text()).toBe('abdce');
+  });
+
+  it('goes on holding until every pause has ended; ending one twice ends nothing else', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const client = connection();
+    flow.pause('attach');
+    flow.pause('redraw');
+    flow.offer(client, Buffer.from('x'));
+    flow.resume('attach');
+    flow.resume('attach');
+    expect(program.text()).toBe('');
+    flow.resume('redraw');
+    expect(program.text()).toBe('x');
+  });
+
+  it('keeps input held for a program that reads nothing held after the pause, behind what came first', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const [busy, other] = [connection(), connection()];
+    flow.offer(busy, chunk('a', INPUT_HIGH_WATER_BYTES + 1));
+    flow.offer(busy, Buffer.from('b'));
+    flow.pause('redraw');
+    flow.offer(other, Buffer.from('c'));
+    flow.resume('redraw');
+    expect(flow.totalHeldBytes).toBe(2);
+    program.readAll();
+    flow.release();
+    expect(program.text().slice(-2)).toBe('bc');
+    expect(flow.totalHeldBytes).toBe(0);
+  });
+
+  it('delivers, once the pause ends, what a client typed before it left', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const [leaving, staying] = [connection(), connection()];
+    flow.pause('redraw');
+    flow.offer(leaving, Buffer.from('pushed'));
+    flow.leave(leaving);
+    flow.offer(staying, Buffer.from(' typed'));
+    expect(program.text()).toBe('');
+    flow.resume('redraw');
+    expect(program.text()).toBe('pushed typed');
+  });
+
+  it('applies the held-input limits while paused, and reads a stopped client again once its input went over', () => {
+    const program = new Program();
+    const flow = new InputFlow(program);
+    const client = connection();
+    flow.pause('redraw');
+    flow.offer(client, chunk('a', CLIENT_HELD_INPUT_BYTES + 1));
+    expect(client.reading()).toBe(false);
+    program.readAll();
+    flow.release(); // room for it, but still paused: stays held, and counted
+    expect(flow.totalHeldBytes).toBe(CLIENT_HELD_INPUT_BYTES + 1);
+    expect(client.reading()).toBe(false);
+    flow.resume('redraw');
+    expect(client.reading()).toBe(true);
+    expect(program.pendingInputLength).toBe(CLIENT_HELD_INPUT_BYTES + 1);
+  });
 });
