@@ -7,10 +7,16 @@
 // between writing its screen and waiting for keys, where less (and any program that notes a
 // signal in a flag it checks before it waits) misses it until the next key, and stays drawn
 // a row short.
+//
+// Some programs drop a key they read together with a size change (nano: it reads the key and
+// the signal in one go and handles only the resize). So input is held from the moment the
+// window shrinks until the program has answered the size put back (written, then been quiet
+// for RESIZE_REDRAW_QUIET_MS), and then follows, all of it, in order. A program that does not
+// answer holds it at most RESIZE_REDRAW_TIMEOUT_MS per size change.
 
-/** How long to wait for the program to answer the smaller size before putting it back anyway. */
+/** How long to wait for the program to answer a size change (the smaller size, then its own) before going on anyway. */
 export const RESIZE_REDRAW_TIMEOUT_MS = 500;
-/** How long the program must have written nothing, after it answered, before the size is put back. */
+/** How long the program must have written nothing, after it answered, before it is taken to wait for keys. */
 export const RESIZE_REDRAW_QUIET_MS = 50;
 
 interface SizedTerminal {
@@ -18,49 +24,89 @@ interface SizedTerminal {
   resize(cols: number, rows: number): void;
 }
 
+/** Where input waits while the redraw changes the program's size. */
+export interface InputHold {
+  pause(): void;
+  resume(): void;
+}
+
+/** A redraw under way: the size to put back, and whether it has been put back yet. */
+interface Pending {
+  cols: number;
+  rows: number;
+  sizeBack: boolean;
+  timer: NodeJS.Timeout;
+  quietTimer?: NodeJS.Timeout;
+}
+
 export class ResizeRedraw {
-  private pending: { cols: number; rows: number; timer: NodeJS.Timeout; quietTimer?: NodeJS.Timeout } | undefined;
+  private pending: Pending | undefined;
 
-  constructor(private readonly terminal: SizedTerminal) {}
+  constructor(private readonly terminal: SizedTerminal, private readonly input: InputHold) {}
 
-  /** Makes the terminal a row shorter (a one-row terminal a row taller); a redraw under way serves this one too. */
+  /**
+   * Makes the terminal a row shorter (a one-row terminal a row taller) and holds input; a
+   * redraw still waiting for the smaller size's answer serves this one too, and one waiting
+   * for the answer to the size put back keeps holding input for this one.
+   */
   start(): void {
-    if (this.pending) return;
+    if (this.pending && !this.pending.sizeBack) return;
+    if (this.pending) this.stopTimers(this.pending);
+    else this.input.pause();
     const { cols, rows } = this.terminal.size;
     this.terminal.resize(cols, rows > 1 ? rows - 1 : rows + 1);
-    const timer = setTimeout(this.putSizeBack, RESIZE_REDRAW_TIMEOUT_MS);
-    timer.unref();
-    this.pending = { cols, rows, timer };
+    this.pending = { cols, rows, sizeBack: false, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
   }
 
-  /** The program wrote something: it has seen the other size; once it is quiet, it waits for keys. */
+  /** The program wrote something: it has seen the size; once it is quiet, it waits for keys. */
   programWrote(): void {
     if (!this.pending) return;
     if (this.pending.quietTimer) {
       this.pending.quietTimer.refresh();
       return;
     }
-    this.pending.quietTimer = setTimeout(this.putSizeBack, RESIZE_REDRAW_QUIET_MS);
-    this.pending.quietTimer.unref();
+    this.pending.quietTimer = this.unrefTimer(this.answered, RESIZE_REDRAW_QUIET_MS);
   }
 
-  /** A client sizes the terminal: its size is the one to keep, whatever a redraw was doing. */
+  /** A client sizes the terminal: its size is the one to keep, whatever a redraw was doing; held input follows. */
   resize(cols: number, rows: number): void {
-    this.forgetPending();
+    this.finish();
     this.terminal.resize(cols, rows);
   }
 
-  private readonly putSizeBack = (): void => {
-    if (!this.pending) return;
-    const { cols, rows } = this.pending;
-    this.forgetPending();
-    this.terminal.resize(cols, rows);
+  /** The program is gone: nothing to put back, and input must not stay held. */
+  stop(): void {
+    this.finish();
+  }
+
+  /** The program answered the size it was given (or the timeout passed): the next step. */
+  private readonly answered = (): void => {
+    const pending = this.pending;
+    if (!pending) return;
+    if (pending.sizeBack) return this.finish();
+    this.stopTimers(pending);
+    pending.sizeBack = true;
+    pending.timer = this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS);
+    this.terminal.resize(pending.cols, pending.rows);
   };
 
-  private forgetPending(): void {
+  /** The redraw is over: held input follows. */
+  private finish(): void {
     if (!this.pending) return;
-    clearTimeout(this.pending.timer);
-    clearTimeout(this.pending.quietTimer);
+    this.stopTimers(this.pending);
     this.pending = undefined;
+    this.input.resume();
+  }
+
+  private stopTimers(pending: Pending): void {
+    clearTimeout(pending.timer);
+    clearTimeout(pending.quietTimer);
+    pending.quietTimer = undefined;
+  }
+
+  private unrefTimer(callback: () => void, delayMs: number): NodeJS.Timeout {
+    const timer = setTimeout(callback, delayMs);
+    timer.unref();
+    return timer;
   }
 }

@@ -100,7 +100,7 @@ export class Session {
     this.inputFlow = new InputFlow(program, () => this.collectGarbage.inputHeld());
     program.onInputDrained(() => this.inputFlow.release());
     this.relay = new Relay(program, spec.holdUntilAttach, (count) => socketFile.markAttached(count > 0));
-    this.sizer = new ResizeRedraw(program);
+    this.sizer = new ResizeRedraw(program, { pause: () => this.inputFlow.pause('redraw'), resume: () => this.inputFlow.resume('redraw') });
     program.onData((data) => this.output(data));
     socketFile.serve((client) => this.accept(client), () => this.relay.viewerCount > 0);
     program.onExit((status) => this.end(status));
@@ -269,15 +269,28 @@ export class Session {
   private attach(connection: Connection, request: Attach): void {
     connection.readOnly = request.readOnly;
     connection.attached = true;
-    if (!request.readOnly) this.sizer.resize(request.cols, request.rows);
+    // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
+    if (request.readOnly) return this.addViewer(connection, undefined);
+    // Its size ends a redraw under way, and its own redraw may start another: the input held
+    // for the first must not reach the program between the two size changes.
+    this.inputFlow.pause('attach');
+    try {
+      this.sizer.resize(request.cols, request.rows);
+      this.addViewer(connection, request.redraw);
+    } finally {
+      this.inputFlow.resume('attach');
+    }
+  }
+
+  /** redraw: the viewer's redraw method; undefined for a read-only viewer, which causes none. */
+  private addViewer(connection: Connection, redraw: RedrawMethod | undefined): void {
     if (!this.relay.hasViewer(connection.socket)) this.restoreModes(connection);
     // Asked before the viewer is added: the first viewer lets through the output held for it,
     // which it then receives whole. Redrawn for that by a resize, a program that takes the
     // signal with a key as one event (nano) lost the key typed at once in the creating client.
     const missedOutput = this.outputRead;
     this.relay.addViewer(connection.socket);
-    // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
-    if (!request.readOnly) void this.redraw(request.redraw, missedOutput);
+    if (redraw !== undefined) void this.redraw(redraw, missedOutput);
   }
 
   /** Puts a terminal about to become a viewer in the program's modes: to it alone, before any output. */
@@ -359,6 +372,7 @@ export class Session {
     this.ended = true;
     this.relay.flush();
     this.relay.close();
+    this.sizer.stop();
     this.socketFile.close();
     this.keepStatus(status);
     for (const connection of this.connections) {

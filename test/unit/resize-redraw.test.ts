@@ -1,9 +1,12 @@
 // The resize redraw's decisions, against a terminal that records its sizes: a row shorter,
 // the size back only once the program has answered and gone quiet (or after the timeout), and a client's
-// size always the last word.
+// size always the last word; input held from the shrink until the program answered the size put back.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RESIZE_REDRAW_QUIET_MS, RESIZE_REDRAW_TIMEOUT_MS, ResizeRedraw } from '../../src/master/resize-redraw.js';
+
+/** Sizes given to the terminal and the input hold's pauses and resumes, in the order they came. */
+let events: string[];
 
 class RecordingTerminal {
   readonly sizes: string[] = [];
@@ -12,15 +15,40 @@ class RecordingTerminal {
   resize(cols: number, rows: number): void {
     this.size = { cols, rows };
     this.sizes.push(`${cols}x${rows}`);
+    events.push(`${cols}x${rows}`);
+  }
+}
+
+class RecordingHold {
+  pauses = 0;
+  resumes = 0;
+
+  get holding(): boolean {
+    return this.pauses > this.resumes;
+  }
+
+  pause(): void {
+    expect(this.holding, 'paused twice').toBe(false);
+    this.pauses += 1;
+    events.push('pause');
+  }
+
+  resume(): void {
+    expect(this.holding, 'resumed without a pause').toBe(true);
+    this.resumes += 1;
+    events.push('resume');
   }
 }
 
 let terminal: RecordingTerminal;
+let hold: RecordingHold;
 let redraw: ResizeRedraw;
 beforeEach(() => {
   vi.useFakeTimers();
+  events = [];
   terminal = new RecordingTerminal();
-  redraw = new ResizeRedraw(terminal);
+  hold = new RecordingHold();
+  redraw = new ResizeRedraw(terminal, hold);
 });
 afterEach(() => { vi.useRealTimers(); });
 
@@ -83,5 +111,109 @@ describe('the resize redraw', () => {
     redraw.programWrote();
     vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS);
     expect(terminal.sizes).toEqual(['80x23', '100x30']);
+  });
+});
+
+describe('the resize redraw holds input', () => {
+  it('from before the window shrinks until the program answered the size put back and went quiet', () => {
+    redraw.start();
+    expect(events).toEqual(['pause', '80x23']);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS);
+    expect(events).toEqual(['pause', '80x23', '80x24']);
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS / 2);
+    expect(hold.holding, 'the program has not answered the size put back yet').toBe(true);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS - 1);
+    redraw.programWrote(); // still drawing: the quiet starts again
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS - 1);
+    expect(hold.holding).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(events).toEqual(['pause', '80x23', '80x24', 'resume']);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS * 2);
+    expect(events).toEqual(['pause', '80x23', '80x24', 'resume']);
+  });
+
+  it('at most a timeout per size change when the program never answers', () => {
+    redraw.start();
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS);
+    expect(events).toEqual(['pause', '80x23', '80x24']);
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS - 1);
+    expect(hold.holding).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(events).toEqual(['pause', '80x23', '80x24', 'resume']);
+  });
+
+  it('at most a timeout per size change when the program never stops writing', () => {
+    redraw.start();
+    for (let elapsed = 0; elapsed < 2 * RESIZE_REDRAW_TIMEOUT_MS - 10; elapsed += 10) {
+      redraw.programWrote();
+      vi.advanceTimersByTime(10);
+    }
+    expect(hold.holding).toBe(true);
+    redraw.programWrote();
+    vi.advanceTimersByTime(10);
+    expect(events).toEqual(['pause', '80x23', '80x24', 'resume']);
+  });
+
+  it.each([
+    ['waits for the smaller size\'s answer', 0],
+    ['waits for the answer to the size put back', RESIZE_REDRAW_TIMEOUT_MS],
+  ])('ends at once when a client sizes the terminal while the redraw %s', (_, elapsed) => {
+    redraw.start();
+    vi.advanceTimersByTime(elapsed);
+    redraw.resize(100, 30);
+    // What was typed before the client's size reaches the program first.
+    expect(events.slice(-2)).toEqual(['resume', '100x30']);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS * 2);
+    expect(events.slice(-2)).toEqual(['resume', '100x30']);
+    expect(hold.holding).toBe(false);
+  });
+
+  it('goes on holding for a redraw started while the size put back is being answered: one pause, one resume', () => {
+    redraw.start();
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS);
+    redraw.start();
+    expect(events).toEqual(['pause', '80x23', '80x24', '80x23']);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS);
+    expect(events).toEqual(['pause', '80x23', '80x24', '80x23', '80x24', 'resume']);
+  });
+
+  it('stops holding when the program is gone, and sizes nothing more', () => {
+    redraw.start();
+    redraw.stop();
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS * 2);
+    expect(events).toEqual(['pause', '80x23', 'resume']);
+  });
+
+  it('is never left holding, whatever the program and the clients do, and holds at most two timeouts after the last start', () => {
+    let seed = 42;
+    const random = (below: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % below;
+    };
+    for (let run = 0; run < 200; run++) {
+      for (let step = 0; step < 20; step++) {
+        const action = random(5);
+        if (action === 0) redraw.start();
+        else if (action === 1) redraw.programWrote();
+        else if (action === 2) redraw.resize(80, 24);
+        else if (action === 3 && random(4) === 0) redraw.stop();
+        else vi.advanceTimersByTime(random(RESIZE_REDRAW_TIMEOUT_MS / 2));
+      }
+      redraw.start();
+      for (let elapsed = 0; elapsed < 2 * RESIZE_REDRAW_TIMEOUT_MS; elapsed += 20) {
+        if (random(2) === 0) redraw.programWrote();
+        vi.advanceTimersByTime(20);
+      }
+      expect(hold.holding, `run ${run}: ${events.slice(-12).join(' ')}`).toBe(false);
+      expect(events.at(-1), 'nothing sized after the redraw ended').toBe('resume');
+    }
   });
 });
