@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FIXTURES, Sandbox, terminalModes, waitUntil, type Term } from './harness.js';
+import { FIXTURES, Sandbox, isAlive, terminalModes, waitUntil, type Term } from './harness.js';
 import { Screen, screenOf, waitForScreen, type ScreenModes } from '../screen.js';
 
 let sandbox: Sandbox;
@@ -291,5 +291,54 @@ describe('the resize redraw', () => {
     expect(watcher.text).toMatch(/^SIZE 80x23 WINCH 1\r\r\nSIZE 80x24 WINCH 2\r\r\n$/);
     expect(creator.text).not.toContain('80x23');
     await endSession(socket, watcher);
+  });
+});
+
+describe('keys typed during the attach\'s redraw', () => {
+  const nano = withProgram('nano');
+  /** Attaches in a row, each with keys typed at once: nano drops a key it reads together with a size change. */
+  const ATTACHES = 12;
+
+  /** Attaches ATTACHES times, typing as each attach starts and as its redraw shows; returns the lines typed. */
+  async function typeDuringAttaches(socket: string): Promise<string[]> {
+    const typed: string[] = [];
+    for (let attach = 0; attach < ATTACHES; attach++) {
+      const client = dtWithScreen(['-a', socket]);
+      // Typed in the same tick as the client starts: the keys reach the master right behind the
+      // attach. No Return: typed before the terminal is raw, it would reach nano as ^J (justify).
+      const early = `${attach} early abcdefghijklmnopqrstuvwxyz`;
+      client.term.write(early);
+      // And once the redraw's first screen is shown: the program is answering the smaller size.
+      await waitForScreen(client.screen, showing('GNU nano'), `nano's screen in attach ${attach}`);
+      const drawn = `${attach} drawn ABCDEFGHIJKLMNOPQRSTUVWXYZ`;
+      client.term.write(`\r${drawn}\r`);
+      typed.push(early, drawn);
+      await waitForScreen(client.screen, showing(early, drawn), `every key of attach ${attach}: ${JSON.stringify([early, drawn])}`, 5_000);
+      await detach(client.term);
+    }
+    return typed;
+  }
+
+  nano.it(`${nano.label}: every key typed while the attach resizes reaches nano, in order`, async () => {
+    const socket = sandbox.path('s');
+    const file = sandbox.path('typed.txt');
+    expect((await sandbox.dt(['-n', socket, 'nano', file], { env: programEnv() }).waitForExit()).exitCode).toBe(0);
+    const master = await sandbox.trackMaster(socket);
+    try {
+      const typed = await typeDuringAttaches(socket);
+      const last = dtWithScreen(['-a', socket]);
+      await waitForScreen(last.screen, (screen) => screen.lines[23]?.includes('^X Exit') === true, 'nano drawn full height');
+      last.term.write('\x0f'); // ^O: write out (the empty line after the last Return is one too)
+      await type(last, '\r', [`Wrote ${ATTACHES * 2 + 1} lines`]);
+      last.term.write('\x18'); // ^X: exit
+      await programExits(last.term);
+      // Every line typed, then the empty one after the last Return (nano ends the file with a newline).
+      expect(fs.readFileSync(file, 'latin1')).toBe(`${typed.join('\n')}\n\n`);
+    } catch (error) {
+      // nano is killed before the sandbox goes: hung up, it would write its .save file into it.
+      await sandbox.dt(['-k', socket, 'KILL']).waitForExit();
+      await waitUntil(() => !isAlive(master), 'the master to end with nano');
+      throw error;
+    }
   });
 });

@@ -135,6 +135,27 @@ describe('dt: the default redraw (resize)', () => {
       expect((await sandbox.dt(['-k', socket, 'KILL']).waitForExit()).exitCode).toBe(0);
     }
   });
+
+  it('holds keys typed during it, by the attaching client and by dt -p, until the program has answered the size put back', async () => {
+    // The program reads nothing: its terminal echoes input the moment the master writes it. It
+    // answers each size 30 ms late: input let go with the size put back would be echoed first.
+    const socket = await detachedSession('dt', [], [process.execPath, WINSIZE, '30']);
+    const watcher = await attach('dt', socket, ['-R']);
+    // dt -p of its terminal: a line typed there (ended by ^D, no newline) is pushed at once.
+    const pusher = sandbox.dt(['-p', socket]);
+    pusher.write('first\x04');
+    await watcher.waitFor('first');
+    const client = sandbox.dt(['-a', socket]);
+    client.write('typed'); // before the client started: sent with its attach request
+    await watcher.waitFor('SIZE 80x23 WINCH 1\r');
+    pusher.write('pushed\x04');
+    await watcher.waitFor('typedpushed');
+    expect(watcher.text).toBe('firstSIZE 80x23 WINCH 1\r\r\nSIZE 80x24 WINCH 2\r\r\ntypedpushed');
+    pusher.write('\x04');
+    expect((await pusher.waitForExit()).exitCode).toBe(0);
+    client.write('later');
+    await watcher.waitFor('typedpushedlater');
+  });
 });
 
 /**
