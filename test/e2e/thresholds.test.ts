@@ -91,6 +91,33 @@ it('a background job that holds the terminal and ignores SIGHUP keeps the sessio
   await waitUntil(() => hasEnded(masterPid), 'the master to exit');
 });
 
+it('keys typed during the resize redraw of a program that never answers are held 1 s (0.5 s per size change), not much more', async () => {
+  const socket = sandbox.path('s');
+  const winches = sandbox.path('winches');
+  // It notes when each SIGWINCH came, and writes nothing on its terminal: no answer to any size.
+  const program = `require('fs'); process.on('SIGWINCH', () => fs.appendFileSync(${JSON.stringify(winches)}, Date.now() + '\\n'));`
+    + `console.log('ready'); setInterval(() => {}, 1 << 30);`;
+  expect((await sandbox.dt(['-n', socket, process.execPath, '-e', program]).waitForExit()).exitCode).toBe(0);
+  await sandbox.trackMaster(socket);
+  // A read-only viewer causes no redraw, and shows the echo (the client's own terminal echoes the keys too, before it is raw).
+  const watcher = sandbox.dt(['-a', socket, '-R']);
+  await waitForViewers(socket, 1);
+  const client = sandbox.dt(['-a', socket]);
+  client.write('typed'); // echoed by the program's terminal the moment the master lets it go
+  await watcher.waitFor('typed', { timeoutMs: 10_000 });
+  const echoedAt = Date.now();
+  const signalled = fs.readFileSync(winches, 'latin1').trim().split('\n').map(Number);
+  const heldMs = echoedAt - signalled[0]!;
+  console.log(`the keys were echoed ${heldMs} ms after the window shrank; sizes given ${signalled.map((at) => at - signalled[0]!).join(', ')} ms after it`);
+  expect(signalled).toHaveLength(2);
+  // The signal is noted a little after the shrink; the keys are let go 1000 ms after it.
+  expect(heldMs).toBeGreaterThanOrEqual(1_000 - 100);
+  expect(heldMs).toBeLessThan(1_000 + 4_000);
+  expect((await sandbox.dt(['-k', socket, 'KILL']).waitForExit()).exitCode).toBe(0);
+  expect((await client.waitForExit()).exitCode).toBe(128 + 9);
+  expect((await watcher.waitForExit()).exitCode).toBe(128 + 9);
+});
+
 it('the program is read only while a viewer has less than 256 KiB waiting: a stopped viewer holds it back from there', async () => {
   const socket = sandbox.path('s');
   const progress = sandbox.path('progress');
