@@ -22,7 +22,7 @@ import { unlistedWarning } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
-import { hasTerminal, releaseHungUpTerminal, windowSize } from './client/terminal.js';
+import { hasTerminal, releaseTerminalBeforeExit, windowSize } from './client/terminal.js';
 import { environmentNodeCannotKeep, exactArguments, exactEnvironmentVariable, exactWorkingDirectory } from './client/process-bytes.js';
 import { displayText, fsPath } from './common/bytes.js';
 
@@ -202,7 +202,7 @@ function endMaster(outcome: MasterOutcome): number {
 
 function finish(code: number): never {
   runShutdown();
-  releaseHungUpTerminal();
+  releaseTerminalBeforeExit();
   process.exit(code);
 }
 

@@ -17,8 +17,8 @@ import { signalName, signalNumber } from '../common/signals.js';
 import { unchangedStartLength } from './post-processing.js';
 import { completeRawMode, enterRawMode, finishRawMode, restoreTerminal } from './raw-mode.js';
 import {
-  hasJobControl, printStatusLine, readKeys, readTypedKeys, repeatOnStandardError, resetProgramModes, stopReadingKeys, terminalHungUp,
-  windowSize,
+  hasJobControl, ownsTerminal, pauseReadingKeys, printStatusLine, readKeys, readTypedKeys, repeatOnStandardError,
+  resetProgramModes, resumeReadingKeys, stopReadingKeys, terminalHungUp, windowSize,
 } from './terminal.js';
 
 /** The one buffer every read of the session's socket lands in. */
@@ -91,6 +91,8 @@ class Attachment {
   /** Where each input frame is built: typing allocates nothing (writeLentAtOnce copies what must wait). */
   private readonly inputFrame = Buffer.allocUnsafe(HEADER_BYTES + MAX_DATA_CHUNK_BYTES);
   private attached = false;
+  /** From ^Z until a SIGCONT in the foreground: the terminal was given back, as it was. */
+  private suspended = false;
   private done = false;
   private lastError: string | undefined;
   private waitingForTerminal = false;
@@ -129,7 +131,7 @@ class Attachment {
     this.attached = true;
     // Killed by a signal or an internal error while attached: leave the terminal usable.
     onShutdown(() => {
-      if (this.done) return;
+      if (this.done || this.suspended) return;
       restoreTerminal();
       resetProgramModes();
     });
@@ -345,16 +347,33 @@ class Attachment {
     completeRawMode();
     printStatusLine('');
     restoreTerminal();
+    this.suspended = true;
+    pauseReadingKeys();
     process.kill(process.pid, 'SIGTSTP');
   }
 
   private readonly onContinue = (): void => {
     if (this.done) return;
+    if (!ownsTerminal()) return this.stopAgainInBackground();
+    this.suspended = false;
+    resumeReadingKeys();
     this.rawMode = enterRawMode();
     finishRawMode();
     if (this.attached) this.showOnceRawMode();
     this.socket.write(attachRequest(this.options));
   };
+
+  /**
+   * Continued in the background (`bg`, or the SIGCONT that follows `kill %1`'s SIGTERM): the
+   * terminal is the shell's. Stopped again, as the kernel stops a background job that takes it
+   * (SIGTTOU), so that `fg` continues us: bash sends no SIGCONT to a job that runs. A signal
+   * that came with this one (that SIGTERM) is handled first.
+   */
+  private stopAgainInBackground(): void {
+    setImmediate(() => {
+      if (!this.done && !ownsTerminal()) process.kill(process.pid, 'SIGTTOU');
+    });
+  }
 
   /**
    * The terminal went away while we wrote to it or read from it, maybe before the hangup

@@ -115,6 +115,15 @@ export function stopReadingKeys(): void {
   input?.pause();
 }
 
+/** Keys stay in the terminal until resumeReadingKeys(): a suspended client must not read them (SIGTTIN) if continued in the background. */
+export function pauseReadingKeys(): void {
+  input?.pause();
+}
+
+export function resumeReadingKeys(): void {
+  input?.resume();
+}
+
 export function windowSize(): WindowSize {
   const stream = process.stdout.isTTY ? process.stdout : undefined;
   if (!stream) return DEFAULT_SIZE;
@@ -127,20 +136,44 @@ const STARTED_ON_TERMINAL = [0, 1, 2].map((fd) => tty.isatty(fd));
 
 /**
  * As the process exits, Node puts back the terminal settings stdin, stdout and stderr had at
- * its start, and aborts (an assertion, SIGABRT, a core dump) when the terminal refuses: a
- * hung-up terminal (a closed window, a dropped ssh) refuses everything with EIO, and no
- * longer even answers isatty(3). Closing our descriptors of such a terminal makes Node skip
- * it, so a hangup ends the client quietly. Call it right before exiting.
+ * its start, and libuv those from before its first change (through a descriptor of its own).
+ * Two terminals must be left alone. A hung-up one (a closed window, a dropped ssh) refuses
+ * everything with EIO and no longer even answers isatty(3), and Node aborts on the refusal (an
+ * assertion, SIGABRT, a core dump). One whose foreground is another job (a suspended client
+ * ended by the shell's `kill %1`) has the shell's settings: libuv's change would stop us
+ * (SIGTTOU) until `fg`, and Node's, made with SIGTTOU blocked, would put our start's settings
+ * over the shell's line editing. Closing our descriptors of such a terminal makes both skip it.
+ * Call it right before exiting.
  */
-export function releaseHungUpTerminal(): void {
+export function releaseTerminalBeforeExit(): void {
+  if (!STARTED_ON_TERMINAL.includes(true)) return;
+  const inBackground = !ownsTerminal();
   for (const [fd, wasTerminal] of STARTED_ON_TERMINAL.entries()) {
-    if (!wasTerminal || tty.isatty(fd)) continue;
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // EBADF: already closed, which is all Node needs.
-    }
+    if (wasTerminal && (inBackground || !tty.isatty(fd))) closeDescriptor(fd);
   }
+  const libuvDescriptor = input === undefined ? undefined : descriptorOf(input);
+  if (inBackground && libuvDescriptor !== undefined && libuvDescriptor > 2) closeDescriptor(libuvDescriptor);
+}
+
+function closeDescriptor(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // EBADF: already closed, which is all Node needs.
+  }
+}
+
+/**
+ * False while another process group is the foreground of our terminal (we are a background
+ * job): its settings are then the shell's, and changing them would stop us (SIGTTOU).
+ */
+export function ownsTerminal(): boolean {
+  const fields = readStatFields('self');
+  // No /proc: as a client in the foreground.
+  if (fields === undefined) return true;
+  const [, , processGroup, , , foregroundGroup] = fields;
+  // -1: no controlling terminal, so nobody else's either.
+  return Number(foregroundGroup) <= 0 || foregroundGroup === processGroup;
 }
 
 /**

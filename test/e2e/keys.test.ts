@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, killDtachMasters, processState, terminalModes, waitUntil,
+  DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, hasEnded, killDtachMasters, processState, terminalModes, waitUntil,
   type Term,
 } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
@@ -156,8 +156,8 @@ describe.skipIf(!HAVE_DTACH)('dtach, for reference', () => {
  * takes the terminal back when it stops), with the client started in it. Also returns the
  * terminal's modes just before the client started.
  */
-async function clientInJobControlShell(dtArgs: string[]): Promise<{ shell: Term; client: number; cookedModes: string }> {
-  const shell = sandbox.run('/bin/sh', ['-i'], { env: { PS1: 'PROMPT$ ', ENV: '' } });
+async function clientInJobControlShell(dtArgs: string[], shellCommand = ['/bin/sh', '-i']): Promise<{ shell: Term; client: number; cookedModes: string }> {
+  const shell = sandbox.run(shellCommand[0]!, shellCommand.slice(1), { env: { PS1: 'PROMPT$ ', ENV: '' } });
   await shell.waitFor('PROMPT$ ');
   const cookedModes = terminalModes(shell, '-g');
   shell.write(`${process.execPath} ${DT} ${dtArgs.join(' ')}\r`);
@@ -237,6 +237,52 @@ describe('the suspend key', () => {
       expect(received(log)).toBe('71');
     },
   );
+
+  it('a suspended client ends on `kill %1` (bash: SIGTERM, then SIGCONT), leaving the shell its terminal modes', async () => {
+    const { socket } = await hexlogSession();
+    const { shell, client } = await clientInJobControlShell(['-a', socket], ['/bin/bash', '--norc', '--noprofile', '-i']);
+    shell.write('\x1a');
+    await waitUntil(() => processState(client) === 'T', 'the client to be stopped');
+    const stoppedAt = await shell.waitFor('Stopped');
+    await shell.waitFor('PROMPT$ ', { from: stoppedAt });
+    // The modes bash's line editor reads the next command in.
+    const shellModes = terminalModes(shell, '-g');
+    shell.write('kill %1\r');
+    // Stopped again, the client would be waiting for fg to end: the kernel stops a background
+    // job that sets the terminal's modes (SIGTTOU), which Node and libuv do as a process exits.
+    await waitUntil(() => hasEnded(client), 'the client to end (not to be stopped again, waiting for fg)');
+    // Read before the next prompt, where the line editor would set its modes again.
+    expect(terminalModes(shell, '-g')).toBe(shellModes);
+    // bash tells how its job ended before its next prompt.
+    shell.write('\r');
+    await shell.waitFor(/Exit 143.*\r\n.*PROMPT\$ /s, { from: stoppedAt });
+  });
+
+  it('`bg` of a suspended client stops it again (it cannot take the terminal), and `fg` attaches it', async () => {
+    const { socket, log } = await hexlogSession();
+    const { shell, client } = await clientInJobControlShell(['-a', socket], ['/bin/bash', '--norc', '--noprofile', '-i']);
+    shell.write('\x1a');
+    const stoppedAt = await shell.waitFor('Stopped');
+    await shell.waitFor('PROMPT$ ', { from: stoppedAt });
+    shell.write('bg\r');
+    const continuedAt = await shell.waitFor('&\r\n', { from: stoppedAt });
+    // Stopped again by itself, not left running, where `fg` would send it no SIGCONT: bash's
+    // `jobs` says so once it has seen the client stop (a state /proc shows before and after).
+    let asked = continuedAt;
+    await waitUntil(async () => {
+      shell.write('jobs\r');
+      const answered = await shell.waitFor(/(Running|Stopped)[^\r]*dt -a[^\r]*\r\n/, { from: asked });
+      const stopped = shell.text.slice(asked, answered).includes('Stopped');
+      asked = answered;
+      return stopped;
+    }, 'bash to see the client stopped again');
+    expect(processState(client)).toBe('T');
+    shell.write('fg\r');
+    await untilRaw(shell);
+    shell.write('a');
+    await shell.waitFor('HEX 61\r', { from: continuedAt });
+    expect(received(log)).toBe('61');
+  });
 
   it('-z: ^Z under job control goes to the program as 0x1a and the client keeps running', async () => {
     const { socket, log } = await hexlogSession();
