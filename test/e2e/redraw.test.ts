@@ -150,11 +150,37 @@ describe('dt: the default redraw (resize)', () => {
     await watcher.waitFor('SIZE 80x23 WINCH 1\r');
     pusher.write('pushed\x04');
     await watcher.waitFor('typedpushed');
-    expect(watcher.text).toBe('firstSIZE 80x23 WINCH 1\r\r\nSIZE 80x24 WINCH 2\r\r\ntypedpushed');
+    // (The watcher may have attached before the program's first report.)
+    expect(watcher.text.replace(/^SIZE 80x24 WINCH 0\r\r\n/, '')).toBe('firstSIZE 80x23 WINCH 1\r\r\nSIZE 80x24 WINCH 2\r\r\ntypedpushed');
     pusher.write('\x04');
     expect((await pusher.waitForExit()).exitCode).toBe(0);
     client.write('later');
     await watcher.waitFor('typedpushedlater');
+  });
+
+  it('lets no held key through between two attaches\' redraws: the second attach\'s size ends the first redraw and starts its own', async () => {
+    const socket = await detachedSession('dt', [], [process.execPath, WINSIZE]);
+    const watcher = await attach('dt', socket, ['-R']);
+    for (let round = 0; round < 10; round++) {
+      const from = watcher.text.length;
+      // Started together: the second attach most often comes while the first one's redraw is under way.
+      const [first, second] = [sandbox.dt(['-a', socket]), sandbox.dt(['-a', socket])];
+      first.write(`k${round}`); // sent with the first client's attach request
+      await watcher.waitFor(`k${round}`, { from });
+      // The keys come once the program has answered its full size. Let go between the two
+      // redraws, they would be echoed before the answer to the second attach's size, right
+      // after the answer to the first one's smaller size. (When the second attach comes after
+      // the first redraw ended, its own redraw's sizes follow the keys.)
+      first.write(`e${round}`);
+      await watcher.waitFor(`e${round}`, { from });
+      const size = 'SIZE 80x2[34] WINCH \\d+\r\r\n';
+      expect(watcher.text.slice(from), `round ${round}`).toMatch(new RegExp(`^(${size})*SIZE 80x24 WINCH \\d+\r\r\nk${round}(${size})*e${round}$`));
+      for (const client of [first, second]) {
+        await untilRaw(client);
+        client.write('\x1c');
+        expect((await client.waitForExit()).exitCode).toBe(0);
+      }
+    }
   });
 });
 
