@@ -45,7 +45,7 @@ async function main(argv = exactArguments()): Promise<number> {
       if (ended !== undefined) return ended;
       requireTerminal();
       exitOnSignals();
-      return attach(socket, command.client);
+      return attachUnlessEnded(socket, command.client);
     }
     case 'attach-only': {
       const socket = findOnlySession();
@@ -155,6 +155,22 @@ function reportExitedSession(socket: string): number | undefined {
   if (exit === undefined) return undefined;
   process.stdout.write(`${describeExit(exit)} at ${formatTime(exit.endedAt)}, while detached\n`);
   return exitCodeOf(exit);
+}
+
+/**
+ * Attaches; a program that ended between the look for its kept status and the connect left
+ * its status there, and that is what is reported (the connect found no session).
+ */
+async function attachUnlessEnded(socket: string, options: ClientOptions): Promise<number> {
+  try {
+    return await attach(socket, options);
+  } catch (error) {
+    // The terminal restored before anything is printed.
+    runShutdown();
+    const ended = reportExitedSession(socket);
+    if (ended === undefined) throw error;
+    return ended;
+  }
 }
 
 function requireTerminal(): void {

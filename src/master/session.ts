@@ -373,8 +373,9 @@ export class Session {
     this.relay.flush();
     this.relay.close();
     this.sizer.stop();
-    this.socketFile.close();
+    // Kept before the socket goes: a client that finds no socket finds the status.
     this.keepStatus(status);
+    this.socketFile.close();
     for (const connection of this.connections) {
       // A viewer already cut off has its own last word queued behind its backlog.
       if (connection.socket.writableEnded || this.relay.isLeaving(connection.socket)) continue;

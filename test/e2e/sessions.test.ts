@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
-import { Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
+import { FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
 import { HEXECHO, killTracked, listSessions, runDt } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -101,6 +101,25 @@ it('a program that ends while nobody is attached keeps its status: dt -l shows i
   sandbox.addMaster(live!.masterPid);
   fresh.write('\x1c');
   expect((await fresh.waitForExit()).exitCode).toBe(0);
+});
+
+it('dt -a reports the kept status of a program that ended between its look at the session and its connect', async () => {
+  const socket = sandbox.path('s');
+  const held = sandbox.path('connect');
+  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  // The client finds the session running, then is held just before it connects.
+  const client = sandbox.dt(['-a', socket], {
+    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held },
+  });
+  await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the client to reach its connect');
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+  fs.writeFileSync(held, '');
+  expect((await client.waitForExit()).exitCode).toBe(3);
+  expect(client.text).toMatch(/^\[program exited with status 3\] at \d{4}-\d\d-\d\d \d\d:\d\d, while detached\r\n$/);
+  // Reported once: the status is then forgotten.
+  expect(await listJson()).toEqual([]);
 });
 
 /** A session of hexecho in an 80x24 terminal that has attached and typed nothing yet. */
