@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  DT, Peer, Sandbox, freshTerminalModes, isAlive, masterInfo, openDescriptorCount, shellReport, waitForViewers, waitUntil,
+  DT, Peer, Sandbox, freshTerminalModes, isAlive, masterInfo, openDescriptorCount, processState, shellReport, waitForViewers, waitUntil,
 } from './harness.js';
 import {
   HEXECHO, expectNoMasterLeft, isSocketFile, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
@@ -125,28 +125,121 @@ async function startSession(socket: string): Promise<{ masterPid: number; progra
   return { masterPid, programPid };
 }
 
-it('a stopped master: -a, -p and -k say it is not answering and how to resume it; -l calls it unreachable', async () => {
-  const socket = sandbox.path('s');
-  const { masterPid } = await startSession(socket);
-  process.kill(masterPid, 'SIGSTOP');
-  cleanups.push(() => { if (isAlive(masterPid)) process.kill(masterPid, 'SIGCONT'); });
-  const options = { cwd: sandbox.dir, env: sandbox.env(), timeoutMs: 20_000 };
-  const expected = `dt: ${socket}: the session is not answering: its master (pid ${masterPid}) is stopped; kill -CONT ${masterPid} resumes it\n`;
-  const [attach, push, kill, listed] = await Promise.all([
-    dtInTerminal(['-a', socket]),
-    runDt(['-p', socket], { ...options, input: 'p' }),
-    runDt(['-k', socket], options),
-    runDt(['-l'], options),
-  ]);
-  expect(attach).toEqual({ code: 1, stderr: expected });
-  expect(push).toMatchObject({ code: 1, stderr: expected });
-  expect(kill).toMatchObject({ code: 1, stderr: expected });
-  expect(listed.stdout).toContain('unreachable (not answering)');
+/** How long a client waits for a silent socket's reply (session-connection.ts): a refusal must be told before. */
+const HELLO_REPLY_TIMEOUT_MS = 5_000;
 
-  process.kill(masterPid, 'SIGCONT');
+/** Runs `running` and resolves with its outcome and how long it took, in ms. */
+async function timed<T>(running: Promise<T>): Promise<T & { ms: number }> {
+  const started = Date.now();
+  const result = await running;
+  return { ...result, ms: Date.now() - started };
+}
+
+/** Every command that asks the master, run at once on an unanswering session; what each said, its status and how long it took. */
+async function askEveryMode(socket: string): Promise<Record<string, { code: number | null; stderr: string; ms: number; stdout?: string }>> {
+  const options = { cwd: sandbox.dir, env: sandbox.env(), timeoutMs: 20_000 };
+  const program = ['sh', '-c', 'echo ran > ran'];
+  const [a, A, c, p, k, w, n, l] = await Promise.all([
+    timed(dtInTerminal(['-a', socket], 'a')),
+    timed(dtInTerminal(['-A', socket, ...program], 'A')),
+    timed(dtInTerminal(['-c', socket, ...program], 'c')),
+    timed(runDt(['-p', socket], { ...options, input: 'p' })),
+    timed(runDt(['-k', socket], options)),
+    timed(runDt(['-w', socket], options)),
+    timed(runDt(['-n', socket, ...program], options)),
+    timed(runDt(['-l'], options)),
+  ]);
+  return { '-a': a, '-A': A, '-c': c, '-p': p, '-k': k, '-w': w, '-n': n, '-l': l };
+}
+
+/** What askEveryMode should find: `reason` from each mode (-c and -n: the socket is in use; -l: a row), after the 5 s a client waits and well before a hang. */
+function expectEveryModeWaitedFor(outcomes: Awaited<ReturnType<typeof askEveryMode>>, socket: string, reason: string): void {
+  const waited = expect.any(Number);
+  const refusal = { code: 1, stderr: `dt: ${socket}: ${reason}\n`, ms: waited };
+  const inUse = { code: 1, stderr: `dt: ${socket}: this socket is in use: ${reason}\n`, ms: waited };
+  expect(outcomes).toMatchObject({
+    '-a': refusal, '-A': refusal, '-p': refusal, '-k': refusal, '-w': refusal, '-c': inUse, '-n': inUse,
+    '-l': { code: 0, stderr: '', stdout: expect.stringContaining('unreachable (not answering)') },
+  });
+  for (const [mode, { ms }] of Object.entries(outcomes)) {
+    expect({ mode, waitedLongEnough: ms >= HELLO_REPLY_TIMEOUT_MS - 100 }).toEqual({ mode, waitedLongEnough: true });
+    expect({ mode, returned: ms < 3 * HELLO_REPLY_TIMEOUT_MS }).toEqual({ mode, returned: true });
+  }
+}
+
+/** The session answers again as it did: same master, listed, nothing created meanwhile, and keys reach the program. */
+async function expectSessionIntact(socket: string, masterPid: number): Promise<void> {
+  expect(fs.existsSync(sandbox.path('ran'))).toBe(false);
+  expect(await sessionInfo(socket)).toMatchObject({ masterPid, clients: 0 });
+  expect(await listSessions(sandbox, true)).toMatchObject([{ socket, masterPid, state: 'detached' }]);
   const term = sandbox.dt(['-a', socket, '-r', 'none']);
   term.write('x');
   await term.waitFor('HEX 78');
+  expect(await runDt(['-k', socket, 'TERM'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
+  await term.waitForExit();
+  await waitUntil(() => !isAlive(masterPid), 'the master to end with its program');
+}
+
+it('a stopped master: every mode that asks it says, after 5 s, that it is stopped and how to resume it; -l calls it unreachable; kill -CONT and it is as it was', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid } = await startSession(socket);
+  sandbox.stopProcess(masterPid);
+  cleanups.push(() => { if (isAlive(masterPid)) process.kill(masterPid, 'SIGCONT'); });
+  const outcomes = await askEveryMode(socket);
+  expectEveryModeWaitedFor(outcomes, socket, `the session is not answering: its master (pid ${masterPid}) is stopped; kill -CONT ${masterPid} resumes it`);
+
+  process.kill(masterPid, 'SIGCONT');
+  await expectSessionIntact(socket, masterPid);
+});
+
+/**
+ * Freezes a process with cgroup v1's freezer: it runs no more, yet is not stopped (its state
+ * is D, not T), as a master stuck in the kernel would be. Resolves with the thaw, or undefined
+ * when there is no freezer this test may use.
+ */
+async function freeze(pid: number): Promise<(() => void) | undefined> {
+  const root = '/sys/fs/cgroup/freezer';
+  const group = `${root}/dt-test-${process.pid}-${pid}`;
+  const thaw = (): void => {
+    fs.writeFileSync(`${group}/freezer.state`, 'THAWED');
+    if (isAlive(pid)) fs.writeFileSync(`${root}/cgroup.procs`, String(pid));
+    fs.rmdirSync(group);
+  };
+  try {
+    fs.mkdirSync(group);
+  } catch {
+    return undefined; // no freezer hierarchy, or one we may not change (not root, read-only)
+  }
+  try {
+    fs.writeFileSync(`${group}/cgroup.procs`, String(pid));
+    fs.writeFileSync(`${group}/freezer.state`, 'FROZEN');
+  } catch {
+    thaw();
+    return undefined;
+  }
+  await waitUntil(() => fs.readFileSync(`${group}/freezer.state`, 'utf8').trim() === 'FROZEN', 'the master to be frozen');
+  return thaw;
+}
+
+it('a master that runs but does not answer (frozen by the cgroup freezer): every mode says, after 5 s, that it did not reply; thawed, it is as it was', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid } = await startSession(socket);
+  const thaw = await freeze(masterPid);
+  if (thaw === undefined) {
+    console.log('skipped: no cgroup v1 freezer this test may use (/sys/fs/cgroup/freezer, as root)');
+    sandbox.addMaster(masterPid);
+    expect(await runDt(['-k', socket, 'TERM'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
+    return;
+  }
+  let thawed = false;
+  cleanups.push(() => { if (!thawed) thaw(); });
+  expect(processState(masterPid)).not.toBe('T');
+  const outcomes = await askEveryMode(socket);
+  expectEveryModeWaitedFor(outcomes, socket, `the session is not answering: its master (pid ${masterPid}) did not reply in 5 s`);
+
+  thaw();
+  thawed = true;
+  await expectSessionIntact(socket, masterPid);
 });
 
 it('a socket that accepts and never answers: "no reply", not a hang', async () => {
@@ -282,8 +375,6 @@ it('a socket that closes each connection at once, whatever the hello met (a rese
 /** What a client is told by a socket no master is registered for that closes its connection unanswered. */
 const REFUSED_BY_UNKNOWN = 'the session closed the connection without answering: not a dt session, or its master is out of file descriptors (ulimit -n)';
 
-/** How long a client waits for a silent socket's reply (session-connection.ts): a refusal must be told before. */
-const HELLO_REPLY_TIMEOUT_MS = 5_000;
 
 /**
  * A server that resets each connection it accepts: it reads the first byte of the client's
