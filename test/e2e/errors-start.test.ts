@@ -4,15 +4,17 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, waitUntil } from './harness.js';
+import { DT, FIXTURES, Sandbox, processState, waitUntil } from './harness.js';
 import {
-  DTACH, HAVE_DTACH, HEXECHO, expectNoMasterLeft, killTracked, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
+  DTACH, HAVE_DTACH, HEXECHO, expectNoMasterLeft, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
+const cleanups: Array<() => void> = [];
 beforeEach(() => { sandbox = new Sandbox(); });
 afterEach(async () => {
   await killTracked();
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
   await sandbox.teardown();
 });
 
@@ -178,4 +180,49 @@ it('-c, -n and -A NAME with a -L that is refused: the reason, the status, and no
     }
   }
   expect(fs.existsSync(sandbox.sessionDir)).toBe(false);
+});
+
+/**
+ * A process-count cgroup (v1's pids controller) of this test's own, or undefined when there
+ * is none it may make (not root, read-only, cgroup v2 only).
+ */
+function makePidsCgroup(): string | undefined {
+  const group = `/sys/fs/cgroup/pids/dt-test-${process.pid}`;
+  try {
+    fs.mkdirSync(group);
+    return group;
+  } catch {
+    return undefined;
+  }
+}
+
+it('-n when no process can be created (fork fails: the process limit is reached): the reason, status 1, and no socket, log, record or master', async () => {
+  const group = makePidsCgroup();
+  if (group === undefined) {
+    console.log('skipped: no cgroup v1 pids controller this test may use (/sys/fs/cgroup/pids, as root)');
+    return;
+  }
+  cleanups.push(() => fs.rmdirSync(group));
+  const socket = sandbox.path('s');
+  const before = entries();
+  // dt runs in the cgroup, stopped once Node has started; the limit is then what it has, so
+  // that its next process (the master) cannot be made. Root's RLIMIT_NPROC would not hold.
+  const created = run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], {
+    cwd: sandbox.dir,
+    env: { ...sandbox.env(), NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
+  });
+  let pid = 0;
+  await waitUntil(() => {
+    pid = Number(fs.readFileSync(`${group}/cgroup.procs`, 'utf8').trim().split('\n')[0] ?? 0);
+    return pid > 0 && processState(pid) === 'T';
+  }, 'dt to start in the cgroup and stop');
+  fs.writeFileSync(`${group}/pids.max`, fs.readFileSync(`${group}/pids.current`, 'utf8').trim());
+  process.kill(pid, 'SIGCONT');
+  expect(await created).toEqual({
+    code: 1, signal: null, stdout: '', stderr: `dt: ${socket}: cannot start the session: no process could be created\n`,
+  });
+  expect(Number(fs.readFileSync(`${group}/pids.events`, 'utf8').match(/max (\d+)/)?.[1])).toBeGreaterThan(0);
+  expect(entries()).toEqual(before);
+  await expectNoMasterLeft(sandbox);
+  expect(await listSessions(sandbox, true)).toEqual([]);
 });
