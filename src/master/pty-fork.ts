@@ -10,7 +10,13 @@
 // descriptor to its caller. node-pty calls it "not public API", so this module checks its
 // shape when it loads, and the whole end-to-end suite runs through it.
 
+import fs from 'node:fs';
+import tty from 'node:tty';
 import * as nodePty from 'node-pty';
+import { describeSystemError } from '../common/errors.js';
+
+/** Where a new pseudo-terminal comes from (posix_openpt(3)). */
+const PTY_MULTIPLEXER = '/dev/ptmx';
 
 /** node-pty 1.1's binding, as src/unix/pty.cc declares it. */
 interface NativePty {
@@ -52,10 +58,34 @@ function nativePty(): NativePty {
  */
 export function forkPty(file: string, args: string[], options: ForkOptions, onExit: (code: number, signal: number) => void): ForkedPty {
   const env = Object.entries(options.env).map(([key, value]) => `${key}=${value}`);
-  // uid and gid -1: the program runs as the master's user. utf8 false: no IUTF8, as node-pty
-  // does for raw Buffers. The helper path is used only on macOS (dt reads /proc: Linux only).
-  const forked = nativePty().fork(file, args, env, options.cwd, options.cols, options.rows, -1, -1, false, '', onExit);
+  let forked: ReturnType<NativePty['fork']>;
+  try {
+    // uid and gid -1: the program runs as the master's user. utf8 false: no IUTF8, as node-pty
+    // does for raw Buffers. The helper path is used only on macOS (dt reads /proc: Linux only).
+    forked = nativePty().fork(file, args, env, options.cwd, options.cols, options.rows, -1, -1, false, '', onExit);
+  } catch (error) {
+    throw explainForkFailure(error);
+  }
   return { fd: forked.fd, pid: forked.pid, ptsName: forked.pty };
+}
+
+/**
+ * node-pty says only "forkpty(3) failed.", without errno: no pseudo-terminal could be had, or
+ * no process could be created (a process limit reached). Opening one now tells them apart.
+ */
+function explainForkFailure(error: unknown): Error {
+  let fd: number;
+  try {
+    fd = fs.openSync(PTY_MULTIPLEXER, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+  } catch (openError) {
+    return new Error(`no pseudo-terminal could be opened (${PTY_MULTIPLEXER}: ${describeSystemError(openError)})`, { cause: error });
+  }
+  try {
+    if (!tty.isatty(fd)) return new Error(`no pseudo-terminal could be opened (${PTY_MULTIPLEXER} is not a terminal device)`, { cause: error });
+  } finally {
+    fs.closeSync(fd);
+  }
+  return new Error('no process could be created (forkpty(3) failed)', { cause: error });
 }
 
 /** Sets the pty's window size (TIOCSWINSZ); the kernel sends the foreground group SIGWINCH. */

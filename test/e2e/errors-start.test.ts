@@ -211,11 +211,7 @@ it('-n when no process can be created (fork fails: the process limit is reached)
     cwd: sandbox.dir,
     env: { ...sandbox.env(), NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
   });
-  let pid = 0;
-  await waitUntil(() => {
-    pid = Number(fs.readFileSync(`${group}/cgroup.procs`, 'utf8').trim().split('\n')[0] ?? 0);
-    return pid > 0 && processState(pid) === 'T';
-  }, 'dt to start in the cgroup and stop');
+  const pid = await stoppedProcessIn(group, 'dt to start in the cgroup and stop');
   fs.writeFileSync(`${group}/pids.max`, fs.readFileSync(`${group}/pids.current`, 'utf8').trim());
   process.kill(pid, 'SIGCONT');
   expect(await created).toEqual({
@@ -225,4 +221,47 @@ it('-n when no process can be created (fork fails: the process limit is reached)
   expect(entries()).toEqual(before);
   await expectNoMasterLeft(sandbox);
   expect(await listSessions(sandbox, true)).toEqual([]);
+});
+
+/** The first process in a cgroup, once it is stopped (by stop-at-start.cjs). */
+async function stoppedProcessIn(group: string, what: string): Promise<number> {
+  let pid = 0;
+  await waitUntil(() => {
+    pid = Number(fs.readFileSync(`${group}/cgroup.procs`, 'utf8').trim().split('\n')[0] ?? 0);
+    return pid > 0 && processState(pid) === 'T';
+  }, what);
+  return pid;
+}
+
+it('-n whose master can create no process for the program (the process limit is reached): dt -l and dt -a say so, status 1, nothing is left', async () => {
+  const group = makePidsCgroup();
+  if (group === undefined) {
+    console.log('skipped: no cgroup v1 pids controller this test may use (/sys/fs/cgroup/pids, as root)');
+    return;
+  }
+  cleanups.push(() => fs.rmdirSync(group));
+  const socket = sandbox.path('s');
+  const before = entries();
+  // Each Node process stops as it starts: the creating command is let go; its master, alone in
+  // the cgroup once the command has returned, gets a limit of what it has.
+  const created = run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], {
+    cwd: sandbox.dir,
+    env: { ...sandbox.env(), NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
+  });
+  process.kill(await stoppedProcessIn(group, 'dt -n to start in the cgroup and stop'), 'SIGCONT');
+  expect(await created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await stoppedProcessIn(group, 'the master to start and stop');
+  sandbox.addMaster(masterPid);
+  fs.writeFileSync(`${group}/pids.max`, fs.readFileSync(`${group}/pids.current`, 'utf8').trim());
+  process.kill(masterPid, 'SIGCONT');
+  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
+  await expectNoMasterLeft(sandbox);
+  expect(Number(fs.readFileSync(`${group}/pids.events`, 'utf8').match(/max (\d+)/)?.[1])).toBeGreaterThan(0);
+
+  const reason = `could not start ${process.execPath}: no process could be created (forkpty(3) failed)`;
+  expect(await listSessions(sandbox, true)).toMatchObject([{ socket, state: 'failed', note: reason }]);
+  expect(await runDt(['-a', socket], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
+  expect(await listSessions(sandbox, true)).toEqual([]);
+  // No socket and no log (the master made the registry's directory: the session was listed).
+  expect(entries().filter((entry) => entry !== 'state')).toEqual(before);
 });

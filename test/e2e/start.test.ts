@@ -94,7 +94,7 @@ noPtyIt('-n whose master gets no pty: dt -l shows why, dt -a (or dt -w) reports 
   expect(created).toMatchObject({ code: 0, stderr: '' });
   await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
   await expectNoMasterLeft(sandbox);
-  const reason = 'could not start sleep: forkpty(3) failed.';
+  const reason = 'could not start sleep: no pseudo-terminal could be opened (/dev/ptmx is not a terminal device)';
   expect(await listJson()).toMatchObject([{ socket, state: 'failed', note: reason }]);
   const attached = await runDt(['-a', socket], { cwd: sandbox.dir, env: sandbox.env() });
   expect(attached).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
@@ -115,7 +115,7 @@ noPtyIt('-c whose master gets no pty: the creating client reports why, status 1,
   const stderrFile = sandbox.path('dt.stderr');
   const term = runInTerminal(sandbox, stderrFile, 'unshare', [...NO_PTY, process.execPath, DT, '-c', socket, 'sleep', '1000']);
   expect((await term.waitForExit()).exitCode).toBe(1);
-  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: could not start sleep: forkpty(3) failed.\n`);
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: could not start sleep: no pseudo-terminal could be opened (/dev/ptmx is not a terminal device)\n`);
   await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
   await expectNoMasterLeft(sandbox);
   // The creating client was told, as an attached client is told a program's end: nothing is kept.
