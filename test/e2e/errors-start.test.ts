@@ -10,11 +10,11 @@ import {
 } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
-const cleanups: Array<() => void> = [];
+const cleanups: Array<() => void | Promise<void>> = [];
 beforeEach(() => { sandbox = new Sandbox(); });
 afterEach(async () => {
   await killTracked();
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await sandbox.teardown();
 });
 
@@ -190,10 +190,25 @@ function makePidsCgroup(): string | undefined {
   const group = `/sys/fs/cgroup/pids/dt-test-${process.pid}`;
   try {
     fs.mkdirSync(group);
-    return group;
   } catch {
     return undefined;
   }
+  cleanups.push(() => removePidsCgroup(group));
+  return group;
+}
+
+/** Ends what is left in the test's cgroup (only this test put processes there), then removes it. */
+async function removePidsCgroup(group: string): Promise<void> {
+  for (const pid of fs.readFileSync(`${group}/cgroup.procs`, 'utf8').split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // ESRCH: it ended meanwhile.
+    }
+  }
+  // rmdir(2) fails with EBUSY until the killed processes are gone.
+  await waitUntil(() => fs.readFileSync(`${group}/cgroup.procs`, 'utf8').trim() === '', `the processes in ${group} to be gone`, 5_000);
+  fs.rmdirSync(group);
 }
 
 it('-n when no process can be created (fork fails: the process limit is reached): the reason, status 1, and no socket, log, record or master', async () => {
@@ -202,7 +217,6 @@ it('-n when no process can be created (fork fails: the process limit is reached)
     console.log('skipped: no cgroup v1 pids controller this test may use (/sys/fs/cgroup/pids, as root)');
     return;
   }
-  cleanups.push(() => fs.rmdirSync(group));
   const socket = sandbox.path('s');
   const before = entries();
   // dt runs in the cgroup, stopped once Node has started; the limit is then what it has, so
@@ -239,7 +253,6 @@ it('-n whose master can create no process for the program (the process limit is 
     console.log('skipped: no cgroup v1 pids controller this test may use (/sys/fs/cgroup/pids, as root)');
     return;
   }
-  cleanups.push(() => fs.rmdirSync(group));
   const socket = sandbox.path('s');
   const before = entries();
   // Each Node process stops as it starts: the creating command is let go; its master, alone in
