@@ -12,6 +12,7 @@ import {
 import { writeAtOnce, writeLentAtOnce } from '../common/write-at-once.js';
 import { LentReads } from '../common/lent-reads.js';
 import { openSession, type SessionConnection } from './session-connection.js';
+import { removeRecord } from '../common/registry.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
 import { unchangedStartLength } from './post-processing.js';
@@ -104,6 +105,8 @@ class Attachment {
    */
   private terminalReady = false;
   private held: Frame[] = [];
+  /** The master's pid, from its hello: names the status it keeps for a program that ends while we are suspended. */
+  private masterPid = 0;
   private closedWhileHeld = false;
   private resolveExitCode!: (code: number) => void;
   readonly exitCode = new Promise<number>((resolve) => { this.resolveExitCode = resolve; });
@@ -129,6 +132,7 @@ class Attachment {
   run(session: AttachableSession): Promise<number> {
     if (this.done) return this.exitCode;
     this.attached = true;
+    this.masterPid = session.masterPid;
     // Killed by a signal or an internal error while attached: leave the terminal usable.
     onShutdown(() => {
       if (this.done || this.suspended) return;
@@ -266,6 +270,8 @@ class Attachment {
         return;
       case FrameType.Exit: {
         const status = decodeExit(frame.payload);
+        // Kept by the master if no viewer saw it end (we were suspended): seen now, as by `dt -w`.
+        removeRecord(this.masterPid);
         this.leave(exitCodeOf(status), describeExit(status));
         return;
       }

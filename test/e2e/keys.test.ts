@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, hasEnded, killDtachMasters, processState, terminalModes, waitUntil,
+  DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, hasEnded, killDtachMasters, processState, statusLinePattern, terminalModes,
+  waitUntil,
   type Term,
 } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
@@ -282,6 +283,28 @@ describe('the suspend key', () => {
     shell.write('a');
     await shell.waitFor('HEX 61\r', { from: continuedAt });
     expect(received(log)).toBe('61');
+  });
+
+  it('a client suspended when the program ends reports its status at fg, and the status is then not kept for another report', async () => {
+    const socket = sandbox.path('s');
+    const go = sandbox.path('go');
+    const program = ['/bin/sh', '-c', `while [ ! -e ${go} ]; do sleep 0.05; done; exit 7`];
+    expect((await sandbox.dt(['-n', socket, ...program]).waitForExit()).exitCode).toBe(0);
+    await sandbox.trackMaster(socket);
+    const { shell, client } = await clientInJobControlShell(['-a', socket, '-r', 'none']);
+    shell.write('\x1a');
+    await waitUntil(() => processState(client) === 'T', 'the client to be stopped');
+    const stoppedAt = await shell.waitFor('Stopped');
+    fs.writeFileSync(go, '');
+    // The master removes the socket as the program ends (it then waits a while for the client).
+    await waitUntil(() => !fs.existsSync(socket), 'the program to end');
+    shell.write('fg\r');
+    await shell.waitFor(statusLinePattern('[program exited with status 7]'), { from: stoppedAt });
+    await waitUntil(() => hasEnded(client), 'the client to exit');
+    // Told once: dt -l lists nothing, and dt -a says what dtach says.
+    const listed = sandbox.dt(['-l', '--json']);
+    await listed.waitForExit();
+    expect(JSON.parse(listed.text)).toEqual([]);
   });
 
   it('-z: ^Z under job control goes to the program as 0x1a and the client keeps running', async () => {
