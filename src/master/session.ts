@@ -16,7 +16,7 @@ import type { MasterSpec } from '../common/master-spec.js';
 import { collectAfterOutput } from './memory.js';
 import type { OutputLog } from './output-log.js';
 import {
-  FrameType, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
+  FrameType, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
   encodeDataFrames, encodeExit, encodeHello, encodeText, type Attach, type Frame,
 } from '../common/protocol.js';
@@ -35,12 +35,6 @@ const TERMINATE_GRACE_MS = 3_000;
 const EXIT_FLUSH_TIMEOUT_MS = 10_000;
 /** How long a dropped client gets to read why before its connection is destroyed. */
 const DROP_FLUSH_TIMEOUT_MS = 10_000;
-/**
- * A connection silent this long is closed, unless it is a viewer, has been one (a client
- * suspended by ^Z), has sent input (a writer fed by a slow pipe) or waits for the program: one
- * that said hello and then nothing, or stopped in the middle of a frame. The test suite shortens it with DT_TEST_IDLE_CONNECTION_TIMEOUT_MS.
- */
-const IDLE_CONNECTION_TIMEOUT_MS = Number(process.env['DT_TEST_IDLE_CONNECTION_TIMEOUT_MS']) || 60_000;
 /** Connections the master serves at once (each costs up to about 200 KiB while it sends); more are turned away. */
 export const MAX_CONNECTIONS = 256;
 /** Replies a connection has not read beyond which its requests are refused (it is dropped). */
@@ -196,7 +190,12 @@ export class Session {
     connection.idleTimer.unref();
   }
 
-  /** Nothing came for IDLE_CONNECTION_TIMEOUT_MS: nobody needs a connection that is not viewing, writing or waiting. */
+  /**
+   * Nothing came for IDLE_CONNECTION_TIMEOUT_MS: nobody needs a connection that is not viewing,
+   * has not viewed (a client suspended by ^Z), has not written (a writer fed by a slow pipe) and
+   * is not held: one that said hello and then nothing, or stopped in the middle of a frame. (A
+   * waiter, dt -w, asks for the session's description more often than that.)
+   */
   private closeIfIdle(connection: Connection): void {
     if (!this.connections.has(connection) || connection.socket.writableEnded) return; // leaving already
     // Heard from since the timer was set: quiet for the whole time only that much later.

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Sandbox, hasEnded, masterInfo, waitForViewers, waitUntil } from './harness.js';
+import { Peer, Sandbox, hasEnded, masterInfo, waitForViewers, waitUntil } from './harness.js';
 import { HEXECHO, killTracked, run, runDt, type RunResult } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -58,6 +58,23 @@ it('dt -w waits for the program, prints nothing, exits with its status, and leav
   expect(await waiting).toMatchObject({ code: 7, stdout: '', stderr: '' });
   await waitUntil(() => hasEnded(masterPid), 'the master to exit');
   expect(await listed(), 'the status, collected by dt -w').toEqual([]);
+});
+
+it('dt -w keeps waiting past the time after which the master closes a connection that says nothing', async () => {
+  // The master closes a quiet connection that is neither viewing nor writing after 60 s; shortened here.
+  const env = sandbox.env({ DT_TEST_IDLE_CONNECTION_TIMEOUT_MS: '1000' });
+  expect(await runDt(['-n', 'long', '/bin/sh', '-c', 'read line; exit 7'], { cwd: sandbox.dir, env })).toMatchObject({ code: 0, stderr: '' });
+  const socket = path.join(sandbox.sessionDir, 'long');
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitUntil(() => socketCount(masterPid) === 1, 'the master to have no connection');
+  const waiting = runDt(['-w', 'long'], { cwd: sandbox.dir, env, timeoutMs: 30_000 });
+  await waitUntil(() => socketCount(masterPid) === 2, 'dt -w to connect');
+  // A connection that said hello after the waiter did, and nothing since, is closed: the waiter has waited longer.
+  const quiet = await Peer.connect(socket);
+  await waitUntil(() => quiet.closed, 'the master to close the quiet connection', 20_000);
+  await waitUntil(() => socketCount(masterPid) === 2, 'the master to keep only the waiter\'s connection');
+  expect((await dt(['-p', 'long'], 'go\n')).code).toBe(0);
+  expect(await waiting).toMatchObject({ code: 7, stdout: '', stderr: '' });
 });
 
 it('dt -w exits 128+N when the program is killed by signal N', async () => {
