@@ -11,6 +11,8 @@ export class Connection {
   readonly decoder = new FrameDecoder();
   /** true once the client said hello with our protocol version */
   greeted = false;
+  /** true once our hello is on its way: it is the first frame a client reads */
+  helloSent = false;
   /** a -r viewer: its input, resizes, redraws and signals are ignored */
   readOnly = false;
   /** true once it sent input: a writer (`dt -p` of a slow pipe) may be quiet for hours */

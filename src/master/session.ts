@@ -254,11 +254,17 @@ export class Session {
   private greet(connection: Connection, frame: Frame): void {
     if (frame.type !== FrameType.Hello) throw new ProtocolError('expected hello');
     const hello = decodeHello(frame.payload);
-    connection.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid }));
+    this.sendHello(connection);
     if (hello.version !== PROTOCOL_VERSION) {
       throw new ProtocolError(`protocol version ${hello.version} is not supported by this master (version ${PROTOCOL_VERSION})`);
     }
     connection.greeted = true;
+  }
+
+  private sendHello(connection: Connection): void {
+    if (connection.helloSent) return;
+    connection.helloSent = true;
+    connection.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid }));
   }
 
   /**
@@ -379,6 +385,8 @@ export class Session {
       // A viewer already cut off has its own last word queued behind its backlog.
       if (connection.socket.writableEnded || this.relay.isLeaving(connection.socket)) continue;
       const lastWord = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
+      // A client whose hello is not read yet reads ours first, as from any session.
+      this.sendHello(connection);
       // A viewer gets it after the output still waiting for it.
       if (!this.relay.sendLastWord(connection.socket, lastWord)) connection.socket.end(lastWord);
     }

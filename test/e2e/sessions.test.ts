@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
+import { decodeExit, encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
 import { FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
 import { HEXECHO, killTracked, listSessions, runDt } from './lifecycle-helpers.js';
 
@@ -120,6 +120,21 @@ it('dt -a reports the kept status of a program that ended between its look at th
   expect(client.text).toMatch(/^\[program exited with status 3\] at \d{4}-\d\d-\d\d \d\d:\d\d, while detached\r\n$/);
   // Reported once: the status is then forgotten.
   expect(await listJson()).toEqual([]);
+});
+
+it('a client whose hello the master has not read when the program ends reads the session\'s hello, then the status', async () => {
+  const socket = sandbox.path('s');
+  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  // Connected, its hello not sent yet: as a client whose hello the master is about to read.
+  const early = await Peer.connect(socket, false);
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => early.closed, 'the master to close the connection');
+  // A client reads the session's hello before anything else: an exit without one is garbage to it.
+  expect(early.frames.map((frame) => frame.type)).toEqual([FrameType.Hello, FrameType.Exit]);
+  expect(early.masterPid).toBe(masterPid);
+  expect(decodeExit(early.frames[1]!.payload)).toMatchObject({ code: 3, signal: 0 });
+  await waitUntil(() => hasEnded(masterPid), 'the master to end');
 });
 
 /** A session of hexecho in an 80x24 terminal that has attached and typed nothing yet. */
