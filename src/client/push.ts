@@ -2,12 +2,15 @@
 
 import { ExitCode, sessionError } from '../common/errors.js';
 import { FrameType, encodeDataFrames } from '../common/protocol.js';
-import { openSession } from './session-connection.js';
+import { keepConnectionAlive, openSession } from './session-connection.js';
 
 export async function push(socketPath: string): Promise<number> {
   const { socket } = await openSession(socketPath);
   return new Promise<number>((resolve, reject) => {
     let inputEnded = false;
+    // Until its first input comes (a quiet pipe, `tail -f`), the master would take it for idle.
+    const stopKeepalive = keepConnectionAlive(socket);
+    process.stdin.once('data', stopKeepalive);
     process.stdin.on('data', (chunk: Buffer) => {
       let accepted = true;
       for (const frame of encodeDataFrames(FrameType.Input, chunk)) accepted = socket.write(frame) && accepted;
@@ -19,6 +22,7 @@ export async function push(socketPath: string): Promise<number> {
     });
     process.stdin.on('end', () => {
       inputEnded = true;
+      stopKeepalive();
       socket.end();
     });
     // The master answers our end with its own; anything it says meanwhile is not for -p.

@@ -4,7 +4,9 @@
 import fs from 'node:fs';
 import type net from 'node:net';
 import { DtError, ExitCode, describeSystemError, sessionError } from '../common/errors.js';
-import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, type Frame } from '../common/protocol.js';
+import {
+  FrameDecoder, FrameType, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, decodeHello, encodeFrame, encodeHello, type Frame,
+} from '../common/protocol.js';
 import { fsPath } from '../common/bytes.js';
 import type { LentReads } from '../common/lent-reads.js';
 import { readStatFields } from '../common/process-stat.js';
@@ -17,6 +19,23 @@ import { writeAtOnce } from '../common/write-at-once.js';
  * socket listens before the master runs); silence means something else owns the socket.
  */
 const HELLO_REPLY_TIMEOUT_MS = 5_000;
+
+/** How often a client that only waits asks for the session's description: well within the master's idle limit. */
+const KEEPALIVE_INTERVAL_MS = IDLE_CONNECTION_TIMEOUT_MS / 3;
+
+/**
+ * The master closes a connection that says nothing for IDLE_CONNECTION_TIMEOUT_MS unless it
+ * views or has written, and a program may run, or a pipe stay quiet, for days: a client that
+ * waits (dt -w; dt -p before its input comes) asks for the session's description now and then,
+ * which masters of every version answer, and ignores the reply. Returns the way to stop; it
+ * stops by itself when the connection closes.
+ */
+export function keepConnectionAlive(socket: net.Socket): () => void {
+  const timer = setInterval(() => socket.write(encodeFrame(FrameType.Info)), KEEPALIVE_INTERVAL_MS);
+  const stop = (): void => clearInterval(timer);
+  socket.once('close', stop);
+  return stop;
+}
 
 export interface SessionConnection {
   socket: net.Socket;

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import { exitCodeOf } from './attach.js';
 import { fsPath } from '../common/bytes.js';
 import { sessionError } from '../common/errors.js';
-import { FrameType, IDLE_CONNECTION_TIMEOUT_MS, ProtocolError, decodeExit, encodeFrame, type Frame } from '../common/protocol.js';
+import { FrameType, ProtocolError, decodeExit, type Frame } from '../common/protocol.js';
 import { findExitedRecord, removeRecord, type SessionRecord } from '../common/registry.js';
-import { openSession, type SessionConnection } from './session-connection.js';
+import { keepConnectionAlive, openSession, type SessionConnection } from './session-connection.js';
 
 type KeptExit = NonNullable<SessionRecord['exit']>;
 
@@ -52,19 +52,11 @@ export function takeKeptExit(socketPath: string): KeptExit | undefined {
   return record.exit;
 }
 
-/**
- * How often a waiter asks for the session's description (and ignores the reply): the master
- * closes a connection that says nothing for IDLE_CONNECTION_TIMEOUT_MS, and a program may run
- * for days. Masters of every version answer it.
- */
-const WAITER_KEEPALIVE_MS = IDLE_CONNECTION_TIMEOUT_MS / 3;
-
 function waitForExitFrame(socketPath: string, { socket, decoder }: SessionConnection): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let lastError: string | undefined;
     let settled = false;
-    const keepalive = setInterval(() => socket.write(encodeFrame(FrameType.Info)), WAITER_KEEPALIVE_MS);
-    socket.on('close', () => clearInterval(keepalive));
+    keepConnectionAlive(socket);
     const onFrames = (frames: Frame[]): void => {
       for (const frame of frames) {
         if (frame.type === FrameType.Error) lastError = frame.payload.toString('utf8');

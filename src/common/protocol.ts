@@ -15,8 +15,9 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 export const MAX_DATA_CHUNK_BYTES = 64 * 1024;
 /**
  * The master closes a connection that has said nothing for this long, unless it views or
- * writes; a client that only waits (dt -w) asks for the session's description more often. The
- * test suite shortens it with DT_TEST_IDLE_CONNECTION_TIMEOUT_MS, which both sides read.
+ * writes; a client that waits (dt -w; dt -p before its input) asks for the session's
+ * description more often. The test suite shortens it with DT_TEST_IDLE_CONNECTION_TIMEOUT_MS,
+ * which both sides read.
  */
 export const IDLE_CONNECTION_TIMEOUT_MS = Number(process.env['DT_TEST_IDLE_CONNECTION_TIMEOUT_MS']) || 60_000;
 

@@ -194,7 +194,8 @@ export class Session {
    * Nothing came for IDLE_CONNECTION_TIMEOUT_MS: nobody needs a connection that is not viewing,
    * has not viewed (a client suspended by ^Z), has not written (a writer fed by a slow pipe) and
    * is not held: one that said hello and then nothing, or stopped in the middle of a frame. (A
-   * waiter, dt -w, asks for the session's description more often than that.)
+   * client that waits, dt -w or a dt -p whose input has not come yet, asks for the session's
+   * description more often than that.)
    */
   private closeIfIdle(connection: Connection): void {
     if (!this.connections.has(connection) || connection.socket.writableEnded) return; // leaving already
