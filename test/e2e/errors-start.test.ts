@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, processState, waitUntil } from './harness.js';
+import { DT, FIXTURES, Sandbox, isAlive, processState, waitUntil } from './harness.js';
 import {
   DTACH, HAVE_DTACH, HEXECHO, expectNoMasterLeft, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
@@ -164,7 +164,7 @@ const BAD_LOGS: Array<{ what: string; log: string; env: Record<string, string>; 
   },
 ];
 
-it('-c, -n and -A NAME with a -L that is refused: the reason, the status, and no session directory, socket, log file or record', async () => {
+it('-c, -n and -A NAME with a -L that is refused: the reason, the status, and no session directory, socket, log file or record; -A that attaches ignores it', async () => {
   const before = entries();
   for (const mode of ['-c', '-n', '-A']) {
     for (const { what, log, env, status, message } of BAD_LOGS) {
@@ -180,6 +180,18 @@ it('-c, -n and -A NAME with a -L that is refused: the reason, the status, and no
     }
   }
   expect(fs.existsSync(sandbox.sessionDir)).toBe(false);
+
+  // -A that attaches ignores -L, as documented, and so its refusals.
+  expect(await runDt(['-n', 'work', ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(`${sandbox.sessionDir}/work`);
+  const attached = sandbox.dt(['-A', 'work', '-r', 'none', '-L', 'log.txt', ...HEXECHO], { env: BAD_LOGS[0]!.env });
+  attached.write('x');
+  await attached.waitFor('HEX 78');
+  attached.write('\x1c');
+  expect((await attached.waitForExit()).exitCode).toBe(0);
+  expect(fs.existsSync(sandbox.path('log.txt'))).toBe(false);
+  expect(await runDt(['-k', 'work', 'TERM'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
+  await waitUntil(() => !isAlive(masterPid), 'the master to end with its program');
 });
 
 /**
