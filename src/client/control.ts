@@ -2,7 +2,7 @@
 // that -l shows.
 
 import { ExitCode, sessionError } from '../common/errors.js';
-import { FrameType, encodeFrame, encodeKill } from '../common/protocol.js';
+import { FrameType, ProtocolError, encodeFrame, encodeKill } from '../common/protocol.js';
 import type { OutputLogStatus } from '../common/master-spec.js';
 import { openSession } from './session-connection.js';
 
@@ -10,13 +10,25 @@ import { openSession } from './session-connection.js';
 const INFO_TIMEOUT_MS = 2_000;
 
 export async function sendSignal(socketPath: string, signal: number): Promise<number> {
-  const { socket } = await openSession(socketPath);
-  socket.on('data', () => {});
+  const { socket, decoder } = await openSession(socketPath);
+  // The master answers only when the kernel refused the signal (another user's job): why.
+  let refusal: string | undefined;
+  const receive = (chunk: Buffer): void => {
+    try {
+      for (const frame of decoder.push(chunk)) if (frame.type === FrameType.Error) refusal = frame.payload.toString('utf8');
+    } catch (error) {
+      // Garbage after our request: whatever the master meant, there is no reason to report.
+      if (!(error instanceof ProtocolError)) throw error;
+    }
+  };
+  socket.on('data', receive);
   socket.on('error', () => { /* the master closing first is fine: the signal was sent */ });
   await new Promise<void>((resolve) => {
     socket.once('close', () => resolve());
     socket.end(encodeKill(signal));
+    receive(Buffer.alloc(0)); // what came with the hello
   });
+  if (refusal !== undefined) throw sessionError(socketPath, refusal);
   return ExitCode.Ok;
 }
 

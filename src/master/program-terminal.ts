@@ -5,7 +5,9 @@
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { describeSystemError } from '../common/errors.js';
 import { statFields } from '../common/process-stat.js';
+import { signalName } from '../common/signals.js';
 import { forkPty, resizePty, type ForkedPty } from './pty-fork.js';
 import { PtyInput } from './pty-input.js';
 import { PtyOutput } from './pty-output.js';
@@ -141,15 +143,23 @@ export class ProgramTerminal {
     this.output.resume();
   }
 
-  /** Signals the foreground process group of the program's terminal (the program itself if unknown). */
-  signalForeground(signal: number): void {
+  /**
+   * Signals the foreground process group of the program's terminal (the program itself if
+   * unknown). Returns why the kernel refused, if it did: EPERM for a job of another user (su,
+   * sudo -i), which must not end the session.
+   */
+  signalForeground(signal: number): string | undefined {
     const group = this.foregroundProcessGroup();
     try {
       if (group > 0) process.kill(-group, signal);
       else process.kill(this.pty.pid, signal);
+      return undefined;
     } catch (error) {
       // ESRCH: the group ended between reading /proc and signalling it.
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+      const command = this.foregroundCommand();
+      return `cannot send ${signalName(signal)} to the program's foreground process group ${group || this.pty.pid}`
+        + `${command === undefined ? '' : ` (${command})`}: ${describeSystemError(error)}`;
     }
   }
 
@@ -205,8 +215,9 @@ export class ProgramTerminal {
       // The program leads its own session and process group: reach its jobs too.
       process.kill(-this.pty.pid, signal);
     } catch (error) {
-      // ESRCH: already gone.
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      // ESRCH: already gone. EPERM: it runs as another user (su); the terminal's closing hangs it up.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ESRCH' && code !== 'EPERM') throw error;
     }
   }
 }

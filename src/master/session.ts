@@ -234,9 +234,13 @@ export class Session {
       case FrameType.Detach:
         this.relay.removeViewer(connection.socket);
         return;
-      case FrameType.Kill:
-        if (mayAct) this.program.signalForeground(decodeKill(frame.payload));
+      case FrameType.Kill: {
+        const signal = decodeKill(frame.payload);
+        const refused = mayAct ? this.program.signalForeground(signal) : undefined;
+        // dt -k says why, and exits 1.
+        if (refused !== undefined) this.drop(connection, refused);
         return;
+      }
       case FrameType.Info: {
         // A client that does not read its replies gets no more of them.
         const unreadLimit = this.relay.hasViewer(connection.socket) ? MAX_VIEWER_BACKLOG_BYTES : MAX_UNREAD_REPLY_BYTES;
@@ -318,6 +322,7 @@ export class Session {
     if (effective === RedrawMethod.CtrlL) {
       if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
     } else if (effective === RedrawMethod.Winch) {
+      // Refused (another user's job): that job is not redrawn, and the attach goes on.
       this.program.signalForeground(28 /* SIGWINCH */);
     } else if (effective === RedrawMethod.Resize && missedOutput) {
       this.sizer.start();

@@ -5,8 +5,10 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { decodeExit, encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
-import { FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
-import { HEXECHO, killTracked, listSessions, runDt } from './lifecycle-helpers.js';
+import { DT, FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
+import { HEXECHO, killTracked, listSessions, run, runDt } from './lifecycle-helpers.js';
+
+const SETPRIV = '/usr/bin/setpriv';
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
@@ -230,6 +232,34 @@ it.each([
   expect((await viewer.waitForExit()).exitCode).toBe(code);
   expect(viewer.text).toMatch(statusLinePattern(`[program killed by ${name}]`));
   await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+});
+
+it('dt -k on a program of another user (su, sudo -i in the foreground) says it may not, status 1; the session goes on, and SIGTERM still ends it', async (context) => {
+  if (process.getuid!() !== 0 || !fs.existsSync(SETPRIV)) return context.skip(`needs root and ${SETPRIV} (util-linux)`);
+  const socket = sandbox.path('s');
+  // A master without CAP_KILL, as any user's is; its program runs as another user (nobody), as
+  // su or sudo -i would in the foreground: the kernel refuses the signal (EPERM).
+  const service = run(SETPRIV, ['--bounding-set=-kill', process.execPath, DT, '-N', socket,
+    SETPRIV, '--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sleep', '1000'], { cwd: sandbox.dir, env: sandbox.env(), timeoutMs: 30_000 });
+  await waitUntil(() => fs.existsSync(socket), 'the session to listen');
+  const masterPid = await sandbox.trackMaster(socket);
+  let programPid = 0;
+  await waitUntil(async () => {
+    programPid = (await masterInfo(socket)).programPid;
+    return fs.readFileSync(`/proc/${programPid}/comm`, 'latin1').trim() === 'sleep';
+  }, 'the program to run as nobody');
+
+  const killed = await runDt(['-k', socket, 'INT'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(killed).toMatchObject({
+    code: 1, stderr: `dt: ${socket}: cannot send SIGINT to the program's foreground process group ${programPid} (sleep): Operation not permitted\n`,
+  });
+  // The session is as it was: its master answers, its program runs.
+  expect((await masterInfo(socket)).programPid).toBe(programPid);
+  expect(hasEnded(programPid)).toBe(false);
+  // The hangup it cannot send either: closing the terminal hangs the program up.
+  process.kill(masterPid, 'SIGTERM');
+  expect(await service).toMatchObject({ code: null, signal: 'SIGTERM', stderr: '' });
+  await waitUntil(() => hasEnded(programPid), 'the program to be hung up');
 });
 
 it('dt -k with an unknown signal or on a missing session fails clearly and signals nothing', async () => {
