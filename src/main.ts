@@ -62,7 +62,7 @@ async function main(argv = exactArguments()): Promise<number> {
       requireTerminal();
       if (!directoryExists || (await probeSocket(socket)) !== 'live') return createAndAttach(masterSpec(command, true), command.client);
       exitOnSignals();
-      return attach(socket, command.client);
+      return attachUnlessEnded(socket, command.client);
     }
     case 'create':
       requireTerminal();
@@ -158,8 +158,8 @@ function reportExitedSession(socket: string): number | undefined {
 }
 
 /**
- * Attaches; a program that ended between the look for its kept status and the connect left
- * its status there, and that is what is reported (the connect found no session).
+ * Attaches; a program that ended between the look at its session (for a kept status, or
+ * whether it runs) and the connect left its status there, and that is what is reported.
  */
 async function attachUnlessEnded(socket: string, options: ClientOptions): Promise<number> {
   try {

@@ -105,14 +105,18 @@ it('a program that ends while nobody is attached keeps its status: dt -l shows i
   expect((await fresh.waitForExit()).exitCode).toBe(0);
 });
 
-it('dt -a reports the kept status of a program that ended between its look at the session and its connect', async () => {
+it.each([
+  ['dt -a', ['-a'], [], 0],
+  // -A's first connect asks whether the session is live; it is.
+  ['dt -A', ['-A'], ['true'], 1],
+])('%s reports the kept status of a program that ended between its look at the session and its connect', async (_what, mode, command, connectsBefore) => {
   const socket = sandbox.path('s');
   const held = sandbox.path('connect');
   expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
   const masterPid = await sandbox.trackMaster(socket);
-  // The client finds the session running, then is held just before it connects.
-  const client = sandbox.dt(['-a', socket], {
-    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held },
+  // The client finds the session running, then is held just before it connects to attach.
+  const client = sandbox.dt([...mode, socket, ...command], {
+    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held, HOLD_CONNECT_AFTER: String(connectsBefore) },
   });
   await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the client to reach its connect');
   expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
