@@ -198,6 +198,8 @@ it('-c, -n and -A NAME with a -L that is refused: the reason, the status, and no
  * A process-count cgroup (v1's pids controller) of this test's own, or undefined when there
  * is none it may make (not root, read-only, cgroup v2 only).
  */
+const NO_PIDS_CGROUP = 'no cgroup v1 pids controller this test may use (/sys/fs/cgroup/pids, as root)';
+
 function makePidsCgroup(): string | undefined {
   const group = `/sys/fs/cgroup/pids/dt-test-${process.pid}`;
   try {
@@ -223,12 +225,9 @@ async function removePidsCgroup(group: string): Promise<void> {
   fs.rmdirSync(group);
 }
 
-it('-n when no process can be created (fork fails: the process limit is reached): the reason, status 1, and no socket, log, record or master', async () => {
+it('-n when no process can be created (fork fails: the process limit is reached): the reason, status 1, and no socket, log, record or master', async (context) => {
   const group = makePidsCgroup();
-  if (group === undefined) {
-    console.log('skipped: no cgroup v1 pids controller this test may use (/sys/fs/cgroup/pids, as root)');
-    return;
-  }
+  if (group === undefined) return context.skip(NO_PIDS_CGROUP);
   const socket = sandbox.path('s');
   const before = entries();
   // dt runs in the cgroup, stopped once Node has started; the limit is then what it has, so
@@ -259,12 +258,9 @@ async function stoppedProcessIn(group: string, what: string): Promise<number> {
   return pid;
 }
 
-it('-n whose master can create no process for the program (the process limit is reached): dt -l and dt -a say so, status 1, nothing is left', async () => {
+it('-n whose master can create no process for the program (the process limit is reached): dt -l and dt -a say so, status 1, nothing is left', async (context) => {
   const group = makePidsCgroup();
-  if (group === undefined) {
-    console.log('skipped: no cgroup v1 pids controller this test may use (/sys/fs/cgroup/pids, as root)');
-    return;
-  }
+  if (group === undefined) return context.skip(NO_PIDS_CGROUP);
   const socket = sandbox.path('s');
   const before = entries();
   // Each Node process stops as it starts: the creating command is let go; its master, alone in

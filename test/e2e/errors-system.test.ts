@@ -99,15 +99,12 @@ function mountTmpfs(name: string, options: string): string | undefined {
   return directory;
 }
 
-it.each([
+it.for([
   ['a read-only file system', 'ro,size=64k', 'Read-only file system'],
   ['a file system with no inode left', 'size=64k,nr_inodes=1', 'No space left on device'],
-])('-n on %s says so, and names no temporary file', async (_, options, reason) => {
+] as const)('-n on %s says so, and names no temporary file', async ([, options, reason], context) => {
   const directory = mountTmpfs('mnt', options);
-  if (directory === undefined) {
-    console.log('skipped: mounting a tmpfs needs root (CAP_SYS_ADMIN)');
-    return;
-  }
+  if (directory === undefined) return context.skip('mounting a tmpfs needs root (CAP_SYS_ADMIN)');
   const socket = `${directory}/s`;
   const created = await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() });
   expect(created).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
@@ -221,15 +218,14 @@ async function freeze(pid: number): Promise<(() => void) | undefined> {
   return thaw;
 }
 
-it('a master that runs but does not answer (frozen by the cgroup freezer): every mode says, after 5 s, that it did not reply; thawed, it is as it was', async () => {
+it('a master that runs but does not answer (frozen by the cgroup freezer): every mode says, after 5 s, that it did not reply; thawed, it is as it was', async (context) => {
   const socket = sandbox.path('s');
   const { masterPid } = await startSession(socket);
   const thaw = await freeze(masterPid);
   if (thaw === undefined) {
-    console.log('skipped: no cgroup v1 freezer this test may use (/sys/fs/cgroup/freezer, as root)');
     sandbox.addMaster(masterPid);
     expect(await runDt(['-k', socket, 'TERM'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
-    return;
+    return context.skip('no cgroup v1 freezer this test may use (/sys/fs/cgroup/freezer, as root)');
   }
   let thawed = false;
   cleanups.push(() => { if (!thawed) thaw(); });
@@ -326,11 +322,8 @@ it('-N with a program that cannot be executed, or on a live session, fails as -n
     .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: a session is already running on this socket\n` });
 });
 
-it('as another user: a directory they cannot write, and a session they may not enter, say "Permission denied"', async () => {
-  if (process.getuid!() !== 0 || !fs.existsSync('/usr/bin/setpriv')) {
-    console.log('skipped: running dt as another user needs root and setpriv(1)');
-    return;
-  }
+it('as another user: a directory they cannot write, and a session they may not enter, say "Permission denied"', async (context) => {
+  if (process.getuid!() !== 0 || !fs.existsSync('/usr/bin/setpriv')) return context.skip('running dt as another user needs root and setpriv(1)');
   // nobody may enter the sandbox and keep its registry there, but not write in `closed`.
   fs.chmodSync(sandbox.dir, 0o755);
   fs.mkdirSync(sandbox.path('closed'), { mode: 0o755 });

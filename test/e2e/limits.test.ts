@@ -200,13 +200,10 @@ it('the program receives environment values that are not UTF-8 byte for byte, an
   expect(environment.includes(utf8(`\0DT_SESSION=${socket}\0`))).toBe(true);
 });
 
-it('without /proc to read them from, words that may not be UTF-8 are refused, not altered', async () => {
+it('without /proc to read them from, words that may not be UTF-8 are refused, not altered', async (context) => {
   const hideProc = 'mount -t tmpfs dt-test /proc && exec "$@"';
   const probe = await run('unshare', ['--mount', 'sh', '-c', hideProc, 'sh', 'true'], { cwd: sandbox.dir });
-  if (probe.code !== 0) {
-    console.log('skipped: hiding /proc needs unshare(1) and root (CAP_SYS_ADMIN)');
-    return;
-  }
+  if (probe.code !== 0) return context.skip('hiding /proc needs unshare(1) and root (CAP_SYS_ADMIN)');
   const dt = [utf8('unshare'), utf8('--mount'), utf8('sh'), utf8('-c'), utf8(hideProc), utf8('sh'), utf8(process.execPath), utf8(DT)];
   const { file, args } = exactly(utf8(sandbox.dir), [...dt, utf8('-n'), utf8('./s'), utf8('sh'), utf8('-c'), utf8('read line'), bytes('caf\xe9')]);
   const refused = await run(file, args, { cwd: sandbox.dir, env: sandbox.env() });
