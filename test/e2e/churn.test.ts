@@ -2,12 +2,11 @@
 // writes. The master must end up exactly where it started (descriptors) or close to it
 // (memory), and every viewer that stayed must have received every byte from its arrival on.
 
-import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   FIXTURES, PatternChecker, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, patternOffsetOf,
-  anonymousResidentBytes, waitForViewers, waitUntil,
+  anonymousResidentBytes, socketCount, waitForViewers, waitUntil,
 } from './harness.js';
 import {
   FrameDecoder, FrameType, PROTOCOL_VERSION, RedrawMethod, encodeAttach, encodeFrame, encodeHello,
@@ -100,19 +99,6 @@ class Viewer {
     this.early = [];
     this.checker.push(joined);
   }
-}
-
-/** The master's sockets: its listening socket and one per connection. */
-function socketCount(pid: number): number {
-  let count = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) count++;
-    } catch {
-      // Closed while we looked.
-    }
-  }
-  return count;
 }
 
 it('100 attach/detach cycles and 50 concurrent viewers while the program writes: no leak, no byte lost', async () => {

@@ -232,10 +232,7 @@ it('-n when no process can be created (fork fails: the process limit is reached)
   const before = entries();
   // dt runs in the cgroup, stopped once Node has started; the limit is then what it has, so
   // that its next process (the master) cannot be made. Root's RLIMIT_NPROC would not hold.
-  const created = run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], {
-    cwd: sandbox.dir,
-    env: { ...sandbox.env(), NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
-  });
+  const created = createInCgroup(group, socket);
   const pid = await stoppedProcessIn(group, 'dt to start in the cgroup and stop');
   fs.writeFileSync(`${group}/pids.max`, fs.readFileSync(`${group}/pids.current`, 'utf8').trim());
   process.kill(pid, 'SIGCONT');
@@ -247,6 +244,14 @@ it('-n when no process can be created (fork fails: the process limit is reached)
   await expectNoMasterLeft(sandbox);
   expect(await listSessions(sandbox, true)).toEqual([]);
 });
+
+/** `dt -n socket -L log.txt hexecho` run in `group`, each Node process of it stopped as it starts (stop-at-start.cjs). */
+function createInCgroup(group: string, socket: string): ReturnType<typeof run> {
+  return run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], {
+    cwd: sandbox.dir,
+    env: { ...sandbox.env(), NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
+  });
+}
 
 /** The first process in a cgroup, once it is stopped (by stop-at-start.cjs). */
 async function stoppedProcessIn(group: string, what: string): Promise<number> {
@@ -265,10 +270,7 @@ it('-n whose master can create no process for the program (the process limit is 
   const before = entries();
   // Each Node process stops as it starts: the creating command is let go; its master, alone in
   // the cgroup once the command has returned, gets a limit of what it has.
-  const created = run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], {
-    cwd: sandbox.dir,
-    env: { ...sandbox.env(), NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
-  });
+  const created = createInCgroup(group, socket);
   process.kill(await stoppedProcessIn(group, 'dt -n to start in the cgroup and stop'), 'SIGCONT');
   expect(await created).toMatchObject({ code: 0, stderr: '' });
   const masterPid = await stoppedProcessIn(group, 'the master to start and stop');

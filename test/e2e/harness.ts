@@ -643,6 +643,19 @@ export function listeningTcpSockets(): Map<string, number> {
   return listening;
 }
 
+/** How many sockets a process holds, seen from /proc: a master's listening socket and one per connection. */
+export function socketCount(pid: number): number {
+  let count = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) count++;
+    } catch {
+      // Closed while we looked.
+    }
+  }
+  return count;
+}
+
 /** The TCP ports a process listens on, seen from outside: its descriptors (/proc/PID/fd) matched against the kernel's tables. */
 export function listeningPortsOf(pid: number): number[] {
   const listening = listeningTcpSockets();

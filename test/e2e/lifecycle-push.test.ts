@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Peer, Sandbox, blockedWriting, hasEnded, anonymousResidentBytes, waitForChildNamed, waitForViewers, waitUntil, type Term } from './harness.js';
+import {
+  DT, FIXTURES, Peer, Sandbox, anonymousResidentBytes, blockedWriting, hasEnded, socketCount, waitForChildNamed, waitForViewers, waitUntil, type Term,
+} from './harness.js';
 import { FrameType, RedrawMethod, encodeAttach, encodeDataFrames } from '../../src/common/protocol.js';
 import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
 
@@ -157,14 +159,14 @@ it('dt -p whose input comes only later than the master closes a connection that 
   const program = ['/bin/sh', '-c', 'stty -echo; read line; echo "$line" > "$0"; exit 0', got];
   expect(await runDt(['-n', socket, ...program], { cwd: sandbox.dir, env })).toMatchObject({ code: 0, stderr: '' });
   const masterPid = await sandbox.trackMaster(socket);
-  await waitUntil(() => countSockets(masterPid) === 1, 'the master to have no connection');
+  await waitUntil(() => socketCount(masterPid) === 1, 'the master to have no connection');
   // As `tail -f commands | dt -p s`: standard input open, nothing on it yet.
   const writer = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   trackPid(writer.pid!);
   let stderr = '';
   writer.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
   const exited = new Promise<number | null>((resolve) => writer.on('close', (code) => resolve(code)));
-  await waitUntil(() => countSockets(masterPid) === 2, 'dt -p to connect');
+  await waitUntil(() => socketCount(masterPid) === 2, 'dt -p to connect');
   // A connection that said hello after the writer did, and nothing since, is closed: the writer has been quiet longer.
   const quiet = await Peer.connect(socket);
   await waitUntil(() => quiet.closed, 'the master to close the quiet connection', 20_000);
@@ -174,17 +176,6 @@ it('dt -p whose input comes only later than the master closes a connection that 
   await waitUntil(() => fs.existsSync(got) && fs.readFileSync(got, 'utf8') === 'late\n', 'the program to receive the late line');
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
 });
-
-/** How many sockets a process has open (its listening socket and its connections). */
-function countSockets(pid: number): number {
-  return fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
-    } catch {
-      return false; // closed while we looked
-    }
-  }).length;
-}
 
 /**
  * The whole life of a session addressed by `socketArg` (as typed, from `cwd`): -n creates it,

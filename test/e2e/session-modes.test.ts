@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Peer, Sandbox, hasEnded, masterInfo, waitForViewers, waitUntil } from './harness.js';
+import { Peer, Sandbox, hasEnded, masterInfo, socketCount, waitForViewers, waitUntil } from './harness.js';
 import { HEXECHO, killTracked, run, runDt, type RunResult } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -25,17 +25,6 @@ function dt(args: string[], input?: string): Promise<RunResult> {
 async function startSession(name: string, then: string): Promise<number> {
   expect(await dt(['-n', name, '/bin/sh', '-c', `read line; ${then}`])).toMatchObject({ code: 0, stderr: '' });
   return sandbox.trackMaster(path.join(sandbox.sessionDir, name));
-}
-
-/** How many sockets a process has open (its listening socket and its connections). */
-function socketCount(pid: number): number {
-  return fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
-    } catch {
-      return false; // closed while we looked
-    }
-  }).length;
 }
 
 async function listed(): Promise<Array<{ name?: string; socket: string; state: string; command: string[] }>> {
