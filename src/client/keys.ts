@@ -69,7 +69,7 @@ export function findKey(chunk: Buffer, keys: WatchedKeys): KeyMatch | null {
     const index = indexOfKey(chunk, key);
     if (index >= 0) consider({ action, index, length: 1 });
   }
-  if (chunk.includes(0x1b)) {
+  if (chunk.includes(ESC)) {
     const text = chunk.toString('latin1');
     for (const match of text.matchAll(KITTY_KEY)) {
       if (match[3] !== undefined && Number(match[3]) === KEY_RELEASE_EVENT) continue;
@@ -133,11 +133,11 @@ function mayHoldKey(chunk: Buffer, keys: WatchedKeys): boolean {
   if (chunk.length <= SHORT_CHUNK_BYTES) {
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i];
-      if (byte === 0x1b || byte === keys.detach || byte === keys.suspend) return true;
+      if (byte === ESC || byte === keys.detach || byte === keys.suspend) return true;
     }
     return false;
   }
-  return (keys.detach !== null && chunk.includes(keys.detach)) || (keys.suspend !== null && chunk.includes(keys.suspend)) || chunk.includes(0x1b);
+  return (keys.detach !== null && chunk.includes(keys.detach)) || (keys.suspend !== null && chunk.includes(keys.suspend)) || chunk.includes(ESC);
 }
 
 function actionForCtrlKey(codepoint: number, modifiers: number, keys: WatchedKeys): KeyAction | null {

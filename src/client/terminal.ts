@@ -112,7 +112,7 @@ export function readKeys(keys: (keys: Buffer) => void, onError: (error: NodeJS.E
 
 export function stopReadingKeys(): void {
   onKeys = () => {};
-  input?.pause();
+  pauseReadingKeys();
 }
 
 /** Keys stay in the terminal until resumeReadingKeys(): a suspended client must not read them (SIGTTIN) if continued in the background. */
