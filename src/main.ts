@@ -51,7 +51,7 @@ async function main(argv = exactArguments()): Promise<number> {
       const socket = findOnlySession();
       requireTerminal();
       exitOnSignals();
-      return attach(socket, command.client);
+      return attachUnlessEnded(socket, command.client);
     }
     case 'attach-or-create': {
       // A name's session directory is checked here, but made only to create (masterSpec),

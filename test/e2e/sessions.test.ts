@@ -106,16 +106,18 @@ it('a program that ends while nobody is attached keeps its status: dt -l shows i
 });
 
 it.each([
-  ['dt -a', ['-a'], [], 0],
+  ['dt -a <socket>', (socket: string) => ['-a', socket], 0],
+  // Found in the registry, without a connect.
+  ['dt -a (the only session)', () => ['-a'], 0],
   // -A's first connect asks whether the session is live; it is.
-  ['dt -A', ['-A'], ['true'], 1],
-])('%s reports the kept status of a program that ended between its look at the session and its connect', async (_what, mode, command, connectsBefore) => {
+  ['dt -A', (socket: string) => ['-A', socket, 'true'], 1],
+])('%s reports the kept status of a program that ended between its look at the session and its connect', async (_what, args, connectsBefore) => {
   const socket = sandbox.path('s');
   const held = sandbox.path('connect');
   expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
   const masterPid = await sandbox.trackMaster(socket);
   // The client finds the session running, then is held just before it connects to attach.
-  const client = sandbox.dt([...mode, socket, ...command], {
+  const client = sandbox.dt(args(socket), {
     env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held, HOLD_CONNECT_AFTER: String(connectsBefore) },
   });
   await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the client to reach its connect');
