@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
 import { DtError, ExitCode } from '../common/errors.js';
+import { isStopped } from '../common/process-stat.js';
 import { isExpired, isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 import { exactEnvironmentVariable } from './process-bytes.js';
 import { nameOfSocket } from './session-names.js';
@@ -16,7 +17,7 @@ export interface ListedSession {
   name?: string;
   socket: string;
   masterPid: number;
-  /** attached | detached | exited | failed (the program could not be started) | stale | unreachable */
+  /** attached | detached | exited | failed (the program could not be started) | stale | stopped (the master) | unreachable */
   state: string;
   command: string[];
   startedAt: string;
@@ -74,6 +75,10 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     // The master died without cleaning up (SIGKILL, reboot). Never shown as live; forgotten now.
     removeRecord(record.masterPid);
     return isSocketFile(record.socket) ? { ...base, ...notWriting, state: 'stale', note: 'master gone; dt -A or -c replaces it' } : null;
+  }
+  if (isStopped(record.masterPid)) {
+    // It cannot answer until continued: no use waiting the 5 s a client gives a master.
+    return { ...base, state: 'stopped', note: `kill -CONT ${record.masterPid} resumes it` };
   }
   let info: SessionInfo;
   try {

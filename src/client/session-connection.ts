@@ -9,7 +9,7 @@ import {
 } from '../common/protocol.js';
 import { fsPath } from '../common/bytes.js';
 import type { LentReads } from '../common/lent-reads.js';
-import { readStatFields } from '../common/process-stat.js';
+import { isStopped } from '../common/process-stat.js';
 import { isMasterAlive, readRecords } from '../common/registry.js';
 import { connectSocket, isSymbolicLink } from '../common/socket.js';
 import { writeAtOnce } from '../common/write-at-once.js';
@@ -185,10 +185,6 @@ export async function describeListener(socketPath: string): Promise<string> {
 /** The master that serves this socket according to the registry, if it is running. */
 function registeredMaster(socketPath: string): number | undefined {
   return readRecords().find((record) => record.socket === socketPath && !record.exit && isMasterAlive(record.masterPid))?.masterPid;
-}
-
-function isStopped(pid: number): boolean {
-  return readStatFields(pid)?.[0] === 'T'; // undefined: it ended meanwhile
 }
 
 /** Why a socket that accepted the connection said nothing. */

@@ -19,3 +19,8 @@ export function readStatFields(pid: number | 'self'): string[] | undefined {
     return undefined;
   }
 }
+
+/** True while the process is stopped (SIGSTOP, SIGTSTP...): it cannot answer until continued. */
+export function isStopped(pid: number): boolean {
+  return readStatFields(pid)?.[0] === 'T'; // undefined: it ended meanwhile
+}
