@@ -11,8 +11,9 @@
 // Some programs drop a key they read together with a size change (nano: it reads the key and
 // the signal in one go and handles only the resize). So input is held from the moment the
 // window shrinks until the program has answered the size put back (written, then been quiet
-// for RESIZE_REDRAW_QUIET_MS), and then follows, all of it, in order. A program that does not
-// answer holds it at most RESIZE_REDRAW_TIMEOUT_MS per size change.
+// for RESIZE_REDRAW_QUIET_MS), and then follows, all of it, in order; a client's size set
+// meanwhile takes the place of the size put back, and is answered the same way. A program that
+// does not answer holds it at most RESIZE_REDRAW_TIMEOUT_MS per size change.
 
 /** How long to wait for the program to answer a size change (the smaller size, then its own) before going on anyway. */
 export const RESIZE_REDRAW_TIMEOUT_MS = 500;
@@ -68,10 +69,22 @@ export class ResizeRedraw {
     this.pending.quietTimer = this.unrefTimer(this.answered, RESIZE_REDRAW_QUIET_MS);
   }
 
-  /** A client sizes the terminal: its size is the one to keep, whatever a redraw was doing; held input follows. */
+  /**
+   * A client sizes the terminal: its size is the one to keep, whatever a redraw was doing. Held
+   * input follows only once the program has answered it: let go with the size change, it was
+   * read together with the signal, and nano dropped a key of it. The size the redraw puts back
+   * anyway (another client of the same size attaching) changes nothing: put back at once, the
+   * program could see no change at all, and draw nothing.
+   */
   resize(cols: number, rows: number): void {
-    this.finish();
+    const pending = this.pending;
+    if (!pending) return this.terminal.resize(cols, rows);
+    // No terminal has it (the terminal ignores it): the size to put back stays.
+    if (cols < 1 || rows < 1) return;
+    if (cols === pending.cols && rows === pending.rows) return;
+    this.stopTimers(pending);
     this.terminal.resize(cols, rows);
+    this.pending = { cols, rows, sizeBack: true, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
   }
 
   /** The program is gone: nothing to put back, and input must not stay held. */

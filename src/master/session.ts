@@ -281,8 +281,8 @@ export class Session {
     connection.attached = true;
     // A read-only viewer has no effect on the program, not even a redraw (a ^L is input).
     if (request.readOnly) return this.addViewer(connection, undefined);
-    // Its size ends a redraw under way, and its own redraw may start another: the input held
-    // for the first must not reach the program between the two size changes.
+    // Its size and its own redraw are two size changes: input held for a redraw under way must
+    // not reach the program between them.
     this.inputFlow.pause('attach');
     try {
       this.sizer.resize(request.cols, request.rows);

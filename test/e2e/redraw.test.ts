@@ -5,10 +5,11 @@
 // sent after it and must be seen: any stray ^L or SIGWINCH shows up before that event's output,
 // and the transcripts are compared whole.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DT, DTACH, FIXTURES, HAVE_DTACH, Sandbox, childPids, hexReceived, killDtachMasters, terminalModes, waitForViewers, waitUntil,
+  DT, DTACH, FIXTURES, HAVE_DTACH, Sandbox, childPids, hexReceived, killDtachMasters, masterInfo, terminalModes, waitForViewers, waitUntil,
   type Term,
 } from './harness.js';
 
@@ -158,7 +159,29 @@ describe('dt: the default redraw (resize)', () => {
     await watcher.waitFor('typedpushedlater');
   });
 
-  it('lets no held key through between two attaches\' redraws: the second attach\'s size ends the first redraw and starts its own', async () => {
+  it('holds keys typed during it until the program has answered a size the client set meanwhile, not just until that size is set', async () => {
+    // The program writes all the time, so the redraw lasts its timeouts (about 1 s) and the
+    // client's resize comes during it; it reports each size it is given (stty size, "rows
+    // cols") from its trap. Let go with the size change, the keys were read with its signal,
+    // and nano dropped one.
+    const program = 'trap "stty size" WINCH; while :; do printf .; sleep 0.02; done';
+    const socket = await detachedSession('dt', [], ['/bin/sh', '-c', program]);
+    const watcher = await attach('dt', socket, ['-R']);
+    await watcher.waitFor('.');
+    const client = sandbox.dt(['-a', socket]);
+    client.write('typed'); // before the client started: sent with its attach request
+    await watcher.waitFor('23 80\r\n');
+    client.resize(100, 30);
+    await watcher.waitFor('typed');
+    await watcher.waitFor('30 100\r\n');
+    // The dots left out: "23 80", the client's size, its answer, then the keys.
+    expect(watcher.text.replace(/\.+/g, '')).toMatch(/^(24 80\r\n)?23 80\r\n(24 80\r\n)?30 100\r\ntyped$/);
+    // The client's size is the one kept: nothing was put back over it.
+    const terminal = fs.readlinkSync(`/proc/${(await masterInfo(socket)).programPid}/fd/0`);
+    expect(execFileSync('stty', ['-F', terminal, 'size'], { encoding: 'latin1' })).toBe('30 100\n');
+  });
+
+  it('lets no held key through between two attaches\' redraws: the second attach\'s redraw takes over from the first', async () => {
     const socket = await detachedSession('dt', [], [process.execPath, WINSIZE]);
     const watcher = await attach('dt', socket, ['-R']);
     for (let round = 0; round < 10; round++) {
