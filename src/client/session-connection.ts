@@ -27,11 +27,14 @@ const KEEPALIVE_INTERVAL_MS = IDLE_CONNECTION_TIMEOUT_MS / 3;
  * The master closes a connection that says nothing for IDLE_CONNECTION_TIMEOUT_MS unless it
  * views or has written, and a program may run, or a pipe stay quiet, for days: a client that
  * waits (dt -w; dt -p before its input comes) asks for the session's description now and then,
- * which masters of every version answer, and ignores the reply. Returns the way to stop; it
- * stops by itself when the connection closes.
+ * which masters of every version answer, and ignores the reply. It asks at once too: a master
+ * keeps a connection that has asked, which a client suspended by ^Z (and so silent) needs.
+ * Returns the way to stop; it stops by itself when the connection closes.
  */
 export function keepConnectionAlive(socket: net.Socket): () => void {
-  const timer = setInterval(() => socket.write(encodeFrame(FrameType.Info)), KEEPALIVE_INTERVAL_MS);
+  const ask = (): void => { socket.write(encodeFrame(FrameType.Info)); };
+  ask();
+  const timer = setInterval(ask, KEEPALIVE_INTERVAL_MS);
   const stop = (): void => clearInterval(timer);
   socket.once('close', stop);
   return stop;

@@ -19,6 +19,8 @@ export class Connection {
   wroteInput = false;
   /** true once it attached: a client suspended by ^Z has left the viewers, and may come back hours later */
   attached = false;
+  /** true once it asked for the session's description: a client that waits (dt -w) asks at once, and may be suspended by ^Z for hours */
+  askedForDescription = false;
   /** Input from this client waiting for the program to take what it was sent before. */
   readonly heldInput = new ByteQueue();
   /** The bytes of an unfinished frame counted against the session's limit for them. */

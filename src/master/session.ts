@@ -192,10 +192,10 @@ export class Session {
 
   /**
    * Nothing came for IDLE_CONNECTION_TIMEOUT_MS: nobody needs a connection that is not viewing,
-   * has not viewed (a client suspended by ^Z), has not written (a writer fed by a slow pipe) and
-   * is not held: one that said hello and then nothing, or stopped in the middle of a frame. (A
-   * client that waits, dt -w or a dt -p whose input has not come yet, asks for the session's
-   * description more often than that.)
+   * has not viewed (a client suspended by ^Z), has not written (a writer fed by a slow pipe), has
+   * not asked for the session's description (a client that waits, dt -w or a dt -p whose input
+   * has not come yet, asks at once, then more often than that, and may be suspended too) and is
+   * not held: one that said hello and then nothing, or stopped in the middle of a frame.
    */
   private closeIfIdle(connection: Connection): void {
     if (!this.connections.has(connection) || connection.socket.writableEnded) return; // leaving already
@@ -209,7 +209,9 @@ export class Session {
     // Waiting for room that unfinished frames of others take: it ends, one way or the other.
     if (connection.isHeld('room')) return this.drop(connection, 'no room for this connection\'s input: other connections hold unfinished frames');
     if (connection.decoder.bufferedBytes > 0) return this.drop(connection, 'protocol error: a frame was left unfinished');
-    if (this.relay.hasViewer(connection.socket) || connection.attached || connection.wroteInput) return this.armIdleTimer(connection);
+    if (this.relay.hasViewer(connection.socket) || connection.attached || connection.wroteInput || connection.askedForDescription) {
+      return this.armIdleTimer(connection);
+    }
     this.drop(connection);
   }
 
@@ -242,6 +244,7 @@ export class Session {
         return;
       }
       case FrameType.Info: {
+        connection.askedForDescription = true;
         // A client that does not read its replies gets no more of them.
         const unreadLimit = this.relay.hasViewer(connection.socket) ? MAX_VIEWER_BACKLOG_BYTES : MAX_UNREAD_REPLY_BYTES;
         if (connection.socket.writableLength > unreadLimit) throw new ProtocolError('requests sent without reading the replies');

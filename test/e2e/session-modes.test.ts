@@ -66,6 +66,32 @@ it('dt -w keeps waiting past the time after which the master closes a connection
   expect(await waiting).toMatchObject({ code: 7, stdout: '', stderr: '' });
 });
 
+it('dt -w suspended (^Z) for longer than the master keeps a connection that says nothing still gets the status once continued', async () => {
+  // The master closes a quiet connection after 1 s here; the waiter's own keepalive, every
+  // 20 s for its 60 s, never comes in this test: what keeps it is that it asked once, at once.
+  const socket = sandbox.path('long');
+  const masterEnv = { DT_TEST_IDLE_CONNECTION_TIMEOUT_MS: '1000' };
+  expect((await sandbox.dt(['-n', socket, '/bin/sh', '-c', 'read line; exit 7'], { env: masterEnv }).waitForExit()).exitCode).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitUntil(() => socketCount(masterPid) === 1, 'the master to have no connection');
+  const waiter = sandbox.dt(['-w', socket]);
+  await waitUntil(() => socketCount(masterPid) === 2, 'dt -w to connect');
+  const closeQuietConnection = async (turn: string): Promise<void> => {
+    const quiet = await Peer.connect(socket);
+    await waitUntil(() => quiet.closed, `the master to close the ${turn} quiet connection`, 20_000);
+  };
+  // Opened after the waiter's and closed as idle: the waiter has been quiet for longer.
+  await closeQuietConnection('first');
+  sandbox.stopProcess(waiter.pid);
+  await closeQuietConnection('second');
+  await closeQuietConnection('third');
+  expect(socketCount(masterPid), 'the waiter\'s connection kept').toBe(2);
+  process.kill(waiter.pid, 'SIGCONT');
+  expect((await dt(['-p', socket], 'go\n')).code).toBe(0);
+  expect(await waiter.waitForExit()).toMatchObject({ exitCode: 7 });
+  expect(waiter.text).toBe('');
+});
+
 it('dt -w exits 128+N when the program is killed by signal N', async () => {
   await startSession('victim', 'exit 0');
   const waiting = dt(['-w', 'victim']);
