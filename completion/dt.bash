@@ -46,8 +46,8 @@ _dt_sockets() {
 _dt_signals() {
   local name names=()
   for name in $(compgen -A signal); do
-    # Real-time and unnamed signals have no name Node.js knows.
-    [[ $name =~ ^SIG[A-Z0-9]+$ && $name != SIGRT* ]] || continue
+    # SIGRTMIN+1 and the like are taken too; SIGJUNK(32) and bash's DEBUG or ERR are not signals.
+    [[ $name =~ ^SIG[A-Z0-9]+([+-][0-9]+)?$ ]] || continue
     if [[ ${1^^} == SIG* ]]; then names+=("$name"); else names+=("${name#SIG}"); fi
   done
   COMPREPLY=($(compgen -W "${names[*]}" -- "${1^^}"))

@@ -4,7 +4,7 @@
 import { UsageError } from './common/errors.js';
 import { parseKeyName, DEFAULT_DETACH_KEY } from './client/keys.js';
 import { REDRAW_METHOD_NAMES, RedrawMethod } from './common/protocol.js';
-import { parseSignal } from './common/signals.js';
+import { invalidSignalMessage, parseSignal } from './common/signals.js';
 
 export const VERSION = '0.1.0';
 
@@ -173,7 +173,7 @@ function parseKill(socket: string, args: string[]): Command {
   if (args.length > 1) throw new UsageError('Invalid number of arguments.');
   const name = args[0] ?? 'TERM';
   const signal = parseSignal(name);
-  if (signal === undefined) throw new UsageError(`Invalid signal '${name}'`);
+  if (signal === undefined) throw new UsageError(invalidSignalMessage(name));
   return { mode: 'kill', socket, signal };
 }
 

@@ -240,6 +240,20 @@ it.each([
   await waitUntil(() => hasEnded(masterPid), 'the master to exit');
 });
 
+it('dt -k sock RTMIN+1 reaches a program that traps it, and RTMAX, which it does not trap, kills it', async () => {
+  const socket = sandbox.path('s');
+  const program = ['bash', '-c', "trap 'echo got RT1' RTMIN+1; echo READY; while :; do read -r line; done"];
+  const viewer = sandbox.dt(['-c', socket, '-r', 'none', ...program]);
+  await viewer.waitFor('READY');
+  const masterPid = await sandbox.trackMaster(socket);
+  expect(await runDt(['-k', socket, 'RTMIN+1'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  await viewer.waitFor('got RT1');
+  expect(await runDt(['-k', socket, 'sigrtmax'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  expect((await viewer.waitForExit()).exitCode).toBe(128 + 64);
+  expect(viewer.text).toMatch(statusLinePattern('[program killed by SIGRTMAX]'));
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+});
+
 it('dt -k on a program of another user (su, sudo -i in the foreground) says it may not, status 1; the session goes on, and SIGTERM still ends it', async (context) => {
   if (process.getuid!() !== 0 || !fs.existsSync(SETPRIV)) return context.skip(`needs root and ${SETPRIV} (util-linux)`);
   const socket = sandbox.path('s');
@@ -277,6 +291,11 @@ it('dt -k with an unknown signal or on a missing session fails clearly and signa
   const bad = await runDt(['-k', socket, 'NOSUCH'], { cwd: sandbox.dir, env: sandbox.env() });
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toMatch(/^dt: .*NOSUCH/);
+  // The kernel has a signal 32, but the C library keeps it: it would kill any program.
+  const reserved = await runDt(['-k', socket, '32'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(reserved).toMatchObject({
+    code: 2, stderr: "dt: Invalid signal '32' (32 and 33 are the C library's own; real-time signals are 34 to 64, RTMIN to RTMAX)\nTry 'dt --help' for more information.\n",
+  });
   const missing = await runDt(['-k', sandbox.path('none')], { cwd: sandbox.dir, env: sandbox.env() });
   expect(missing).toMatchObject({ code: 1, stderr: `dt: ${sandbox.path('none')}: No such file or directory\n` });
   const from = viewer.text.length;

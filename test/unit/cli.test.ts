@@ -142,14 +142,21 @@ describe('the command', () => {
 describe('kill signals', () => {
   it.each([
     ['TERM', 15], ['SIGINT', 2], ['int', 2], ['9', 9], ['HUP', 1], ['SIGWINCH', 28], ['64', 64],
+    ['RTMIN', 34], ['SIGRTMIN+1', 35], ['rtmax-2', 62], ['RTMAX', 64],
   ])('dt -k s %s sends %i', (name, signal) => {
     expect(parseArgs(['-k', 's', name])).toEqual({ mode: 'kill', socket: 's', signal });
   });
 
-  it.each(['BOGUS', 'SIGBOGUS', '0', '65', '-9', ''])('dt -k s %j is a usage error', (name) => {
+  it.each(['BOGUS', 'SIGBOGUS', '0', '65', '-9', '', 'RTMIN+31', 'RTMAX+1'])('dt -k s %j is a usage error', (name) => {
     const error = usageErrorOf(['-k', 's', name]);
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(`Invalid signal '${name}'`);
+  });
+
+  it.each(['32', '33'])('dt -k s %s is a usage error that says the C library keeps it', (name) => {
+    const error = usageErrorOf(['-k', 's', name]);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(`Invalid signal '${name}' (32 and 33 are the C library's own; real-time signals are 34 to 64, RTMIN to RTMAX)`);
   });
 });
 

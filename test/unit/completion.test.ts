@@ -194,11 +194,13 @@ describe.skipIf(BASH === undefined)('bash completion', () => {
   it('offers signal names to -k, without the SIG prefix unless it is typed', () => {
     const all = complete(['dt', '-k', 's', '']);
     expect(all).toEqual(expect.arrayContaining(['HUP', 'INT', 'KILL', 'TERM', 'USR1', 'WINCH']));
-    // Every name offered is one dt -k accepts (bash also knows SIGRTMIN+1 and the like).
+    // Every name offered is one dt -k accepts.
     expect(all.filter((name) => parseSignal(name) === undefined)).toEqual([]);
     expect(all.filter((name) => name.startsWith('SIG'))).toEqual([]);
     expect(complete(['dt', '-k', 's', 'te'])).toEqual(['TERM']);
     expect(complete(['dt', '-k', 's', 'SIGWI'])).toEqual(['SIGWINCH']);
+    expect(complete(['dt', '-k', 's', 'rtmin+1'])).toEqual(['RTMIN+1', 'RTMIN+10', 'RTMIN+11', 'RTMIN+12', 'RTMIN+13', 'RTMIN+14', 'RTMIN+15']);
+    expect(complete(['dt', '-k', 's', 'SIGRTMAX'])).toEqual(expect.arrayContaining(['SIGRTMAX', 'SIGRTMAX-1', 'SIGRTMAX-14']));
     expect(complete(['dt', '-k', 's', 'TERM', ''])).toEqual([]);
   });
 
