@@ -59,6 +59,21 @@ export class ResizeRedraw {
     this.pending = { cols, rows, sizeBack: false, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
   }
 
+  /**
+   * The `winch` redraw: `send` signals the program at the size it has (false if the signal was
+   * refused). Input is held until the program has answered, as for the size put back: nano
+   * dropped a key that came with the signal. A program that ignores it holds input
+   * RESIZE_REDRAW_TIMEOUT_MS. A redraw waiting for the smaller size's answer goes on as it was.
+   */
+  signal(send: () => boolean): void {
+    const pending = this.pending;
+    if (!send() || pending?.sizeBack === false) return;
+    if (pending) this.stopTimers(pending);
+    else this.input.pause();
+    const { cols, rows } = this.terminal.size;
+    this.pending = { cols, rows, sizeBack: true, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
+  }
+
   /** The program wrote something: it has seen the size; once it is quiet, it waits for keys. */
   programWrote(): void {
     if (!this.pending) return;

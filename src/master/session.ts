@@ -326,7 +326,7 @@ export class Session {
       if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
     } else if (effective === RedrawMethod.Winch) {
       // Refused (another user's job): that job is not redrawn, and the attach goes on.
-      this.program.signalForeground(28 /* SIGWINCH */);
+      this.sizer.signal(() => this.program.signalForeground(28 /* SIGWINCH */) === undefined);
     } else if (effective === RedrawMethod.Resize && missedOutput) {
       this.sizer.start();
     }

@@ -116,6 +116,23 @@ describe('dt: -r winch', () => {
     // Exactly one signal per winch attach, none for the -r none one (it would come before 'k').
     expect(watcher.text).toBe(`aSIZE 80x24 WINCH ${count}\r\r\nkSIZE 80x24 WINCH ${count + 1}\r\r\n`);
   });
+
+  it('holds keys typed at a -r winch attach until the program has answered the signal', async () => {
+    // The program reads nothing (its terminal echoes input the moment the master writes it) and
+    // answers each signal 30 ms late: keys let go with the signal would be echoed first. nano
+    // dropped one typed with it.
+    // It starts once the watcher is there to see it up.
+    const socket = await detachedSession('dt', [], ['/bin/sh', '-c', `read line; exec ${process.execPath} ${WINSIZE} 30`]);
+    const watcher = await attach('dt', socket, ['-R']);
+    const pusher = sandbox.dt(['-p', socket]);
+    pusher.write('go\r\x04');
+    await watcher.waitFor('SIZE 80x24 WINCH 0\r');
+    expect((await pusher.waitForExit()).exitCode).toBe(0);
+    const client = sandbox.dt(['-a', socket, '-r', 'winch']);
+    client.write('typed'); // before the client started: sent with its attach request
+    await watcher.waitFor('typed');
+    expect(watcher.text).toBe('go\r\nSIZE 80x24 WINCH 0\r\r\nSIZE 80x24 WINCH 1\r\r\ntyped');
+  });
 });
 
 describe('dt: the default redraw (resize)', () => {

@@ -218,6 +218,44 @@ describe('the resize redraw holds input', () => {
     expect(events).toEqual(['pause', '80x23', '80x24', '80x23', '80x24', 'resume']);
   });
 
+  it('holds input for the winch redraw until the program has answered the signal and gone quiet, sizing nothing', () => {
+    let signals = 0;
+    redraw.signal(() => { signals += 1; return true; });
+    expect(signals).toBe(1);
+    expect(events).toEqual(['pause']);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS);
+    expect(events).toEqual(['pause', 'resume']);
+  });
+
+  it('holds input for the winch redraw at most a timeout when the program ignores the signal, and not at all when it was refused', () => {
+    redraw.signal(() => true);
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS - 1);
+    expect(hold.holding).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(events).toEqual(['pause', 'resume']);
+    redraw.signal(() => false);
+    expect(hold.holding).toBe(false);
+    expect(events).toEqual(['pause', 'resume']);
+  });
+
+  it('signals at once during a resize redraw: before the size is put back, that goes on as it was; after, the signal is waited for too', () => {
+    let signals = 0;
+    redraw.start();
+    redraw.signal(() => { signals += 1; return true; });
+    expect(signals).toBe(1);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS);
+    expect(events).toEqual(['pause', '80x23', '80x24']);
+    redraw.signal(() => { signals += 1; return true; });
+    expect(signals).toBe(2);
+    vi.advanceTimersByTime(RESIZE_REDRAW_TIMEOUT_MS - 1);
+    expect(hold.holding).toBe(true);
+    redraw.programWrote();
+    vi.advanceTimersByTime(RESIZE_REDRAW_QUIET_MS);
+    expect(events).toEqual(['pause', '80x23', '80x24', 'resume']);
+  });
+
   it('stops holding when the program is gone, and sizes nothing more', () => {
     redraw.start();
     redraw.stop();
@@ -233,11 +271,12 @@ describe('the resize redraw holds input', () => {
     };
     for (let run = 0; run < 200; run++) {
       for (let step = 0; step < 20; step++) {
-        const action = random(5);
+        const action = random(6);
         if (action === 0) redraw.start();
         else if (action === 1) redraw.programWrote();
         else if (action === 2) redraw.resize(80, 24);
         else if (action === 3 && random(4) === 0) redraw.stop();
+        else if (action === 5) redraw.signal(() => random(4) !== 0);
         else vi.advanceTimersByTime(random(RESIZE_REDRAW_TIMEOUT_MS / 2));
       }
       redraw.start();
