@@ -18,10 +18,24 @@ const KEYS_BUFFER_BYTES = 16 * 1024;
  * Modes a full-screen program may leave on when we leave it behind (and that the master puts
  * a terminal in when it attaches): alternate screen, mouse reporting, focus events, bracketed
  * paste, application cursor keys and keypad, kitty key flags, modifyOtherKeys, autowrap off,
- * cursor style, colours, and a hidden cursor.
+ * cursor style, colours, and a hidden cursor. And what any program may leave half done when
+ * it is left in the middle of a screen update (or a `cat` of a binary file): a scroll region
+ * (apt's progress bar keeps one on the normal screen), origin mode, insert mode, reverse
+ * video, a synchronized update, and the line-drawing character set (shifted out, or
+ * designated as G0), which would otherwise confine, overwrite or garble the shell's lines.
+ *
+ * Leaving the alternate screen puts the cursor where it was last saved (xterm does so on the
+ * normal screen too, where nothing saved it: the top left corner), and resetting the scroll
+ * region or origin mode moves it home: the cursor is saved first and put back after them, so
+ * that a client killed while the program is on the normal screen leaves it where it is.
+ * Putting it back also puts back the colours and character set saved with it (and in xterm
+ * origin mode, which the whole-screen region makes harmless): those are reset after.
  */
 const RESET_PROGRAM_MODES =
+  '\x1b7' + // save the cursor
   '\x1b[?1049l' + // normal screen buffer
+  '\x1b[?6l\x1b[r' + // origin mode off, scroll region the whole screen
+  '\x1b8' + // the cursor back
   '\x1b[?9l\x1b[?1000l\x1b[?1002l\x1b[?1003l' + // mouse reporting
   '\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[?1016l' + // mouse encodings
   '\x1b[?1004l' + // focus events
@@ -30,12 +44,19 @@ const RESET_PROGRAM_MODES =
   '\x1b[<u' + // pop kitty keyboard flags
   '\x1b[>4m' + // modifyOtherKeys back to the terminal's default
   '\x1b[?7h' + // autowrap
+  '\x1b[4l' + // replace mode, not insert
+  '\x1b[?5l' + // normal video, not reverse
+  '\x1b[?2026l' + // no synchronized update under way
+  '\x0f\x1b(B' + // shifted in (G0), and G0 is ASCII, not line drawing
   '\x1b[0 q' + // the terminal's default cursor style
   '\x1b[0m' + // default colours
   '\x1b[?25h'; // visible cursor
 
-/** Bottom line of the screen, as dtach's EOS. */
-const MOVE_TO_BOTTOM = '\x1b[999H';
+/**
+ * Bottom line of the screen, as dtach's EOS; origin mode off first, which xterm may have put
+ * back with the cursor (see RESET_PROGRAM_MODES): turning it off moves the cursor home.
+ */
+const MOVE_TO_BOTTOM = '\x1b[?6l\x1b[999H';
 
 /**
  * True when a job-control shell started us in a process group of our own. Without one (we

@@ -243,6 +243,12 @@ function modesNotReset(leaving: string): string[] {
     ['cursor style', ['\x1b[0 q']],
     ['colours', ['\x1b[0m']],
     ['hidden cursor', ['\x1b[?25h']],
+    ['scroll region', ['\x1b[r']],
+    ['origin mode', ['\x1b[?6l']],
+    ['insert mode', ['\x1b[4l']],
+    ['reverse video', ['\x1b[?5l']],
+    ['synchronized update', ['\x1b[?2026l']],
+    ['line-drawing character set', ['\x0f', '\x1b(B']],
   ];
   return groups.filter(([, sequences]) => !sequences.every((sequence) => leaving.includes(sequence))).map(([name]) => name);
 }
@@ -330,6 +336,55 @@ describe('the terminal is left as it was', () => {
     const row = screen.lines.findIndex((line) => line.includes('STATUS'));
     const cell = buffer.getLine(buffer.viewportY + row)!.getCell(screen.lines[row]!.indexOf('STATUS'))!;
     expect(cell.isFgDefault(), 'the colour of what the shell printed after dt').toBe(true);
+  });
+
+  // What a program may leave half done when left in the middle of a screen update, on the
+  // normal screen (where leaving the alternate screen undoes nothing): a scroll region with
+  // origin mode (apt's progress bar), insert mode, a synchronized update, and line drawing
+  // shifted in as the G1 set (a `cat` of a binary file). The shell after dt then prints
+  // numbered lines, and a line drawn as a program using G0 draws it.
+  const halfDone = [
+    { name: 'detach', status: 0, end: (term: Term) => term.write('\x1c') },
+    { name: 'program end', status: 0, end: (term: Term) => term.write('\r') },
+    { name: 'client SIGTERM', status: 143, end: (_term: Term, client: number) => process.kill(client, 'SIGTERM') },
+  ];
+  it.each(halfDone)('after $name, a terminal emulator shows no scroll region, origin, insert or shifted-out state left', async ({ status, end }) => {
+    const socket = sandbox.path('s');
+    const setModes = '\\033[5;10r\\033[?6h\\033[4h\\033[?2026h\\033)0\\016';
+    const program = `read line; printf 'SET\\r\\n${setModes}'; read line`;
+    const after = `echo "STATUS $?"; seq -f 'n%g' 1 30; printf '\\033(0qq\\033(B\\n'; echo DONE`;
+    const term = sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -c "${socket}" -r none /bin/sh -c "${program}"; ${after}`]);
+    const screen = screenOf(term);
+    await waitUntil(() => fs.existsSync(socket), 'the session\'s socket');
+    await waitForViewers(socket, 1);
+    await untilRaw(term);
+    term.write('\r');
+    await waitForScreen(screen, (shown) => shown.terminal.modes.originMode && shown.terminal.modes.insertMode, 'the program\'s modes');
+    expect(screen.terminal.modes.synchronizedOutputMode).toBe(true);
+    end(term, childPids(term.pid)[0]!);
+    await term.waitFor('DONE');
+    await waitForScreen(screen, (shown) => shown.text.includes('DONE'), 'the shell\'s lines after dt');
+    expect(term.text).toContain(`STATUS ${status}`);
+    expect(screen.terminal.modes).toMatchObject({ originMode: false, insertMode: false, synchronizedOutputMode: false });
+    // Each line below the one before, the screen scrolling whole; line drawing drawn as lines.
+    const done = screen.lines.indexOf('DONE');
+    expect(screen.lines.slice(done - 4, done + 1), screen.text).toEqual(['n28', 'n29', 'n30', '\u2500\u2500', 'DONE']);
+  });
+
+  it('after client SIGTERM, the cursor stays below the program\'s last line, not at the top of the screen', async () => {
+    const socket = sandbox.path('s');
+    const program = 'read line; seq -f p%g 1 5; read line';
+    const term = sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -c "${socket}" -r none /bin/sh -c "${program}"; echo "STATUS $?"`]);
+    const screen = screenOf(term);
+    await waitUntil(() => fs.existsSync(socket), 'the session\'s socket');
+    await waitForViewers(socket, 1);
+    await untilRaw(term);
+    term.write('\r');
+    await waitForScreen(screen, (shown) => shown.lines.includes('p5'), 'the program\'s lines');
+    process.kill(childPids(term.pid)[0]!, 'SIGTERM');
+    await term.waitFor('STATUS 143');
+    await waitForScreen(screen, (shown) => shown.text.includes('STATUS 143'), 'the shell\'s line after dt');
+    expect(screen.lines.indexOf('STATUS 143'), screen.text).toBe(screen.lines.indexOf('p5') + 1);
   });
 
   it('control: after client SIGKILL (nothing can restore it) the modes differ, so the checks above can fail', async () => {
