@@ -22,12 +22,28 @@ export interface ScreenModes {
   cursorStyle: string | undefined;
   buffer: 'normal' | 'alternate';
   title: string;
+  /** G0 and G1 and the set in use, each 'ascii', 'line drawing' or 'other': 'G0 ascii, G1 line drawing, G1 in use' */
+  characterSets: string;
 }
 
 /** The internals xterm.js keeps public-by-convention; only read, never written. */
 interface XtermCore {
   coreService: { isCursorHidden: boolean; decPrivateModes: { cursorStyle?: string } };
   coreMouseService: { activeEncoding: string };
+  /** a character set is a map of the characters it replaces, undefined for ASCII; GL is the set in use */
+  _charsetService: { glevel: number; charset?: Record<string, string>; _charsets: Array<Record<string, string> | undefined> };
+}
+
+/** The name of an xterm.js character set: DEC line drawing maps q to a horizontal line. */
+function characterSetName(set: Record<string, string> | undefined): string {
+  if (set === undefined) return 'ascii';
+  return set['q'] === '\u2500' ? 'line drawing' : 'other';
+}
+
+/** What would print, and what SO or SI would switch to. */
+function describeCharacterSets(core: XtermCore): string {
+  const { glevel, charset, _charsets: sets } = core._charsetService;
+  return `G0 ${characterSetName(sets[0])}, G1 ${characterSetName(sets[1])}, G${glevel} in use: ${characterSetName(charset)}`;
 }
 
 export class Screen {
@@ -66,6 +82,7 @@ export class Screen {
       cursorStyle: core.coreService.decPrivateModes.cursorStyle,
       buffer: this.terminal.buffer.active.type,
       title: this.windowTitle,
+      characterSets: describeCharacterSets(core),
     };
   }
 

@@ -2,7 +2,9 @@
 // attaching later can be put in them before the program redraws. Pure code over Buffers, no
 // I/O: every split of every sequence can be tested.
 //
-// This follows modes, not the screen: no text, colours or cursor position are kept. The
+// This follows modes, not the screen: no text, colours or cursor position are kept (the
+// character sets are followed: a program that designated line drawing once and shifts into it
+// with SO would draw letters on a terminal that attaches later). The
 // parser is the usual VT500 one (ESC, CSI, OSC and string states; CAN and SUB abort, ESC
 // restarts), reduced to what changes a tracked mode. 8-bit C1 controls are not recognised:
 // in UTF-8 output those bytes are parts of characters. Memory is bounded whatever the
@@ -14,6 +16,9 @@ const ESC = 0x1b;
 const BEL = 0x07;
 const CAN = 0x18;
 const SUB = 0x1a;
+/** SO and SI: shift to the G1 character set, and back to G0 */
+const SHIFT_OUT = 0x0e;
+const SHIFT_IN = 0x0f;
 
 /** Numeric parameters kept for one CSI sequence; a sequence with more is skipped whole. */
 const MAX_CSI_PARAMETERS = 16;
@@ -46,6 +51,13 @@ type State = (typeof State)[keyof typeof State];
 const MOUSE_TRACKING_MODES = new Set([9, 1000, 1002, 1003]);
 const MOUSE_ENCODING_MODES = new Set([1005, 1006, 1015, 1016]);
 const ALTERNATE_SCREEN_MODES = new Set([47, 1047, 1049]);
+/** Intermediates of the ESC sequences that designate G0 (94 characters) and G1 (94 or 96). */
+const DESIGNATE_G0 = 0x28; // (
+const DESIGNATE_G1 = 0x29; // )
+const DESIGNATE_G1_96 = 0x2d; // -
+/** A designation of ASCII (ESC ( B, ESC ) B), as a terminal starts with (see encodeDesignation). */
+const ASCII_G0 = encodeDesignation(DESIGNATE_G0, 0, 0x42);
+const ASCII_G1 = encodeDesignation(DESIGNATE_G1, 0, 0x42);
 
 /** What the tracker knows; the defaults are a freshly reset terminal's. */
 export interface TerminalModes {
@@ -75,6 +87,10 @@ export interface TerminalModes {
   cursorStyle: number;
   /** the window title (OSC 0 or 2), as bytes; empty when never set */
   title: Buffer;
+  /** The sequences (after ESC) that designated G0 and G1: '(B' (ASCII) unless changed, '(0' or ')0' line drawing */
+  characterSets: { g0: string; g1: string };
+  /** SO (shift out) in force: G1 prints, until SI */
+  shiftedOut: boolean;
 }
 
 /** One screen's kitty keyboard flags: a stack, and the flags in force when it is empty. */
@@ -128,6 +144,17 @@ export class TerminalModeTracker {
   private cursorStyle = 0;
   private title: Buffer = Buffer.alloc(0);
   private titleStack: Buffer[] = [];
+  /** G0 and G1, as encodeDesignation numbers; and which of them GL is */
+  private g0 = ASCII_G0;
+  private g1 = ASCII_G1;
+  private shiftedOut = false;
+  /** Set by a reset of the character sets, for feed to know where in its data it came */
+  private characterSetsReset = false;
+
+  // The ESC sequence being read: its intermediates (ESC ( B has one; ESC ( % 5 two).
+  private escapeIntermediate = 0;
+  private escapeSecondIntermediate = 0;
+  private escapeUnusual = false;
 
   // The CSI sequence being read: private marker (<, =, >, ?), parameters, intermediate.
   private marker = 0;
@@ -151,12 +178,18 @@ export class TerminalModeTracker {
 
   /** Reads the program's output; any split across calls is understood. */
   feed(data: Buffer): void {
+    this.followShift(data, this.readSequences(data));
+  }
+
+  /** Follows the escape sequences of `data`; returns the index after its last reset of the character sets, or 0. */
+  private readSequences(data: Buffer): number {
+    let afterReset = 0;
     let index = 0;
     const end = data.length;
     while (index < end) {
       if (this.state === State.Ground) {
         const escape = findEscape(data, index);
-        if (escape < 0) return;
+        if (escape < 0) return afterReset;
         index = escape + 1;
         // Most sequences move the cursor or set colours: skip those without the state machine.
         const skipped = data[index] === 0x5b ? skipUntrackedCsi(data, index + 1) : -1;
@@ -171,7 +204,24 @@ export class TerminalModeTracker {
       }
       this.step(data[index]!);
       index += 1;
+      if (this.characterSetsReset) {
+        this.characterSetsReset = false;
+        afterReset = index;
+      }
     }
+    return afterReset;
+  }
+
+  /**
+   * SO and SI act wherever they are, in text or inside an escape sequence: the last one in
+   * `data` is the one in force, unless a reset (from `afterReset` on) came after it. Found
+   * natively, as the text itself is never looked at here; one inside a string sequence (a
+   * title) would count too, though a terminal ignores it there: programs write none.
+   */
+  private followShift(data: Buffer, afterReset: number): void {
+    const shiftOut = data.lastIndexOf(SHIFT_OUT);
+    const shiftIn = data.lastIndexOf(SHIFT_IN);
+    if (Math.max(shiftOut, shiftIn) >= afterReset) this.shiftedOut = shiftOut > shiftIn;
   }
 
   /** The modes as followed so far. */
@@ -190,6 +240,8 @@ export class TerminalModeTracker {
       modifyOtherKeys: this.modifyOtherKeys,
       cursorStyle: this.cursorStyle,
       title: Buffer.from(this.title),
+      characterSets: { g0: decodeDesignation(this.g0), g1: decodeDesignation(this.g1) },
+      shiftedOut: this.shiftedOut,
     };
   }
 
@@ -277,6 +329,9 @@ export class TerminalModeTracker {
         break;
       default:
         if (byte >= 0x20 && byte <= 0x2f) {
+          this.escapeIntermediate = byte;
+          this.escapeSecondIntermediate = 0;
+          this.escapeUnusual = false;
           this.state = State.EscapeIntermediate; // ESC ( B, ESC # 8, ...
           return;
         }
@@ -286,7 +341,19 @@ export class TerminalModeTracker {
 
   private onEscapeIntermediate(byte: number): void {
     if (this.interrupts(byte)) return;
-    if (byte >= 0x30 && byte <= 0x7e) this.state = State.Ground;
+    if (byte >= 0x20 && byte <= 0x2f) {
+      if (this.escapeSecondIntermediate !== 0) this.escapeUnusual = true;
+      this.escapeSecondIntermediate = byte;
+    } else if (byte >= 0x30 && byte <= 0x7e) {
+      this.state = State.Ground;
+      if (!this.escapeUnusual) this.designate(this.escapeIntermediate, this.escapeSecondIntermediate, byte);
+    }
+  }
+
+  /** ESC ( F designates G0, ESC ) F and ESC - F G1 (G2 and G3 are not followed: SO and SI never select them). */
+  private designate(intermediate: number, second: number, final: number): void {
+    if (intermediate === DESIGNATE_G0) this.g0 = encodeDesignation(intermediate, second, final);
+    else if (intermediate === DESIGNATE_G1 || intermediate === DESIGNATE_G1_96) this.g1 = encodeDesignation(intermediate, second, final);
   }
 
   private startCsi(): void {
@@ -428,8 +495,12 @@ export class TerminalModeTracker {
     this.interrupts(byte); // ESC \ ends it (the backslash then ends the escape)
   }
 
-  /** DECSTR, as xterm.js applies it: keys, autowrap, cursor and paste modes; not the screen or mouse. */
+  /** DECSTR, as xterm.js applies it: keys, autowrap, cursor, paste modes and character sets; not the screen or mouse. */
   private softReset(): void {
+    this.g0 = ASCII_G0;
+    this.g1 = ASCII_G1;
+    this.shiftedOut = false;
+    this.characterSetsReset = true;
     this.applicationCursorKeys = false;
     this.applicationKeypad = false;
     this.autowrap = true;
@@ -449,6 +520,17 @@ export class TerminalModeTracker {
     this.alternateKeyboard.reset();
     this.modifyOtherKeys = 0;
   }
+}
+
+/** An ESC sequence designating a character set, as one number: intermediates and final byte. */
+function encodeDesignation(intermediate: number, second: number, final: number): number {
+  return intermediate | (second << 8) | (final << 16);
+}
+
+/** The bytes after ESC of an encodeDesignation number, as text: '(B', ')0', '(%5'. */
+function decodeDesignation(designation: number): string {
+  const second = (designation >> 8) & 0xff;
+  return String.fromCharCode(designation & 0xff, ...(second === 0 ? [] : [second]), designation >> 16);
 }
 
 /** Bytes looked at one by one before handing the search for ESC to Buffer.indexOf. */
@@ -506,5 +588,10 @@ export function restoreSequenceFor(modes: TerminalModes): string {
   if (modes.modifyOtherKeys !== 0) out += `\x1b[>4;${modes.modifyOtherKeys}m`;
   if (modes.cursorStyle !== 0) out += `\x1b[${modes.cursorStyle} q`;
   if (modes.title.length > 0) out += `\x1b]2;${modes.title.toString('latin1')}\x07`;
+  const { g0, g1 } = modes.characterSets;
+  if (g0 !== '(B') out += `\x1b${g0}`;
+  // A terminal left by another program may have line drawing in G1: said whenever it is used.
+  if (g1 !== ')B' || modes.shiftedOut) out += `\x1b${g1}`;
+  if (modes.shiftedOut) out += '\x0e';
   return out;
 }

@@ -225,6 +225,7 @@ const MODES_SET =
 const MODES_SET_SHOWN: ScreenModes = {
   applicationCursorKeys: true, applicationKeypad: true, autowrap: false, bracketedPaste: true, focusEvents: true,
   mouseTracking: 'drag', mouseEncoding: 'SGR', cursorHidden: true, cursorStyle: 'bar', buffer: 'alternate', title: 'dt title',
+  characterSets: 'G0 ascii, G1 ascii, G0 in use: ascii',
 };
 /** The restore sequence's form of the private modes of MODES_SET (the program wrote them one by one). */
 const RESTORED_PRIVATE_MODES = '\x1b[?1;1002;1006;1004;2004h';
@@ -272,6 +273,29 @@ describe('terminal modes follow the program', () => {
     await sandbox.trackMaster(socket);
     await untilRaw(creator.term);
     await endSession(socket, creator.term);
+  });
+});
+
+describe('character sets follow the program', () => {
+  // Curses on TERM=screen, tmux or linux (outside a UTF-8 locale, or with NCURSES_NO_UTF8_ACS)
+  // designates line drawing as G1 once, at its start, then shifts into it with SO to draw.
+  it('a program that designated line drawing as G1 before the attach draws lines, not letters, after it', async () => {
+    const socket = sandbox.path('s');
+    const program = `printf 'READY\\r\\n\\033)0'; read line; printf '\\016lqqk\\017 DRAWN\\r\\n\\016x'; exec cat >/dev/null`;
+    const creator = dtWithScreen(['-c', socket, '/bin/sh', '-c', program]);
+    await untilRaw(creator.term);
+    await waitForScreen(creator.screen, showing('READY'), 'the program started');
+    await sandbox.trackMaster(socket);
+    await detach(creator.term);
+
+    const client = dtWithScreen(['-a', socket, '-r', 'none']);
+    await untilRaw(client.term);
+    client.term.write('\r');
+    await waitForScreen(client.screen, showing('DRAWN'), 'the program\'s drawing');
+    expect(client.screen.lines).toContain('\u250c\u2500\u2500\u2510 DRAWN');
+    // Left shifted out, as the program is: what it writes next is line drawing too.
+    expect(client.screen.modes.characterSets).toBe('G0 ascii, G1 line drawing, G1 in use: line drawing');
+    await endSession(socket, client.term);
   });
 });
 

@@ -88,7 +88,15 @@ const SEQUENCES: Array<{ name: string; bytes: string; modes: TerminalModes }> = 
   { name: 'OSC ended by ESC alone', bytes: '\x1b]2;abc\x1b[?1h', modes: changed({ title: 'abc', applicationCursorKeys: true }) },
   { name: 'DCS skipped with its content', bytes: '\x1bP1$r\x1b[?1h\x1b\\', modes: changed({ applicationCursorKeys: true }) },
   { name: 'APC (kitty graphics) skipped', bytes: '\x1b_Gf=100;AAAA\x1b\\\x1b[?25l', modes: changed({ cursorVisible: false }) },
-  { name: 'charset ESC ( B is not a mode', bytes: '\x1b(B\x1b(0\x1b#8', modes: DEFAULTS },
+  { name: 'line drawing in G0 ESC ( 0 (smacs of xterm)', bytes: '\x1b(0', modes: changed({ characterSets: { g0: '(0', g1: ')B' } }) },
+  { name: 'line drawing then ASCII in G0, and ESC # 8 is no designation', bytes: '\x1b(0lqqk\x1b(B\x1b#8', modes: DEFAULTS },
+  { name: 'line drawing in G1, shifted out (enacs and smacs of screen)', bytes: '\x1b(B\x1b)0\x0elq', modes: changed({ characterSets: { g0: '(B', g1: ')0' }, shiftedOut: true }) },
+  { name: 'shifted out then in', bytes: '\x1b)0\x0elqqk\x0f text', modes: changed({ characterSets: { g0: '(B', g1: ')0' } }) },
+  { name: 'SO inside a CSI acts', bytes: '\x1b[1\x0e;2H', modes: changed({ shiftedOut: true }) },
+  { name: 'a 96-character set in G1 ESC - A', bytes: '\x1b)0\x1b-A', modes: changed({ characterSets: { g0: '(B', g1: '-A' } }) },
+  { name: 'a designation with two intermediates ESC ( % 5', bytes: '\x1b(%5', modes: changed({ characterSets: { g0: '(%5', g1: ')B' } }) },
+  { name: 'G2 and G3 are not followed', bytes: '\x1b*0\x1b+0', modes: DEFAULTS },
+  { name: 'a designation with three intermediates is ignored', bytes: '\x1b(0\x1b( !5', modes: changed({ characterSets: { g0: '(0', g1: ')B' } }) },
   { name: 'text and controls around', bytes: 'a\r\nb\x1b[?2004h\tc\x1b[H\x1b[2J', modes: changed({ bracketedPaste: true }) },
   { name: 'control inside a CSI acts without ending it', bytes: '\x1b[?10\r49h', modes: changed({ alternateScreen: true }) },
 ];
@@ -134,6 +142,13 @@ describe('resets', () => {
     }));
   });
 
+  it('RIS and DECSTR reset the character sets and the shift; an SO after them counts', () => {
+    expectEverySplit('\x1b(0\x1b)0\x0e\x1bc', DEFAULTS);
+    expectEverySplit('\x1b(0\x1b)0\x0e\x1b[!p', DEFAULTS);
+    expectEverySplit('\x1b)0\x0e\x1bc\x0e', changed({ shiftedOut: true }));
+    expectEverySplit('\x0e\x1b[!p\x1b)0\x0e\x0f\x1b[!p\x0e', changed({ shiftedOut: true }));
+  });
+
   it('a reset inside another sequence is no reset: ESC c in a title, CSI ! p in a DCS', () => {
     expectEverySplit('\x1b[?1h\x1b]2;a\x07', changed({ applicationCursorKeys: true, title: 'a' }));
     expectEverySplit('\x1b[?1h\x1bPq!p\x1b\\', changed({ applicationCursorKeys: true }));
@@ -152,7 +167,7 @@ describe('garbage', () => {
   it('random bytes never throw, and CAN then a sequence is understood whatever came before', () => {
     let seed = 12345;
     const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16;
-    const alphabet = Buffer.from('\x1b[]?;>=<0123456789hlumqtp !c\x07\x18\\P_ 2004 1049 abc\x00\x7f\xff', 'latin1');
+    const alphabet = Buffer.from('\x1b[]?;>=<0123456789hlumqtp !c\x07\x18\\P_ 2004 1049 abc\x00\x7f\xff()-%\x0e\x0f', 'latin1');
     for (let round = 0; round < 200; round++) {
       const garbage = Buffer.alloc(200);
       for (let i = 0; i < garbage.length; i++) garbage[i] = random() % 3 === 0 ? random() & 0xff : alphabet[random() % alphabet.length]!;
@@ -210,6 +225,13 @@ describe('the restore sequence', () => {
     expect(sequence).toBe('\x1b[>1u\x1b[?1049h\x1b[?2004h\x1b[>3u\x1b]2;t\x07');
   });
 
+  it('designates the character sets and shifts out last; G1 whenever shifted out', () => {
+    expect(restoreSequenceFor(changed({ characterSets: { g0: '(0', g1: ')0' }, shiftedOut: true, cursorVisible: false })))
+      .toBe('\x1b[?25l\x1b(0\x1b)0\x0e');
+    expect(restoreSequenceFor(changed({ shiftedOut: true }))).toBe('\x1b)B\x0e');
+    expect(restoreSequenceFor(changed({ characterSets: { g0: '(B', g1: '-A' } }))).toBe('\x1b-A');
+  });
+
   it('writes kitty flags, modifyOtherKeys and the cursor style as the program would', () => {
     expect(restoreSequenceFor(changed({ keyboardFlags: { normal: 31, alternate: 0 }, modifyOtherKeys: 2, cursorStyle: 6 })))
       .toBe('\x1b[>31u\x1b[>4;2m\x1b[6 q');
@@ -221,6 +243,8 @@ describe('the restore sequence', () => {
     { name: 'less', output: '\x1b[?1049h\x1b[22;0;0t\x1b[?1h\x1b=\rline 1\r\n:' },
     { name: 'a mouse-heavy program', output: '\x1b[?1003;1016h\x1b[?7l\x1b]0;any title\x1b\\' },
     { name: 'bash', output: '\x1b[?2004h\x1b]0;user@host: ~\x07$ ' },
+    { name: 'a curses program on TERM=screen', output: '\x1b[?1049h\x1b(B\x1b)0\x1b[H\x1b[2J\x0elqqk\x0f text \x1b[2;1H\x0ex' },
+    { name: 'a curses program on TERM=xterm', output: '\x1b[?1049h\x1b[H\x1b[2J\x1b(0lqqk\x1b(B text \x1b[2;1H\x1b(0x' },
     { name: 'a program that reset everything', output: '\x1b]2;kept\x07\x1b[?1049h\x1b[?1h\x1b=\x1b[?2004h\x1bc$ ' },
   ];
 
