@@ -30,9 +30,16 @@ const KEYS_BUFFER_BYTES = 16 * 1024;
  * that a client killed while the program is on the normal screen leaves it where it is.
  * Putting it back also puts back the colours and character set saved with it (and in xterm
  * origin mode, which the whole-screen region makes harmless): those are reset after.
+ *
+ * Each screen has its own stack of kitty keyboard flags, kept when the terminal switches
+ * screens: flags pushed on the alternate screen by the program (or by the attach) would make
+ * the next full-screen program the user runs there (less, htop) get its keys encoded. They
+ * are all popped on the alternate screen (entered for that, if it was not the current one),
+ * then one entry on the normal screen, as the program would on leaving.
  */
 const RESET_PROGRAM_MODES =
   '\x1b7' + // save the cursor
+  '\x1b[?1049h\x1b[<99u' + // the alternate screen's kitty keyboard flags all popped
   '\x1b[?1049l' + // normal screen buffer
   '\x1b[?6l\x1b[r' + // origin mode off, scroll region the whole screen
   '\x1b8' + // the cursor back
@@ -41,7 +48,7 @@ const RESET_PROGRAM_MODES =
   '\x1b[?1004l' + // focus events
   '\x1b[?2004l' + // bracketed paste
   '\x1b[?1l\x1b>' + // normal cursor keys and keypad
-  '\x1b[<u' + // pop kitty keyboard flags
+  '\x1b[<u' + // pop the normal screen's kitty keyboard flags
   '\x1b[>4m' + // modifyOtherKeys back to the terminal's default
   '\x1b[?7h' + // autowrap
   '\x1b[4l' + // replace mode, not insert

@@ -253,7 +253,52 @@ function modesNotReset(leaving: string): string[] {
   return groups.filter(([, sequences]) => !sequences.every((sequence) => leaving.includes(sequence))).map(([name]) => name);
 }
 
+/**
+ * The kitty keyboard flags in force on each screen after `bytes`, as kitty keeps them (which
+ * xterm.js does not): a stack per screen, kept when the terminal switches screens; CSI > f u
+ * pushes, CSI < n u pops n (emptied past its bottom), CSI = f ; m u changes the top.
+ */
+function kittyFlagsAfter(bytes: string): { normal: number; alternate: number } {
+  const stacks = { normal: [0], alternate: [0] };
+  let screen: 'normal' | 'alternate' = 'normal';
+  for (const [, marker, first, second, final] of bytes.matchAll(/\x1b\[([<=>?]?)(\d*)(?:;(\d*))?([hlu])/g)) {
+    const stack = stacks[screen];
+    if (marker === '?' && first === '1049' && final !== 'u') screen = final === 'h' ? 'alternate' : 'normal';
+    if (final !== 'u') continue;
+    if (marker === '>') stack.push(Number(first || 0));
+    else if (marker === '<') stack.splice(Math.max(1, stack.length - Number(first || 1)));
+    else if (marker === '=') {
+      const flags = Number(first || 0);
+      const mode = Number(second || 1);
+      const top = stack[stack.length - 1]!;
+      stack[stack.length - 1] = mode === 2 ? top | flags : mode === 3 ? top & ~flags : flags;
+    }
+  }
+  return { normal: stacks.normal.at(-1)!, alternate: stacks.alternate.at(-1)! };
+}
+
 describe('the terminal is left as it was', () => {
+  it('kitty keyboard flags pushed on both screens, by the program and by an attach, are all gone after each detach', async () => {
+    const socket = sandbox.path('s');
+    // As neovim does on kitty: its flags pushed once on the alternate screen; here twice, and once before it.
+    const program = `printf '\\033[>1u\\033[?1049h\\033[>1u\\033[>11u'; echo SET; exec cat >/dev/null`;
+    const creator = sandbox.dt(['-c', socket, '/bin/sh', '-c', program]);
+    await creator.waitFor('SET');
+    await untilRaw(creator);
+    expect(kittyFlagsAfter(creator.text)).toEqual({ normal: 1, alternate: 11 });
+    creator.write('\x1c');
+    expect((await creator.waitForExit()).exitCode).toBe(0);
+    expect(kittyFlagsAfter(creator.text)).toEqual({ normal: 0, alternate: 0 });
+
+    const viewer = sandbox.dt(['-a', socket, '-r', 'none']);
+    await untilRaw(viewer);
+    await viewer.waitFor('\x1b[>11u');
+    expect(kittyFlagsAfter(viewer.text)).toEqual({ normal: 1, alternate: 11 });
+    viewer.write('\x1c');
+    expect((await viewer.waitForExit()).exitCode).toBe(0);
+    expect(kittyFlagsAfter(viewer.text)).toEqual({ normal: 0, alternate: 0 });
+  });
+
   /**
    * Runs the client under sh, which prints the terminal's modes before and after it and the
    * client's exit status; the client is the shell's child, so it can be signalled alone.
