@@ -86,6 +86,13 @@ export class Screen {
     };
   }
 
+  /** The OSC 8 hyperlink of the cell at `col` of visible row `row`: its number, 0 for none. */
+  linkAt(row: number, col: number): number {
+    const buffer = this.terminal.buffer.active;
+    const cell = buffer.getLine(buffer.viewportY + row)?.getCell(col) as unknown as { extended?: { urlId: number } } | undefined;
+    return cell?.extended?.urlId ?? 0;
+  }
+
   /** The visible screen, one string per row, trailing blanks removed. */
   get lines(): string[] {
     const buffer = this.terminal.buffer.active;

@@ -21,8 +21,9 @@ const KEYS_BUFFER_BYTES = 16 * 1024;
  * cursor style, colours, and a hidden cursor. And what any program may leave half done when
  * it is left in the middle of a screen update (or a `cat` of a binary file): a scroll region
  * (apt's progress bar keeps one on the normal screen), origin mode, insert mode, reverse
- * video, a synchronized update, and the line-drawing character set (shifted out, or
- * designated as G0), which would otherwise confine, overwrite or garble the shell's lines.
+ * video, a synchronized update, the line-drawing character set (shifted out, or designated
+ * as G0), and a hyperlink, which would otherwise confine, overwrite, garble or link the
+ * shell's lines.
  *
  * Leaving the alternate screen puts the cursor where it was last saved (xterm does so on the
  * normal screen too, where nothing saved it: the top left corner), and resetting the scroll
@@ -57,6 +58,7 @@ const RESET_PROGRAM_MODES =
   '\x0f\x1b(B' + // shifted in (G0), and G0 is ASCII, not line drawing
   '\x1b[0 q' + // the terminal's default cursor style
   '\x1b[0m' + // default colours
+  '\x1b]8;;\x1b\\' + // no hyperlink open (ls --hyperlink): it would take in the shell's text
   '\x1b[?25h'; // visible cursor
 
 /**

@@ -249,6 +249,7 @@ function modesNotReset(leaving: string): string[] {
     ['reverse video', ['\x1b[?5l']],
     ['synchronized update', ['\x1b[?2026l']],
     ['line-drawing character set', ['\x0f', '\x1b(B']],
+    ['hyperlink', ['\x1b]8;;\x1b\\']],
   ];
   return groups.filter(([, sequences]) => !sequences.every((sequence) => leaving.includes(sequence))).map(([name]) => name);
 }
@@ -385,18 +386,19 @@ describe('the terminal is left as it was', () => {
 
   // What a program may leave half done when left in the middle of a screen update, on the
   // normal screen (where leaving the alternate screen undoes nothing): a scroll region with
-  // origin mode (apt's progress bar), insert mode, a synchronized update, and line drawing
-  // shifted in as the G1 set (a `cat` of a binary file). The shell after dt then prints
-  // numbered lines, and a line drawn as a program using G0 draws it.
+  // origin mode (apt's progress bar), insert mode, a synchronized update, line drawing
+  // shifted in as the G1 set (a `cat` of a binary file), and an open hyperlink (ls
+  // --hyperlink). The shell after dt then prints numbered lines, and a line drawn as a
+  // program using G0 draws it.
   const halfDone = [
     { name: 'detach', status: 0, end: (term: Term) => term.write('\x1c') },
     { name: 'program end', status: 0, end: (term: Term) => term.write('\r') },
     { name: 'client SIGTERM', status: 143, end: (_term: Term, client: number) => process.kill(client, 'SIGTERM') },
   ];
-  it.each(halfDone)('after $name, a terminal emulator shows no scroll region, origin, insert or shifted-out state left', async ({ status, end }) => {
+  it.each(halfDone)('after $name, a terminal emulator shows no scroll region, origin, insert, shifted-out state or hyperlink left', async ({ status, end }) => {
     const socket = sandbox.path('s');
     const setModes = '\\033[5;10r\\033[?6h\\033[4h\\033[?2026h\\033)0\\016';
-    const program = `read line; printf 'SET\\r\\n${setModes}'; read line`;
+    const program = `read line; printf '\\033]8;;http://dt.test/\\007SET\\r\\n${setModes}'; read line`;
     const after = `echo "STATUS $?"; seq -f 'n%g' 1 30; printf '\\033(0qq\\033(B\\n'; echo DONE`;
     const term = sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -c "${socket}" -r none /bin/sh -c "${program}"; ${after}`]);
     const screen = screenOf(term);
@@ -405,6 +407,7 @@ describe('the terminal is left as it was', () => {
     await untilRaw(term);
     term.write('\r');
     await waitForScreen(screen, (shown) => shown.terminal.modes.originMode && shown.terminal.modes.insertMode, 'the program\'s modes');
+    expect(screen.linkAt(screen.lines.indexOf('SET'), 0), 'the program\'s hyperlink').not.toBe(0);
     expect(screen.terminal.modes.synchronizedOutputMode).toBe(true);
     end(term, childPids(term.pid)[0]!);
     await term.waitFor('DONE');
@@ -414,6 +417,7 @@ describe('the terminal is left as it was', () => {
     // Each line below the one before, the screen scrolling whole; line drawing drawn as lines.
     const done = screen.lines.indexOf('DONE');
     expect(screen.lines.slice(done - 4, done + 1), screen.text).toEqual(['n28', 'n29', 'n30', '\u2500\u2500', 'DONE']);
+    expect(screen.linkAt(done, 0), 'the hyperlink of the shell\'s line').toBe(0);
   });
 
   it('after client SIGTERM, the cursor stays below the program\'s last line, not at the top of the screen', async () => {
