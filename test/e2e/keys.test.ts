@@ -10,6 +10,7 @@ import {
   type Term,
 } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
+import { screenOf, waitForScreen } from '../screen.js';
 
 const HEXLOG = `${FIXTURES}/hexlog.mjs`;
 // winsize-now, not winsize: winsize.mjs reports the size from before the SIGWINCH (see the fixture).
@@ -197,6 +198,27 @@ describe('the suspend key', () => {
     await jobShell.waitFor('HEX 79\r', { from: resumedAt });
     // No 0x1a ever reached the program; the resume's ^L came before the next keystroke.
     expect(received(log)).toBe('0c780c79');
+  });
+
+  it('^Z leaves the shell no scroll region, origin, insert, shifted-out state or hyperlink the program was in', async () => {
+    const socket = sandbox.path('h');
+    const setModes = '\\033]8;;http://dt.test/\\007\\033[5;10r\\033[?6h\\033[4h\\033[?2026h\\033)0\\016';
+    expect((await sandbox.dt(['-n', socket, '/bin/sh', '-c', `read line; printf '${setModes}'; exec cat >/dev/null`]).waitForExit()).exitCode).toBe(0);
+    await sandbox.trackMaster(socket);
+    const { shell, client } = await clientInJobControlShell(['-a', socket, '-r', 'none']);
+    const screen = screenOf(shell);
+    shell.write('\r');
+    await waitForScreen(screen, (shown) => shown.terminal.modes.originMode && shown.terminal.modes.insertMode, 'the program\'s modes');
+    shell.write('\x1a');
+    await waitUntil(() => processState(client) === 'T', 'the client to be stopped');
+    const stoppedAt = await shell.waitFor('Stopped');
+    await shell.waitFor('PROMPT$ ', { from: stoppedAt });
+    shell.write('seq -f n%g 1 30; printf \'\\033(0qq\\033(B\\n\'; echo DONE\r');
+    await waitForScreen(screen, (shown) => shown.lines.includes('DONE'), 'the shell\'s lines after the suspend');
+    expect(screen.terminal.modes).toMatchObject({ originMode: false, insertMode: false, synchronizedOutputMode: false });
+    const done = screen.lines.indexOf('DONE');
+    expect(screen.lines.slice(done - 3, done + 1), screen.text).toEqual(['n29', 'n30', '\u2500\u2500', 'DONE']);
+    expect(screen.linkAt(done, 0), 'the hyperlink of the shell\'s line').toBe(0);
   });
 
   it('after fg, a client attached with -r winch redraws with SIGWINCH (its own method, not the session default)', async () => {
