@@ -52,11 +52,9 @@ export class ResizeRedraw {
    */
   start(): void {
     if (this.pending && !this.pending.sizeBack) return;
-    if (this.pending) this.stopTimers(this.pending);
-    else this.input.pause();
     const { cols, rows } = this.terminal.size;
+    this.awaitAnswer(cols, rows, false);
     this.terminal.resize(cols, rows > 1 ? rows - 1 : rows + 1);
-    this.pending = { cols, rows, sizeBack: false, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
   }
 
   /**
@@ -68,10 +66,8 @@ export class ResizeRedraw {
   signal(send: () => boolean): void {
     const pending = this.pending;
     if (!send() || pending?.sizeBack === false) return;
-    if (pending) this.stopTimers(pending);
-    else this.input.pause();
     const { cols, rows } = this.terminal.size;
-    this.pending = { cols, rows, sizeBack: true, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
+    this.awaitAnswer(cols, rows, true);
   }
 
   /** The program wrote something: it has seen the size; once it is quiet, it waits for keys. */
@@ -97,9 +93,18 @@ export class ResizeRedraw {
     // No terminal has it (the terminal ignores it): the size to put back stays.
     if (cols < 1 || rows < 1) return;
     if (cols === pending.cols && rows === pending.rows) return;
-    this.stopTimers(pending);
+    this.awaitAnswer(cols, rows, true);
     this.terminal.resize(cols, rows);
-    this.pending = { cols, rows, sizeBack: true, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
+  }
+
+  /**
+   * From now on the program's answer (or the timeout) is awaited for `cols` x `rows`, the size to
+   * keep, which `sizeBack` says the terminal has; input is held from the first such wait on.
+   */
+  private awaitAnswer(cols: number, rows: number, sizeBack: boolean): void {
+    if (this.pending) this.stopTimers(this.pending);
+    else this.input.pause();
+    this.pending = { cols, rows, sizeBack, timer: this.unrefTimer(this.answered, RESIZE_REDRAW_TIMEOUT_MS) };
   }
 
   /** The program is gone: nothing to put back, and input must not stay held. */
