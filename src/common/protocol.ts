@@ -5,7 +5,7 @@
 /** Bumped whenever a frame's meaning changes. Masters outlive upgrades, so both sides check. */
 export const PROTOCOL_VERSION = 1;
 
-/** Identifies a dt peer in the Hello frame, whose layout never changes across versions. */
+/** Identifies a dt peer in the Hello frame, whose layout never changes across versions (fields are only added at its end). */
 const HELLO_MAGIC = Buffer.from('dt\u0000\u0001', 'latin1');
 
 export const HEADER_BYTES = 5;
@@ -44,6 +44,12 @@ export const FrameType = {
   Kill: 10,
   /** client → master: ask for the session's description; master → client: JSON reply */
   Info: 11,
+  /**
+   * client → master: tell me once every byte of input I sent before this is written to the
+   * program's terminal; master → client: it is, N bytes of yours (the count, u64 BE). Only
+   * between peers whose hellos offer HelloFeature.InputWritten (older ones refuse the frame).
+   */
+  InputWritten: 12,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -349,27 +355,48 @@ function requireLength(payload: Buffer, length: number, what: string): void {
   if (payload.length < length) throw new ProtocolError(`${what} frame too short (${payload.length} bytes)`);
 }
 
+/**
+ * What a peer does beyond its protocol version, as bits of its hello: added without changing
+ * the version, which would shut out the clients of every session already running. A hello
+ * without them (an older peer's) offers none, and a peer sends a frame a feature brings only to
+ * a peer whose hello offers that feature.
+ */
+export const HelloFeature = {
+  /**
+   * InputWritten frames. A master answers a client's request once the input sent before it is
+   * in the program's terminal, and, when the program ends, tells a client that offers the
+   * feature how much of its input was, if all of it was. A client that offers it takes them.
+   */
+  InputWritten: 1,
+} as const;
+
 export interface Hello {
   version: number;
   /** master's pid; 0 from clients */
   pid: number;
+  /** HelloFeature bits; 0 from a peer that has none */
+  features?: number;
 }
 
 export function encodeHello(hello: Hello): Buffer {
-  const payload = Buffer.alloc(HELLO_MAGIC.length + 6);
+  const features = hello.features ?? 0;
+  // Older peers read the version and the pid and ignore what follows.
+  const payload = Buffer.alloc(HELLO_MAGIC.length + (features === 0 ? 6 : 10));
   HELLO_MAGIC.copy(payload, 0);
   payload.writeUInt16BE(hello.version, HELLO_MAGIC.length);
   payload.writeUInt32BE(hello.pid, HELLO_MAGIC.length + 2);
+  if (features !== 0) payload.writeUInt32BE(features, HELLO_MAGIC.length + 6);
   return encodeFrame(FrameType.Hello, payload);
 }
 
-export function decodeHello(payload: Buffer): Hello {
+export function decodeHello(payload: Buffer): Required<Hello> {
   if (payload.length < HELLO_MAGIC.length + 2 || !payload.subarray(0, HELLO_MAGIC.length).equals(HELLO_MAGIC)) {
     throw new ProtocolError('not a dt peer (bad hello)');
   }
   const version = payload.readUInt16BE(HELLO_MAGIC.length);
   const pid = payload.length >= HELLO_MAGIC.length + 6 ? payload.readUInt32BE(HELLO_MAGIC.length + 2) : 0;
-  return { version, pid };
+  const features = payload.length >= HELLO_MAGIC.length + 10 ? payload.readUInt32BE(HELLO_MAGIC.length + 6) : 0;
+  return { version, pid, features };
 }
 
 export interface WindowSize {
@@ -455,6 +482,18 @@ export function decodeKill(payload: Buffer): number {
   const signal = payload.readUInt8(0);
   if (signal > MAX_SIGNAL) throw new ProtocolError(`kill frame: ${signal} is not a signal`);
   return signal;
+}
+
+/** The master's InputWritten frame: this many bytes of the client's input are in the program's terminal. */
+export function encodeInputWritten(bytes: number): Buffer {
+  const payload = Buffer.alloc(8);
+  payload.writeBigUInt64BE(BigInt(bytes));
+  return encodeFrame(FrameType.InputWritten, payload);
+}
+
+export function decodeInputWritten(payload: Buffer): number {
+  requireLength(payload, 8, 'input written');
+  return Number(payload.readBigUInt64BE(0));
 }
 
 export function encodeText(type: typeof FrameType.Error | typeof FrameType.Info, text: string): Buffer {

@@ -113,7 +113,7 @@ describe('InPlaceFrameDecoder', () => {
     }
   });
 
-  it.each([0, 12, 255])('throws on unknown frame type %i from its first byte', (type) => {
+  it.each([0, 13, 255])('throws on unknown frame type %i from its first byte', (type) => {
     expect(() => new InPlaceFrameDecoder().decode(Buffer.from([type]))).toThrow(ProtocolError);
     const decoder = new InPlaceFrameDecoder();
     decoder.decode(encodeFrame(FrameType.Output, Buffer.from('x')));

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  FrameDecoder, FrameType, HEADER_BYTES, MAX_DATA_CHUNK_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+  FrameDecoder, FrameType, HEADER_BYTES, MAX_DATA_CHUNK_BYTES, MAX_FRAME_BYTES, HelloFeature, PROTOCOL_VERSION,
   ProtocolError, RedrawMethod,
   decodeAttach, decodeExit, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
   encodeAttach, encodeDataFrameInto, encodeDataFrames, encodeExit, encodeFrame, encodeHello, encodeKill, encodeRedraw,
@@ -63,12 +63,21 @@ describe('payload helpers round-trip', () => {
     expect(encoded.toString('hex')).toBe('010000000a' + '64740001' + '0001' + '12345678');
     const frame = decodeOne(encoded);
     expect(frame.type).toBe(FrameType.Hello);
-    expect(decodeHello(frame.payload)).toEqual({ version: PROTOCOL_VERSION, pid: 0x12345678 });
-    expect(decodeHello(decodeOne(encodeHello({ version: 513, pid: 0 })).payload)).toEqual({ version: 513, pid: 0 });
+    expect(decodeHello(frame.payload)).toEqual({ version: PROTOCOL_VERSION, pid: 0x12345678, features: 0 });
+    expect(decodeHello(decodeOne(encodeHello({ version: 513, pid: 0 })).payload)).toEqual({ version: 513, pid: 0, features: 0 });
   });
 
   it('hello without a pid (magic + version only) reports pid 0', () => {
-    expect(decodeHello(Buffer.from('6474000100070000', 'hex').subarray(0, 6))).toEqual({ version: 7, pid: 0 });
+    expect(decodeHello(Buffer.from('6474000100070000', 'hex').subarray(0, 6))).toEqual({ version: 7, pid: 0, features: 0 });
+  });
+
+  it('a master\'s hello carries its features after the pid, where older peers read nothing', () => {
+    const encoded = encodeHello({ version: PROTOCOL_VERSION, pid: 0x12345678, features: HelloFeature.InputWritten });
+    // magic, version, pid as before, then the features u32 BE
+    expect(encoded.toString('hex')).toBe('010000000e' + '64740001' + '0001' + '12345678' + '00000001');
+    expect(decodeHello(decodeOne(encoded).payload)).toEqual({ version: PROTOCOL_VERSION, pid: 0x12345678, features: HelloFeature.InputWritten });
+    // An older peer's hello, without them: none offered.
+    expect(decodeHello(decodeOne(encodeHello({ version: PROTOCOL_VERSION, pid: 7 })).payload).features).toBe(0);
   });
 
   it.each([
@@ -325,13 +334,13 @@ describe('FrameDecoder', () => {
     expect(decoder.bufferedBytes).toBe(HEADER_BYTES);
   });
 
-  it.each([0, 12, 99, 255])('throws on unknown frame type %i', (type) => {
+  it.each([0, 13, 99, 255])('throws on unknown frame type %i', (type) => {
     const decoder = new FrameDecoder();
     expect(() => decoder.push(Buffer.from([type, 0, 0, 0, 0]))).toThrow(ProtocolError);
     expect(() => new FrameDecoder().push(Buffer.from([type, 0, 0, 0, 0]))).toThrow(`unknown frame type ${type}`);
   });
 
-  it.each([0, 12, 255])('throws on unknown frame type %i from its first byte, without waiting for the header', (type) => {
+  it.each([0, 13, 255])('throws on unknown frame type %i from its first byte, without waiting for the header', (type) => {
     expect(() => new FrameDecoder().push(Buffer.from([type]))).toThrow(`unknown frame type ${type}`);
     const decoder = new FrameDecoder();
     expect(decoder.push(encodeFrame(FrameType.Output, Buffer.from('x')).subarray(0, 6))).toHaveLength(1);
