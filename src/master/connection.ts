@@ -23,6 +23,18 @@ export class Connection {
   askedForDescription = false;
   /** Input from this client waiting for the program to take what it was sent before. */
   readonly heldInput = new ByteQueue();
+  /** Bytes of input it sent that were offered to the program (a read-only viewer's are not). */
+  offeredInputBytes = 0;
+  /** Where the program's input stands after this client's last byte written to it (ProgramTerminal.write). */
+  inputEnd = 0;
+  /** Asked to be told once its input is written (InputWritten): the answer, while its held input waits... */
+  writtenOnRelease: (() => void) | undefined;
+  /** ...and then, while the program's terminal has not taken it all, how to stop waiting. */
+  stopWaitingForWrite: (() => void) | undefined;
+  /** true from an InputWritten request until it is answered */
+  awaitingWritten = false;
+  /** true when its hello offers HelloFeature.InputWritten: it takes InputWritten frames */
+  takesInputWritten = false;
   /** The bytes of an unfinished frame counted against the session's limit for them. */
   countedPartialBytes = 0;
   helloTimer: NodeJS.Timeout | undefined;

@@ -9,6 +9,8 @@
 // makes room; the input of a client that left still arrives in its turn, and still counts.
 // While the flow is paused (a resize redraw: some programs drop a key they read together with
 // a size change), all input is held the same way, and follows once no pause is left.
+// A client may ask to be told once all it sent is written to the program's terminal (dt -p,
+// before it leaves): as soon as its held input has followed and the terminal has taken it.
 // So input costs the master at most INPUT_HIGH_WATER_BYTES + CLIENT_HELD_INPUT_BYTES queued for
 // the program and TOTAL_HELD_INPUT_BYTES held, plus what one read of each connection carries,
 // and the garbage their intake made, which is collected when holding starts and when a client
@@ -27,8 +29,13 @@ export const TOTAL_HELD_INPUT_BYTES = 4 * 1024 * 1024;
 export type InputPause = 'redraw' | 'attach';
 
 export interface InputSink {
-  write(data: Buffer): void;
+  /** Returns the position in the program's input after `data`. */
+  write(data: Buffer): number;
   readonly pendingInputLength: number;
+  /** Whether the input up to `position` is written. */
+  isInputWritten(position: number): boolean;
+  /** Calls `written` once the input up to `position` is written; never if some was lost. Returns how to stop waiting. */
+  whenInputWritten(position: number, written: () => void): () => void;
 }
 
 export class InputFlow {
@@ -49,8 +56,9 @@ export class InputFlow {
 
   /** Input a client typed: to the program now, or held in its connection in its turn. */
   offer(connection: Connection, data: Buffer): void {
+    connection.offeredInputBytes += data.length;
     if (this.pauses.size === 0 && connection.heldInput.length === 0 && this.program.pendingInputLength <= INPUT_HIGH_WATER_BYTES) {
-      this.program.write(data);
+      connection.inputEnd = this.program.write(data);
       return;
     }
     if (this.heldBytes === 0) this.onHolding();
@@ -76,8 +84,32 @@ export class InputFlow {
     if (this.pauses.delete(reason) && this.pauses.size === 0) this.release();
   }
 
-  /** A client left: what it typed still reaches the program, in its turn. */
+  /** Whether every byte `connection` offered so far is written to the program's terminal. */
+  isWritten(connection: Connection): boolean {
+    return connection.heldInput.length === 0 && this.program.isInputWritten(connection.inputEnd);
+  }
+
+  /**
+   * Calls `written` once every byte `connection` offered so far is written to the program's
+   * terminal: its held input first, in its turn, then the terminal's queue up to its last
+   * byte. Never if the program's terminal loses some of it (the program ended). One wait per
+   * connection: a new one replaces it; leave() ends it.
+   */
+  whenWritten(connection: Connection, written: () => void): void {
+    this.stopWaiting(connection);
+    if (connection.heldInput.length > 0) connection.writtenOnRelease = written;
+    else connection.stopWaitingForWrite = this.program.whenInputWritten(connection.inputEnd, written);
+  }
+
+  private stopWaiting(connection: Connection): void {
+    connection.writtenOnRelease = undefined;
+    connection.stopWaitingForWrite?.();
+    connection.stopWaitingForWrite = undefined;
+  }
+
+  /** A client left: what it typed still reaches the program, in its turn; nobody waits for it. */
   leave(connection: Connection): void {
+    this.stopWaiting(connection);
     this.stopped.delete(connection);
     this.release();
   }
@@ -86,10 +118,12 @@ export class InputFlow {
   release(): void {
     for (const connection of this.holders) {
       if (this.pauses.size > 0 || this.program.pendingInputLength > INPUT_HIGH_WATER_BYTES) break;
-      this.program.write(connection.heldInput.peek());
+      connection.inputEnd = this.program.write(connection.heldInput.peek());
       this.heldBytes -= connection.heldInput.length;
       connection.heldInput.clear();
       this.holders.delete(connection);
+      const written = connection.writtenOnRelease;
+      if (written) this.whenWritten(connection, written);
     }
     if (this.heldBytes > TOTAL_HELD_INPUT_BYTES) return;
     for (const connection of this.stopped) {

@@ -103,9 +103,22 @@ export class ProgramTerminal {
     for (const listener of this.exitListeners) listener(this.exitStatus);
   }
 
-  /** Input for the program; what it does not take now waits, in order (see PtyInput). */
-  write(data: Buffer): void {
-    this.input.write(data);
+  /**
+   * Input for the program; what it does not take now waits, in order (see PtyInput). Returns
+   * its position in the program's input, for whenInputWritten.
+   */
+  write(data: Buffer): number {
+    return this.input.write(data);
+  }
+
+  /** Whether the input up to `position` is in the program's terminal. */
+  isInputWritten(position: number): boolean {
+    return this.input.hasWritten(position);
+  }
+
+  /** Calls `written` once the input up to `position` is in the program's terminal; never if some was lost. Returns how to stop waiting. */
+  whenInputWritten(position: number, written: () => void): () => void {
+    return this.input.whenWritten(position, written);
   }
 
   /** Bytes of input the program has not taken yet. */

@@ -16,9 +16,9 @@ import type { MasterSpec } from '../common/master-spec.js';
 import { collectAfterOutput } from './memory.js';
 import type { OutputLog } from './output-log.js';
 import {
-  FrameType, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
+  FrameType, HelloFeature, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
-  encodeDataFrames, encodeExit, encodeHello, encodeText, type Attach, type Frame,
+  encodeDataFrames, encodeExit, encodeHello, encodeInputWritten, encodeText, type Attach, type Frame,
 } from '../common/protocol.js';
 import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
 import { removeRecord, supersedeRecords, writeRecord, type SessionRecord } from '../common/registry.js';
@@ -243,6 +243,8 @@ export class Session {
         if (refused !== undefined) this.drop(connection, refused);
         return;
       }
+      case FrameType.InputWritten:
+        return this.confirmInputWritten(connection);
       case FrameType.Info: {
         connection.askedForDescription = true;
         // A client that does not read its replies gets no more of them.
@@ -258,6 +260,24 @@ export class Session {
     }
   }
 
+  /**
+   * The client asks to be told once every byte it sent is in the program's terminal (dt -p
+   * before it leaves, so that what it says afterwards, and what comes after it, follows its
+   * input). Held input follows in its turn (a redraw under way, a program not reading); if the
+   * program ends first, the client gets its status instead, as every client does (see end()).
+   */
+  private confirmInputWritten(connection: Connection): void {
+    if (!connection.takesInputWritten) throw new ProtocolError('asked whether input was written without offering to take the answer');
+    if (connection.awaitingWritten) throw new ProtocolError('asked again whether input was written before the answer');
+    if (connection.socket.writableLength > MAX_UNREAD_REPLY_BYTES) throw new ProtocolError('requests sent without reading the replies');
+    connection.awaitingWritten = true;
+    const answer = encodeInputWritten(connection.offeredInputBytes);
+    this.inputFlow.whenWritten(connection, () => {
+      connection.awaitingWritten = false;
+      if (!connection.socket.writableEnded) connection.socket.write(answer);
+    });
+  }
+
   /** The first frame must be hello; we answer with ours before judging the version. */
   private greet(connection: Connection, frame: Frame): void {
     if (frame.type !== FrameType.Hello) throw new ProtocolError('expected hello');
@@ -267,12 +287,13 @@ export class Session {
       throw new ProtocolError(`protocol version ${hello.version} is not supported by this master (version ${PROTOCOL_VERSION})`);
     }
     connection.greeted = true;
+    connection.takesInputWritten = (hello.features & HelloFeature.InputWritten) !== 0;
   }
 
   private sendHello(connection: Connection): void {
     if (connection.helloSent) return;
     connection.helloSent = true;
-    connection.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid }));
+    connection.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid, features: HelloFeature.InputWritten }));
   }
 
   /**
@@ -393,7 +414,12 @@ export class Session {
     for (const connection of this.connections) {
       // A viewer already cut off has its own last word queued behind its backlog.
       if (connection.socket.writableEnded || this.relay.isLeaving(connection.socket)) continue;
-      const lastWord = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
+      const ending = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
+      // A client that asks may have sent its last input just before the end (a command that
+      // ends the program) and not yet asked whether it was written: it is told, if all of it was.
+      const lastWord = connection.takesInputWritten && this.inputFlow.isWritten(connection)
+        ? Buffer.concat([encodeInputWritten(connection.offeredInputBytes), ending])
+        : ending;
       // A client whose hello is not read yet reads ours first, as from any session.
       this.sendHello(connection);
       // A viewer gets it after the output still waiting for it.

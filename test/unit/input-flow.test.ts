@@ -7,16 +7,43 @@ import {
 
 const KiB = 1024;
 
-/** A program's terminal that reads nothing until told to. */
+/** A program's terminal that takes nothing until told to (or loses what it has not taken). */
 class Program {
   written: Buffer[] = [];
   pendingInputLength = 0;
-  write(data: Buffer): void {
+  private received = 0;
+  private lost = false;
+  private waiters = new Set<{ position: number; written: () => void }>();
+  write(data: Buffer): number {
     this.written.push(Buffer.from(data));
     this.pendingInputLength += data.length;
+    this.received += data.length;
+    return this.received;
+  }
+  isInputWritten(position: number): boolean {
+    return !this.lost && position <= this.received - this.pendingInputLength;
+  }
+  whenInputWritten(position: number, written: () => void): () => void {
+    if (this.isInputWritten(position)) {
+      written();
+      return () => {};
+    }
+    const waiter = { position, written };
+    this.waiters.add(waiter);
+    return () => { this.waiters.delete(waiter); };
   }
   readAll(): void {
     this.pendingInputLength = 0;
+    for (const waiter of this.waiters) waiter.written();
+    this.waiters.clear();
+  }
+  lose(): void {
+    this.lost = true;
+    this.pendingInputLength = 0;
+    this.waiters.clear();
+  }
+  get waiting(): number {
+    return this.waiters.size;
   }
   text(): string {
     return Buffer.concat(this.written).toString('latin1');
@@ -184,5 +211,78 @@ describe('InputFlow', () => {
     flow.resume('redraw');
     expect(client.reading()).toBe(true);
     expect(program.pendingInputLength).toBe(CLIENT_HELD_INPUT_BYTES + 1);
+  });
+
+  describe('whenWritten', () => {
+    it('tells at once when everything a client sent is already in the terminal', () => {
+      const program = new Program();
+      const flow = new InputFlow(program);
+      const client = connection();
+      flow.offer(client, Buffer.from('save\n'));
+      program.readAll();
+      let told = 0;
+      flow.whenWritten(client, () => { told += 1; });
+      expect(told).toBe(1);
+    });
+
+    it('tells only once a client\'s input held for a pause has followed, and the terminal took it', () => {
+      const program = new Program();
+      const flow = new InputFlow(program);
+      const [pusher, other] = [connection(), connection()];
+      flow.pause('redraw');
+      flow.offer(pusher, Buffer.from('save\n'));
+      let told = false;
+      flow.whenWritten(pusher, () => { told = true; });
+      expect(told).toBe(false);
+      program.readAll(); // nothing of it is in the terminal yet: still held
+      expect(told).toBe(false);
+      flow.resume('redraw');
+      // Handed over, and the terminal took it at once.
+      expect(program.text()).toBe('save\n');
+      expect(told).toBe(false); // the fake terminal takes it when read
+      flow.offer(other, Buffer.from('later'));
+      program.readAll();
+      expect(told).toBe(true);
+    });
+
+    it('waits for the terminal to take a client\'s input queued behind a program that reads nothing, not for what others sent after it', () => {
+      const program = new Program();
+      const flow = new InputFlow(program);
+      const [busy, pusher] = [connection(), connection()];
+      flow.offer(busy, chunk('a', INPUT_HIGH_WATER_BYTES + 1));
+      flow.offer(pusher, Buffer.from('b')); // held: the program has not read what came first
+      let told = false;
+      flow.whenWritten(pusher, () => { told = true; });
+      flow.offer(busy, Buffer.from('c'));
+      program.readAll();
+      flow.release();
+      expect(program.text().slice(-2)).toBe('bc');
+      expect(told).toBe(false);
+      program.readAll();
+      expect(told).toBe(true);
+    });
+
+    it('never tells when the terminal loses the input, and stops waiting for a client that left', () => {
+      const program = new Program();
+      const flow = new InputFlow(program);
+      const [lost, leaving] = [connection(), connection()];
+      flow.offer(lost, chunk('a', INPUT_HIGH_WATER_BYTES + 1));
+      let told = 0;
+      flow.whenWritten(lost, () => { told += 1; });
+      program.lose();
+      flow.release();
+      expect(told).toBe(0);
+
+      flow.offer(leaving, chunk('b', INPUT_HIGH_WATER_BYTES + 1));
+      flow.offer(leaving, Buffer.from('held'));
+      flow.whenWritten(leaving, () => { told += 1; });
+      flow.leave(leaving);
+      program.readAll();
+      flow.release(); // its held input still goes over
+      program.readAll();
+      expect(program.text().endsWith('held')).toBe(true);
+      expect(told).toBe(0);
+      expect(program.waiting).toBe(0);
+    });
   });
 });
