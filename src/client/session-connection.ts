@@ -45,6 +45,8 @@ export interface SessionConnection {
   /** holds what came after the master's hello, undecoded: the next push, of nothing even, returns it */
   decoder: FrameDecoder;
   masterPid: number;
+  /** What the master offers beyond its protocol version (HelloFeature bits). */
+  features: number;
   /** Set when the session was opened with LentReads: the socket is then paused after the hello. */
   reads?: LentReads;
 }
@@ -62,6 +64,8 @@ export interface SessionOptions {
    * known to have succeeded (if it has not, the writes are dropped and openSession rejects)
    */
   onConnected?: (socket: net.Socket) => void;
+  /** HelloFeature bits this client offers in its hello: frames it takes beyond its protocol version */
+  features?: number;
 }
 
 /**
@@ -79,8 +83,8 @@ export class SessionRefusal extends DtError {
 }
 
 /** Connects and exchanges hellos. */
-export async function openSession(socketPath: string, { reads, request, onConnected }: SessionOptions = {}): Promise<SessionConnection> {
-  const hello = encodeHello({ version: PROTOCOL_VERSION, pid: 0 });
+export async function openSession(socketPath: string, { reads, request, onConnected, features }: SessionOptions = {}): Promise<SessionConnection> {
+  const hello = encodeHello({ version: PROTOCOL_VERSION, pid: 0, features: features ?? 0 });
   const greeting = request === undefined ? hello : Buffer.concat([hello, request]);
   // Once connected, a failed write or an end (a master that cannot take the connection) may
   // come before the listeners below: it is kept for them.
@@ -136,7 +140,7 @@ export async function openSession(socketPath: string, { reads, request, onConnec
       cleanup();
       // The reader's owner takes over at its own pace: no read may find nobody to take it.
       if (reads) socket.pause();
-      resolve({ socket, decoder, masterPid: hello.pid, ...(reads && { reads }) });
+      resolve({ socket, decoder, masterPid: hello.pid, features: hello.features, ...(reads && { reads }) });
     };
     // Before its hello, a master only closes a connection it could not take: libuv accepts and
     // closes what it has no descriptor for (EMFILE). The client sees an end, EPIPE or ECONNRESET.

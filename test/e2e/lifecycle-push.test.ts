@@ -4,15 +4,20 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   DT, FIXTURES, Peer, Sandbox, anonymousResidentBytes, blockedWriting, hasEnded, socketCount, waitForChildNamed, waitForViewers, waitUntil, type Term,
 } from './harness.js';
-import { FrameType, RedrawMethod, encodeAttach, encodeDataFrames } from '../../src/common/protocol.js';
+import {
+  FrameDecoder, FrameType, HelloFeature, PROTOCOL_VERSION, RedrawMethod,
+  decodeExit, decodeHello, decodeInputWritten, encodeAttach, encodeDataFrames, encodeHello, type Frame,
+} from '../../src/common/protocol.js';
 import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
 
 const MiB = 1024 * 1024;
+const HEXLOG = [process.execPath, `${FIXTURES}/hexlog.mjs`];
 
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
@@ -175,6 +180,116 @@ it('dt -p whose input comes only later than the master closes a connection that 
   expect(stderr).toBe('');
   await waitUntil(() => fs.existsSync(got) && fs.readFileSync(got, 'utf8') === 'late\n', 'the program to receive the late line');
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
+});
+
+/** hexlog's log (HEXLOG_SIGNALS=1): its reads as one hex string, the signals it handled marked where they came. */
+function readHexlog(log: string): string {
+  return fs.readFileSync(log, 'latin1').split('\n').filter(Boolean).map((line) => (line.startsWith('SIG') ? `<${line}>` : line)).join('');
+}
+
+/** How far a process has read its standard input, a file: its position there. */
+function stdinPosition(pid: number): number {
+  try {
+    return Number(/^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/0`, 'latin1'))![1]);
+  } catch {
+    return -1; // it has ended
+  }
+}
+
+it('dt -p returns once its input is in the program\'s terminal, even when a redraw held it: a dt -k after it comes after it', async () => {
+  const socket = sandbox.path('s');
+  const log = sandbox.path('log');
+  // hexlog does not answer the redraw's size changes: input is held for their timeouts, about 1 s.
+  expect(await runDt(['-n', socket, ...HEXLOG, log], { cwd: sandbox.dir, env: sandbox.env({ HEXLOG_SIGNALS: '1' }) })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitUntil(() => fs.existsSync(log), 'hexlog to be in raw mode');
+  // dt -p of a terminal, connected before the attach: a line typed there and ^D push at once.
+  const pusher = sandbox.dt(['-p', socket]);
+  await waitUntil(() => socketCount(masterPid) === 2, 'dt -p to connect');
+  const client = sandbox.dt(['-a', socket]);
+  await waitUntil(() => readHexlog(log).includes('<SIGWINCH>'), 'the attach\'s redraw to change the window size');
+  pusher.write('save\r\x04');
+  expect((await pusher.waitForExit()).exitCode).toBe(0);
+  expect(await runDt(['-k', socket, 'INT'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  await waitUntil(() => readHexlog(log).includes('<SIGINT>'), 'the program to handle SIGINT');
+  expect(readHexlog(log).replace(/<SIGWINCH>/g, '')).toBe(`${Buffer.from('save\n').toString('hex')}<SIGINT>`);
+
+  expect(await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
+  expect((await client.waitForExit()).exitCode).toBe(128 + 9);
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+});
+
+it.each([
+  ['the program is killed', 'program'],
+  ['the session is terminated (SIGTERM to its master)', 'master'],
+] as const)('dt -p whose input the program has not taken when %s exits 1: the session ended before all input was sent', async (_what, ended) => {
+  const socket = sandbox.path('s');
+  // More than the master queues for the program (1 MiB): the rest is held in its connection.
+  const payloadFile = sandbox.path('payload');
+  fs.writeFileSync(payloadFile, patternBytes(1.5 * MiB));
+  const program = [process.execPath, `${FIXTURES}/stdin-digest.mjs`];
+  const env = sandbox.env({ DIGEST_BYTES: String(2 * MiB), DIGEST_HOLD_UNTIL: sandbox.path('never') }); // reads nothing
+  expect(await runDt(['-n', socket, '-r', 'none', ...program], { cwd: sandbox.dir, env })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  const pusher = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [fs.openSync(payloadFile, 'r'), 'ignore', 'pipe'] });
+  trackPid(pusher.pid!);
+  let stderr = '';
+  pusher.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  let status: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => pusher.on('close', (code) => { status = code; resolve(code); }));
+  // All of it read, and so sent (nothing stops the master from taking 1.5 MiB): the program has taken none.
+  await waitUntil(() => status !== undefined || stdinPosition(pusher.pid!) === 1.5 * MiB, 'dt -p to read all its input');
+  if (ended === 'program') {
+    expect(await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  } else {
+    process.kill(masterPid, 'SIGTERM');
+  }
+  expect({ status: await exited, stderr }).toEqual({ status: 1, stderr: `dt: ${socket}: the session ended before all input was sent\n` });
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+});
+
+it.each([
+  ['offers InputWritten in its hello (dt -p) is told how much was written, before the status', HelloFeature.InputWritten, [FrameType.InputWritten, FrameType.Exit]],
+  ['does not (an attaching client, an older dt -p) gets the status alone', 0, [FrameType.Exit]],
+] as const)('a client whose last input ends the program before it asks whether it was written: one that %s', async (_what, features, expected) => {
+  // dt -p of a command that ends the program: its input and its question are two writes, and
+  // the program may have read the one and ended before the master reads the other.
+  const socket = sandbox.path('s');
+  const program = ['/bin/sh', '-c', 'stty -echo; read line; exit 3'];
+  expect(await runDt(['-n', socket, '-r', 'none', ...program], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  const peer = await Peer.connect(socket, false);
+  peer.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: 0, features }));
+  await waitUntil(() => peer.frames.length > 0, 'the master\'s hello');
+  expect(decodeHello(peer.frames[0]!.payload).features & HelloFeature.InputWritten).toBe(HelloFeature.InputWritten);
+  for (const frame of encodeDataFrames(FrameType.Input, Buffer.from('stop\n'))) peer.socket.write(frame);
+  await waitUntil(() => peer.closed, 'the master to close the connection once the program ended');
+  const told = peer.frames.slice(1);
+  expect(told.map((frame) => frame.type)).toEqual(expected);
+  if (features !== 0) expect(decodeInputWritten(told[0]!.payload)).toBe(5);
+  expect(decodeExit(told.at(-1)!.payload)).toEqual({ code: 3, signal: 0 });
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+});
+
+it('dt -p to a master that does not confirm input (an older dt) returns 0 once the master has taken it, as it did', async () => {
+  // The older master: its hello offers no features, and it closes the connection at the client's end.
+  const socket = sandbox.path('old');
+  const received: Frame[] = [];
+  const server = net.createServer((connection) => {
+    const decoder = new FrameDecoder();
+    connection.on('data', (chunk: Buffer) => received.push(...decoder.push(chunk)));
+    connection.on('end', () => connection.end());
+    connection.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid }));
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  try {
+    expect(await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'stop\n' })).toMatchObject({ code: 0, stderr: '' });
+    // No InputWritten frame: such a master would refuse it and drop the connection.
+    expect(received.map((frame) => frame.type).filter((type) => type !== FrameType.Info)).toEqual([FrameType.Hello, FrameType.Input]);
+    expect(received.find((frame) => frame.type === FrameType.Input)?.payload.toString('latin1')).toBe('stop\n');
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 /**
