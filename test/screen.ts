@@ -52,7 +52,8 @@ export class Screen {
   private pending: Promise<void> = Promise.resolve();
 
   constructor(cols = 80, rows = 24) {
-    this.terminal = new Terminal({ cols, rows, allowProposedApi: true, scrollback: 1000 });
+    // The title stack (CSI 22 t, CSI 23 t), which xterm answers by default and xterm.js only when asked.
+    this.terminal = new Terminal({ cols, rows, allowProposedApi: true, scrollback: 1000, windowOptions: { pushTitle: true, popTitle: true } });
     this.terminal.onTitleChange((title) => { this.windowTitle = title; });
   }
 

@@ -19,7 +19,7 @@ import { unchangedStartLength } from './post-processing.js';
 import { completeRawMode, enterRawMode, finishRawMode, restoreTerminal } from './raw-mode.js';
 import {
   hasJobControl, ownsTerminal, pauseReadingKeys, printStatusLine, readKeys, readTypedKeys, repeatOnStandardError,
-  resetProgramModes, resumeReadingKeys, stopReadingKeys, terminalHungUp, windowSize,
+  resetProgramModes, resumeReadingKeys, saveTitle, stopReadingKeys, terminalHungUp, windowSize,
 } from './terminal.js';
 
 /** The one buffer every read of the session's socket lands in. */
@@ -155,6 +155,8 @@ class Attachment {
   private showOnceRawMode(): void {
     const rawMode = this.rawMode;
     this.terminalReady = false;
+    // Before any of the session's output, which may start before raw mode is complete (holdFrames).
+    saveTitle();
     void rawMode.then(() => {
       if (this.done || rawMode !== this.rawMode) return;
       this.terminalReady = true;

@@ -62,6 +62,35 @@ const RESET_PROGRAM_MODES =
   '\x1b[?25h'; // visible cursor
 
 /**
+ * The window title is the terminal's, not one of its modes: a program's title (vim's `foo.c -
+ * VIM`, a shell's `user@host: ~/src`) would stay on the window, tab and task bar after the
+ * client left. xterm keeps a stack of titles (its window operations 22 and 23, which
+ * terminals without one ignore): the user's title is pushed before any of the session's output
+ * reaches the terminal, and popped when the client leaves it. Ps 0: the icon name too, which
+ * `OSC 0` sets with the title. A killed client (SIGKILL) leaves one entry on the stack, which
+ * terminals keep bounded (xterm.js: 10 entries, the oldest dropped).
+ */
+const SAVE_TITLE = '\x1b[22;0t';
+const RESTORE_TITLE = '\x1b[23;0t';
+
+/** Whether this client pushed the user's title, and pops it on leaving (never one it did not push). */
+let titleSaved = false;
+
+/** Saves the user's window title, before the program's modes (its title among them) are shown. */
+export function saveTitle(): void {
+  if (titleSaved) return;
+  titleSaved = true;
+  writeToTerminal(SAVE_TITLE);
+}
+
+/** RESET_PROGRAM_MODES, and the user's title back if this client saved it. */
+function resetSequence(): string {
+  if (!titleSaved) return RESET_PROGRAM_MODES;
+  titleSaved = false;
+  return RESET_PROGRAM_MODES + RESTORE_TITLE;
+}
+
+/**
  * Bottom line of the screen, as dtach's EOS; origin mode off first, which xterm may have put
  * back with the cursor (see RESET_PROGRAM_MODES): turning it off moves the cursor home.
  */
@@ -216,7 +245,7 @@ export function terminalHungUp(): boolean {
 
 /** Leave the screen usable and print a one-line status at its bottom (none if empty). */
 export function printStatusLine(message: string): void {
-  writeToTerminal(`${RESET_PROGRAM_MODES}${MOVE_TO_BOTTOM}\r\n${message === '' ? '' : `${message}\r\n`}`);
+  writeToTerminal(`${resetSequence()}${MOVE_TO_BOTTOM}\r\n${message === '' ? '' : `${message}\r\n`}`);
 }
 
 /**
@@ -235,7 +264,7 @@ export function repeatOnStandardError(message: string): void {
 }
 
 export function resetProgramModes(): void {
-  writeToTerminal(RESET_PROGRAM_MODES);
+  writeToTerminal(resetSequence());
 }
 
 function writeToTerminal(text: string): void {

@@ -469,21 +469,43 @@ export function patternOffsetOf(bytes: Buffer): number {
 }
 
 /**
+ * What an attaching client writes to its terminal before any of the session's output: xterm's
+ * "save the window title" (CSI 22 ; 0 t), popped again when it leaves.
+ */
+export const TITLE_SAVE = '\x1b[22;0t';
+
+/** `text` without the TITLE_SAVE an attaching client starts its terminal's output with. */
+export function withoutTitleSave(text: string): string {
+  return text.startsWith(TITLE_SAVE) ? text.slice(TITLE_SAVE.length) : text;
+}
+
+/**
  * Checks a byte stream against the pattern as it arrives, without keeping it: `matched` counts
  * the bytes that were the pattern, in order; the first byte that is not ends the pattern, and
- * what follows (the fixture's END line, a status line) is kept in `tail`, up to 64 KiB.
+ * what follows (the fixture's END line, a status line) is kept in `tail`, up to 64 KiB. A
+ * client's TITLE_SAVE before the stream is not part of it.
  */
 export class PatternChecker {
   matched = 0;
   ended = false;
   private tailChunks: Buffer[] = [];
   private tailBytes = 0;
+  /** Bytes of TITLE_SAVE seen at the start of the stream; -1 once the stream proper has begun. */
+  private titleSaveBytes = 0;
 
   /** start: the pattern offset of the first byte expected (0 for a viewer there from the start). */
   constructor(readonly start = 0) {}
 
   push(chunk: Buffer): void {
     if (this.ended) return this.keepTail(chunk);
+    if (this.titleSaveBytes >= 0) {
+      while (this.titleSaveBytes < TITLE_SAVE.length && chunk.length > 0 && chunk[0] === TITLE_SAVE.charCodeAt(this.titleSaveBytes)) {
+        chunk = chunk.subarray(1);
+        this.titleSaveBytes += 1;
+      }
+      if (chunk.length === 0) return;
+      this.titleSaveBytes = -1;
+    }
     const expected = patternBytes(this.start + this.matched, this.start + this.matched + chunk.length);
     if (expected.equals(chunk)) {
       this.matched += chunk.length;

@@ -10,7 +10,7 @@ import {
   type Term,
 } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
-import { screenOf, waitForScreen } from '../screen.js';
+import { Screen, screenOf, waitForScreen } from '../screen.js';
 
 const HEXLOG = `${FIXTURES}/hexlog.mjs`;
 // winsize-now, not winsize: winsize.mjs reports the size from before the SIGWINCH (see the fixture).
@@ -219,6 +219,29 @@ describe('the suspend key', () => {
     const done = screen.lines.indexOf('DONE');
     expect(screen.lines.slice(done - 3, done + 1), screen.text).toEqual(['n29', 'n30', '\u2500\u2500', 'DONE']);
     expect(screen.linkAt(done, 0), 'the hyperlink of the shell\'s line').toBe(0);
+  });
+
+  it('^Z gives the window back its title (none here), fg the program\'s, and a detach after it the window\'s again', async () => {
+    const socket = sandbox.path('t');
+    expect((await sandbox.dt(['-n', socket, '/bin/sh', '-c', `printf '\\033]2;program title\\007'; exec cat >/dev/null`]).waitForExit()).exitCode).toBe(0);
+    await sandbox.trackMaster(socket);
+    const { shell, client } = await clientInJobControlShell(['-a', socket, '-r', 'none']);
+    // Everything the shell's terminal has shown, from its start on.
+    const screen = new Screen();
+    screen.write(shell.text);
+    shell.onOutput((chunk) => screen.write(chunk));
+    await waitForScreen(screen, (shown) => shown.modes.title === 'program title', 'the program\'s title');
+    shell.write('\x1a');
+    await waitUntil(() => processState(client) === 'T', 'the client to be stopped');
+    await shell.waitFor('Stopped');
+    await waitForScreen(screen, (shown) => shown.modes.title === '', 'no title after the suspend');
+    shell.write('fg\r');
+    await waitForScreen(screen, (shown) => shown.modes.title === 'program title', 'the program\'s title after fg');
+    await untilRaw(shell);
+    shell.write('\x1c');
+    const detachedAt = await shell.waitFor('[detached]');
+    await shell.waitFor('PROMPT$ ', { from: detachedAt });
+    await waitForScreen(screen, (shown) => shown.modes.title === '', 'no title after the detach');
   });
 
   it('after fg, a client attached with -r winch redraws with SIGWINCH (its own method, not the session default)', async () => {

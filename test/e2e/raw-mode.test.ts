@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, freshTerminalModes, hasEnded, hexReceived, statusLinePattern, waitForChildNamed, waitUntil, type Term } from './harness.js';
+import { DT, FIXTURES, Sandbox, TITLE_SAVE, freshTerminalModes, hasEnded, hexReceived, statusLinePattern, waitForChildNamed, waitUntil, type Term } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
@@ -82,7 +82,7 @@ describe('while stty is still at work', () => {
     await fs.promises.writeFile(gate, 'go\n');
     await term.waitFor('held', { from: shown });
     // The rest was held until then: its \n reached the terminal bare, not as ONLCR's \r\n.
-    expect(term.text).toBe(`FIRST ${early}\nheld`);
+    expect(term.text).toBe(`${TITLE_SAVE}FIRST ${early}\nheld`);
   });
 
   it('passes a key typed as the client starts to the program exactly once', async () => {

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DT, DTACH, FIXTURES, HAVE_DTACH, Sandbox, childPids, hexReceived, killDtachMasters, masterInfo, terminalModes, waitForViewers, waitUntil,
+  withoutTitleSave,
   type Term,
 } from './harness.js';
 
@@ -53,8 +54,8 @@ async function attach(tool: Tool, socket: string, options: string[]): Promise<Te
   return term;
 }
 
-/** What a client showed of the program, without dtach's clear-screen on attach. */
-const shown = (term: Term): string => term.text.replace(/^\x1b\[H\x1b\[J/, '');
+/** What a client showed of the program, without dtach's clear-screen or dt's title save on attach. */
+const shown = (term: Term): string => withoutTitleSave(term.text).replace(/^\x1b\[H\x1b\[J/, '');
 
 describe.each(['dt', 'dtach'] as const)('%s: -r ctrl_l', (tool) => {
   const maybe = tool === 'dtach' && !HAVE_DTACH ? it.skip : it;
@@ -114,7 +115,7 @@ describe('dt: -r winch', () => {
     sandbox.dt(['-a', socket, '-r', 'winch']);
     await watcher.waitFor(`SIZE 80x24 WINCH ${count + 1}\r`, { from: at });
     // Exactly one signal per winch attach, none for the -r none one (it would come before 'k').
-    expect(watcher.text).toBe(`aSIZE 80x24 WINCH ${count}\r\r\nkSIZE 80x24 WINCH ${count + 1}\r\r\n`);
+    expect(shown(watcher)).toBe(`aSIZE 80x24 WINCH ${count}\r\r\nkSIZE 80x24 WINCH ${count + 1}\r\r\n`);
   });
 
   it('holds keys typed at a -r winch attach until the program has answered the signal', async () => {
@@ -131,7 +132,7 @@ describe('dt: -r winch', () => {
     const client = sandbox.dt(['-a', socket, '-r', 'winch']);
     client.write('typed'); // before the client started: sent with its attach request
     await watcher.waitFor('typed');
-    expect(watcher.text).toBe('go\r\nSIZE 80x24 WINCH 0\r\r\nSIZE 80x24 WINCH 1\r\r\ntyped');
+    expect(shown(watcher)).toBe('go\r\nSIZE 80x24 WINCH 0\r\r\nSIZE 80x24 WINCH 1\r\r\ntyped');
   });
 });
 
@@ -147,7 +148,7 @@ describe('dt: the default redraw (resize)', () => {
       // A resize the test makes closes the absence: a redraw's signals would show before it.
       creator.resize(100, 30);
       await creator.waitFor(/SIZE 100x30 WINCH \d+\r\r\n/);
-      expect(creator.text, `session ${session}`).toBe('early\r\nSIZE 80x24 WINCH 0\r\r\nSIZE 100x30 WINCH 1\r\r\n');
+      expect(shown(creator), `session ${session}`).toBe('early\r\nSIZE 80x24 WINCH 0\r\r\nSIZE 100x30 WINCH 1\r\r\n');
       creator.write('\x1c');
       expect((await creator.waitForExit()).exitCode).toBe(0);
       expect((await sandbox.dt(['-k', socket, 'KILL']).waitForExit()).exitCode).toBe(0);
@@ -169,7 +170,7 @@ describe('dt: the default redraw (resize)', () => {
     pusher.write('pushed\x04');
     await watcher.waitFor('typedpushed');
     // (The watcher may have attached before the program's first report.)
-    expect(watcher.text.replace(/^SIZE 80x24 WINCH 0\r\r\n/, '')).toBe('firstSIZE 80x23 WINCH 1\r\r\nSIZE 80x24 WINCH 2\r\r\ntypedpushed');
+    expect(shown(watcher).replace(/^SIZE 80x24 WINCH 0\r\r\n/, '')).toBe('firstSIZE 80x23 WINCH 1\r\r\nSIZE 80x24 WINCH 2\r\r\ntypedpushed');
     pusher.write('\x04');
     expect((await pusher.waitForExit()).exitCode).toBe(0);
     client.write('later');
@@ -192,7 +193,7 @@ describe('dt: the default redraw (resize)', () => {
     await watcher.waitFor('typed');
     await watcher.waitFor('30 100\r\n');
     // The dots left out: "23 80", the client's size, its answer, then the keys.
-    expect(watcher.text.replace(/\.+/g, '')).toMatch(/^(24 80\r\n)?23 80\r\n(24 80\r\n)?30 100\r\ntyped$/);
+    expect(shown(watcher).replace(/\.+/g, '')).toMatch(/^(24 80\r\n)?23 80\r\n(24 80\r\n)?30 100\r\ntyped$/);
     // The client's size is the one kept: nothing was put back over it.
     const terminal = fs.readlinkSync(`/proc/${(await masterInfo(socket)).programPid}/fd/0`);
     expect(execFileSync('stty', ['-F', terminal, 'size'], { encoding: 'latin1' })).toBe('30 100\n');
@@ -214,7 +215,7 @@ describe('dt: the default redraw (resize)', () => {
       first.write(`e${round}`);
       await watcher.waitFor(`e${round}`, { from });
       const size = 'SIZE 80x2[34] WINCH \\d+\r\r\n';
-      expect(watcher.text.slice(from), `round ${round}`).toMatch(new RegExp(`^(${size})*SIZE 80x24 WINCH \\d+\r\r\nk${round}(${size})*e${round}$`));
+      expect(withoutTitleSave(watcher.text.slice(from)), `round ${round}`).toMatch(new RegExp(`^(${size})*SIZE 80x24 WINCH \\d+\r\r\nk${round}(${size})*e${round}$`));
       for (const client of [first, second]) {
         await untilRaw(client);
         client.write('\x1c');
@@ -418,6 +419,37 @@ describe('the terminal is left as it was', () => {
     const done = screen.lines.indexOf('DONE');
     expect(screen.lines.slice(done - 4, done + 1), screen.text).toEqual(['n28', 'n29', 'n30', '\u2500\u2500', 'DONE']);
     expect(screen.linkAt(done, 0), 'the hyperlink of the shell\'s line').toBe(0);
+  });
+
+  it.each(halfDone)('after $name, the window shows the user\'s title again, not the program\'s', async ({ status, end }) => {
+    const socket = sandbox.path('s');
+    const program = `printf '\\033]2;program title\\007'; echo SET; read line`;
+    const term = sandbox.run('/bin/sh', ['-c', `printf '\\033]2;user title\\007'; "${process.execPath}" "${DT}" -c "${socket}" -r none /bin/sh -c "${program}"; echo "STATUS $?"`]);
+    const screen = screenOf(term);
+    await waitForScreen(screen, (shown) => shown.text.includes('SET'), 'the program\'s line');
+    await untilRaw(term);
+    expect(screen.modes.title).toBe('program title');
+    end(term, childPids(term.pid)[0]!);
+    await waitForScreen(screen, (shown) => shown.text.includes('STATUS'), 'the shell\'s line after dt');
+    expect(term.text).toContain(`STATUS ${status}`);
+    expect(screen.modes.title).toBe('user title');
+  });
+
+  it('a reattach shows the program\'s title again, and each detach the user\'s', async () => {
+    const socket = sandbox.path('s');
+    expect((await sandbox.dt(['-n', socket, '/bin/sh', '-c', `printf '\\033]2;program title\\007'; exec cat >/dev/null`]).waitForExit()).exitCode).toBe(0);
+    await sandbox.trackMaster(socket);
+    const term = sandbox.run('/bin/sh', ['-c', `printf '\\033]2;user title\\007'; for i in 1 2; do "${process.execPath}" "${DT}" -a "${socket}" -r none; echo "DETACHED $i"; read line; done`]);
+    const screen = screenOf(term);
+    for (const round of [1, 2]) {
+      await waitForScreen(screen, (shown) => shown.modes.title === 'program title', `the program's title, attach ${round}`);
+      await untilRaw(term);
+      term.write('\x1c');
+      await waitForScreen(screen, (shown) => shown.text.includes(`DETACHED ${round}`), `detach ${round}`);
+      expect(screen.modes.title).toBe('user title');
+      term.write('\r');
+    }
+    await term.waitForExit();
   });
 
   it('after client SIGTERM, the cursor stays below the program\'s last line, not at the top of the screen', async () => {
