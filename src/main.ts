@@ -177,9 +177,21 @@ function requireTerminal(): void {
   if (!hasTerminal()) throw new DtError('Attaching to a session requires a terminal.');
 }
 
-/** The client's way out on hangup or termination: restore the terminal, exit 128+N. */
+/**
+ * The signals that end a process unless it handles them, as far as Node lets JavaScript handle
+ * them: SIGQUIT (as dtach's client does) and those a user may send with kill(1) too. Not
+ * SIGUSR1 (the debugger's, refused already), SIGPIPE and SIGXFSZ (Node ignores them), SIGPROF
+ * (V8's profiler), SIGSYS (Node cannot catch it), nor the faults (SIGSEGV and the like),
+ * after which no JavaScript may run.
+ */
+const ENDING_SIGNALS = [
+  'SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2', 'SIGALRM', 'SIGVTALRM', 'SIGXCPU',
+  'SIGIO', 'SIGPWR', 'SIGSTKFLT', 'SIGTRAP', 'SIGABRT',
+] as const;
+
+/** The client's way out on hangup or any other signal that ends it: restore the terminal, exit 128+N. */
 function exitOnSignals(): void {
-  for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) {
+  for (const signal of ENDING_SIGNALS) {
     process.on(signal, () => finish(SIGNAL_EXIT_BASE + signalNumber(signal)));
   }
 }

@@ -322,6 +322,11 @@ describe('the terminal is left as it was', () => {
     { name: 'master SIGKILL', status: 1, line: '[dt: lost the session', end: (_term, _client, master) => process.kill(master, 'SIGKILL') },
     { name: 'client SIGTERM', status: 143, end: (_term, client) => process.kill(client, 'SIGTERM') },
     { name: 'client SIGHUP', status: 129, end: (_term, client) => process.kill(client, 'SIGHUP') },
+    // Signals that end a process by default, which a user may send it as well: SIGQUIT
+    // (dtach's client handles it as SIGTERM), and two of those no terminal sends.
+    { name: 'client SIGQUIT', status: 131, end: (_term, client) => process.kill(client, 'SIGQUIT') },
+    { name: 'client SIGUSR2', status: 140, end: (_term, client) => process.kill(client, 'SIGUSR2') },
+    { name: 'client SIGALRM', status: 142, end: (_term, client) => process.kill(client, 'SIGALRM') },
   ];
 
   it.each(ways)('after $name: cooked modes as before, every program mode reset, exit status $status', async ({ status, line, end }) => {
