@@ -357,7 +357,9 @@ class Attachment {
     restoreTerminal();
     this.suspended = true;
     pauseReadingKeys();
-    process.kill(process.pid, 'SIGTSTP');
+    // To our whole process group, as the terminal sends the ^Z it reads cooked: a script that
+    // runs us is stopped with us, and its shell sees the job stop (and continues it).
+    process.kill(0, 'SIGTSTP');
   }
 
   private readonly onContinue = (): void => {
@@ -375,11 +377,12 @@ class Attachment {
    * Continued in the background (`bg`, or the SIGCONT that follows `kill %1`'s SIGTERM): the
    * terminal is the shell's. Stopped again, as the kernel stops a background job that takes it
    * (SIGTTOU), so that `fg` continues us: bash sends no SIGCONT to a job that runs. A signal
-   * that came with this one (that SIGTERM) is handled first.
+   * that came with this one (that SIGTERM) is handled first. The whole process group, as the
+   * kernel stops it, so that a script that runs us is seen stopped too.
    */
   private stopAgainInBackground(): void {
     setImmediate(() => {
-      if (!this.done && !ownsTerminal()) process.kill(process.pid, 'SIGTTOU');
+      if (!this.done && !ownsTerminal()) process.kill(0, 'SIGTTOU');
     });
   }
 

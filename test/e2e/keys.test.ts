@@ -352,6 +352,37 @@ describe('the suspend key', () => {
     expect(JSON.parse(listed.text)).toEqual([]);
   });
 
+  it('^Z of a client a script runs under a job-control shell stops the script with it, as the terminal would: fg attaches again', async () => {
+    const { socket, log } = await hexlogSession();
+    const shell = sandbox.run('/bin/bash', ['--norc', '--noprofile', '-i'], { env: { PS1: 'PROMPT$ ' } });
+    await shell.waitFor('PROMPT$ ');
+    // The script's shell and the client share the process group bash made for the job.
+    shell.write(`/bin/sh -c '"${process.execPath}" "${DT}" -a "${socket}"; echo "AFTER $?"'\r`);
+    let script = 0;
+    let client = 0;
+    await waitUntil(() => {
+      script = childPids(shell.pid)[0] ?? 0;
+      client = script === 0 ? 0 : childPids(script)[0] ?? 0;
+      return client > 0;
+    }, 'the script to start the client');
+    shellClients.push(client);
+    await untilRaw(shell);
+    shell.write('\x1a');
+    // Stopped alone, the client would leave the script waiting for it and bash waiting for the
+    // script: a terminal nobody reads.
+    const stoppedAt = await shell.waitFor('Stopped');
+    expect(processState(script)).toBe('T');
+    expect(processState(client)).toBe('T');
+    await shell.waitFor('PROMPT$ ', { from: stoppedAt });
+    shell.write('fg\r');
+    await untilRaw(shell);
+    shell.write('a');
+    await shell.waitFor('HEX 61\r', { from: stoppedAt });
+    shell.write('\x1c');
+    await shell.waitFor('AFTER 0', { from: stoppedAt });
+    expect(received(log)).toBe('61');
+  });
+
   it('-z: ^Z under job control goes to the program as 0x1a and the client keeps running', async () => {
     const { socket, log } = await hexlogSession();
     const { shell, client } = await clientInJobControlShell(['-a', socket, '-r', 'none', '-z']);
