@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import { decodeBytes, hasEscapedBytes } from '../common/bytes.js';
-import { DtError } from '../common/errors.js';
+import { DtError, ExitCode, describeSystemError } from '../common/errors.js';
 
 /**
  * The arguments after the script, exactly. They are the last words of /proc/self/cmdline
@@ -44,7 +44,12 @@ function mayHaveLostBytes(decoded: string): boolean {
 
 /** The working directory, exactly (process.cwd() is decoded lossily). */
 export function exactWorkingDirectory(): string {
-  const decoded = process.cwd();
+  let decoded: string;
+  try {
+    decoded = process.cwd();
+  } catch (error) {
+    throw workingDirectoryError(error);
+  }
   if (!mayHaveLostBytes(decoded)) return decoded;
   let bytes: Buffer;
   try {
@@ -54,6 +59,17 @@ export function exactWorkingDirectory(): string {
   }
   // The same directory as Node sees it, unless /proc tells another story (a deleted directory).
   return bytes.toString('utf8') === decoded ? decodeBytes(bytes) : decoded;
+}
+
+/**
+ * getcwd(3) fails in a directory that was removed since (ENOENT: the shell stayed in it), or
+ * whose path is longer than PATH_MAX (ERANGE): no path names it, to pass on to the program.
+ */
+function workingDirectoryError(error: unknown): DtError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new DtError('the current directory was removed: cd to one that exists', ExitCode.Failure, { cause: error });
+  if (code === 'ERANGE') return new DtError('the current directory\'s path is longer than the system allows (PATH_MAX)', ExitCode.Failure, { cause: error });
+  return new DtError(`cannot tell the current directory: ${describeSystemError(error)}`, ExitCode.Failure, { cause: error });
 }
 
 /**

@@ -66,6 +66,21 @@ it('-n with a script whose interpreter is missing fails at once like the others'
   if (HAVE_DTACH) expect(await dtachExitCode(['-n', sandbox.path('dtach-s'), './bad-interpreter'])).toBe(result.code);
 });
 
+it('run from a directory that was removed, dt says so, status 1, and creates nothing', async () => {
+  // A shell left in a directory that was removed since (rm -rf build, a removed worktree).
+  const removed = sandbox.path('removed');
+  const inRemoved = (args: string[]) => run('/bin/sh', ['-c', 'rmdir "$PWD" && exec "$0" "$@"', process.execPath, DT, ...args], {
+    cwd: removed, env: sandbox.env(),
+  });
+  const said = 'dt: the current directory was removed: cd to one that exists\n';
+  for (const args of [['-n', 'name', 'true'], ['-n', sandbox.path('s'), 'true'], ['-n', './s', 'true'], ['-p', './s']]) {
+    fs.mkdirSync(removed);
+    expect(await inRemoved(args), args.join(' ')).toMatchObject({ code: 1, stdout: '', stderr: said });
+  }
+  expect(entries()).toEqual([]);
+  await expectNoMasterLeft(sandbox);
+});
+
 it('-c with a program that cannot be executed fails in the terminal, status 1, and leaves no socket', async () => {
   const socket = sandbox.path('s');
   const stderrFile = sandbox.path('dt.stderr');
