@@ -7,22 +7,36 @@ import { fsPath } from './bytes.js';
 
 export type ExecutableLookup = string | { reason: string };
 
-/** `cwd`: where the program will start, against which relative names resolve. */
-export function findExecutable(name: string, searchPath: string | undefined, cwd = process.cwd()): ExecutableLookup {
+/**
+ * `cwd`: where the program will start, against which relative names resolve; without it, the
+ * current directory, whose path is never asked for (a directory that was removed has none,
+ * and a client may run in one).
+ */
+export function findExecutable(name: string, searchPath: string | undefined, cwd?: string): ExecutableLookup {
   if (name === '') return { reason: 'No such file or directory' };
-  if (name.includes('/')) return checkExecutable(path.resolve(cwd, name));
+  if (name.includes('/')) return checkExecutable(locate(cwd, name));
   // As execvp(3): "Permission denied" from any entry wins; otherwise the last entry's error.
   let lastFailure: { reason: string } = { reason: 'No such file or directory' };
   let deniedSomewhere = false;
   for (const directory of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
     // An empty entry means the current directory (and a relative one is relative to it);
     // resolve it so nothing searches PATH again.
-    const result = checkExecutable(path.resolve(cwd, directory, name));
+    const result = checkExecutable(locate(cwd, directory, name));
     if (typeof result === 'string') return result;
     if (result.reason === 'Permission denied') deniedSomewhere = true;
     lastFailure = result;
   }
   return deniedSomewhere ? { reason: 'Permission denied' } : lastFailure;
+}
+
+/**
+ * The file at `parts`, against `cwd` when relative; without `cwd`, relative to the current
+ * directory (./name, still with a '/': nothing searches PATH again).
+ */
+function locate(cwd: string | undefined, ...parts: string[]): string {
+  const joined = path.join(...parts);
+  if (path.isAbsolute(joined)) return joined;
+  return cwd === undefined ? `./${joined}` : path.resolve(cwd, joined);
 }
 
 function checkExecutable(file: string, followInterpreter = true): ExecutableLookup {

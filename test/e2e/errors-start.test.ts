@@ -81,6 +81,22 @@ it('run from a directory that was removed, dt says so, status 1, and creates not
   await expectNoMasterLeft(sandbox);
 });
 
+it('dt -a NAME from a directory that was removed attaches: a named session needs no current directory', async () => {
+  expect(await runDt(['-n', 'work', ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(`${sandbox.sessionDir}/work`);
+  const removed = sandbox.path('removed');
+  fs.mkdirSync(removed);
+  const stderrFile = sandbox.path('dt.stderr');
+  const attached = sandbox.run('/bin/sh', ['-c', 'rmdir "$PWD" && exec "$@" 2>"$0"', stderrFile, process.execPath, DT, '-a', 'work', '-r', 'none'], { cwd: removed });
+  attached.write('x');
+  await attached.waitFor('HEX 78');
+  attached.write('\x1c');
+  expect((await attached.waitForExit()).exitCode).toBe(0);
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('');
+  expect(await runDt(['-k', 'work', 'TERM'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
+  await waitUntil(() => !isAlive(masterPid), 'the master to end with its program');
+});
+
 it('-c with a program that cannot be executed fails in the terminal, status 1, and leaves no socket', async () => {
   const socket = sandbox.path('s');
   const stderrFile = sandbox.path('dt.stderr');
