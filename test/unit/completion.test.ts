@@ -278,6 +278,8 @@ describe.skipIf(ZSH === undefined)('zsh completion', () => {
     expect(all).toEqual(expect.arrayContaining(['HUP', 'INT', 'KILL', 'TERM', 'USR1', 'WINCH']));
     expect(all.filter((name) => parseSignal(name) === undefined)).toEqual([]);
     expect(completeZsh('dt -k s SIGWI')).toEqual(['SIGWINCH']);
+    expect(completeZsh('dt -k s rtmin+1')).toEqual(['RTMIN+1', 'RTMIN+10', 'RTMIN+11', 'RTMIN+12', 'RTMIN+13', 'RTMIN+14', 'RTMIN+15']);
+    expect(completeZsh('dt -k s SIGRTMAX')).toEqual(expect.arrayContaining(['SIGRTMAX', 'SIGRTMAX-1', 'SIGRTMAX-14']));
     expect(completeZsh('dt -p s ')).toEqual([]);
   });
 });
