@@ -169,11 +169,19 @@ function parseRedrawMethod(name: string): RedrawMethod {
   return method;
 }
 
+/**
+ * `dt -k sock [SIGNAL]`, the signal also in kill(1)'s forms, typed from habit: `-9`, `-KILL`
+ * and POSIX `-s KILL`. Only the signal may follow the socket, so one leading '-' is unambiguous.
+ */
 function parseKill(socket: string, args: string[]): Command {
-  if (args.length > 1) throw new UsageError('Invalid number of arguments.');
-  const name = args[0] ?? 'TERM';
+  const signalFlag = args[0] === '-s';
+  if (signalFlag && args.length === 1) throw new UsageError('No signal specified.');
+  const words = signalFlag ? args.slice(1) : args;
+  if (words.length > 1) throw new UsageError('Invalid number of arguments.');
+  const word = words[0] ?? 'TERM';
+  const name = !signalFlag && word.startsWith('-') ? word.slice(1) : word;
   const signal = parseSignal(name);
-  if (signal === undefined) throw new UsageError(invalidSignalMessage(name));
+  if (signal === undefined) throw new UsageError(invalidSignalMessage(word, name));
   return { mode: 'kill', socket, signal };
 }
 

@@ -41,10 +41,13 @@ function isGlibcSignal(number: number): boolean {
   return number > 31 && number < SIGRTMIN;
 }
 
-/** What dt -k says of a signal parseSignal does not know: why, for glibc's own. */
-export function invalidSignalMessage(name: string): string {
-  if (!/^\d+$/.test(name) || !isGlibcSignal(Number(name))) return `Invalid signal '${name}'`;
-  return `Invalid signal '${name}' (32 and 33 are the C library's own; real-time signals are ${SIGRTMIN} to ${SIGRTMAX}, RTMIN to RTMAX)`;
+/**
+ * What dt -k says of a signal parseSignal does not know (`name`, typed as `word`: `-32` for
+ * 32): why, for glibc's own.
+ */
+export function invalidSignalMessage(word: string, name = word): string {
+  if (!/^\d+$/.test(name) || !isGlibcSignal(Number(name))) return `Invalid signal '${word}'`;
+  return `Invalid signal '${word}' (32 and 33 are the C library's own; real-time signals are ${SIGRTMIN} to ${SIGRTMAX}, RTMIN to RTMAX)`;
 }
 
 export function signalName(number: number): string {

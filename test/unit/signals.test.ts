@@ -75,6 +75,13 @@ describe('invalidSignalMessage', () => {
   it.each(['BOGUS', '65', 'RTMIN+31', ''])('%j is only invalid', (name) => {
     expect(invalidSignalMessage(name)).toBe(`Invalid signal '${name}'`);
   });
+
+  it('names the signal as typed, -32 for 32', () => {
+    expect(invalidSignalMessage('-32', '32')).toBe(
+      "Invalid signal '-32' (32 and 33 are the C library's own; real-time signals are 34 to 64, RTMIN to RTMAX)",
+    );
+    expect(invalidSignalMessage('-BOGUS', 'BOGUS')).toBe("Invalid signal '-BOGUS'");
+  });
 });
 
 describe('signalNumber', () => {
