@@ -2,6 +2,7 @@
 // terminal, in the legacy single-byte form and in the CSI-u / modifyOtherKeys forms that
 // kitty and recent xterm send for Ctrl+key.
 
+import { hasEscapedBytes } from '../common/bytes.js';
 import { UsageError } from '../common/errors.js';
 
 /** Ctrl-\, dtach's default. */
@@ -9,15 +10,26 @@ export const DEFAULT_DETACH_KEY = 0x1c;
 /** Ctrl-Z. */
 export const SUSPEND_KEY = 0x1a;
 
-/** `^X` → Ctrl-X, `^?` → DEL, any other single character → itself. */
+const ONE_BYTE = 'the detach character must be one byte: an ASCII character, or ^X for Ctrl-X';
+
+/**
+ * `^X` → Ctrl-X, `^?` → DEL, any other single ASCII character → itself. dtach takes the first
+ * byte of what it is given; dt refuses anything but one byte, and says why: a character such
+ * as é is one character, but not one byte.
+ */
 export function parseKeyName(name: string): number {
+  const nonAscii = /[^\x00-\x7f]/u.exec(name)?.[0];
+  if (nonAscii !== undefined) {
+    // A byte that is not UTF-8 (é in Latin-1) is one byte, but not ASCII either.
+    const size = hasEscapedBytes(nonAscii) ? '' : ` (${Buffer.byteLength(nonAscii, 'utf8')} bytes in UTF-8)`;
+    throw new UsageError(`Invalid escape character '${name}': '${nonAscii}' is not ASCII${size}; ${ONE_BYTE}.`);
+  }
   if (name.length === 2 && name[0] === '^') {
     if (name[1] === '?') return 0x7f;
     return name.charCodeAt(1) & 0x1f;
   }
-  const bytes = Buffer.from(name, 'utf8');
-  if (bytes.length !== 1) throw new UsageError(`Invalid escape character '${name}': use one character or ^X.`);
-  return bytes[0]!;
+  if (name.length !== 1) throw new UsageError(`Invalid escape character '${name}': ${ONE_BYTE}.`);
+  return name.charCodeAt(0);
 }
 
 /** How a key is shown to the user: `^\`, `^?`, or the character. */

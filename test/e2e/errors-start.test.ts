@@ -161,7 +161,8 @@ it('bad command lines: the reason and a hint on stderr, status 2, nothing create
 const BAD_DT_COMMAND_LINES: Array<{ args: string[]; env?: Record<string, string>; message: string }> = [
   { args: ['-a', 's', 'extra'], message: 'Invalid number of arguments.' },
   { args: ['-a', 's', '--bogus'], message: "Invalid option '--bogus'" },
-  { args: ['-a', 's', '-e', 'ab'], message: "Invalid escape character 'ab': use one character or ^X." },
+  { args: ['-a', 's', '-e', 'ab'], message: "Invalid escape character 'ab': the detach character must be one byte: an ASCII character, or ^X for Ctrl-X." },
+  { args: ['-a', 's', '-e', 'é'], message: "Invalid escape character 'é': 'é' is not ASCII (2 bytes in UTF-8); the detach character must be one byte: an ASCII character, or ^X for Ctrl-X." },
   { args: ['-a', 's', '-L', 'log'], message: 'The -L option applies only to a new session (-c, -n, -N, -A).' },
   { args: ['-n', 's', '-L', '', 'sh'], message: 'No log file specified.' },
   { args: ['-n', 's', '-L', 'log', 'sh'], env: { DT_LOG_LIMIT: '12' }, message: "Invalid DT_LOG_LIMIT '12': a size of at least 1K, such as 512K or 16M." },

@@ -216,7 +216,7 @@ describe('usage errors', () => {
     [['-k', 's', 'TERM', 'extra'], 'Invalid number of arguments.'],
     [['-a', 's', '-e'], 'No escape character specified.'],
     [['-n', 's', '-e'], 'No escape character specified.'],
-    [['-n', 's', '-e', 'ab', 'sh'], "Invalid escape character 'ab': use one character or ^X."],
+    [['-n', 's', '-e', 'ab', 'sh'], "Invalid escape character 'ab': the detach character must be one byte: an ASCII character, or ^X for Ctrl-X."],
     [['-a', 's', '-r', 'fast'], 'Invalid redraw method specified.'],
     [['-n', 's', '-r', '', 'sh'], 'Invalid redraw method specified.'],
     [['-n', 's', '-q', 'sh'], "Invalid option '-q'"],

@@ -30,8 +30,21 @@ describe('key names', () => {
     expect(parseKeyName(name)).toBe(key);
   });
 
-  it.each(['ab', '^ab', '', 'é', '✓'])('parseKeyName(%j) is a usage error', (name) => {
-    expect(() => parseKeyName(name)).toThrow(UsageError);
+  const ONE_BYTE = 'the detach character must be one byte: an ASCII character, or ^X for Ctrl-X.';
+  it.each([
+    ['ab', `Invalid escape character 'ab': ${ONE_BYTE}`],
+    ['^ab', `Invalid escape character '^ab': ${ONE_BYTE}`],
+    ['', `Invalid escape character '': ${ONE_BYTE}`],
+    // One character, but not one byte: what is wrong is said, not "use one character".
+    ['é', `Invalid escape character 'é': 'é' is not ASCII (2 bytes in UTF-8); ${ONE_BYTE}`],
+    ['✓', `Invalid escape character '✓': '✓' is not ASCII (3 bytes in UTF-8); ${ONE_BYTE}`],
+    ['😀', `Invalid escape character '😀': '😀' is not ASCII (4 bytes in UTF-8); ${ONE_BYTE}`],
+    // Ctrl and a non-ASCII key is no byte a terminal sends: refused, not some control byte.
+    ['^é', `Invalid escape character '^é': 'é' is not ASCII (2 bytes in UTF-8); ${ONE_BYTE}`],
+    // é in Latin-1: one byte, not UTF-8 (escaped as decodeBytes does), and not ASCII.
+    ['\udce9', `Invalid escape character '\udce9': '\udce9' is not ASCII; ${ONE_BYTE}`],
+  ])('parseKeyName(%j) is a usage error that says why', (name, message) => {
+    expect(() => parseKeyName(name)).toThrow(new UsageError(message));
   });
 
   it.each([
