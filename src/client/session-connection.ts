@@ -10,7 +10,7 @@ import {
 import { fsPath } from '../common/bytes.js';
 import type { LentReads } from '../common/lent-reads.js';
 import { isStopped } from '../common/process-stat.js';
-import { isMasterAlive, readRecords } from '../common/registry.js';
+import { findExitedRecord, isMasterAlive, readRecords } from '../common/registry.js';
 import { connectSocket, isSymbolicLink } from '../common/socket.js';
 import { writeAtOnce } from '../common/write-at-once.js';
 
@@ -227,7 +227,22 @@ function connectError(socketPath: string, error: unknown): DtError {
   if (code === 'ENOENT' && isSymbolicLink(socketPath)) {
     return sessionError(socketPath, 'No such file or directory (a symbolic link to a missing file)', error);
   }
+  if (code === 'ENOENT') {
+    const ended = describeEndedSession(socketPath);
+    if (ended !== undefined) return sessionError(socketPath, ended, error);
+  }
   return sessionError(socketPath, describeSystemError(error), error);
+}
+
+/**
+ * Why a socket is gone whose program ended while nobody was attached: its status is kept in
+ * the registry, and read (and forgotten) by dt -a or dt -w, not here (dt -k, dt -p).
+ */
+function describeEndedSession(socketPath: string): string | undefined {
+  const record = findExitedRecord(socketPath);
+  if (record === undefined) return undefined;
+  if (record.startError !== undefined) return `the session's program could not be started: ${record.startError}`;
+  return "the session's program has ended: dt -a or dt -w shows its exit status and forgets it";
 }
 
 function isSocketFile(socketPath: string): boolean {

@@ -295,7 +295,7 @@ async function stoppedProcessIn(group: string, what: string): Promise<number> {
   return pid;
 }
 
-it('-n whose master can create no process for the program (the process limit is reached): dt -l and dt -a say so, status 1, nothing is left', async (context) => {
+it('-n whose master can create no process for the program (the process limit is reached): dt -l, dt -k and dt -a say so, status 1, nothing is left', async (context) => {
   const group = makePidsCgroup();
   if (group === undefined) return context.skip(NO_PIDS_CGROUP);
   const socket = sandbox.path('s');
@@ -315,6 +315,9 @@ it('-n whose master can create no process for the program (the process limit is 
 
   const reason = `could not start ${process.execPath}: no process could be created (forkpty(3) failed)`;
   expect(await listSessions(sandbox, true)).toMatchObject([{ socket, state: 'failed', note: reason }]);
+  // dt -k says why there is no session, and leaves the reason for dt -a.
+  expect(await runDt(['-k', socket], { cwd: sandbox.dir, env: sandbox.env() }))
+    .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: the session's program could not be started: ${reason}\n` });
   expect(await runDt(['-a', socket], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n` });
   expect(await listSessions(sandbox, true)).toEqual([]);
   // No socket and no log (the master made the registry's directory: the session was listed).

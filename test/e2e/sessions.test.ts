@@ -105,6 +105,24 @@ it('a program that ends while nobody is attached keeps its status: dt -l shows i
   expect((await fresh.waitForExit()).exitCode).toBe(0);
 });
 
+it('dt -k and dt -p on a session whose program ended unwatched say so and how to see its status, exit 1, and keep the status', async () => {
+  const socket = sandbox.path('s');
+  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+
+  const ended = `dt: ${socket}: the session's program has ended: dt -a or dt -w shows its exit status and forgets it\n`;
+  for (const [args, input] of [[['-k', socket], ''], [['-k', socket, '-9'], ''], [['-p', socket], 'more\n']] as const) {
+    const result = await runDt([...args], { cwd: sandbox.dir, env: sandbox.env(), input });
+    expect({ args, ...result }).toMatchObject({ args, code: 1, stdout: '', stderr: ended });
+  }
+  // Kept for whoever asks for it, as before.
+  expect(await listJson()).toMatchObject([{ socket, masterPid, state: 'exited', exitCode: 3 }]);
+  expect((await runDt(['-w', socket], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(3);
+  expect(await listJson()).toEqual([]);
+});
+
 it.each([
   ['dt -a <socket>', (socket: string) => ['-a', socket], 0],
   // Found in the registry, without a connect.
