@@ -6,7 +6,7 @@ import { ExitCode, sessionError } from '../common/errors.js';
 import { isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 
 function hasEnded(record: SessionRecord): boolean {
-  return record.exit !== undefined || !isMasterAlive(record.masterPid);
+  return record.exit !== undefined || !isMasterAlive(record);
 }
 
 export function forgetSession(socket: string): number {

@@ -6,7 +6,7 @@ import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
 import { DtError, ExitCode } from '../common/errors.js';
 import { isStopped } from '../common/process-stat.js';
-import { isExpired, isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
+import { isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 import { exactEnvironmentVariable } from './process-bytes.js';
 import { nameOfSocket } from './session-names.js';
 import { signalName } from '../common/signals.js';
@@ -71,7 +71,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
       ...(record.exit.signal > 0 ? { exitSignal: signalName(record.exit.signal) } : { exitCode: record.exit.code }),
     };
   }
-  if (!isMasterAlive(record.masterPid)) {
+  if (!isMasterAlive(record)) {
     // The master died without cleaning up (SIGKILL, reboot). Never shown as live; forgotten now.
     removeRecord(record.masterPid);
     return isSocketFile(record.socket) ? { ...base, ...notWriting, state: 'stale', note: 'master gone; dt -A or -c replaces it' } : null;
@@ -88,6 +88,11 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
       ? 'not answering'
       : `socket missing; kill -USR1 ${record.masterPid} recreates it`;
     return { ...base, state: 'unreachable', note };
+  }
+  if (info.masterPid !== record.masterPid) {
+    // Its socket file was deleted, and a new session made one at the same path. The master
+    // will not take a socket another session serves (socket-keeper.ts), so it waits for that one to end.
+    return { ...base, state: 'unreachable', note: `socket taken by master ${info.masterPid}'s session; kill -USR1 ${record.masterPid} recreates it once that one ends` };
   }
   return {
     ...base,
@@ -144,9 +149,12 @@ function formatSessions(sessions: ListedSession[], width: number | undefined): s
  */
 export function findOnlySession(): string {
   const own = exactEnvironmentVariable('DT_SESSION');
-  const live = readRegistry().records
-    .filter((record) => !record.exit && record.socket !== own && isMasterAlive(record.masterPid) && isSocketFile(record.socket))
+  const running = readRegistry().records
+    .filter((record) => record.socket !== own && isSessionRunning(record) && isSocketFile(record.socket))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  // One socket may have two running sessions (one whose socket file was deleted and taken
+  // over): attaching goes to whichever serves it, so it is one choice.
+  const live = running.filter((record, index) => running.findIndex((other) => other.socket === record.socket) === index);
   if (live.length === 1) return live[0]!.socket;
   if (live.length === 0) {
     throw new DtError(own === undefined ? 'no session is running (dt -l lists the ended ones)' : 'no other session is running');

@@ -10,7 +10,7 @@ import {
 import { fsPath } from '../common/bytes.js';
 import type { LentReads } from '../common/lent-reads.js';
 import { isStopped } from '../common/process-stat.js';
-import { findExitedRecord, isMasterAlive, readRecords } from '../common/registry.js';
+import { findExitedRecord, isSessionRunning, readRecords } from '../common/registry.js';
 import { connectSocket, isSymbolicLink } from '../common/socket.js';
 import { writeAtOnce } from '../common/write-at-once.js';
 
@@ -189,9 +189,13 @@ export async function describeListener(socketPath: string): Promise<string> {
   return 'a session is already running on this socket';
 }
 
-/** The master that serves this socket according to the registry, if it is running. */
+/**
+ * The master that serves this socket according to the registry, if it is running: of two (an
+ * earlier one's socket file was deleted and taken over), the later.
+ */
 function registeredMaster(socketPath: string): number | undefined {
-  return readRecords().find((record) => record.socket === socketPath && !record.exit && isMasterAlive(record.masterPid))?.masterPid;
+  return readRecords().filter((record) => record.socket === socketPath && isSessionRunning(record))
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0]?.masterPid;
 }
 
 /** Why a socket that accepted the connection said nothing. */

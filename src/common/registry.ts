@@ -136,8 +136,9 @@ export function removeRecord(masterPid: number): void {
 }
 
 /**
- * Every valid record, at most one per socket (the most recently started), and how many
- * files were skipped. Never throws.
+ * Every valid record, one per socket (the most recently started) unless an earlier session on
+ * the socket still runs (its socket file was deleted, and a new session made one there): a
+ * running session is never hidden. And how many files were skipped. Never throws.
  */
 export function readRegistry(): Registry {
   const scanned = scanRegistry();
@@ -146,17 +147,22 @@ export function readRegistry(): Registry {
     const other = bySocket.get(record.socket);
     if (other === undefined || isNewer(record, other)) bySocket.set(record.socket, record);
   }
-  return { ...scanned, records: [...bySocket.values()] };
+  const newest = new Set(bySocket.values());
+  return { ...scanned, records: scanned.records.filter((record) => newest.has(record) || isSessionRunning(record)) };
 }
 
 export function readRecords(): SessionRecord[] {
   return readRegistry().records;
 }
 
-/** A new session on a socket supersedes every earlier record of that socket (a kept status, a dead master). */
+/**
+ * A new session on a socket supersedes every earlier record of that socket (a kept status, a
+ * dead master), but never that of a session still running: its socket file was deleted, and
+ * it must stay listed, so that its user can find its master and give it its socket back.
+ */
 export function supersedeRecords(socket: string, masterPid: number): void {
   for (const record of scanRegistry().records) {
-    if (record.socket === socket && record.masterPid !== masterPid) removeRecord(record.masterPid);
+    if (record.socket === socket && record.masterPid !== masterPid && !isSessionRunning(record)) removeRecord(record.masterPid);
   }
 }
 
@@ -285,16 +291,34 @@ export function isExpired(record: SessionRecord): boolean {
   return record.exit !== undefined && Date.now() - Date.parse(record.exit.endedAt) > EXITED_RECORD_KEEP_MS;
 }
 
+/** A running master's process title (main.ts), which names its socket. */
+const MASTER_TITLE = 'dt master ';
+
+/** True while the record's session runs: its program has not ended, and its master is alive. */
+export function isSessionRunning(record: SessionRecord): boolean {
+  return record.exit === undefined && isMasterAlive(record);
+}
+
 /**
- * True when the pid is a running dt master (not a recycled pid after a reboot): named so
- * once it runs, or still starting (its record is written by the command that created it).
+ * True when the record's master is running: a process of this user, titled as the master of
+ * the record's socket (the kernel keeps a long title cut short), or a dt master still starting
+ * (its record is written by the command that created it). Not a recycled pid after a reboot,
+ * nor the master of another socket or of another user.
  */
-export function isMasterAlive(pid: number): boolean {
+export function isMasterAlive(record: Pick<SessionRecord, 'masterPid' | 'socket'>): boolean {
+  let commandLine: Buffer;
   try {
-    const commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return commandLine.startsWith('dt master ') || commandLine.split('\0').includes(MASTER_FLAG);
+    if (fs.statSync(`/proc/${record.masterPid}`).uid !== process.getuid?.()) return false;
+    commandLine = fs.readFileSync(`/proc/${record.masterPid}/cmdline`);
   } catch {
     // ENOENT: no such process.
     return false;
   }
+  const end = commandLine.indexOf(0);
+  const title = end === -1 ? commandLine : commandLine.subarray(0, end);
+  if (title.toString('latin1').startsWith(MASTER_TITLE)) {
+    const expected = Buffer.from(`${MASTER_TITLE}${record.socket}`, 'utf8');
+    return title.length <= expected.length && title.equals(expected.subarray(0, title.length));
+  }
+  return commandLine.toString('utf8').split('\0').includes(MASTER_FLAG);
 }

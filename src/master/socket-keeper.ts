@@ -64,7 +64,9 @@ export class SocketKeeper {
     if (!this.owned) return;
     const current = socketInode(this.path);
     if (current !== undefined && current === this.inode) return;
-    if (current !== undefined) return; // someone else's file is there now: leave it alone
+    // Someone else's file is there now (a newer session's socket, say): never taken over; dt -l
+    // tells the user to end that session first.
+    if (current !== undefined) return;
     listenPrivate(this.path).then((fresh) => {
       if (this.withdrawn) {
         fresh.close();

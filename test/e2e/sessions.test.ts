@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { decodeExit, encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
-import { DT, FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
+import { DT, FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, masterPidOf, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
 import { HEXECHO, killTracked, listSessions, run, runDt } from './lifecycle-helpers.js';
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -26,6 +26,7 @@ interface Listed {
   cols?: number;
   rows?: number;
   foreground?: string;
+  note?: string;
   exitCode?: number;
   exitSignal?: string;
 }
@@ -69,6 +70,40 @@ it('a session whose master was killed is listed as stale, never as live', async 
   expect(await listTable()).toMatch(new RegExp(`^${socket}\\s+${masterPid}\\s.*\\sstale \\(master gone; dt -A or -c replaces it\\)\\n`, 'm'));
   // Once reported, the dead entry is cleaned up: never shown as live.
   expect((await listJson()).filter((session) => session.state !== 'stale')).toEqual([]);
+});
+
+it('a live session whose socket was deleted and taken by a new session stays listed, and says how to get it back', async () => {
+  const socket = sandbox.path('s');
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  expect((await runDt(['-n', socket, ...HEXECHO], options)).code).toBe(0);
+  const oldMaster = await sandbox.trackMaster(socket);
+  fs.unlinkSync(socket); // a /tmp cleaner, say
+  expect((await runDt(['-n', socket, ...HEXECHO], options)).code).toBe(0);
+  const newMaster = await sandbox.trackMaster(socket);
+  expect(newMaster).not.toBe(oldMaster);
+
+  const taken = `socket taken by master ${newMaster}'s session; kill -USR1 ${oldMaster} recreates it once that one ends`;
+  expect(await listJson()).toMatchObject([
+    { socket, masterPid: oldMaster, state: 'unreachable', note: taken },
+    { socket, masterPid: newMaster, state: 'detached' },
+  ]);
+  const table = await listTable();
+  expect(table).toMatch(new RegExp(`^${socket}\\s+${oldMaster}\\s.*\\sunreachable \\(socket taken by master ${newMaster}'s session; kill -USR1 ${oldMaster} recreates it once that one ends\\)\\n`, 'm'));
+  expect(table).toMatch(new RegExp(`^${socket}\\s+${newMaster}\\s.*\\sdetached\\n`, 'm'));
+
+  // SIGUSR1 leaves the new session's socket alone while it runs.
+  process.kill(oldMaster, 'SIGUSR1');
+  expect(await masterPidOf(socket)).toBe(newMaster);
+  process.kill(newMaster, 'SIGTERM');
+  await waitUntil(() => hasEnded(newMaster), 'the new session to end');
+  const [old] = (await listJson()).filter((session) => session.masterPid === oldMaster);
+  expect(old).toMatchObject({ state: 'unreachable', note: `socket missing; kill -USR1 ${oldMaster} recreates it` });
+  process.kill(oldMaster, 'SIGUSR1');
+  await waitUntil(() => fs.existsSync(socket), 'the socket to be recreated');
+  expect(await masterPidOf(socket)).toBe(oldMaster);
+  expect((await listJson()).filter((session) => session.masterPid === oldMaster)).toMatchObject([{ state: 'detached' }]);
+  process.kill(oldMaster, 'SIGTERM');
+  await waitUntil(() => hasEnded(oldMaster), 'the old session to end');
 });
 
 it('a program that ends while nobody is attached keeps its status: dt -l shows it, dt -a reports it once, then dt -A starts afresh', async () => {
