@@ -3,21 +3,22 @@
 // sessions are never touched.
 
 import { ExitCode, sessionError } from '../common/errors.js';
-import { isMasterAlive, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
+import { isSessionRunning, readAllRecords, removeRecord } from '../common/registry.js';
 
-function hasEnded(record: SessionRecord): boolean {
-  return record.exit !== undefined || !isMasterAlive(record);
-}
-
+/** Forgets every ended record of the socket (an older one may be kept behind a later one). */
 export function forgetSession(socket: string): number {
-  const record = readRegistry().records.find((each) => each.socket === socket);
-  if (record === undefined) throw sessionError(socket, 'no ended session is kept for this socket');
-  if (!hasEnded(record)) throw sessionError(socket, 'the session is running; only an ended session can be forgotten');
-  removeRecord(record.masterPid);
+  const records = readAllRecords().filter((record) => record.socket === socket);
+  const ended = records.filter((record) => !isSessionRunning(record));
+  if (ended.length === 0) {
+    throw sessionError(socket, records.length === 0
+      ? 'no ended session is kept for this socket'
+      : 'the session is running; only an ended session can be forgotten');
+  }
+  for (const record of ended) removeRecord(record.masterPid);
   return ExitCode.Ok;
 }
 
 export function forgetEndedSessions(): number {
-  for (const record of readRegistry().records) if (hasEnded(record)) removeRecord(record.masterPid);
+  for (const record of readAllRecords()) if (!isSessionRunning(record)) removeRecord(record.masterPid);
   return ExitCode.Ok;
 }

@@ -155,6 +155,11 @@ export function readRecords(): SessionRecord[] {
   return readRegistry().records;
 }
 
+/** Every valid record, several of one socket included: what `dt -F` looks through. */
+export function readAllRecords(): SessionRecord[] {
+  return scanRegistry().records;
+}
+
 /**
  * A new session on a socket supersedes every earlier record of that socket (a kept status, a
  * dead master), but never that of a session still running: its socket file was deleted, and

@@ -164,6 +164,28 @@ it('dt -F forgets one ended session, -F --all every ended one; a live session is
   expect((await listed()).map((session) => [session.name, session.state])).toEqual([['live', 'detached']]);
 });
 
+it('dt -F sock and dt -F --all forget every ended record of a socket, not only the latest', async () => {
+  // Two ended sessions kept for one socket: a kept status and a later one (a program that
+  // could not start records its failure without removing what was kept before).
+  const dir = path.join(sandbox.env()['XDG_STATE_HOME']!, 'dt', 'sessions');
+  fs.mkdirSync(dir, { recursive: true });
+  const keep = (pid: number, name: string, startedAt: string): void => fs.writeFileSync(path.join(dir, `${pid}.json`), JSON.stringify({
+    socket: path.join(sandbox.sessionDir, name), masterPid: pid, command: ['sh'], startedAt, exit: { code: 1, signal: 0, endedAt: startedAt },
+  }));
+  const hoursAgo = (hours: number): string => new Date(Date.now() - hours * 3_600_000).toISOString();
+  keep(4000031, 'one', hoursAgo(4));
+  keep(4000032, 'one', hoursAgo(3));
+  keep(4000033, 'two', hoursAgo(2));
+  keep(4000034, 'two', hoursAgo(1));
+  expect((await listed()).map((session) => session.name)).toEqual(['one', 'two']);
+
+  expect(await dt(['-F', 'one'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  expect((await listed()).map((session) => session.name)).toEqual(['two']);
+  expect(await dt(['-F', '--all'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  expect(await listed()).toEqual([]);
+  expect(fs.readdirSync(dir)).toEqual([]);
+});
+
 it('dt -l in a terminal fits every row in its width, shortening long values with an ellipsis; --json keeps them whole', async () => {
   const longName = `a-session-with-a-rather-long-name-${'n'.repeat(40)}`;
   const longArgument = `an-argument-${'x'.repeat(300)}`;
