@@ -94,4 +94,19 @@ export class SocketKeeper {
     this.server.close();
     this.withdraw();
   }
+
+  /**
+   * Stops listening without turning anyone away unanswered: a listening socket closed resets
+   * the connections still in its queue. The file goes first, so that nobody new connects;
+   * the connections already queued are accepted (and handed to onConnection) by a poll of
+   * the event loop; then the socket is closed, and `closed` called.
+   */
+  closeOnceQueuedAccepted(closed: () => void): void {
+    this.withdraw();
+    // Two turns, wherever this is called from: at least one poll lies between.
+    setImmediate(() => setImmediate(() => {
+      this.server.close();
+      closed();
+    }));
+  }
 }

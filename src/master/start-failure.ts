@@ -3,7 +3,15 @@
 // creating command has returned. The reason is kept in the registry, for `dt -l` and the next
 // `dt -a`, and every client that connects meanwhile is told it instead of a hello: the
 // creating client of -c or -A, which is already waiting, sees it as its own error.
+//
+// The master ends only once each client it told has closed its connection. Closed by a master
+// that has not read all the client sent (its hello, written as it connected), a unix socket is
+// reset: the client's kernel marks it ECONNRESET, and a client whose event loop has not yet
+// seen its connect complete (a busy machine) learns only that, from the connect, and never
+// reads the reason waiting for it. Waiting for the client's own close, reading and discarding
+// what it sends, no reset is left.
 
+import type net from 'node:net';
 import type { DtError } from '../common/errors.js';
 import type { MasterSpec } from '../common/master-spec.js';
 import { FrameType, encodeText } from '../common/protocol.js';
@@ -13,6 +21,8 @@ import type { SocketKeeper } from './socket-keeper.js';
 
 /** How long a -c or -A master that failed waits for its creating client to come and be told. */
 const CREATING_CLIENT_WAIT_MS = 10_000;
+/** How long a client told the reason gets to read it and close; a dt client closes at once. */
+const TOLD_CLIENT_CLOSE_WAIT_MS = 10_000;
 
 export function reportStartFailure(spec: MasterSpec, socketFile: SocketKeeper, error: DtError): Promise<MasterOutcome> {
   const now = new Date().toISOString();
@@ -21,22 +31,42 @@ export function reportStartFailure(spec: MasterSpec, socketFile: SocketKeeper, e
     exit: { code: 1, signal: 0, endedAt: now }, startError: error.message,
   });
   return new Promise((resolve) => {
-    const end = (): void => {
-      clearTimeout(timer);
-      socketFile.close();
-      resolve({ exitCode: 1 });
+    const clients = new Set<net.Socket>();
+    let listening = true;
+    const resolveOnceClientsLeft = (): void => {
+      if (!listening && clients.size === 0) resolve({ exitCode: 1 });
     };
-    // -n: nobody is coming; the clients already queued on the socket are accepted first.
-    const timer = spec.holdUntilAttach ? setTimeout(end, CREATING_CLIENT_WAIT_MS) : undefined;
-    if (!spec.holdUntilAttach) setImmediate(end);
-    // What a client sends is read and discarded (its reads' default).
-    socketFile.serve(({ socket: client }) => {
-      client.on('error', () => { /* the client left without reading: the registry still has the reason */ });
-      client.end(encodeText(FrameType.Error, error.message), () => {
-        // Told, as a client is told a program's end: the registry need not keep it.
-        removeRecord(process.pid);
-        if (spec.holdUntilAttach) end();
+    const stopListening = (): void => {
+      if (!listening) return;
+      clearTimeout(timer);
+      // Those already queued on the socket are accepted and told first.
+      socketFile.closeOnceQueuedAccepted(() => {
+        listening = false;
+        resolveOnceClientsLeft();
       });
+    };
+    // -n: nobody is coming; -c and -A wait for their creating client.
+    const timer = spec.holdUntilAttach ? setTimeout(stopListening, CREATING_CLIENT_WAIT_MS) : undefined;
+    if (!spec.holdUntilAttach) setImmediate(stopListening);
+    // What a client sends is read and discarded (its reads' default) until it closes.
+    socketFile.serve(({ socket: client }) => {
+      clients.add(client);
+      let readAll = false;
+      const giveUp = setTimeout(() => client.destroy(), TOLD_CLIENT_CLOSE_WAIT_MS);
+      client.on('end', () => { readAll = true; });
+      client.on('error', () => { /* the client left without reading: the registry still has the reason */ });
+      client.on('close', (hadError) => {
+        clearTimeout(giveUp);
+        clients.delete(client);
+        // An end after ours, no reset: the client read the reason before it closed. Told, as a
+        // client is told a program's end: the registry need not keep it.
+        if (readAll && !hadError) {
+          removeRecord(process.pid);
+          if (spec.holdUntilAttach) stopListening();
+        }
+        resolveOnceClientsLeft();
+      });
+      client.end(encodeText(FrameType.Error, error.message));
     }, () => false);
   });
 }
