@@ -225,8 +225,8 @@ function escapeRegExp(text: string): string {
  * Runs a program in a terminal of the sandbox (so stdin is a tty) with its stderr going to a
  * file instead, so that error text can be checked apart from the screen.
  */
-export function runInTerminal(sandbox: Sandbox, stderrFile: string, file: string, args: string[]): Term {
-  return sandbox.run('sh', ['-c', 'exec "$@" 2>"$0"', stderrFile, file, ...args]);
+export function runInTerminal(sandbox: Sandbox, stderrFile: string, file: string, args: string[], env?: NodeJS.ProcessEnv): Term {
+  return sandbox.run('sh', ['-c', 'exec "$@" 2>"$0"', stderrFile, file, ...args], { ...(env && { env }) });
 }
 
 /** Tracks every process whose command line mentions `text` (a sandbox path), e.g. dtach masters. */

@@ -5,8 +5,9 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, Sandbox, masterPidOf, waitUntil } from './harness.js';
+import { DT, FIXTURES, Sandbox, hasEnded, masterPidOf, processState, waitUntil } from './harness.js';
 import {
   HEXECHO, descriptorTargets, expectNoMasterLeft, isSocketFile, killTracked, listSessions, modeOf, run, runDt, runInTerminal, sessionInfo, trackPid,
 } from './lifecycle-helpers.js';
@@ -119,6 +120,111 @@ noPtyIt('-c whose master gets no pty: the creating client reports why, status 1,
   await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
   await expectNoMasterLeft(sandbox);
   // The creating client was told, as an attached client is told a program's end: nothing is kept.
+  expect(await listJson()).toEqual([]);
+});
+
+// A client slowed down right after its connect, as on a busy machine: the master that failed
+// accepts it and answers at once. Were the master to exit then, with the client's hello
+// unread, the kernel would reset the connection, and the client, whose event loop has not yet
+// seen its connect complete, would learn only that: "the session closed the connection
+// without answering". The client is held until the master has done all it can on its own.
+
+const NO_PTY_REASON = 'could not start sleep: no pseudo-terminal could be opened (/dev/ptmx is not a terminal device)';
+
+interface StartRecord {
+  socket: string;
+  masterPid: number;
+  startError?: string;
+}
+
+/** The registry's record of the master serving `socket`, read directly: dt -l would connect to it. */
+function recordOf(socket: string): StartRecord | undefined {
+  const dir = path.join(sandbox.dir, 'state', 'dt', 'sessions');
+  if (!fs.existsSync(dir)) return undefined;
+  for (const name of fs.readdirSync(dir).filter((entry) => /^\d+\.json$/.test(entry))) {
+    let record: StartRecord;
+    try {
+      record = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as StartRecord;
+    } catch {
+      continue; // removed since the listing
+    }
+    if (record.socket === socket) return record;
+  }
+  return undefined;
+}
+
+/** The master's pid, from the record the creating command writes before it returns or attaches. */
+async function recordedMasterPid(socket: string): Promise<number> {
+  await waitUntil(() => recordOf(socket) !== undefined, 'the session to be recorded');
+  const { masterPid } = recordOf(socket)!;
+  sandbox.addMaster(masterPid);
+  return masterPid;
+}
+
+/** The main thread's wait channel: do_epoll_wait while Node's event loop sleeps with nothing to do. */
+function waitChannel(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/wchan`, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Until the master that failed has done all it can while its client is held: it has exited, or
+ * it has recorded why and sleeps in its event loop. The held client's connection is ready in
+ * its queue the moment the reason is recorded, so the master cannot sleep before it has
+ * accepted and answered it.
+ */
+async function waitUntilFailedMasterIsDone(masterPid: number, socket: string): Promise<void> {
+  await waitUntil(
+    () => hasEnded(masterPid) || (recordOf(socket)?.startError !== undefined && processState(masterPid) === 'S' && waitChannel(masterPid) === 'do_epoll_wait'),
+    'the failed master to answer its client (or to exit)',
+  );
+}
+
+/** NODE_OPTIONS and the file that releases a client held by hold-after-connect.cjs. */
+function holdAfterConnect(): { env: NodeJS.ProcessEnv; release: string } {
+  const release = sandbox.path('release');
+  return { env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: release }, release };
+}
+
+noPtyIt.each(['-c', '-A'])('%s whose master gets no pty: a creating client slowed down right after its connect is still told why', async (option) => {
+  const socket = sandbox.path('s');
+  const stderrFile = sandbox.path('dt.stderr');
+  const { env, release } = holdAfterConnect();
+  const term = runInTerminal(sandbox, stderrFile, 'unshare', [...NO_PTY, process.execPath, DT, option, socket, 'sleep', '1000'], env);
+  await waitUntil(() => fs.existsSync(`${release}.waiting`), 'the creating client to connect');
+  const masterPid = await recordedMasterPid(socket);
+  await waitUntilFailedMasterIsDone(masterPid, socket);
+  fs.writeFileSync(release, '');
+  expect((await term.waitForExit()).exitCode).toBe(1);
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: ${NO_PTY_REASON}\n`);
+  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
+  await expectNoMasterLeft(sandbox);
+  expect(await listJson()).toEqual([]);
+});
+
+noPtyIt('-n whose master gets no pty: a dt -a slowed down right after its connect is still told why', async () => {
+  const socket = sandbox.path('s');
+  // The master stops as it starts, so that dt -a's connection waits in the socket's queue.
+  const stopMaster = { NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs`, STOP_AT_START_IF_ARGUMENT: '--internal-master' };
+  const created = await run('unshare', [...NO_PTY, process.execPath, DT, '-n', socket, 'sleep', '1000'], { cwd: sandbox.dir, env: sandbox.env(stopMaster) });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await recordedMasterPid(socket);
+  await waitUntil(() => processState(masterPid) === 'T', 'the master to stop as it starts');
+  const stderrFile = sandbox.path('dt.stderr');
+  const { env, release } = holdAfterConnect();
+  const term = runInTerminal(sandbox, stderrFile, process.execPath, [DT, '-a', socket], env);
+  await waitUntil(() => fs.existsSync(`${release}.waiting`), 'dt -a to connect');
+  process.kill(masterPid, 'SIGCONT');
+  await waitUntilFailedMasterIsDone(masterPid, socket);
+  fs.writeFileSync(release, '');
+  expect((await term.waitForExit()).exitCode).toBe(1);
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: ${NO_PTY_REASON}\n`);
+  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
+  await expectNoMasterLeft(sandbox);
+  // Told once: neither dt -l nor the next dt -a tells it again.
   expect(await listJson()).toEqual([]);
 });
 
