@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   FIXTURES, PatternChecker, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, patternOffsetOf,
-  anonymousResidentBytes, socketCount, waitForViewers, waitUntil,
+  anonymousResidentBytes, socketCount, waitForNoEcho, waitForViewers, waitUntil,
 } from './harness.js';
 import {
   FrameDecoder, FrameType, PROTOCOL_VERSION, RedrawMethod, encodeAttach, encodeFrame, encodeHello,
@@ -113,6 +113,7 @@ it('100 attach/detach cycles and 50 concurrent viewers while the program writes:
   // Quiet: the listening socket and the stayer's connection, nothing else.
   await waitUntil(() => socketCount(masterPid) === 2, 'the master to hold only its listening socket and the stayer', STEP_TIMEOUT_MS);
   const baseline = { fds: openDescriptorCount(masterPid), rss: anonymousResidentBytes(masterPid) };
+  await waitForNoEcho(socket);
   stayer.write('g');
   await waitUntil(() => stayerCheck.matched >= 256 * KiB, 'the stream to flow', STEP_TIMEOUT_MS);
   const startedAt = Date.now();

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DT, FIXTURES, Peer, Sandbox, attachThenReport, checkPattern, freshTerminalModes, hasEnded, masterInfo, masterPidOf,
-  patternBytes, processState, shellReport, statusLinePattern, waitForViewers, waitUntil, type Term, blockedWriting,
+  patternBytes, processState, shellReport, statusLinePattern, waitForNoEcho, waitForViewers, waitUntil, type Term, blockedWriting,
 } from './harness.js';
 import { FrameType, encodeFrame } from '../../src/common/protocol.js';
 
@@ -55,6 +55,7 @@ it('SIGKILL of a client while output flows, and a peer gone mid-frame: the maste
   const input = encodeFrame(FrameType.Input, Buffer.from('0123456789'));
   halfFrame.socket.write(input.subarray(0, 8));
 
+  await waitForNoEcho(socket);
   survivor.write('g');
   await waitUntil(() => victimCheck.matched >= MiB, 'the victim to receive 1 MiB');
   victim.kill('SIGKILL');
@@ -174,6 +175,7 @@ it('a viewer whose blocked terminal writes are cut short by signals (resizes of 
   // then the window changes size: SIGWINCH interrupts the client's write. Once the program
   // has written everything, the rest may fit in the terminal: it is then read at once.
   const gate = throttle(viewer, check);
+  await waitForNoEcho(socket);
   viewer.write('g');
   let resizes = 0;
   while (!check.ended) {
@@ -204,6 +206,7 @@ it('a program that exits while its output is still queued for a slow viewer: the
 
   // A slow terminal: it reads about 64 KiB at a time, and nothing while the test looks.
   const gate = throttle(viewer, check);
+  await waitForNoEcho(socket);
   viewer.write('g');
   let steps = 0;
   while (!hasEnded(programPid)) {
@@ -261,6 +264,7 @@ it('a program killed while its output fills the terminal and the master holds re
   // The viewer reads nothing: the master's queue for it fills, the master stops reading the
   // program's terminal, whose buffer fills in turn, and the program blocks in write(2).
   viewer.pty.pause();
+  await waitForNoEcho(socket);
   viewer.write('g');
   await waitUntil(() => blockedWriting(programPid), 'the program to block writing its output');
   const written = Number(fs.readFileSync(progress, 'utf8'));

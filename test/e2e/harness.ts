@@ -480,6 +480,19 @@ export function withoutTitleSave(text: string): string {
 }
 
 /**
+ * Waits until the session's program has turned its terminal's echo off (pattern.mjs does, with
+ * stty, once it runs): a `g` typed before is echoed into the stream, every checker fails at its
+ * first byte, and the test waits out its timeout (seen on a loaded machine, where the program
+ * can start later than the viewers that attach). Type the `g` only after this.
+ */
+export async function waitForNoEcho(socketPath: string): Promise<void> {
+  const { programPid } = await masterInfo(socketPath);
+  const terminal = fs.readlinkSync(`/proc/${programPid}/fd/0`);
+  await waitUntil(() => / -echo /.test(` ${execFileSync('stty', ['-a', '-F', terminal], { encoding: 'latin1' }).replace(/\s+/g, ' ')} `),
+    `echo to be off on ${terminal}`);
+}
+
+/**
  * Checks a byte stream against the pattern as it arrives, without keeping it: `matched` counts
  * the bytes that were the pattern, in order; the first byte that is not ends the pattern, and
  * what follows (the fixture's END line, a status line) is kept in `tail`, up to 64 KiB. A

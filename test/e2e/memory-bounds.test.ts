@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  DT, FIXTURES, Peer, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, anonymousResidentBytes, waitForViewers, waitUntil,
+  DT, FIXTURES, Peer, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, anonymousResidentBytes, waitForNoEcho, waitForViewers, waitUntil,
 } from './harness.js';
 import { FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeHello } from '../../src/common/protocol.js';
 import { killTracked, runDt, trackPid } from './lifecycle-helpers.js';
@@ -262,9 +262,15 @@ it(`after a burst of ${BURST_BYTES / MiB} MiB through ${BURST_VIEWERS} viewers, 
   const viewers = Array.from({ length: BURST_VIEWERS }, () => sandbox.dt(['-a', socket, '-r', 'none']));
   const checks = viewers.map((viewer) => checkPattern(viewer));
   await waitForViewers(socket, BURST_VIEWERS);
+  await waitForNoEcho(socket);
   const before = privateBytes(masterPid);
   viewers[0]!.write('g');
-  await waitUntil(() => checks.every((check) => check.matched >= BURST_BYTES), 'every viewer to receive the whole burst', 120_000);
+  await waitUntil(() => checks.every((check) => check.matched >= BURST_BYTES), 'every viewer to receive the whole burst', 120_000)
+    .catch((error: Error) => {
+      // Which viewers fell short, and what they were shown instead: a cut-off's reason, an echo.
+      const each = checks.map((check, index) => `viewer ${index}: ${check.matched} bytes of the pattern, then ${JSON.stringify(check.tail.slice(0, 200))}`);
+      throw new Error([error.message, ...each].join('\n'));
+    });
   const peak = privateBytes(masterPid);
   let after = peak;
   await waitUntil(() => (after = privateBytes(masterPid)) <= before + AFTER_BURST_MARGIN_BYTES,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  FIXTURES, PatternChecker, Sandbox, checkPattern, hasEnded, masterInfo, patternBytes, waitForViewers, waitUntil, type Term,
+  FIXTURES, PatternChecker, Sandbox, checkPattern, hasEnded, masterInfo, patternBytes, waitForNoEcho, waitForViewers, waitUntil, type Term,
 } from './harness.js';
 import { descriptorTargets, killTracked, modeOf, runDt, type RunResult } from './lifecycle-helpers.js';
 
@@ -320,14 +320,6 @@ it('dt -A that attaches to a running session leaves -L alone: the log belongs to
 async function endSession(socket: string, masterPid: number): Promise<void> {
   expect(await dt(['-k', socket, 'KILL'])).toMatchObject({ code: 0 });
   await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
-}
-
-/** Waits until the pattern program has turned its terminal's echo off: a `g` typed before would be echoed into the stream. */
-async function waitForNoEcho(socket: string): Promise<void> {
-  const { programPid } = await masterInfo(socket);
-  const terminal = fs.readlinkSync(`/proc/${programPid}/fd/0`);
-  await waitUntil(() => / -echo /.test(` ${execFileSync('stty', ['-a', '-F', terminal], { encoding: 'latin1' }).replace(/\s+/g, ' ')} `),
-    `echo to be off on ${terminal}`);
 }
 
 /** Types a key into the program with dt -p. */

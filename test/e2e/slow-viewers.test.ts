@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   FIXTURES, PatternChecker, Peer, Sandbox, hasEnded, attachThenReport, checkPattern, childPids, freshTerminalModes, masterInfo, processState,
-  anonymousResidentBytes, statusLinePattern, waitForViewers, waitUntil, type Term,
+  anonymousResidentBytes, statusLinePattern, waitForNoEcho, waitForViewers, waitUntil, type Term,
 } from './harness.js';
 import { FrameType, encodeFrame } from '../../src/common/protocol.js';
 import { CUT_OFF_FLUSH_MS, MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/master/relay.js';
@@ -20,11 +20,13 @@ let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
 afterEach(async () => { await sandbox.teardown(); });
 
-/** A detached session running the pattern fixture; resolves with the master's pid. */
+/** A detached session running the pattern fixture; resolves with the master's pid once a typed `g` starts the stream. */
 async function startPatternSession(socket: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
   const create = sandbox.dt(['-n', socket, process.execPath, PATTERN, ...args], { env });
   expect((await create.waitForExit()).exitCode).toBe(0);
-  return sandbox.trackMaster(socket);
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitForNoEcho(socket);
+  return masterPid;
 }
 
 /** dt -a in a shell that reports dt's status and the terminal's modes (attachThenReport), checked from the start. */

@@ -6,14 +6,13 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   FIXTURES, Peer, Sandbox, attachThenReport, blockedWriting, childPids, hasEnded, masterInfo, processState, statusLinePattern,
-  waitForViewers, waitUntil,
+  waitForNoEcho, waitForViewers, waitUntil,
 } from './harness.js';
 import { FrameType, encodeFrame } from '../../src/common/protocol.js';
 import { killTracked, runDt, trackPid } from './lifecycle-helpers.js';
 
 const PATTERN = `${FIXTURES}/pattern.mjs`;
 const KiB = 1024;
-const MiB = 1024 * KiB;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 let sandbox: Sandbox;
@@ -133,6 +132,7 @@ it('the program is read only while a viewer has less than 256 KiB waiting: a sto
   await waitUntil(() => processState(client) === 'T', 'the client to be stopped');
   // The stopped client reads no keys: the stream is started from a connection that types.
   const typist = await Peer.connect(socket);
+  await waitForNoEcho(socket);
   typist.socket.write(encodeFrame(FrameType.Input, Buffer.from('g')));
   const written = (): number => Number(fs.existsSync(progress) ? fs.readFileSync(progress, 'utf8') : 0);
   let last = -1;
