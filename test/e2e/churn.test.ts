@@ -103,8 +103,12 @@ class Viewer {
 
 it('100 attach/detach cycles and 50 concurrent viewers while the program writes: no leak, no byte lost', async () => {
   const socket = sandbox.path('s');
-  // A program that writes about 6 MB/s for as long as the churn lasts, then stops on `q`.
-  const create = sandbox.dt(['-n', socket, process.execPath, PATTERN, 'forever'], { env: { PATTERN_STAY: '1', PATTERN_PAUSE_MS: '10' } });
+  // A program that writes about 1.6 MB/s for as long as the churn lasts, then stops on `q`. The
+  // stayer's terminal is read by this process, a pty read of at most 4 KiB per turn of its loop
+  // while it also serves 50 viewers: at 6 MB/s, on a loaded machine, the stayer fell 8 MiB
+  // behind them and was cut off (4 runs of 10 beside two busy loops).
+  const create = sandbox.dt(['-n', socket, process.execPath, PATTERN, 'forever'],
+    { env: { PATTERN_STAY: '1', PATTERN_PAUSE_MS: '10', PATTERN_WRITE_BYTES: String(16 * KiB) } });
   expect((await create.waitForExit()).exitCode).toBe(0);
   const masterPid = await sandbox.trackMaster(socket);
   const stayer = sandbox.dt(['-a', socket, '-r', 'none']);
