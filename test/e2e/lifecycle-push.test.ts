@@ -8,7 +8,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  DT, FIXTURES, Peer, Sandbox, anonymousResidentBytes, blockedWriting, hasEnded, socketCount, waitForChildNamed, waitForViewers, waitUntil, type Term,
+  DT, FIXTURES, Peer, Sandbox, anonymousResidentBytes, blockedWriting, hasEnded, socketCount, waitForChildNamed, waitForNoEcho, waitForViewers,
+  waitUntil, type Term,
 } from './harness.js';
 import {
   FrameDecoder, FrameType, HelloFeature, PROTOCOL_VERSION, RedrawMethod,
@@ -231,6 +232,9 @@ it.each([
   const env = sandbox.env({ DIGEST_BYTES: String(2 * MiB), DIGEST_HOLD_UNTIL: sandbox.path('never') }); // reads nothing
   expect(await runDt(['-n', socket, '-r', 'none', ...program], { cwd: sandbox.dir, env })).toMatchObject({ code: 0, stderr: '' });
   const masterPid = await sandbox.trackMaster(socket);
+  // Every byte value is pushed: in the cooked terminal the program starts in, a ^C among them
+  // would end it (seen on a loaded machine, where it set raw mode after the push had begun).
+  await waitForNoEcho(socket);
   const pusher = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [fs.openSync(payloadFile, 'r'), 'ignore', 'pipe'] });
   trackPid(pusher.pid!);
   let stderr = '';
