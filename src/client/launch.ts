@@ -8,7 +8,6 @@
 
 import fs from 'node:fs';
 import type net from 'node:net';
-import type { Writable } from 'node:stream';
 import { hasEscapedBytes } from '../common/bytes.js';
 import { inheritableDescriptors } from '../common/descriptors.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
@@ -86,7 +85,7 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
     socket: spec.socket, masterPid: child.pid, command: spec.command, startedAt: new Date().toISOString(),
     ...(spec.log && { log: spec.log.file }),
   });
-  await sendLaunch(child.stdio[SPEC_FD] as Writable, { spec, inherited, ownEnvironment: added.map(([name]) => name) });
+  await sendLaunch(child.stdio[SPEC_FD] as net.Socket, { spec, inherited, ownEnvironment: added.map(([name]) => name) });
   child.unref();
   return unlisted === undefined ? {} : { unlisted };
 }
@@ -97,13 +96,25 @@ function descriptorOf(server: net.Server): number {
 }
 
 /**
- * Writes the master's description and waits until the kernel has all of it: a long command
- * line may exceed the pipe's buffer, and exiting earlier would cut it off.
+ * The creating client's end of the launch pipe of -c and -A, open until this process exits:
+ * the end of file the master then reads says that nobody is coming for the output it holds.
  */
-function sendLaunch(pipe: Writable, launch: MasterLaunch): Promise<void> {
+let creatingClientLink: net.Socket | undefined;
+
+/**
+ * Writes the master's description and waits until the kernel has all of it: a long command
+ * line may exceed the pipe's buffer, and exiting earlier would cut it off. The pipe is closed
+ * then, unless the master holds the program's output for this client (see creatingClientLink).
+ */
+function sendLaunch(pipe: net.Socket, launch: MasterLaunch): Promise<void> {
   return new Promise((resolve) => {
     // EPIPE: the master died at once; its socket is stale, and replaced by the next -A/-c/-n.
     pipe.on('error', () => resolve());
-    pipe.end(encodeMasterLaunch(launch), () => resolve());
+    const data = encodeMasterLaunch(launch);
+    if (!launch.spec.holdUntilAttach) return void pipe.end(data, () => resolve());
+    creatingClientLink = pipe;
+    // It does not keep this process running: its exit is what it tells.
+    pipe.unref();
+    pipe.write(data, () => resolve());
   });
 }

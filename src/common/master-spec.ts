@@ -15,7 +15,10 @@ export const MASTER_FLAG = '--internal-master';
  * master starts never holds a copy (one would keep a dead master's socket accepting).
  */
 export const LISTENING_FD = 3;
-/** The master's end of the pipe on which it receives its MasterLaunch, as JSON, then end of file. */
+/**
+ * The master's end of the pipe on which it receives its MasterLaunch, as one line of JSON.
+ * The creating client of -c and -A then keeps its end open until it exits; dt -n closes it.
+ */
 export const SPEC_FD = 4;
 /**
  * Where the master finds the log file (-L), opened by the creating command: so that a file
@@ -51,7 +54,7 @@ export interface MasterSpec {
   command: string[];
   /** the session's default redraw method */
   redraw: RedrawMethod;
-  /** -c/-A: do not read the program's output until the creating client has attached */
+  /** -c/-A: do not read the program's output until a client has attached, or the creating client is gone */
   holdUntilAttach: boolean;
   cwd: string;
   cols: number;
@@ -72,15 +75,37 @@ export interface MasterLaunch {
   ownEnvironment: string[];
 }
 
+/** One line: JSON has no raw newline, so the master knows where it ends without an end of file. */
 export function encodeMasterLaunch(launch: MasterLaunch): string {
-  return JSON.stringify(launch);
+  return `${JSON.stringify(launch)}\n`;
 }
 
-/** In the master: reads its launch from SPEC_FD (until the creating command closes it), then closes it. */
+/**
+ * In the master: reads its launch, one line, from SPEC_FD, then closes it; except for a
+ * session that holds the program's output for its creating client (-c, -A): that client keeps
+ * its end of the pipe open until it exits, and the master watches for the end of file, which
+ * says the client is gone (see watchCreatingClient).
+ */
 export function readMasterLaunch(): MasterLaunch {
+  let keepOpen = false;
   try {
-    return JSON.parse(fs.readFileSync(SPEC_FD, 'utf8')) as MasterLaunch;
+    const launch = JSON.parse(readLine(SPEC_FD)) as MasterLaunch;
+    keepOpen = launch.spec.holdUntilAttach;
+    return launch;
   } finally {
-    fs.closeSync(SPEC_FD);
+    if (!keepOpen) fs.closeSync(SPEC_FD);
   }
+}
+
+/** Reads up to a newline that ends a read (the writer sends nothing after it), or the end of file. */
+function readLine(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  for (;;) {
+    const bytes = fs.readSync(fd, buffer);
+    if (bytes === 0) break;
+    chunks.push(Buffer.from(buffer.subarray(0, bytes)));
+    if (buffer[bytes - 1] === 0x0a) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -4,12 +4,12 @@
 // program found, its log (-L) opened, the socket listened on, the program started, then the
 // Session runs.
 
-import type net from 'node:net';
+import net from 'node:net';
 import v8 from 'node:v8';
 import { ignoreUntilHandled } from '../common/debugger.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
 import { findExecutable } from '../common/executable.js';
-import { LOG_FD, type MasterSpec } from '../common/master-spec.js';
+import { LOG_FD, SPEC_FD, type MasterSpec } from '../common/master-spec.js';
 import { adoptOutputLog, openOutputLog } from './output-log.js';
 import { programLaunch } from './program-launch.js';
 import { ProgramTerminal } from './program-terminal.js';
@@ -71,12 +71,29 @@ export async function runMaster(spec: MasterSpec, source: SocketSource): Promise
     throw program;
   }
   const session = new Session(spec, program, socketFile, log);
+  if (spec.holdUntilAttach && source.kind === 'handed-over') watchCreatingClient(() => session.creatingClientLeft());
   // The creating command told its user already; a dt -N master tells its own stderr.
   if (session.unlisted !== undefined && source.kind !== 'handed-over') process.stderr.write(`${unlistedWarning(spec.socket, session.unlisted)}\n`);
   process.off('SIGUSR1', ignoreUntilHandled);
   process.on('SIGUSR1', () => socketFile.recreate());
   terminateSignals.deliverTo((signal) => session.terminate(signal));
   return session.outcome;
+}
+
+/**
+ * -c and -A: the session holds the program's output until a client attaches, so that the
+ * creating client sees all of it; that client keeps its end of the launch pipe (SPEC_FD) open
+ * until it exits. A client that exits, or is killed, before it attached will never come: the
+ * end of file on the pipe says so, at once and at no cost while the session waits (no timer,
+ * no polling), and the output is let go. After an attach it changes nothing.
+ */
+function watchCreatingClient(onGone: () => void): void {
+  const pipe = new net.Socket({ fd: SPEC_FD, readable: true, writable: false });
+  pipe.on('data', () => { /* the client sends nothing after the launch */ });
+  // ECONNRESET: the client is gone all the same; 'close' follows.
+  pipe.on('error', () => {});
+  pipe.on('close', onGone);
+  pipe.unref();
 }
 
 /** Signals that arrive while the session is still being set up are held until it can act. */

@@ -119,6 +119,13 @@ export class Relay {
     this.updateFlow();
   }
 
+  /** Nobody is coming for the output held for the first viewer: it is read from now on, as when nobody is attached. */
+  releaseHold(): void {
+    if (!this.holdUntilFirstViewer) return;
+    this.holdUntilFirstViewer = false;
+    this.updateFlow();
+  }
+
   /** The viewer detached or its connection is gone: what was waiting for it is dropped. */
   removeViewer(socket: net.Socket): void {
     const leaving = this.leaving.get(socket);

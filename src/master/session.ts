@@ -370,6 +370,15 @@ export class Session {
     });
   }
 
+  /**
+   * The creating client of -c or -A left before it attached (killed, its terminal closed):
+   * the output held for it flows, as in a dt -n session, and a later viewer gets the modes and
+   * a redraw as usual. Once a viewer has attached, nothing is held any more.
+   */
+  creatingClientLeft(): void {
+    if (!this.ended) this.relay.releaseHold();
+  }
+
   /** Ends a connection: after a reason the client will print, if there is one. */
   private drop(connection: Connection, reason?: string): void {
     this.forget(connection);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, hasEnded, masterPidOf, processState, waitUntil } from './harness.js';
+import { DT, FIXTURES, Sandbox, hasEnded, masterPidOf, processState, waitForViewers, waitUntil } from './harness.js';
 import {
   HEXECHO, descriptorTargets, expectNoMasterLeft, isSocketFile, killTracked, listSessions, modeOf, run, runDt, runInTerminal, sessionInfo, trackPid,
 } from './lifecycle-helpers.js';
@@ -80,6 +80,31 @@ it('-n: an allocator setting of the user\'s own reaches the master and the progr
   const { master, program } = await environmentsOfSession({ MALLOC_MMAP_THRESHOLD_: '65536' });
   expect(master.get('MALLOC_MMAP_THRESHOLD_')).toBe('65536');
   expect(program.get('MALLOC_MMAP_THRESHOLD_')).toBe('65536');
+});
+
+// ---- the creating client of -c and -A, gone before it attached ----
+
+it.each(['-c', '-A'])('%s whose creating client is killed before it attaches: the program\'s output no longer waits for it, and a later dt -a attaches as usual', async (option) => {
+  const socket = sandbox.path('s');
+  const written = sandbox.path('written');
+  const held = sandbox.path('connect');
+  // More output than a pty holds: while it is held for the creating client, the program blocks.
+  const script = 'yes | head -c 1048576; : > "$0"; read line; exit 3';
+  const creator = sandbox.dt([option, socket, 'sh', '-c', script, written], {
+    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held },
+  });
+  // The master runs; its creating client is held just before it connects to attach.
+  await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the creating client to reach its connect');
+  await sandbox.trackMaster(socket);
+  creator.kill('SIGKILL');
+  await creator.waitForExit();
+  await waitUntil(() => fs.existsSync(written), 'the program to write all its output and then its marker file');
+  const client = sandbox.dt(['-a', socket]);
+  await waitForViewers(socket, 1);
+  client.write('go\r');
+  expect((await client.waitForExit()).exitCode).toBe(3);
+  await expectNoMasterLeft(sandbox);
+  expect(await listJson()).toEqual([]);
 });
 
 // ---- a pty the master cannot get: /dev/ptmx replaced by /dev/null in a mount namespace ----

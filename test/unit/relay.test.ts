@@ -189,3 +189,22 @@ it('full reads are sent by the gathering timer, each time it is armed again, als
   const got = await receiveOutput(reader, all.length);
   expect(got.equals(all)).toBe(true);
 });
+
+it('output held for the first viewer is read once nobody is coming for it; later viewers change nothing about that', async () => {
+  const flow: string[] = [];
+  const held = new Relay({ pause: () => flow.push('pause'), resume: () => flow.push('resume') }, true, () => {});
+  try {
+    expect(flow).toEqual(['pause']);
+    held.releaseHold();
+    expect(flow).toEqual(['pause', 'resume']);
+    // Let go once: again, or after a viewer came and left, it stays read as when nobody is attached.
+    held.releaseHold();
+    const { viewer } = await socketPair();
+    held.addViewer(viewer);
+    held.removeViewer(viewer);
+    held.releaseHold();
+    expect(flow).toEqual(['pause', 'resume']);
+  } finally {
+    held.close();
+  }
+});
