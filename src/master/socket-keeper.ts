@@ -98,15 +98,28 @@ export class SocketKeeper {
   /**
    * Stops listening without turning anyone away unanswered: a listening socket closed resets
    * the connections still in its queue. The file goes first, so that nobody new connects;
-   * the connections already queued are accepted (and handed to onConnection) by a poll of
-   * the event loop; then the socket is closed, and `closed` called.
+   * the connections already queued are accepted (and handed to onConnection), one per turn of
+   * the event loop as Node accepts them, until a turn whose poll accepted none; then the
+   * socket is closed, and `closed` called.
    */
   closeOnceQueuedAccepted(closed: () => void): void {
     this.withdraw();
-    // Two turns, wherever this is called from: at least one poll lies between.
-    setImmediate(() => setImmediate(() => {
-      this.server.close();
+    const server = this.server;
+    let accepted = 0;
+    const count = (): void => { accepted++; };
+    server.on('connection', count);
+    let acceptedBefore = -1;
+    // Each turn of setImmediate has a poll of the event loop before it.
+    const closeOnceNoneCame = (): void => {
+      if (accepted !== acceptedBefore) {
+        acceptedBefore = accepted;
+        setImmediate(closeOnceNoneCame);
+        return;
+      }
+      server.off('connection', count);
+      server.close();
       closed();
-    }));
+    };
+    setImmediate(closeOnceNoneCame);
   }
 }
