@@ -10,7 +10,7 @@ import {
 import { fsPath } from '../common/bytes.js';
 import type { LentReads } from '../common/lent-reads.js';
 import { isStopped } from '../common/process-stat.js';
-import { findExitedRecord, isSessionRunning, readRecords } from '../common/registry.js';
+import { PROGRAM_ENDED_KEPT, findExitedRecord, isSessionRunning, readRecords } from '../common/registry.js';
 import { connectSocket, isSymbolicLink } from '../common/socket.js';
 import { writeAtOnce } from '../common/write-at-once.js';
 
@@ -246,7 +246,7 @@ function describeEndedSession(socketPath: string): string | undefined {
   const record = findExitedRecord(socketPath);
   if (record === undefined) return undefined;
   if (record.startError !== undefined) return `the session's program could not be started: ${record.startError}`;
-  return "the session's program has ended: dt -a or dt -w shows its exit status and forgets it";
+  return PROGRAM_ENDED_KEPT;
 }
 
 function isSocketFile(socketPath: string): boolean {

@@ -287,6 +287,9 @@ function isTimestamp(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_TIMESTAMP_LENGTH && !Number.isNaN(Date.parse(value));
 }
 
+/** Why dt -k or dt -p does nothing to a session whose program ended and whose status is kept. */
+export const PROGRAM_ENDED_KEPT = "the session's program has ended: dt -a or dt -w shows its exit status and forgets it";
+
 /** The kept exit status of the program that last ran on this socket, if it ended unwatched. */
 export function findExitedRecord(socket: string): SessionRecord | undefined {
   return readRecords().find((record) => record.socket === socket && record.exit !== undefined && !isExpired(record));

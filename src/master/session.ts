@@ -16,12 +16,12 @@ import type { MasterSpec } from '../common/master-spec.js';
 import { collectAfterOutput } from './memory.js';
 import type { OutputLog } from './output-log.js';
 import {
-  FrameType, HelloFeature, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
+  FrameDecoder, FrameType, HelloFeature, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
   encodeDataFrames, encodeExit, encodeHello, encodeInputWritten, encodeText, type Attach, type Frame,
 } from '../common/protocol.js';
 import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
-import { removeRecord, supersedeRecords, writeRecord, type SessionRecord } from '../common/registry.js';
+import { PROGRAM_ENDED_KEPT, removeRecord, supersedeRecords, writeRecord, type SessionRecord } from '../common/registry.js';
 import { MAX_VIEWER_BACKLOG_BYTES, Relay } from './relay.js';
 import { ResizeRedraw } from './resize-redraw.js';
 import type { SocketKeeper } from './socket-keeper.js';
@@ -58,8 +58,21 @@ export interface MasterOutcome {
   terminatedBy?: NodeJS.Signals;
 }
 
+/** What a connection accepted once the session has ended is told, after the master's hello. */
+interface EndedAnswer {
+  /** how the session ended, as every client is told it */
+  ending: Buffer;
+  /** to a dt -k: its signal reaches no program */
+  toKill: Buffer;
+}
+
 export class Session {
   private readonly connections = new Set<Connection>();
+  /** Connections accepted after the end: they were in the socket's queue as it came. */
+  private readonly lateConnections = new Set<net.Socket>();
+  private endedAnswer: EndedAnswer | undefined;
+  private listening = true;
+  private clientsLeft: (() => void) | undefined;
   private readonly relay: Relay;
   private readonly inputFlow: InputFlow;
   private readonly collectGarbage = collectAfterOutput();
@@ -112,7 +125,9 @@ export class Session {
   }
 
   /** A client connected: it is counted here, and leaves through forget(). */
-  private accept({ socket, reads }: ClientConnection): void {
+  private accept(client: ClientConnection): void {
+    if (this.endedAnswer) return this.answerAfterEnd(client, this.endedAnswer);
+    const { socket, reads } = client;
     if (this.connections.size >= MAX_CONNECTIONS) {
       // Turned away: what it sends is read and dropped (its reads' default: closing on unread
       // bytes would reset the connection before the client reads why), and it is closed once
@@ -418,12 +433,18 @@ export class Session {
     this.relay.close();
     this.sizer.stop();
     // Kept before the socket goes: a client that finds no socket finds the status.
-    this.keepStatus(status);
-    this.socketFile.close();
+    const kept = this.keepStatus(status);
+    const ending = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
+    this.endedAnswer = { ending, toKill: encodeText(FrameType.Error, kept ? PROGRAM_ENDED_KEPT : reason ?? PROGRAM_ENDED) };
+    // Closed at once, the socket would reset the connections in its queue, unanswered: those
+    // are accepted first (answerAfterEnd), and nobody new can connect meanwhile.
+    this.socketFile.closeOnceQueuedAccepted(() => {
+      this.listening = false;
+      this.clientsLeft?.();
+    });
     for (const connection of this.connections) {
       // A viewer already cut off has its own last word queued behind its backlog.
       if (connection.socket.writableEnded || this.relay.isLeaving(connection.socket)) continue;
-      const ending = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
       // A client that asks may have sent its last input just before the end (a command that
       // ends the program) and not yet asked whether it was written: it is told, if all of it was.
       const lastWord = connection.takesInputWritten && this.inputFlow.isWritten(connection)
@@ -439,13 +460,52 @@ export class Session {
     this.resolveOnceClientsLeft(status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code, logClosed);
   }
 
-  /** Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`. */
-  private keepStatus(status: ProgramExit): void {
+  /** Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`. True when kept. */
+  private keepStatus(status: ProgramExit): boolean {
     if (this.relay.viewerCount === 0 && !this.terminatedBy) {
-      writeRecord({ ...this.record, exit: { ...status, endedAt: new Date().toISOString() } });
-    } else {
-      removeRecord(process.pid);
+      return writeRecord({ ...this.record, exit: { ...status, endedAt: new Date().toISOString() } }) === undefined;
     }
+    removeRecord(process.pid);
+    return false;
+  }
+
+  /**
+   * A connection accepted after the program ended: it was in the socket's queue as the end
+   * came. It is told what a client connected a moment earlier is told, the master's hello and
+   * then how the session ended, once it has asked for something; a dt -k, whose signal reaches
+   * no program, is told that instead, as when the socket is already gone.
+   */
+  private answerAfterEnd({ socket, reads }: ClientConnection, answer: EndedAnswer): void {
+    this.lateConnections.add(socket);
+    socket.on('error', () => { /* it left: there is nothing more to tell it */ });
+    socket.on('close', () => {
+      this.lateConnections.delete(socket);
+      this.clientsLeft?.();
+    });
+    destroyOnceFlushTimeout(socket);
+    const decoder = new FrameDecoder();
+    let greeted = false;
+    reads.take = (read) => {
+      // Answered: what it sends until it closes is read and dropped (unread, it would reset the connection).
+      if (socket.writableEnded) return true;
+      try {
+        for (const frame of decoder.push(read)) {
+          if (greeted) {
+            socket.end(frame.type === FrameType.Kill ? answer.toKill : answer.ending);
+            return true;
+          }
+          if (frame.type !== FrameType.Hello) throw new ProtocolError('expected hello');
+          greeted = true;
+          socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid, features: HelloFeature.InputWritten }));
+        }
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        socket.destroy();
+      } finally {
+        decoder.copyOutOf(read);
+      }
+      return true;
+    };
   }
 
   private resolveOnceClientsLeft(exitCode: number, logClosed: Promise<void>): void {
@@ -456,11 +516,13 @@ export class Session {
     flushDeadline.unref();
     let logDone = false;
     const waitForClients = (): void => {
-      if (logDone && [...this.connections].every((connection) => connection.socket.destroyed)) {
+      if (logDone && !this.listening && this.lateConnections.size === 0
+        && [...this.connections].every((connection) => connection.socket.destroyed)) {
         clearTimeout(flushDeadline);
         resolve();
       }
     };
+    this.clientsLeft = waitForClients;
     for (const connection of this.connections) connection.socket.on('close', waitForClients);
     void logClosed.then(() => {
       logDone = true;
@@ -468,6 +530,9 @@ export class Session {
     });
   }
 }
+
+/** Why a dt -k that came after the end signals nothing, when no status is kept for dt -a or dt -w. */
+const PROGRAM_ENDED = "the session's program has ended";
 
 function describedCommand(command: readonly string[]): string[] {
   const words: string[] = [];
