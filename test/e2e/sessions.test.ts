@@ -158,6 +158,38 @@ it('dt -k and dt -p on a session whose program ended unwatched say so and how to
   expect(await listJson()).toEqual([]);
 });
 
+it('dt -k, dt -p, dt -w and dt -a queued on the socket as the program ends, before the master accepts them, are answered, not reset', async () => {
+  const socket = sandbox.path('s');
+  const heldMaster = sandbox.path('master');
+  const holdAtEnd = { NODE_OPTIONS: `--require ${FIXTURES}/hold-at-end.cjs`, HOLD_AT_END_FILE: heldMaster };
+  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env(holdAtEnd) })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  // Told its input is written perhaps only with the status, after the master is let go.
+  const go = runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' });
+  // The master has kept the status and is held before its next turn: whoever connects now waits in the socket's queue.
+  await waitUntil(() => fs.existsSync(`${heldMaster}.waiting`), 'the master to keep the program\'s status');
+  const holdAfterConnect = (name: string): NodeJS.ProcessEnv => ({ NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: sandbox.path(name) });
+  const kill = runDt(['-k', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect('k')) });
+  const push = runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect('p')), input: 'more\n' });
+  const wait = runDt(['-w', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect('w')) });
+  const attach = sandbox.dt(['-a', socket], { env: holdAfterConnect('a') });
+  const clients = ['k', 'p', 'w', 'a'].map((name) => sandbox.path(name));
+  await waitUntil(() => clients.every((release) => fs.existsSync(`${release}.waiting`)), 'the clients to connect');
+  fs.writeFileSync(heldMaster, '');
+  for (const release of clients) fs.writeFileSync(release, '');
+
+  expect((await go).code).toBe(0);
+  const ended = `dt: ${socket}: the session's program has ended: dt -a or dt -w shows its exit status and forgets it\n`;
+  expect(await kill).toMatchObject({ code: 1, stdout: '', stderr: ended });
+  expect(await push).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: the session ended before all input was sent\n` });
+  expect(await wait).toMatchObject({ code: 3, stdout: '', stderr: '' });
+  expect((await attach.waitForExit()).exitCode).toBe(3);
+  expect(attach.text).toMatch(statusLinePattern('[program exited with status 3]'));
+  await waitUntil(() => hasEnded(masterPid), 'the master to end');
+  // Told: nothing is kept.
+  expect(await listJson()).toEqual([]);
+});
+
 it.each([
   ['dt -a <socket>', (socket: string) => ['-a', socket], 0],
   // Found in the registry, without a connect.
