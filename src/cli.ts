@@ -82,6 +82,13 @@ export function parseArgs(argv: readonly string[]): Command {
     if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
     return { mode: 'attach-only', client };
   }
+  // `dt -k -9 sock`, kill(1)'s order, typed from habit: the signal (`-9`, `-KILL`, `-s KILL`)
+  // before the socket, which is then the last word (a session name never starts with '-').
+  if (mode === 'kill' && isSignalFirst(rest)) {
+    const socket = rest[rest.length - 1]!;
+    checkSessionName(socket);
+    return parseKill(socket, rest.slice(0, -1));
+  }
   const [socket, ...afterSocket] = readOnlyFirst ? [rest[1]!, '-R', ...rest.slice(2)] : rest;
   if (socket === undefined || socket === '') throw new UsageError('No socket was specified.');
   checkSessionName(socket);
@@ -167,6 +174,13 @@ function parseRedrawMethod(name: string): RedrawMethod {
   const method = REDRAW_METHOD_NAMES[name];
   if (method === undefined) throw new UsageError('Invalid redraw method specified.');
   return method;
+}
+
+/** `-SIGNAL sock` or `-s SIGNAL sock`: the words after `dt -k` in kill(1)'s order. */
+function isSignalFirst(words: string[]): boolean {
+  const last = words[words.length - 1];
+  if (last === undefined || last.startsWith('-') || !words[0]!.startsWith('-')) return false;
+  return words.length === 2 || (words.length === 3 && words[0] === '-s');
 }
 
 /**

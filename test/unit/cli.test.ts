@@ -155,6 +155,27 @@ describe('kill signals', () => {
     expect(parseArgs(['-k', 's', name])).toEqual({ mode: 'kill', socket: 's', signal });
   });
 
+  // And in kill(1)'s order, the signal before the socket.
+  it.each([
+    [['-9', 's'], 9], [['-KILL', 's'], 9], [['-SIGTERM', './s'], 15], [['-s', 'HUP', 's'], 1], [['-s', '2', 's'], 2],
+  ])('dt -k %j sends %i, as kill does', (args, signal) => {
+    const socket = args[args.length - 1];
+    expect(parseArgs(['-k', ...args])).toEqual({ mode: 'kill', socket, signal });
+  });
+
+  it.each([
+    [['-BOGUS', 's'], "Invalid signal '-BOGUS'"],
+    [['-s', 's'], 'No signal specified.'],
+    [['-9', '-s'], "Invalid session name '-9' (for a file of that name in the current directory, write ./-9)"],
+    [['-9'], "Invalid session name '-9' (for a file of that name in the current directory, write ./-9)"],
+    [['-9', 's', 'extra'], "Invalid session name '-9' (for a file of that name in the current directory, write ./-9)"],
+    [['-9', '..'], "Invalid session name '..' (for a file of that name in the current directory, write ./..)"],
+  ])('dt -k %j, the signal first, is a usage error', (args, message) => {
+    const error = usageErrorOf(['-k', ...args]);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(message);
+  });
+
   it.each([['KILL', 9], ['SIGHUP', 1], ['2', 2], ['RTMAX', 64]])('dt -k s -s %s sends %i, as POSIX kill -s does', (name, signal) => {
     expect(parseArgs(['-k', 's', '-s', name])).toEqual({ mode: 'kill', socket: 's', signal });
   });
