@@ -114,6 +114,8 @@ describe('real programs come back drawn, in their modes, with the default redraw
     client.term.write('\x1b:wq\r');
     await programExits(client.term);
     expect(fs.readFileSync(file, 'latin1')).toBe('typed before the detach and after\n');
+    // The client has shown its last bytes; the emulator parses them in its own time.
+    await client.screen.settled();
     expect(client.screen.modes.buffer).toBe('normal');
   });
 
