@@ -308,7 +308,7 @@ export class Session {
   private sendHello(connection: Connection): void {
     if (connection.helloSent) return;
     connection.helloSent = true;
-    connection.socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid, features: HelloFeature.InputWritten }));
+    connection.socket.write(masterHello());
   }
 
   /**
@@ -496,7 +496,7 @@ export class Session {
           }
           if (frame.type !== FrameType.Hello) throw new ProtocolError('expected hello');
           greeted = true;
-          socket.write(encodeHello({ version: PROTOCOL_VERSION, pid: process.pid, features: HelloFeature.InputWritten }));
+          socket.write(masterHello());
         }
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
@@ -529,6 +529,11 @@ export class Session {
       waitForClients();
     });
   }
+}
+
+/** The master's hello: to every connection, those accepted after the end too. */
+function masterHello(): Buffer {
+  return encodeHello({ version: PROTOCOL_VERSION, pid: process.pid, features: HelloFeature.InputWritten });
 }
 
 /** Why a dt -k that came after the end signals nothing, when no status is kept for dt -a or dt -w. */
