@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, hasEnded, masterPidOf, processState, waitForViewers, waitUntil } from './harness.js';
+import { DT, FIXTURES, Sandbox, hasEnded, masterPidOf, processState, waitForViewers, waitUntil, type Term } from './harness.js';
 import {
   HEXECHO, descriptorTargets, expectNoMasterLeft, isSocketFile, killTracked, listSessions, modeOf, run, runDt, runInTerminal, sessionInfo, trackPid,
 } from './lifecycle-helpers.js';
@@ -140,12 +140,7 @@ noPtyIt('-c whose master gets no pty: the creating client reports why, status 1,
   const socket = sandbox.path('s');
   const stderrFile = sandbox.path('dt.stderr');
   const term = runInTerminal(sandbox, stderrFile, 'unshare', [...NO_PTY, process.execPath, DT, '-c', socket, 'sleep', '1000']);
-  expect((await term.waitForExit()).exitCode).toBe(1);
-  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: could not start sleep: no pseudo-terminal could be opened (/dev/ptmx is not a terminal device)\n`);
-  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
-  await expectNoMasterLeft(sandbox);
-  // The creating client was told, as an attached client is told a program's end: nothing is kept.
-  expect(await listJson()).toEqual([]);
+  await expectToldWhyOnce(term, stderrFile, socket);
 });
 
 // A client slowed down right after its connect, as on a busy machine: the master that failed
@@ -155,6 +150,19 @@ noPtyIt('-c whose master gets no pty: the creating client reports why, status 1,
 // without answering". The client is held until the master has done all it can on its own.
 
 const NO_PTY_REASON = 'could not start sleep: no pseudo-terminal could be opened (/dev/ptmx is not a terminal device)';
+
+/**
+ * The client in `term` was told why the master could not start the program: status 1 and the
+ * reason on its stderr; the master is gone with its socket, and, told as an attached client is
+ * told a program's end, nothing is kept for dt -l or the next dt -a.
+ */
+async function expectToldWhyOnce(term: Term, stderrFile: string, socket: string): Promise<void> {
+  expect((await term.waitForExit()).exitCode).toBe(1);
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: ${NO_PTY_REASON}\n`);
+  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
+  await expectNoMasterLeft(sandbox);
+  expect(await listJson()).toEqual([]);
+}
 
 interface StartRecord {
   socket: string;
@@ -223,11 +231,7 @@ noPtyIt.each(['-c', '-A'])('%s whose master gets no pty: a creating client slowe
   const masterPid = await recordedMasterPid(socket);
   await waitUntilFailedMasterIsDone(masterPid, socket);
   fs.writeFileSync(release, '');
-  expect((await term.waitForExit()).exitCode).toBe(1);
-  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: ${NO_PTY_REASON}\n`);
-  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
-  await expectNoMasterLeft(sandbox);
-  expect(await listJson()).toEqual([]);
+  await expectToldWhyOnce(term, stderrFile, socket);
 });
 
 noPtyIt('-n whose master gets no pty: a dt -a slowed down right after its connect is still told why', async () => {
@@ -245,12 +249,7 @@ noPtyIt('-n whose master gets no pty: a dt -a slowed down right after its connec
   process.kill(masterPid, 'SIGCONT');
   await waitUntilFailedMasterIsDone(masterPid, socket);
   fs.writeFileSync(release, '');
-  expect((await term.waitForExit()).exitCode).toBe(1);
-  expect(fs.readFileSync(stderrFile, 'utf8')).toBe(`dt: ${socket}: ${NO_PTY_REASON}\n`);
-  await waitUntil(() => !fs.existsSync(socket), 'the failed master to remove its socket');
-  await expectNoMasterLeft(sandbox);
-  // Told once: neither dt -l nor the next dt -a tells it again.
-  expect(await listJson()).toEqual([]);
+  await expectToldWhyOnce(term, stderrFile, socket);
 });
 
 // ---- systemd socket activation ----
