@@ -8,7 +8,7 @@
 //   node bench/run.mjs [--quick] [--json FILE] [--reps N] [--mib N] [--only SECTION,...]
 //                      [--timeout SECONDS] [--cpu-prof DIR]
 //
-// Sections: throughput, keys, attach, create, memory, idle, log. --quick is a ~30 s smoke run.
+// Sections: throughput, colour, keys, attach, create, memory, idle, log. --quick is a ~30 s smoke run.
 // --mib N: MiB the writer writes per throughput, log and memory run (32; every run starts a fresh session, so a
 // larger N weighs a new master's one-time costs, V8 compiling its code, less). The
 // benchmark stops by itself (global timeout) and kills, by pid, everything it started.
@@ -28,10 +28,10 @@ import { measureIdleSessions } from './idle.mjs';
 import { measureMemory } from './memory.mjs';
 import { HAVE_DTACH, ROOT, Workspace, profileInto } from './procs.mjs';
 import { figure, formatTable, percentile, row } from './report.mjs';
-import { measureThroughput, writePatternFile } from './stream.mjs';
+import { measureThroughput, writeColouredPatternFile, writePatternFile } from './stream.mjs';
 
 const MIB = 1024 * 1024;
-const SECTIONS = ['throughput', 'keys', 'attach', 'create', 'memory', 'idle', 'log'];
+const SECTIONS = ['throughput', 'colour', 'keys', 'attach', 'create', 'memory', 'idle', 'log'];
 
 const { values: argv } = parseArgs({
   options: { quick: { type: 'boolean' }, help: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' }, reps: { type: 'string' }, mib: { type: 'string' }, timeout: { type: 'string' }, 'cpu-prof': { type: 'string' } },
@@ -142,6 +142,28 @@ async function runThroughput(results) {
           log(`throughput rep ${rep}/${CONFIG.throughputReps} ${tool} ${viewers} viewer(s): ${summary.mibPerSecond.toFixed(1)} MiB/s, worst share ${(summary.minShare * 100).toFixed(1)}%` +
             (summary.warmed ? `; second ${CONFIG.patternMiB} MiB ${summary.warmed.mibPerSecond.toFixed(1)} MiB/s` : ''));
         }
+      }
+    }
+  } finally {
+    await closeWorkspace(workspace);
+  }
+}
+
+/**
+ * 1-viewer throughput of coloured output: what the master's mode tracker costs on output as
+ * programs write it, whose escape sequences it reads (the throughput section's digits have none).
+ */
+async function runColour(results) {
+  const workspace = newWorkspace();
+  try {
+    const patternFile = workspace.path('coloured');
+    const pattern = writeColouredPatternFile(patternFile, CONFIG.patternMiB * MIB);
+    const runs = (results.colour = { bytes: pattern.length, runs: {} });
+    for (let rep = 1; rep <= CONFIG.throughputReps; rep++) {
+      for (const tool of TOOLS) {
+        const summary = await measureThroughput(workspace, tool, 1, patternFile, pattern);
+        (runs.runs[tool] ??= []).push(summary);
+        log(`colour rep ${rep}/${CONFIG.throughputReps} ${tool}: ${summary.mibPerSecond.toFixed(1)} MiB/s, worst share ${(summary.minShare * 100).toFixed(1)}%`);
       }
     }
   } finally {
@@ -309,6 +331,13 @@ function buildRows(results) {
       rows.push(row(`bytes received, worst viewer of ${viewers}`, '%', figures, target));
     }
   }
+  if (results.colour) {
+    rows.push({ section: `Coloured output: ${(results.colour.bytes / MIB).toFixed(0)} MiB of \`ls --color\`-like lines (4 escape sequences in every 54 bytes), 1 viewer` });
+    rows.push(row('throughput, 1 viewer, coloured', 'MiB/s', pick(results.colour.runs, (run) => run.mibPerSecond)));
+    const relays = Object.fromEntries(Object.entries(results.colour.runs).filter(([tool]) => tool !== 'direct'));
+    rows.push(row('relay CPU, 1 viewer, coloured', 'ms/MiB', pick(relays, (run) => run.relayCpuMsPerMiB)));
+    rows.push(row('bytes received, coloured', '%', pick(results.colour.runs, (run) => run.minShare)));
+  }
   if (results.log) {
     const { pairs, bytes } = results.log;
     rows.push({ section: `Log (-L): ${bytes / MIB} MiB through 1 viewer, dt then dt -L back to back; ratio of each pair` });
@@ -409,6 +438,7 @@ async function main() {
     }
   };
   if (only.includes('throughput')) await guarded('throughput', () => runThroughput(results));
+  if (only.includes('colour')) await guarded('colour', () => runColour(results));
   if (only.includes('keys') || only.includes('attach')) {
     await guarded('keys/attach', () => runKeysAndAttach(results, { keys: only.includes('keys'), attach: only.includes('attach') }));
   }

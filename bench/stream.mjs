@@ -30,6 +30,25 @@ export function writePatternFile(file, bytes) {
   return pattern;
 }
 
+/**
+ * Coloured lines, as `ls --color` writes them: two names a line, each in its own colour, an
+ * escape sequence every 13 bytes, which the master's mode tracker reads (the digits of
+ * writePatternFile have none). As many whole lines as fit in `bytes`; every line differs.
+ */
+export function writeColouredPatternFile(file, bytes) {
+  const lines = [];
+  const lineBytes = colouredLine(0).length;
+  for (let line = 0; line < Math.floor(bytes / lineBytes); line++) lines.push(colouredLine(line));
+  const pattern = Buffer.from(lines.join(''), 'latin1');
+  fs.writeFileSync(file, pattern);
+  return pattern;
+}
+
+function colouredLine(line) {
+  const name = String(line).padStart(12, '0');
+  return `\x1b[01;34m${name}\x1b[0m  \x1b[01;32m${name}.sh\x1b[0m\n`;
+}
+
 /** Checks one viewer's stream against the pattern repeated, as it arrives. */
 class StreamCheck {
   constructor(pattern, total) {
