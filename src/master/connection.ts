@@ -21,6 +21,10 @@ export class Connection {
   attached = false;
   /** true once it asked for the session's description: a client that waits (dt -w) asks at once, and may be suspended by ^Z for hours */
   askedForDescription = false;
+  /** true once it sent a signal (dt -k) */
+  signalled = false;
+  /** true when the program ended before it asked for anything: what it asks then is answered with the end */
+  awaitsEnding = false;
   /** Input from this client waiting for the program to take what it was sent before. */
   readonly heldInput = new ByteQueue();
   /** Bytes of input it sent that were offered to the program (a read-only viewer's are not). */

@@ -28,6 +28,9 @@ export interface ProgramExit {
   signal: number;
 }
 
+/** What became of a signal for the program (signalForeground). */
+export type SignalOutcome = { kind: 'sent' } | { kind: 'refused'; reason: string } | { kind: 'too-late' };
+
 export interface ProgramOptions {
   cols: number;
   rows: number;
@@ -158,21 +161,41 @@ export class ProgramTerminal {
 
   /**
    * Signals the foreground process group of the program's terminal (the program itself if
-   * unknown). Returns why the kernel refused, if it did: EPERM for a job of another user (su,
-   * sudo -i), which must not end the session.
+   * unknown). The kernel may refuse (EPERM for a job of another user, su or sudo -i, which
+   * must not end the session): then why. Too late once the program has ended, its end
+   * perhaps not reported yet (onExit waits for its last output): then nothing is signalled,
+   * nor its pid, which another process may have by now.
    */
-  signalForeground(signal: number): string | undefined {
+  signalForeground(signal: number): SignalOutcome {
+    if (this.hasEnded()) return { kind: 'too-late' };
     const group = this.foregroundProcessGroup();
     try {
       if (group > 0) process.kill(-group, signal);
       else process.kill(this.pty.pid, signal);
-      return undefined;
+      return { kind: 'sent' };
     } catch (error) {
-      // ESRCH: the group ended between reading /proc and signalling it.
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
+        // The program itself gone: it ended, and is being reaped. Otherwise its foreground
+        // group ended between reading /proc and signalling it.
+        return group > 0 && !this.hasEnded() ? { kind: 'sent' } : { kind: 'too-late' };
+      }
       const command = this.foregroundCommand();
-      return `cannot send ${signalName(signal)} to the program's foreground process group ${group || this.pty.pid}`
-        + `${command === undefined ? '' : ` (${command})`}: ${describeSystemError(error)}`;
+      return {
+        kind: 'refused',
+        reason: `cannot send ${signalName(signal)} to the program's foreground process group ${group || this.pty.pid}`
+          + `${command === undefined ? '' : ` (${command})`}: ${describeSystemError(error)}`,
+      };
+    }
+  }
+
+  /** Whether the program has ended: reaped, or a zombie (it has exited, and is not reaped yet). */
+  private hasEnded(): boolean {
+    if (this.exitStatus) return true;
+    try {
+      return statFields(readProcFile(`/proc/${this.pty.pid}/stat`, 'latin1'))[0] === 'Z';
+    } catch (error) {
+      // Reaped, and its end not reported yet. Without /proc at all, there is no telling.
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync('/proc/self/stat');
     }
   }
 

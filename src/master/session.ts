@@ -62,8 +62,8 @@ export interface MasterOutcome {
 interface EndedAnswer {
   /** how the session ended, as every client is told it */
   ending: Buffer;
-  /** to a dt -k: its signal reaches no program */
-  toKill: Buffer;
+  /** to a dt -k: why its signal reaches no program */
+  toKill: string;
 }
 
 export class Session {
@@ -232,6 +232,7 @@ export class Session {
 
   private handle(connection: Connection, frame: Frame): void {
     if (!connection.greeted) return this.greet(connection, frame);
+    if (connection.awaitsEnding && this.endedAnswer) return this.answerEnded(connection, frame, this.endedAnswer);
     const mayAct = !connection.readOnly;
     switch (frame.type) {
       case FrameType.Attach:
@@ -253,9 +254,7 @@ export class Session {
         return;
       case FrameType.Kill: {
         const signal = decodeKill(frame.payload);
-        const refused = mayAct ? this.program.signalForeground(signal) : undefined;
-        // dt -k says why, and exits 1.
-        if (refused !== undefined) this.drop(connection, refused);
+        if (mayAct) this.signal(connection, signal);
         return;
       }
       case FrameType.InputWritten:
@@ -272,6 +271,23 @@ export class Session {
       }
       default:
         throw new ProtocolError(`unexpected frame type ${frame.type} from a client`);
+    }
+  }
+
+  /**
+   * dt -k: the signal goes to the program's foreground job, and dt -k is told nothing; or why
+   * not, and it exits 1. A program that has ended, its end perhaps not reported yet, gets no
+   * signal: dt -k is told so as it would be a moment later, once the session has ended.
+   */
+  private signal(connection: Connection, signal: number): void {
+    connection.signalled = true;
+    // Told how the session ended already: a signal now would reach nobody, or a stranger with the program's pid.
+    if (this.ended) return;
+    const outcome = this.program.signalForeground(signal);
+    if (outcome.kind === 'refused') this.drop(connection, outcome.reason);
+    // Its status is kept unless a viewer sees the end (keepStatus).
+    else if (outcome.kind === 'too-late') {
+      this.drop(connection, whyNoSignal(this.relay.viewerCount === 0 && !this.terminatedBy, this.terminatedBy ? TERMINATED : undefined));
     }
   }
 
@@ -362,7 +378,7 @@ export class Session {
       if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
     } else if (effective === RedrawMethod.Winch) {
       // Refused (another user's job): that job is not redrawn, and the attach goes on.
-      this.sizer.signal(() => this.program.signalForeground(28 /* SIGWINCH */) === undefined);
+      this.sizer.signal(() => this.program.signalForeground(28 /* SIGWINCH */).kind === 'sent');
     } else if (effective === RedrawMethod.Resize && missedOutput) {
       this.sizer.start();
     }
@@ -422,7 +438,7 @@ export class Session {
     this.terminatedBy = signal;
     this.socketFile.withdraw();
     this.program.hangUp();
-    setTimeout(() => this.end({ code: 0, signal: 1 }, 'the session was terminated'), TERMINATE_GRACE_MS).unref();
+    setTimeout(() => this.end({ code: 0, signal: 1 }, TERMINATED), TERMINATE_GRACE_MS).unref();
   }
 
   /** The program ended (or the session was terminated): clients get its last output and status. */
@@ -435,7 +451,7 @@ export class Session {
     // Kept before the socket goes: a client that finds no socket finds the status.
     const kept = this.keepStatus(status);
     const ending = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
-    this.endedAnswer = { ending, toKill: encodeText(FrameType.Error, kept ? PROGRAM_ENDED_KEPT : reason ?? PROGRAM_ENDED) };
+    this.endedAnswer = { ending, toKill: whyNoSignal(kept, reason) };
     // Closed at once, the socket would reset the connections in its queue, unanswered: those
     // are accepted first (answerAfterEnd), and nobody new can connect meanwhile.
     this.socketFile.closeOnceQueuedAccepted(() => {
@@ -445,19 +461,38 @@ export class Session {
     for (const connection of this.connections) {
       // A viewer already cut off has its own last word queued behind its backlog.
       if (connection.socket.writableEnded || this.relay.isLeaving(connection.socket)) continue;
-      // A client that asks may have sent its last input just before the end (a command that
-      // ends the program) and not yet asked whether it was written: it is told, if all of it was.
-      const lastWord = connection.takesInputWritten && this.inputFlow.isWritten(connection)
-        ? Buffer.concat([encodeInputWritten(connection.offeredInputBytes), ending])
-        : ending;
+      // A client that has asked for nothing yet is answered what it asks, as one accepted after
+      // the end: a dt -k, about to send its signal, must learn that it reaches no program.
+      if (!connection.attached && !connection.wroteInput && !connection.askedForDescription && !connection.signalled) {
+        connection.awaitsEnding = true;
+        continue;
+      }
       // A client whose hello is not read yet reads ours first, as from any session.
       this.sendHello(connection);
       // A viewer gets it after the output still waiting for it.
+      const lastWord = this.lastWordFor(connection, ending);
       if (!this.relay.sendLastWord(connection.socket, lastWord)) connection.socket.end(lastWord);
     }
     // The log's last writes, at most LOG_CLOSE_TIMEOUT_MS, while the clients read theirs.
     const logClosed = this.log?.close() ?? Promise.resolve();
     this.resolveOnceClientsLeft(status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code, logClosed);
+  }
+
+  /**
+   * How the session ended, for a client: one that asks may have sent its last input just
+   * before the end (a command that ends the program) and not yet asked whether it was written:
+   * it is told, if all of it was.
+   */
+  private lastWordFor(connection: Connection, ending: Buffer): Buffer {
+    return connection.takesInputWritten && this.inputFlow.isWritten(connection)
+      ? Buffer.concat([encodeInputWritten(connection.offeredInputBytes), ending])
+      : ending;
+  }
+
+  /** A client that had asked for nothing when the program ended asks now: a dt -k is told its signal reaches no program. */
+  private answerEnded(connection: Connection, frame: Frame, answer: EndedAnswer): void {
+    connection.awaitsEnding = false;
+    connection.socket.end(frame.type === FrameType.Kill ? encodeText(FrameType.Error, answer.toKill) : this.lastWordFor(connection, answer.ending));
   }
 
   /** Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`. True when kept. */
@@ -491,7 +526,7 @@ export class Session {
       try {
         for (const frame of decoder.push(read)) {
           if (greeted) {
-            socket.end(frame.type === FrameType.Kill ? answer.toKill : answer.ending);
+            socket.end(frame.type === FrameType.Kill ? encodeText(FrameType.Error, answer.toKill) : answer.ending);
             return true;
           }
           if (frame.type !== FrameType.Hello) throw new ProtocolError('expected hello');
@@ -538,6 +573,13 @@ function masterHello(): Buffer {
 
 /** Why a dt -k that came after the end signals nothing, when no status is kept for dt -a or dt -w. */
 const PROGRAM_ENDED = "the session's program has ended";
+/** How a session ends that was told to by SIGTERM or SIGINT, as its clients are told. */
+const TERMINATED = 'the session was terminated';
+
+/** Why a dt -k signals nothing once the program has ended: its status is kept, or not, or the session was terminated. */
+function whyNoSignal(kept: boolean, reason: string | undefined): string {
+  return kept ? PROGRAM_ENDED_KEPT : reason ?? PROGRAM_ENDED;
+}
 
 function describedCommand(command: readonly string[]): string[] {
   const words: string[] = [];

@@ -4,7 +4,9 @@
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { decodeExit, encodeAttach, encodeDataFrames, encodeRedraw, FrameType, RedrawMethod } from '../../src/common/protocol.js';
+import {
+  PROTOCOL_VERSION, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeHello, encodeRedraw, FrameType, RedrawMethod,
+} from '../../src/common/protocol.js';
 import { DT, FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, masterPidOf, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
 import { HEXECHO, killTracked, listSessions, run, runDt } from './lifecycle-helpers.js';
 
@@ -190,6 +192,28 @@ it('dt -k, dt -p, dt -w and dt -a queued on the socket as the program ends, befo
   expect(await listJson()).toEqual([]);
 });
 
+it('dt -k the master accepted just before the program ended says its signal reached no program, exit 1, as after the end', async () => {
+  const socket = sandbox.path('s');
+  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  // Connected, then held before it reads the master's hello, so before it sends its signal.
+  const release = sandbox.path('k');
+  const kill = runDt(['-k', socket, 'TERM'], {
+    cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: release }),
+  });
+  await waitUntil(() => fs.existsSync(`${release}.waiting`), 'dt -k to connect');
+  // Queued before dt -p's connection, dt -k's is accepted first: the program ends with it among the clients.
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => !fs.existsSync(socket), 'the program to end');
+  fs.writeFileSync(release, '');
+
+  expect(await kill).toMatchObject({
+    code: 1, stdout: '', stderr: `dt: ${socket}: the session's program has ended: dt -a or dt -w shows its exit status and forgets it\n`,
+  });
+  await waitUntil(() => hasEnded(masterPid), 'the master to end');
+  expect(await listJson()).toMatchObject([{ socket, masterPid, state: 'exited', exitCode: 3 }]);
+});
+
 it.each([
   ['dt -a <socket>', (socket: string) => ['-a', socket], 0],
   // Found in the registry, without a connect.
@@ -215,13 +239,16 @@ it.each([
   expect(await listJson()).toEqual([]);
 });
 
-it('a client whose hello the master has not read when the program ends reads the session\'s hello, then the status', async () => {
+it('a client whose hello the master has not read when the program ends reads the session\'s hello, then the status, once it asks', async () => {
   const socket = sandbox.path('s');
   expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
   const masterPid = await sandbox.trackMaster(socket);
   // Connected, its hello not sent yet: as a client whose hello the master is about to read.
   const early = await Peer.connect(socket, false);
   expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => !fs.existsSync(socket), 'the program to end');
+  // What it asks decides what it is told (a dt -k: that its signal reaches no program).
+  early.socket.write(Buffer.concat([encodeHello({ version: PROTOCOL_VERSION, pid: 0 }), encodeFrame(FrameType.Info)]));
   await waitUntil(() => early.closed, 'the master to close the connection');
   // A client reads the session's hello before anything else: an exit without one is garbage to it.
   expect(early.frames.map((frame) => frame.type)).toEqual([FrameType.Hello, FrameType.Exit]);
