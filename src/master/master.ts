@@ -66,7 +66,7 @@ export async function runMaster(spec: MasterSpec, source: SocketSource): Promise
   const program = unrunnable ?? startProgram(spec);
   if (program instanceof DtError) {
     log?.abandon();
-    if (source.kind === 'handed-over') return reportStartFailure(spec, socketFile, program);
+    if (source.kind === 'handed-over') return reportStartFailure(spec, socketFile, program, spec.holdUntilAttach ? watchCreatingClient : undefined);
     socketFile.close();
     throw program;
   }
@@ -85,7 +85,8 @@ export async function runMaster(spec: MasterSpec, source: SocketSource): Promise
  * creating client sees all of it; that client keeps its end of the launch pipe (SPEC_FD) open
  * until it exits. A client that exits, or is killed, before it attached will never come: the
  * end of file on the pipe says so, at once and at no cost while the session waits (no timer,
- * no polling), and the output is let go. After an attach it changes nothing.
+ * no polling), and the output is let go. After an attach it changes nothing. A master that
+ * could not start the program stops waiting for that client to come and be told why.
  */
 function watchCreatingClient(onGone: () => void): void {
   const pipe = new net.Socket({ fd: SPEC_FD, readable: true, writable: false });

@@ -593,9 +593,10 @@ function describedCommand(command: readonly string[]): string[] {
 }
 
 /**
- * A connection turned away gets DROP_FLUSH_TIMEOUT_MS to read why, then is destroyed: a client
- * that never reads again must not pin what was queued for it.
+ * A connection turned away, or told how the session ended (or why it could not start), gets
+ * DROP_FLUSH_TIMEOUT_MS to read why, then is destroyed: a client that never reads again must
+ * not pin what was queued for it, nor keep the master from exiting.
  */
-function destroyOnceFlushTimeout(socket: net.Socket): void {
+export function destroyOnceFlushTimeout(socket: net.Socket): void {
   setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
 }

@@ -16,15 +16,19 @@ import type { DtError } from '../common/errors.js';
 import type { MasterSpec } from '../common/master-spec.js';
 import { FrameType, encodeText } from '../common/protocol.js';
 import { removeRecord, writeRecord } from '../common/registry.js';
-import type { MasterOutcome } from './session.js';
+import { destroyOnceFlushTimeout, type MasterOutcome } from './session.js';
 import type { SocketKeeper } from './socket-keeper.js';
 
 /** How long a -c or -A master that failed waits for its creating client to come and be told. */
 const CREATING_CLIENT_WAIT_MS = 10_000;
-/** How long a client told the reason gets to read it and close; a dt client closes at once. */
-const TOLD_CLIENT_CLOSE_WAIT_MS = 10_000;
 
-export function reportStartFailure(spec: MasterSpec, socketFile: SocketKeeper, error: DtError): Promise<MasterOutcome> {
+/**
+ * creatingClientGone: for -c and -A, calls its argument once the creating client has exited
+ * (see watchCreatingClient): it will never come, and the master need not wait for it.
+ */
+export function reportStartFailure(
+  spec: MasterSpec, socketFile: SocketKeeper, error: DtError, creatingClientGone?: (gone: () => void) => void,
+): Promise<MasterOutcome> {
   const now = new Date().toISOString();
   writeRecord({
     socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: now,
@@ -48,15 +52,16 @@ export function reportStartFailure(spec: MasterSpec, socketFile: SocketKeeper, e
     // -n: nobody is coming; -c and -A wait for their creating client.
     const timer = spec.holdUntilAttach ? setTimeout(stopListening, CREATING_CLIENT_WAIT_MS) : undefined;
     if (!spec.holdUntilAttach) setImmediate(stopListening);
+    creatingClientGone?.(stopListening);
     // What a client sends is read and discarded (its reads' default) until it closes.
     socketFile.serve(({ socket: client }) => {
       clients.add(client);
       let readAll = false;
-      const giveUp = setTimeout(() => client.destroy(), TOLD_CLIENT_CLOSE_WAIT_MS);
+      // A dt client closes at once; one that does not is not waited for long.
+      destroyOnceFlushTimeout(client);
       client.on('end', () => { readAll = true; });
       client.on('error', () => { /* the client left without reading: the registry still has the reason */ });
       client.on('close', (hadError) => {
-        clearTimeout(giveUp);
         clients.delete(client);
         // An end after ours, no reset: the client read the reason before it closed. Told, as a
         // client is told a program's end: the registry need not keep it.

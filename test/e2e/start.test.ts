@@ -234,6 +234,21 @@ noPtyIt.each(['-c', '-A'])('%s whose master gets no pty: a creating client slowe
   await expectToldWhyOnce(term, stderrFile, socket);
 });
 
+noPtyIt.each(['-c', '-A'])('%s whose master gets no pty and whose creating client is killed before it connects: the master ends at once, dt -l shows why', async (option) => {
+  const socket = sandbox.path('s');
+  const held = sandbox.path('connect');
+  const env = { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held };
+  const term = runInTerminal(sandbox, sandbox.path('dt.stderr'), 'unshare', [...NO_PTY, process.execPath, DT, option, socket, 'sleep', '1000'], env);
+  await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the creating client to reach its connect');
+  const masterPid = await recordedMasterPid(socket);
+  term.kill('SIGKILL');
+  await term.waitForExit();
+  // Not the 10 s it waits for a creating client that may still come.
+  await waitUntil(() => hasEnded(masterPid), 'the master to end once its creating client is gone', 3_000);
+  expect(fs.existsSync(socket)).toBe(false);
+  expect(await listJson()).toMatchObject([{ socket, state: 'failed', note: NO_PTY_REASON }]);
+});
+
 noPtyIt('-n whose master gets no pty: a dt -a slowed down right after its connect is still told why', async () => {
   const socket = sandbox.path('s');
   // The master stops as it starts, so that dt -a's connection waits in the socket's queue.
