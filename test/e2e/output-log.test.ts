@@ -156,7 +156,7 @@ it('at DT_LOG_LIMIT FILE becomes FILE.1 and a new FILE begins: together they end
   expect(fs.readdirSync(sandbox.dir).filter((name) => name.startsWith('r.log')).sort()).toEqual(['r.log', 'r.log.1']);
 });
 
-it.each([
+it.for([
   ['a symbolic link', (file: string) => fs.symlinkSync(sandbox.path('target'), file), 'is a symbolic link; dt writes a log only to a regular file'],
   ['a dangling symbolic link', (file: string) => fs.symlinkSync(sandbox.path('nowhere'), file), 'is a symbolic link; dt writes a log only to a regular file'],
   ['a directory', (file: string) => fs.mkdirSync(file), 'is not a regular file; dt writes a log only to a regular file'],
@@ -165,8 +165,8 @@ it.each([
     fs.writeFileSync(file, 'theirs\n');
     fs.chownSync(file, 65534, 65534);
   }, 'is owned by another user (uid 65534); dt writes a log only to your own file'],
-])('%s at FILE is refused before anything starts, in every creating mode', async (_what, make, reason) => {
-  if (reason.includes('another user') && process.getuid!() !== 0) return; // only root can give a file away
+] as const)('%s at FILE is refused before anything starts, in every creating mode', async ([, make, reason], context) => {
+  if (reason.includes('another user') && process.getuid!() !== 0) return context.skip('only root can give a file away');
   fs.writeFileSync(sandbox.path('target'), 'untouched\n');
   const file = sandbox.path('log');
   make(file);
