@@ -2,8 +2,8 @@
 // cfmakeraw (output post-processing off) is stty's, a child the client does not wait for:
 // keys flow at once, but nothing that post-processing could change may reach the terminal
 // until stty has ended, and a client that leaves meanwhile must restore the terminal only
-// after it. Here stty is made slow (a wrapper first in PATH), so that everything happens
-// inside that window.
+// after it. Here stty waits at a gate the test opens (a wrapper first in PATH), so that
+// everything happens inside that window, whatever the load.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,21 +12,55 @@ import { DT, FIXTURES, Sandbox, TITLE_SAVE, freshTerminalModes, hasEnded, hexRec
 import { runDt } from './lifecycle-helpers.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
+/** futex(2)'s number: /proc/PID/syscall starts with it while the main thread waits in Atomics.wait. */
+const FUTEX_SYSCALL = process.arch === 'arm64' ? 98 : 202;
 const RAWWRITE = `${FIXTURES}/rawwrite.mjs`;
-/** How long the slow stty waits before it does its work: far longer than anything else here takes. */
-const SLOW_STTY_DELAY_S = 0.5;
 
 let sandbox: Sandbox;
-let realStty: string;
-let slowPath: NodeJS.ProcessEnv;
+/** The environment of a client whose stty waits at the gate until openGate(). */
+let gatedPath: NodeJS.ProcessEnv;
+let gate: string;
 beforeEach(() => {
   sandbox = new Sandbox();
-  realStty = execFileSync('/bin/sh', ['-c', 'command -v stty'], { encoding: 'latin1' }).trim();
-  const bin = sandbox.path('slow-bin');
+  const realStty = execFileSync('/bin/sh', ['-c', 'command -v stty'], { encoding: 'latin1' }).trim();
+  gate = sandbox.path('gate');
+  execFileSync('mkfifo', [gate]);
+  const bin = sandbox.path('gated-bin');
   fs.mkdirSync(bin);
-  fs.writeFileSync(`${bin}/stty`, `#!/bin/sh\nsleep ${SLOW_STTY_DELAY_S}\nexec "${realStty}" "$@"\n`, { mode: 0o755 });
-  slowPath = { PATH: `${bin}:${process.env.PATH}` };
+  fs.writeFileSync(`${bin}/stty`, `#!/bin/sh\nread line < "${gate}"\nexec "${realStty}" "$@"\n`, { mode: 0o755 });
+  gatedPath = { PATH: `${bin}:${process.env.PATH}` };
 });
+
+/**
+ * Lets the stty waiting at the gate go on. The FIFO is opened without blocking: that fails
+ * (ENXIO) until stty has opened it to read, and a test never hangs on a gate nobody waits at.
+ */
+async function openGate(): Promise<void> {
+  await waitUntil(() => {
+    let fd: number;
+    try {
+      fd = fs.openSync(gate, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENXIO') return false;
+      throw error;
+    }
+    try {
+      fs.writeSync(fd, 'go\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+    return true;
+  }, 'stty to wait at its gate');
+}
+
+/** True while the process's main thread waits in futex(2): a client that leaves waits so for stty. */
+function waitingInFutex(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/syscall`, 'latin1').startsWith(`${FUTEX_SYSCALL} `);
+  } catch {
+    return false;
+  }
+}
 afterEach(async () => {
   await sandbox.teardown();
 });
@@ -45,7 +79,11 @@ describe('while stty is still at work', () => {
     sandbox.leavesMaster('the writer never ends; teardown kills the session');
     // The program writes all the time, so output reaches the client with the session's first answer.
     const socket = await detachedSession([RAWWRITE, '--repeat', Buffer.from('BEGIN>A\nB<END').toString('hex')]);
-    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: slowPath });
+    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: gatedPath });
+    await waitForChildNamed(term.pid, 'stty');
+    // Output has reached the client while stty waits: shown up to its first \n, the rest held.
+    await term.waitFor('BEGIN>A');
+    await openGate();
     let from = 0;
     for (let part = 0; part < 3; part++) from = await term.waitFor('<END', { from });
     // The program writes no \r but in its first line (if it started after the attach): any
@@ -57,12 +95,6 @@ describe('while stty is still at work', () => {
 
   it('shows the output up to its first byte post-processing could change (\\n here) at once; the rest once stty has ended', async () => {
     sandbox.leavesMaster('the program waits on; teardown kills the session');
-    // An stty that waits until the test lets it go, whatever the load.
-    const gate = sandbox.path('gate');
-    execFileSync('mkfifo', [gate]);
-    const bin = sandbox.path('gated-bin');
-    fs.mkdirSync(bin);
-    fs.writeFileSync(`${bin}/stty`, `#!/bin/sh\nread line < "${gate}"\nexec "${realStty}" "$@"\n`, { mode: 0o755 });
     const early = 'SHOWN AT ONCE \x1b[1;2H';
     // Raw itself, the program answers each of the first two keys with one write; the file
     // `ready` says it is raw.
@@ -70,7 +102,7 @@ describe('while stty is still at work', () => {
       "printf 'SHOWN AT ONCE \\033[1;2H\\nheld'; exec cat >/dev/null";
     const socket = await detachedSession(['-e', `require('node:child_process').spawnSync('/bin/sh', ['-c', ${JSON.stringify(script)}], { stdio: 'inherit' })`]);
     await waitUntil(() => fs.existsSync(sandbox.path('ready')), 'the program to be in raw mode');
-    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: gatedPath });
     const stty = await waitForChildNamed(term.pid, 'stty');
     term.write('k');
     const first = await term.waitFor('FIRST ');
@@ -79,7 +111,7 @@ describe('while stty is still at work', () => {
     const shown = await term.waitFor(early, { from: first });
     // stty cannot have ended: it waits at the gate.
     expect(hasEnded(stty)).toBe(false);
-    await fs.promises.writeFile(gate, 'go\n');
+    await openGate();
     await term.waitFor('held', { from: shown });
     // The rest was held until then: its \n reached the terminal bare, not as ONLCR's \r\n.
     expect(term.text).toBe(`${TITLE_SAVE}FIRST ${early}\nheld`);
@@ -88,9 +120,13 @@ describe('while stty is still at work', () => {
   it('passes a key typed as the client starts to the program exactly once', async () => {
     sandbox.leavesMaster('hexecho runs on; teardown kills the session');
     const socket = await detachedSession([HEXECHO]);
-    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: slowPath });
+    const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: gatedPath });
     // Typed before the client has even started: the terminal holds it, cooked, until raw mode.
     term.write('k');
+    await waitForChildNamed(term.pid, 'stty');
+    // Answered while stty waits: shown up to its first lowercase letter (OLCUC could change it).
+    await term.waitFor('HEX 6');
+    await openGate();
     const from = await term.waitFor('HEX 6b\r');
     term.write('z');
     await term.waitFor('HEX 7a\r', { from });
@@ -102,9 +138,13 @@ describe('while stty is still at work', () => {
     const socket = await detachedSession([HEXECHO]);
     const fresh = await freshTerminalModes(sandbox);
     const term = clientUnderShell(socket);
-    // The client is running: stty is in its window now.
-    const stty = await waitForChildNamed(await waitForChildNamed(term.pid, 'node'), 'stty');
+    const client = await waitForChildNamed(term.pid, 'node');
+    const stty = await waitForChildNamed(client, 'stty');
     term.write('\x1c');
+    // Leaving, the client waits (a second at most) for stty before it writes its status line:
+    // stty is let go only once it waits, so the detach key came while stty was at work.
+    await waitUntil(() => waitingInFutex(client) || hasEnded(client), 'the client to wait for stty');
+    await openGate();
     const { shown, status, modes } = await shellReport(term, stty);
     expect(status).toBe(0);
     expect(shown).toMatch(statusLinePattern('[detached]'));
@@ -128,14 +168,14 @@ describe('while stty is still at work', () => {
 });
 
 /**
- * `dt -a` run by a shell, with the slow stty first in PATH. Once dt has ended the shell prints
+ * `dt -a` run by a shell, with the gated stty first in PATH. Once dt has ended the shell prints
  * STATUS, then waits for a line before it prints MODES (with the real stty, which the wrapper
  * would only delay): the terminal's modes are read once the stty dt started is gone, so that
  * one that outlived dt would be seen.
  */
 function clientUnderShell(socket: string): Term {
   const script = `"${process.execPath}" "${DT}" -a "${socket}" -r none; echo "STATUS $?"; read line; PATH="${process.env.PATH}"; echo "MODES $(stty -g)"`;
-  return sandbox.run('/bin/sh', ['-c', script], { env: slowPath });
+  return sandbox.run('/bin/sh', ['-c', script], { env: gatedPath });
 }
 
 /** What dt showed, its exit status, and the terminal's modes once `stty` (a pid) has ended. */
