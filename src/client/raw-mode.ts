@@ -81,8 +81,8 @@ export function restoreTerminal(): void {
 }
 
 /**
- * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS, starting it if
- * it is due: for a client that must write to the terminal (a status line) before the event
+ * Waits, blocking, until stty has done its work, at most STTY_EXIT_TIMEOUT_MS (then kills it),
+ * starting it if it is due: for a client that must write to the terminal (a status line) before the event
  * loop could tell it. Until the event loop reaps it, an ended stty is a zombie: that is what
  * /proc shows, and a zombie can no longer touch the terminal.
  */
@@ -94,6 +94,8 @@ export function completeRawMode(): void {
     const deadline = Date.now() + STTY_EXIT_TIMEOUT_MS;
     const pause = new Int32Array(new SharedArrayBuffer(4));
     while (!hasEnded(child.pid) && Date.now() < deadline) Atomics.wait(pause, 0, 0, STTY_POLL_MS);
+    // Given up on, it would apply raw settings over the ones the leaving client restores next.
+    if (!hasEnded(child.pid)) child.kill('SIGKILL');
   }
   settleRawMode();
 }

@@ -165,6 +165,21 @@ describe('while stty is still at work', () => {
     expect(status).toBe(128 + 15);
     expect(modes).toBe(fresh);
   });
+
+  it('gives up on an stty that hangs after its wait, and stops it: the terminal it restored stays restored', async () => {
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    const fresh = await freshTerminalModes(sandbox);
+    const term = clientUnderShell(socket);
+    const client = await waitForChildNamed(term.pid, 'node');
+    const stty = await waitForChildNamed(client, 'stty');
+    // The gate stays shut: stty never gets to work, and would make the terminal raw whenever it did.
+    term.write('\x1c');
+    const { shown, status, modes } = await shellReport(term, stty);
+    expect(status).toBe(0);
+    expect(shown).toMatch(/\[detached\]/);
+    expect(modes).toBe(fresh);
+  });
 });
 
 /**
