@@ -9,6 +9,8 @@ import {
   DTACH, HAVE_DTACH, HEXECHO, expectNoMasterLeft, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
 
+if (!HAVE_DTACH) console.warn(`errors-start.test.ts: no ${DTACH} (Debian package dtach); the comparisons with dtach 0.9 are skipped`);
+
 let sandbox: Sandbox;
 const cleanups: Array<() => void | Promise<void>> = [];
 beforeEach(() => { sandbox = new Sandbox(); });

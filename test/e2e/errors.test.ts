@@ -11,6 +11,8 @@ import {
   expectNoMasterLeft, runInTerminal, sessionInfo, trackPid, trackProcessesMentioning, waitForClients,
 } from './lifecycle-helpers.js';
 
+if (!HAVE_DTACH) console.warn(`errors.test.ts: no ${DTACH} (Debian package dtach); the comparisons with dtach 0.9 are skipped`);
+
 let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
 afterEach(async () => {
