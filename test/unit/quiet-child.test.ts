@@ -14,8 +14,12 @@ const SLEEP = '/bin/sleep';
 const END_TIMEOUT_MS = 10_000;
 
 let dir: string;
+/** Every child a test started: one still running when it ends (a check failed first) is killed. */
+const children: QuietChild[] = [];
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-quiet-child-')); });
 afterEach(() => {
+  // The handle kills only a child it has not seen end: never a pid reused since.
+  for (const child of children.splice(0)) child.kill('SIGKILL');
   vi.restoreAllMocks();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -29,6 +33,7 @@ function start(script: string, env: Record<string, string> = {}): { child: Quiet
     ends++;
     resolveEnded();
   });
+  children.push(child);
   return { child, ended: withTimeout(ended, `the child of ${JSON.stringify(script)} to end`), endsSoFar: () => ends };
 }
 
@@ -70,6 +75,7 @@ describe.each([
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
     const child = startQuietChild(SLEEP, ['60'], { ONLY_THIS: 'yes', LC_ALL: 'C' }, () => resolveEnded());
+    children.push(child);
     // Started means exec-ed: /proc shows the program itself.
     const pid = child.pid!;
     expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1')).toBe(`${SLEEP}\x0060\x00`);
