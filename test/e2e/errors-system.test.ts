@@ -5,7 +5,7 @@
 // error. Each: the message on stderr,
 // status 1, nothing created or left running, never an internal path or a stack trace.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import {
   DT, Peer, Sandbox, freshTerminalModes, isAlive, masterInfo, openDescriptorCount, processState, shellReport, waitForViewers, waitUntil,
 } from './harness.js';
 import {
-  HEXECHO, expectNoMasterLeft, isSocketFile, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
+  HEXECHO, expectNoMasterLeft, isSocketFile, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, spawnTracked, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
 import { FrameType, PROTOCOL_VERSION, encodeFrame, encodeHello } from '../../src/common/protocol.js';
 
@@ -312,13 +312,10 @@ it('-p whose session ends while it is still sending says so, status 1', async ()
   expect(created).toMatchObject({ code: 0, stderr: '' });
   const masterPid = await sandbox.trackMaster(socket);
   // Its standard input stays open: the line ends the program, not the input.
-  const push = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() } });
-  trackPid(push.pid!);
-  let stderr = '';
-  push.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  push.stdin.write('line\n');
-  const code = await new Promise<number | null>((resolve) => push.on('close', (exitCode) => resolve(exitCode)));
-  expect({ code, stderr }).toEqual({ code: 1, stderr: `dt: ${socket}: the session ended before all input was sent\n` });
+  const push = spawnTracked(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() } });
+  push.child.stdin!.write('line\n');
+  const code = await push.closed();
+  expect({ code, stderr: push.stderr }).toEqual({ code: 1, stderr: `dt: ${socket}: the session ended before all input was sent\n` });
   await waitUntil(() => !isAlive(masterPid), 'the master to end with its program');
 });
 

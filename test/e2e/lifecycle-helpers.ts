@@ -2,7 +2,7 @@
 // reading /proc, and asking a master about itself. Anything started here is tracked by pid
 // so that a test's teardown can kill it; the Sandbox only knows Terms and masters.
 
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import { expect } from 'vitest';
 import { DEFAULT_TIMEOUT_MS, DT, FIXTURES, type Sandbox, type Term, isAlive, masterInfo, waitUntil } from './harness.js';
@@ -89,6 +89,38 @@ export function run(file: string, args: string[], options: RunOptions): Promise<
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** A process a test spawned and tracks for teardown, with what it wrote on stderr (when that is a pipe). */
+export interface Spawned {
+  child: ChildProcess;
+  readonly stderr: string;
+  /** Its exit status once it has exited and its pipes are closed; undefined until then. */
+  readonly status: number | null | undefined;
+  /** Waits for that, at most timeoutMs from this call; fails with its stderr. */
+  closed(timeoutMs?: number): Promise<number | null>;
+}
+
+/** Spawns a program the test feeds or ends itself (run() is for one that ends on its own), tracked by pid. */
+export function spawnTracked(file: string, args: string[], options: SpawnOptions): Spawned {
+  const child = spawn(file, args, options);
+  if (child.pid !== undefined) trackPid(child.pid);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  let status: number | null | undefined;
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => { status = code; resolve(code); }));
+  return {
+    child,
+    get stderr() { return stderr; },
+    get status() { return status; },
+    closed: (timeoutMs = DEFAULT_TIMEOUT_MS) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${file} ${args.join(' ')}: not ended after ${timeoutMs} ms\nstderr: ${JSON.stringify(stderr)}`)), timeoutMs);
+      void closed.then((code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    }),
+  };
 }
 
 /** Runs `bin/dt ...args` without a terminal. */

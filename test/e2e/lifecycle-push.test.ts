@@ -1,7 +1,6 @@
 // Session lifecycle, part 3: dt -p pushing bytes into the program, socket paths given
 // relative to the working directory or longer than sun_path allows, and DT_SESSION.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -15,7 +14,7 @@ import {
   FrameDecoder, FrameType, HelloFeature, PROTOCOL_VERSION, RedrawMethod,
   decodeExit, decodeHello, decodeInputWritten, encodeAttach, encodeDataFrames, encodeHello, type Frame,
 } from '../../src/common/protocol.js';
-import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, trackPid } from './lifecycle-helpers.js';
+import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, spawnTracked, trackPid } from './lifecycle-helpers.js';
 
 const MiB = 1024 * 1024;
 const HEXLOG = [process.execPath, `${FIXTURES}/hexlog.mjs`];
@@ -90,10 +89,8 @@ it('dt -p into a program that is not reading is held back after 1 MiB + 1 MiB: m
   const baseline = anonymousResidentBytes(masterPid);
 
   // cat feeds dt -p through a pipe; its file position is how far the push has got.
-  const pusher = spawn('/bin/sh', ['-c', `cat '${payloadFile}' | '${process.execPath}' '${DT}' -p '${socket}'`], { cwd: sandbox.dir, stdio: 'ignore' });
-  trackPid(pusher.pid!);
-  const pushExit = new Promise<number | null>((resolve) => pusher.on('exit', (code) => resolve(code)));
-  const cat = await waitForChildNamed(pusher.pid!, 'cat');
+  const pusher = spawnTracked('/bin/sh', ['-c', `cat '${payloadFile}' | '${process.execPath}' '${DT}' -p '${socket}'`], { cwd: sandbox.dir, stdio: 'ignore' });
+  const cat = await waitForChildNamed(pusher.child.pid!, 'cat');
   trackPid(cat);
   let peak = baseline;
   const pushed = (): number => {
@@ -129,7 +126,7 @@ it('dt -p into a program that is not reading is held back after 1 MiB + 1 MiB: m
   fs.writeFileSync(release, '');
   const digest = createHash('sha256').update(payload).digest('hex');
   await term.waitFor(`GOT ${payload.length} SHA256 ${digest}\r`, { timeoutMs: 60_000 });
-  expect(await pushExit, 'dt -p status').toBe(0);
+  expect(await pusher.closed(), 'dt -p status').toBe(0);
   expect((await term.waitForExit()).exitCode).toBe(0);
 });
 
@@ -167,18 +164,14 @@ it('dt -p whose input comes only later than the master closes a connection that 
   const masterPid = await sandbox.trackMaster(socket);
   await waitUntil(() => socketCount(masterPid) === 1, 'the master to have no connection');
   // As `tail -f commands | dt -p s`: standard input open, nothing on it yet.
-  const writer = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  trackPid(writer.pid!);
-  let stderr = '';
-  writer.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  const exited = new Promise<number | null>((resolve) => writer.on('close', (code) => resolve(code)));
+  const writer = spawnTracked(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   await waitUntil(() => socketCount(masterPid) === 2, 'dt -p to connect');
   // A connection that said hello after the writer did, and nothing since, is closed: the writer has been quiet longer.
   const quiet = await Peer.connect(socket);
   await waitUntil(() => quiet.closed, 'the master to close the quiet connection', 20_000);
-  writer.stdin.end('late\n');
-  expect(await exited, stderr).toBe(0);
-  expect(stderr).toBe('');
+  writer.child.stdin!.end('late\n');
+  expect(await writer.closed(), writer.stderr).toBe(0);
+  expect(writer.stderr).toBe('');
   await waitUntil(() => fs.existsSync(got) && fs.readFileSync(got, 'utf8') === 'late\n', 'the program to receive the late line');
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
 });
@@ -235,20 +228,15 @@ it.each([
   // Every byte value is pushed: in the cooked terminal the program starts in, a ^C among them
   // would end it (seen on a loaded machine, where it set raw mode after the push had begun).
   await waitForNoEcho(socket);
-  const pusher = spawn(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [fs.openSync(payloadFile, 'r'), 'ignore', 'pipe'] });
-  trackPid(pusher.pid!);
-  let stderr = '';
-  pusher.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
-  let status: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => pusher.on('close', (code) => { status = code; resolve(code); }));
+  const pusher = spawnTracked(process.execPath, [DT, '-p', socket], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [fs.openSync(payloadFile, 'r'), 'ignore', 'pipe'] });
   // All of it read, and so sent (nothing stops the master from taking 1.5 MiB): the program has taken none.
-  await waitUntil(() => status !== undefined || stdinPosition(pusher.pid!) === 1.5 * MiB, 'dt -p to read all its input');
+  await waitUntil(() => pusher.status !== undefined || stdinPosition(pusher.child.pid!) === 1.5 * MiB, 'dt -p to read all its input');
   if (ended === 'program') {
     expect(await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
   } else {
     process.kill(masterPid, 'SIGTERM');
   }
-  expect({ status: await exited, stderr }).toEqual({ status: 1, stderr: `dt: ${socket}: the session ended before all input was sent\n` });
+  expect({ status: await pusher.closed(), stderr: pusher.stderr }).toEqual({ status: 1, stderr: `dt: ${socket}: the session ended before all input was sent\n` });
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
 });
 
