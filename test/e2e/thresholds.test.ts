@@ -109,8 +109,10 @@ it('keys typed during the resize redraw of a program that never answers are held
   const heldMs = echoedAt - signalled[0]!;
   console.log(`the keys were echoed ${heldMs} ms after the window shrank; sizes given ${signalled.map((at) => at - signalled[0]!).join(', ')} ms after it`);
   expect(signalled).toHaveLength(2);
-  // The signal is noted a little after the shrink; the keys are let go 1000 ms after it.
-  expect(heldMs).toBeGreaterThanOrEqual(1_000 - 100);
+  // The keys are let go 1000 ms after the shrink. The signal is noted after it, as late as the
+  // program is scheduled (on a loaded machine, over 100 ms): 300 ms are allowed for that, and
+  // a hold of one size change only (500 ms) still fails.
+  expect(heldMs).toBeGreaterThanOrEqual(1_000 - 300);
   expect(heldMs).toBeLessThan(1_000 + 4_000);
   expect((await sandbox.dt(['-k', socket, 'KILL']).waitForExit()).exitCode).toBe(0);
   expect((await client.waitForExit()).exitCode).toBe(128 + 9);
