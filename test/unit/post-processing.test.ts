@@ -21,18 +21,27 @@ function throughPostProcessing(): Promise<Buffer> {
     for (let byte = 0; byte < 256; byte++) bytes.push(${OPEN}, byte, ${CLOSE});
     process.stdout.write(Buffer.from(bytes));
     process.stdout.write('${DONE}');
+    setInterval(() => {}, 1 << 30);
   `;
+  // The program stays until the test has read DONE, and is then killed: one that wrote and
+  // exited at once could lose its last words to libuv's early end of a pty's stream.
   const term = spawn(process.execPath, ['-e', program], { cols: 200, rows: 24, encoding: null });
   const chunks: Buffer[] = [];
-  term.onData((data) => chunks.push(Buffer.from(data)));
   return new Promise((resolve, reject) => {
+    let done = false;
     const timer = setTimeout(() => {
       term.kill('SIGKILL');
       reject(new Error(`no ${DONE} within 10 s; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`));
     }, 10_000);
-    term.onExit(() => {
+    term.onData((data) => {
+      chunks.push(Buffer.from(data));
+      if (done || !Buffer.concat(chunks).includes(DONE)) return;
+      done = true;
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
+      term.kill('SIGKILL');
+    });
+    term.onExit(() => {
+      if (done) resolve(Buffer.concat(chunks));
     });
   });
 }
