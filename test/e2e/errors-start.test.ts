@@ -2,6 +2,7 @@
 // terminal, and command lines that cannot be understood. Each: the message on stderr, the
 // exit status, and nothing left behind. dtach 0.9 runs alongside where it has the same case.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, FIXTURES, Sandbox, isAlive, processState, waitUntil } from './harness.js';
@@ -80,6 +81,26 @@ it('run from a directory that was removed, dt says so, status 1, and creates not
     expect(await inRemoved(args), args.join(' ')).toMatchObject({ code: 1, stdout: '', stderr: said });
   }
   expect(entries()).toEqual([]);
+  await expectNoMasterLeft(sandbox);
+});
+
+it('run from a directory whose path is longer than PATH_MAX, dt says so, status 1, and creates nothing', async () => {
+  // 18 levels of 250-byte names: 4.5 KB, beyond Linux's 4096, reached one level at a time
+  // (cd -P: dash would chdir(2) to the whole logical path, which is too long).
+  const deep = sandbox.path('deep');
+  // Node's fs.rmSync names every file by its whole path, too long here; rm(1) walks the tree.
+  cleanups.push(() => { execFileSync('rm', ['-rf', deep]); });
+  const enter = `cd "$0" && for i in $(seq 18); do mkdir -p ${'d'.repeat(250)} && cd -P ${'d'.repeat(250)} || exit 99; done`;
+  const inDeep = (script: string, args: string[] = []) => run('/bin/sh', ['-c', `${enter} && ${script}`, deep, ...args], {
+    cwd: sandbox.dir, env: sandbox.env(),
+  });
+  fs.mkdirSync(deep);
+  const said = "dt: the current directory's path is longer than the system allows (PATH_MAX)\n";
+  for (const args of [['-n', 'name', 'true'], ['-n', './s', 'true'], ['-p', './s']]) {
+    expect(await inDeep('exec "$@"', [process.execPath, DT, ...args]), args.join(' ')).toMatchObject({ code: 1, stdout: '', stderr: said });
+  }
+  expect(await inDeep('ls -A')).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  expect(entries()).toEqual(['deep']);
   await expectNoMasterLeft(sandbox);
 });
 
