@@ -186,6 +186,21 @@ it('dt -F sock and dt -F --all forget every ended record of a socket, not only t
   expect(fs.readdirSync(dir)).toEqual([]);
 });
 
+it('a session whose master died is listed once, as stale, then forgotten; dt -F forgets one before it is listed', async () => {
+  const masters = [await startSession('listed', 'exit 0'), await startSession('forgotten', 'exit 0')];
+  for (const pid of masters) process.kill(pid, 'SIGKILL');
+  await waitUntil(() => masters.every(hasEnded), 'the masters to die');
+
+  expect(await dt(['-F', 'forgotten'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  expect((await listed()).map((session) => [session.name, session.state])).toEqual([['listed', 'stale']]);
+  expect(await listed(), 'listed once, then forgotten').toEqual([]);
+  expect(await dt(['-F', 'listed'])).toMatchObject({
+    code: 1, stderr: `dt: ${path.join(sandbox.sessionDir, 'listed')}: no ended session is kept for this socket\n`,
+  });
+  // The socket files are still there, for the next dt -A, -c or -n to replace.
+  expect(fs.readdirSync(sandbox.sessionDir).sort()).toEqual(['forgotten', 'listed']);
+});
+
 it('dt -l in a terminal fits every row in its width, shortening long values with an ellipsis; --json keeps them whole', async () => {
   const longName = `a-session-with-a-rather-long-name-${'n'.repeat(40)}`;
   const longArgument = `an-argument-${'x'.repeat(300)}`;
