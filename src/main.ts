@@ -29,7 +29,10 @@ import { displayText, fsPath } from './common/bytes.js';
 refuseDebuggerSignal();
 
 async function main(argv = exactArguments()): Promise<number> {
-  if (argv[0] === MASTER_FLAG) return runDetachedMaster(readMasterLaunch());
+  if (argv[0] === MASTER_FLAG) {
+    const launch = readMasterLaunch();
+    return launch ? runDetachedMaster(launch) : abandonDetachedMaster();
+  }
   const command = parseArgs(argv);
   switch (command.mode) {
     case 'help':
@@ -204,6 +207,13 @@ async function runDetachedMaster({ spec, inherited, ownEnvironment }: MasterLaun
   const master = await import('./master/master.js');
   const server = await master.adoptHandedOverSocket(spec.socket);
   return endMaster(await master.runMaster(spec, { kind: 'handed-over', server }));
+}
+
+/** The creating command was killed as it wrote the launch: there is no session to run. */
+async function abandonDetachedMaster(): Promise<number> {
+  const master = await import('./master/master.js');
+  master.abandonLaunch();
+  return ExitCode.Failure;
 }
 
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {

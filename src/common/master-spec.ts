@@ -84,12 +84,15 @@ export function encodeMasterLaunch(launch: MasterLaunch): string {
  * In the master: reads its launch, one line, from SPEC_FD, then closes it; except for a
  * session that holds the program's output for its creating client (-c, -A): that client keeps
  * its end of the pipe open until it exits, and the master watches for the end of file, which
- * says the client is gone (see watchCreatingClient).
+ * says the client is gone (see watchCreatingClient). Undefined when the line was cut off: the
+ * creating command was killed as it wrote it (a long command line fills the pipe).
  */
-export function readMasterLaunch(): MasterLaunch {
+export function readMasterLaunch(): MasterLaunch | undefined {
   let keepOpen = false;
   try {
-    const launch = JSON.parse(readLine(SPEC_FD)) as MasterLaunch;
+    const line = readLine(SPEC_FD);
+    if (!line.endsWith('\n')) return undefined;
+    const launch = JSON.parse(line) as MasterLaunch;
     keepOpen = launch.spec.holdUntilAttach;
     return launch;
   } finally {

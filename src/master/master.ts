@@ -16,7 +16,8 @@ import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
 import { reportStartFailure } from './start-failure.js';
-import { unlistedWarning } from '../common/registry.js';
+import { readRecords, removeRecord, unlistedWarning } from '../common/registry.js';
+import { removeSocket, socketInode } from '../common/socket.js';
 import { TIER_UP_FLAG } from '../common/tier-up.js';
 
 export type { MasterOutcome } from './session.js';
@@ -78,6 +79,18 @@ export async function runMaster(spec: MasterSpec, source: SocketSource): Promise
   process.on('SIGUSR1', () => socketFile.recreate());
   terminateSignals.deliverTo((signal) => session.terminate(signal));
   return session.outcome;
+}
+
+/**
+ * The creating command was killed as it wrote this master's launch, so there is no session:
+ * the master removes what that command made for it, the socket file it listens on (which
+ * nobody would answer once it has exited) and its registry record, found by its pid. The
+ * command records the master before it writes the launch.
+ */
+export function abandonLaunch(): void {
+  const record = readRecords().find((candidate) => candidate.masterPid === process.pid);
+  removeRecord(process.pid);
+  if (record) removeSocket(record.socket, socketInode(record.socket));
 }
 
 /**

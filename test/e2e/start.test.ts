@@ -10,6 +10,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, FIXTURES, Sandbox, hasEnded, masterPidOf, processState, waitForViewers, waitUntil, type Term } from './harness.js';
 import {
   HEXECHO, descriptorTargets, expectNoMasterLeft, isSocketFile, killTracked, listSessions, modeOf, run, runDt, runInTerminal, sessionInfo, trackPid,
+  trackProcessesMentioning,
 } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
@@ -265,6 +266,26 @@ noPtyIt('-n whose master gets no pty: a dt -a slowed down right after its connec
   await waitUntilFailedMasterIsDone(masterPid, socket);
   fs.writeFileSync(release, '');
   await expectToldWhyOnce(term, stderrFile, socket);
+});
+
+it('a creating command killed as it writes a long command line to its master: the master ends by itself, its socket file and record gone', async () => {
+  const socket = sandbox.path('s');
+  // More than a pipe holds, so that the command waits for the master to read it; the master stops as it starts.
+  const words = Array.from({ length: 300 }, () => 'x'.repeat(1000));
+  const stopMaster = { NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs`, STOP_AT_START_IF_ARGUMENT: '--internal-master' };
+  const creating = runDt(['-n', socket, 'true', ...words], { cwd: sandbox.dir, env: sandbox.env(stopMaster) });
+  const masterPid = await recordedMasterPid(socket);
+  const [creator] = trackProcessesMentioning(socket);
+  expect(creator).toBeDefined();
+  // The pipe is full: the command has written what it could, and waits in its event loop.
+  await waitUntil(() => processState(masterPid) === 'T' && processState(creator!) === 'S' && waitChannel(creator!) === 'do_epoll_wait', 'the command to wait for its master to read');
+  process.kill(creator!, 'SIGKILL');
+  expect((await creating).signal).toBe('SIGKILL');
+  process.kill(masterPid, 'SIGCONT');
+  await waitUntil(() => hasEnded(masterPid), 'the master to end');
+  expect(fs.existsSync(socket)).toBe(false);
+  expect(await listJson()).toEqual([]);
+  expect(fs.readdirSync(sandbox.dir).filter((name) => name.startsWith('.dt-'))).toEqual([]);
 });
 
 // ---- systemd socket activation ----
