@@ -84,6 +84,10 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
   try {
     info = await querySession(record.socket);
   } catch {
+    // The session may have ended since the registry was read: its status kept, or seen by
+    // an attached client (nothing kept), before its socket goes. Not a broken session.
+    const ended = endedSince(record);
+    if (ended !== undefined) return ended === 'told' ? null : describeRecord(ended);
     const note = isSocketFile(record.socket)
       ? 'not answering'
       : `socket missing; kill -USR1 ${record.masterPid} recreates it`;
@@ -104,6 +108,17 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     rows: info.rows,
     ...(info.log === undefined ? {} : { log: info.log }),
   };
+}
+
+/**
+ * How a session listed as running has ended since: its record now, with the status kept for
+ * dt -a or dt -w (or of a master that died); `told` when its record is gone, a client having
+ * seen the end. Undefined while it runs.
+ */
+function endedSince(record: SessionRecord): SessionRecord | 'told' | undefined {
+  const now = readRegistry().records.find((candidate) => candidate.masterPid === record.masterPid && candidate.startedAt === record.startedAt);
+  if (now === undefined) return 'told';
+  return now.exit || !isMasterAlive(now) ? now : undefined;
 }
 
 function isSocketFile(file: string): boolean {

@@ -239,6 +239,28 @@ it.each([
   expect(await listJson()).toEqual([]);
 });
 
+it('dt -l run as the program ends lists the session as exited with its status, never as unreachable', async () => {
+  const socket = sandbox.path('s');
+  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  // Both have read the registry, with the session running: one is held before its connect,
+  // the other right after it (the master has it among its clients as the program ends).
+  const before = sandbox.path('before');
+  const after = sandbox.path('after');
+  const listBefore = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: before }) });
+  const listAfter = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: after }) });
+  await waitUntil(() => fs.existsSync(`${before}.waiting`) && fs.existsSync(`${after}.waiting`), 'both listings to reach the session');
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => !fs.existsSync(socket), 'the program to end');
+  fs.writeFileSync(before, '');
+  fs.writeFileSync(after, '');
+  for (const listing of [await listBefore, await listAfter]) {
+    expect(listing).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(listing.stdout)).toMatchObject([{ socket, masterPid, state: 'exited', exitCode: 3 }]);
+  }
+  await waitUntil(() => hasEnded(masterPid), 'the master to end');
+});
+
 it('a client whose hello the master has not read when the program ends reads the session\'s hello, then the status, once it asks', async () => {
   const socket = sandbox.path('s');
   expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
