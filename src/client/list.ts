@@ -8,6 +8,7 @@ import { DtError, ExitCode } from '../common/errors.js';
 import { isStopped } from '../common/process-stat.js';
 import { isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 import { exactEnvironmentVariable } from './process-bytes.js';
+import { SessionRefusal } from './session-connection.js';
 import { nameOfSocket } from './session-names.js';
 import { signalName } from '../common/signals.js';
 import { formatTable, type Column } from './table.js';
@@ -83,15 +84,12 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
   let info: SessionInfo;
   try {
     info = await querySession(record.socket);
-  } catch {
+  } catch (error) {
     // The session may have ended since the registry was read: its status kept, or seen by
     // an attached client (nothing kept), before its socket goes. Not a broken session.
     const ended = endedSince(record);
     if (ended !== undefined) return ended === 'told' ? null : describeRecord(ended);
-    const note = isSocketFile(record.socket)
-      ? 'not answering'
-      : `socket missing; kill -USR1 ${record.masterPid} recreates it`;
-    return { ...base, state: 'unreachable', note };
+    return { ...base, state: 'unreachable', note: whyUnreachable(record, error) };
   }
   if (info.masterPid !== record.masterPid) {
     // Its socket file was deleted, and a new session made one at the same path. The master
@@ -119,6 +117,31 @@ function endedSince(record: SessionRecord): SessionRecord | 'told' | undefined {
   const now = readRegistry().records.find((candidate) => candidate.masterPid === record.masterPid && candidate.startedAt === record.startedAt);
   if (now === undefined) return 'told';
   return now.exit || !isMasterAlive(now) ? now : undefined;
+}
+
+/**
+ * Why a running session cannot be asked at its socket path, and how to get it back. Its master
+ * listens on its own socket for as long as it runs, and answers as a dt master: a socket
+ * nobody listens on, one that answers otherwise, or a file that is no socket, is not its own
+ * but was put there after its socket was deleted; the master recreates its socket on SIGUSR1
+ * only once that is removed (socket-keeper.ts).
+ */
+function whyUnreachable(record: SessionRecord, error: unknown): string {
+  const recreate = `kill -USR1 ${record.masterPid} recreates it`;
+  let stats: fs.Stats;
+  try {
+    stats = fs.statSync(fsPath(record.socket));
+  } catch {
+    return `socket missing; ${recreate}`;
+  }
+  if (!stats.isSocket()) return `socket replaced by a file that is not a socket; ${recreate} once that file is removed`;
+  if ((error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code === 'ECONNREFUSED') {
+    return `socket replaced by a stale one nobody listens on; ${recreate} once that file is removed`;
+  }
+  if (error instanceof SessionRefusal && error.answerer === 'other') {
+    return `socket taken by something that is not a dt session; ${recreate} once that file is removed`;
+  }
+  return 'not answering';
 }
 
 function isSocketFile(file: string): boolean {

@@ -3,6 +3,7 @@
 // (-R), enforced by the master; and dt -k.
 
 import fs from 'node:fs';
+import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   PROTOCOL_VERSION, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeHello, encodeRedraw, FrameType, RedrawMethod,
@@ -104,6 +105,48 @@ it('a live session whose socket was deleted and taken by a new session stays lis
   await waitUntil(() => fs.existsSync(socket), 'the socket to be recreated');
   expect(await masterPidOf(socket)).toBe(oldMaster);
   expect((await listJson()).filter((session) => session.masterPid === oldMaster)).toMatchObject([{ state: 'detached' }]);
+  process.kill(oldMaster, 'SIGTERM');
+  await waitUntil(() => hasEnded(oldMaster), 'the old session to end');
+});
+
+it('a live session whose socket path now holds a stale socket, something else\'s socket or a plain file is listed as such, not as not answering', async () => {
+  const socket = sandbox.path('s');
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  expect((await runDt(['-n', socket, ...HEXECHO], options)).code).toBe(0);
+  const oldMaster = await sandbox.trackMaster(socket);
+  fs.unlinkSync(socket); // a /tmp cleaner, say
+  // A newer session there, whose master is then killed outright: its socket file stays, and nobody listens on it.
+  expect((await runDt(['-n', socket, ...HEXECHO], options)).code).toBe(0);
+  const newMaster = await sandbox.trackMaster(socket);
+  process.kill(newMaster, 'SIGKILL');
+  await waitUntil(() => hasEnded(newMaster), 'the newer master to be gone');
+  const listedOld = async (): Promise<Listed | undefined> => (await listJson()).find((session) => session.masterPid === oldMaster);
+  const recreate = `kill -USR1 ${oldMaster} recreates it`;
+  expect(await listedOld()).toMatchObject({ state: 'unreachable', note: `socket replaced by a stale one nobody listens on; ${recreate} once that file is removed` });
+
+  // Another program's socket, which answers as no dt session does.
+  fs.unlinkSync(socket);
+  const connections = new Set<net.Socket>();
+  const other = net.createServer((connection) => {
+    connections.add(connection);
+    connection.on('error', () => { /* dt -l closes it as soon as it has read that this is no dt session */ });
+    connection.end('SSH-2.0-OpenSSH_9.6\r\n');
+  });
+  await new Promise<void>((resolve) => other.listen(socket, resolve));
+  try {
+    expect(await listedOld()).toMatchObject({ state: 'unreachable', note: `socket taken by something that is not a dt session; ${recreate} once that file is removed` });
+  } finally {
+    const closed = new Promise((resolve) => other.close(resolve));
+    for (const connection of connections) connection.destroy();
+    await closed;
+  }
+
+  fs.writeFileSync(socket, '');
+  expect(await listedOld()).toMatchObject({ state: 'unreachable', note: `socket replaced by a file that is not a socket; ${recreate} once that file is removed` });
+  fs.unlinkSync(socket);
+  process.kill(oldMaster, 'SIGUSR1');
+  await waitUntil(() => fs.existsSync(socket), 'the socket to be recreated');
+  expect(await listedOld()).toMatchObject({ state: 'detached' });
   process.kill(oldMaster, 'SIGTERM');
   await waitUntil(() => hasEnded(oldMaster), 'the old session to end');
 });
