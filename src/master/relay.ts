@@ -101,6 +101,11 @@ export class Relay {
     return this.viewers.size;
   }
 
+  /** True while the program's output waits for the creating client (holdUntilFirstViewer). */
+  get isHolding(): boolean {
+    return this.holdUntilFirstViewer;
+  }
+
   hasViewer(socket: net.Socket): boolean {
     return this.viewers.has(socket);
   }

@@ -285,9 +285,11 @@ export class Session {
     if (this.ended) return;
     const outcome = this.program.signalForeground(signal);
     if (outcome.kind === 'refused') this.drop(connection, outcome.reason);
-    // Its status is kept unless a viewer sees the end (keepStatus).
     else if (outcome.kind === 'too-late') {
-      this.drop(connection, whyNoSignal(this.relay.viewerCount === 0 && !this.terminatedBy, this.terminatedBy ? TERMINATED : undefined));
+      // Its status will be kept unless a viewer sees the end (keepStatus): the creating client
+      // of -c or -A, whose output is held, may still come and see it.
+      const kept = this.relay.viewerCount === 0 && !this.relay.isHolding && !this.terminatedBy;
+      this.drop(connection, whyNoSignal(kept, this.terminatedBy ? TERMINATED : undefined));
     }
   }
 

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   PROTOCOL_VERSION, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeHello, encodeRedraw, FrameType, RedrawMethod,
 } from '../../src/common/protocol.js';
-import { DT, FIXTURES, Peer, Sandbox, hasEnded, hexReceived, masterInfo, masterPidOf, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
+import { DT, FIXTURES, Peer, Sandbox, childPids, hasEnded, hexReceived, masterInfo, masterPidOf, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
 import { HEXECHO, killTracked, listSessions, run, runDt } from './lifecycle-helpers.js';
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -279,6 +279,30 @@ it.each([
   expect((await client.waitForExit()).exitCode).toBe(3);
   expect(client.text).toMatch(/^\[program exited with status 3\] at \d{4}-\d\d-\d\d \d\d:\d\d, while detached\r\n$/);
   // Reported once: the status is then forgotten.
+  expect(await listJson()).toEqual([]);
+});
+
+it('dt -k on a program that has exited, its end not yet reported (its output held for dt -c still to attach), says so, exit 1, and signals no process', async () => {
+  const socket = sandbox.path('s');
+  const exited = sandbox.path('exited');
+  const held = sandbox.path('connect');
+  // Its output, read and held for the creating client, keeps the master from reading the end of the pty.
+  const creator = sandbox.dt(['-c', socket, '/bin/sh', '-c', 'echo output; : > "$0"; exit 3', exited], {
+    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held },
+  });
+  await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the creating client to reach its connect');
+  const masterPid = await sandbox.trackMaster(socket);
+  // Reaped by the master; the session ends once its output, held for the creating client, is read.
+  await waitUntil(() => fs.existsSync(exited) && childPids(masterPid).length === 0, 'the program to exit and be reaped');
+  // The creating client may still come and see the status: nothing is said of one kept.
+  expect(await runDt(['-k', socket, 'TERM'], { cwd: sandbox.dir, env: sandbox.env() }))
+    .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: the session's program has ended\n` });
+  // Still running: it was told by the session, not by the registry of one that had ended.
+  expect(fs.existsSync(socket)).toBe(true);
+  fs.writeFileSync(held, '');
+  expect((await creator.waitForExit()).exitCode).toBe(3);
+  expect(creator.text).toContain('output');
+  await waitUntil(() => hasEnded(masterPid), 'the master to end');
   expect(await listJson()).toEqual([]);
 });
 
