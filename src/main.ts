@@ -7,14 +7,14 @@ import { sendSignal } from './client/control.js';
 import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './common/errors.js';
-import { startMaster } from './client/launch.js';
+import { checkExecutable, startMaster } from './client/launch.js';
 import { MASTER_FLAG, readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
 import { findOnlySession, formatTime, listSessions } from './client/list.js';
 import { forgetEndedSessions, forgetSession } from './client/forget.js';
 import { describeListener } from './client/session-connection.js';
-import { maySessionBeAt, resolveSocketArgument, socketPathOf } from './client/session-names.js';
+import { existingSocketPath, maySessionBeAt, resolveSocketArgument, socketPathOf } from './client/session-names.js';
 import { takeKeptExit, waitForSession } from './client/wait.js';
 import { prepareOutputLog } from './client/log-file.js';
 import { push } from './client/push.js';
@@ -42,7 +42,7 @@ async function main(argv = exactArguments()): Promise<number> {
       process.stdout.write(`dt - version ${VERSION}\n`);
       return ExitCode.Ok;
     case 'attach': {
-      const socket = resolveSocketArgument(command.socket);
+      const socket = existingSocketPath(command.socket);
       refuseSelfAttach(socket);
       const ended = reportExitedSession(socket);
       if (ended !== undefined) return ended;
@@ -80,13 +80,13 @@ async function main(argv = exactArguments()): Promise<number> {
       return runForegroundMaster(masterSpec(command, false));
     case 'push':
       exitOnSignals();
-      return push(resolveSocketArgument(command.socket));
+      return push(existingSocketPath(command.socket));
     case 'kill':
-      return sendSignal(resolveSocketArgument(command.socket), command.signal);
+      return sendSignal(existingSocketPath(command.socket), command.signal);
     case 'wait':
-      return waitForSession(resolveSocketArgument(command.socket));
+      return waitForSession(existingSocketPath(command.socket));
     case 'forget':
-      return forgetSession(resolveSocketArgument(command.socket));
+      return forgetSession(existingSocketPath(command.socket));
     case 'forget-ended':
       return forgetEndedSessions();
     case 'list':
@@ -109,13 +109,15 @@ async function launchMaster(spec: MasterSpec): Promise<void> {
 }
 
 /**
- * What a new master is told. A log file that may not be written, or a bad DT_LOG_LIMIT, is
- * refused here, before anything starts: before a session name makes the session directory.
+ * What a new master is told. A log file that may not be written, a bad DT_LOG_LIMIT, or a
+ * program that cannot be executed, is refused here, before anything starts: before a session
+ * name makes the session directory.
  */
 function masterSpec(command: CreateCommand, holdUntilAttach: boolean): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
+  checkExecutable(command.command[0]!, cwd);
   const socket = resolveSocketArgument(command.socket);
   const exact = environmentNodeCannotKeep();
   const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };

@@ -41,13 +41,19 @@ export interface Started {
   unlisted?: string;
 }
 
-/** Starts a master for spec; resolves once the master holds the listening socket. */
+/**
+ * Refuses a program that cannot be executed, found as execvp(3) would find it from cwd: called
+ * before anything is made for the session (its directory included).
+ */
+export function checkExecutable(program: string, cwd: string): void {
+  const executable = findExecutable(program, process.env['PATH'], cwd);
+  if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);
+}
+
+/** Starts a master for spec, whose program checkExecutable found; resolves once the master holds the listening socket. */
 export async function startMaster(spec: MasterSpec): Promise<Started> {
   // Loaded here, not by every dt command (0.5 ms): an attaching client connects without it.
   const { spawn } = await import('node:child_process');
-  const program = spec.command[0]!;
-  const executable = findExecutable(program, process.env['PATH'], spec.cwd);
-  if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);
   // -L: opened here, refused here (`FILE: reason`), and handed over at LOG_FD.
   const log = spec.log && openLogFile(spec.log.file);
   if (spec.log && log) spec = { ...spec, log: { ...spec.log, created: log.created } };

@@ -48,6 +48,16 @@ export function resolveSocketArgument(word: string): string {
 }
 
 /**
+ * The absolute socket path of a session that must exist already (-a, -p, -k, -w, -F). An
+ * existing session directory is refused as resolveSocketArgument refuses it; a missing one is
+ * not made: no session is in it, and a command that fails leaves nothing behind.
+ */
+export function existingSocketPath(word: string): string {
+  maySessionBeAt(word);
+  return socketPathOf(word);
+}
+
+/**
  * Whether a session can be on the socket a socket argument stands for, without making
  * anything: false for a name whose session directory is missing. An existing session
  * directory is refused as resolveSocketArgument refuses it: a socket in a directory others

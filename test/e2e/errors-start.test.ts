@@ -58,6 +58,33 @@ it('-n with a program that cannot be executed fails at once, status 1, and leave
   }
 });
 
+it('a command on a session name that fails makes no session directory: a missing session, a program that cannot be executed', async () => {
+  const env = sandbox.env();
+  const socket = `${sandbox.sessionDir}/work`;
+  const failures: Array<{ args: string[]; stderr: string }> = [
+    { args: ['-a', 'work'], stderr: TERMINAL_REQUIRED },
+    { args: ['-p', 'work'], stderr: `dt: ${socket}: No such file or directory\n` },
+    { args: ['-k', 'work'], stderr: `dt: ${socket}: No such file or directory\n` },
+    { args: ['-w', 'work'], stderr: `dt: ${socket}: No such file or directory\n` },
+    { args: ['-F', 'work'], stderr: `dt: ${socket}: no ended session is kept for this socket\n` },
+    { args: ['-n', 'work', '/nonexistent/program'], stderr: 'dt: could not execute /nonexistent/program: No such file or directory\n' },
+    { args: ['-N', 'work', '/nonexistent/program'], stderr: 'dt: could not execute /nonexistent/program: No such file or directory\n' },
+  ];
+  for (const { args, stderr } of failures) {
+    expect({ args, ...await runDt(args, { cwd: sandbox.dir, env }) }).toEqual({ args, code: 1, signal: null, stdout: '', stderr });
+    expect(fs.existsSync(sandbox.sessionDir), args.join(' ')).toBe(false);
+  }
+  // -c and -A, in a terminal: they get as far as starting the program.
+  for (const mode of ['-c', '-A']) {
+    const stderrFile = sandbox.path('dt.stderr');
+    const term = runInTerminal(sandbox, stderrFile, process.execPath, [DT, mode, 'work', '/nonexistent/program']);
+    expect((await term.waitForExit()).exitCode, mode).toBe(1);
+    expect(fs.readFileSync(stderrFile, 'utf8'), mode).toBe('dt: could not execute /nonexistent/program: No such file or directory\n');
+    expect(fs.existsSync(sandbox.sessionDir), mode).toBe(false);
+  }
+  await expectNoMasterLeft(sandbox);
+});
+
 it('-n with a script whose interpreter is missing fails at once like the others', async () => {
   // access(2) says the script is executable; only execve(2) finds that #! names nothing.
   const script = sandbox.path('bad-interpreter');

@@ -78,11 +78,15 @@ async function dtInTerminal(args: string[], env?: NodeJS.ProcessEnv): Promise<{ 
   return { code: exitCode, stdout: term.text, stderr };
 }
 
-/** A refused session directory: every mode fails with `message` before anything starts. */
-async function expectRefused(env: NodeJS.ProcessEnv, message: string): Promise<void> {
+/**
+ * A refused session directory: every mode fails with `message` before anything starts; those
+ * that look for a session only, with `lookupMessage` when it differs.
+ */
+async function expectRefused(env: NodeJS.ProcessEnv, message: string, lookupMessage = message): Promise<void> {
   for (const args of [['-n', 'work', ...HEXECHO], ['-a', 'work'], ['-w', 'work'], ['-p', 'work'], ['-k', 'work'], ['-A', 'work', ...HEXECHO]]) {
-    const result = args[0] === '-A' ? await dtInTerminal(args, env) : await dt(args, env);
-    expect(result, `dt ${args.slice(0, 2).join(' ')}`).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${message}\n` });
+    const result = args[0] === '-A' || args[0] === '-a' ? await dtInTerminal(args, env) : await dt(args, env);
+    const said = args[0] === '-n' || args[0] === '-A' ? message : lookupMessage;
+    expect(result, `dt ${args.slice(0, 2).join(' ')}`).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${said}\n` });
   }
   expect(sandbox.findMasters(), 'masters started').toEqual([]);
 }
@@ -111,8 +115,9 @@ it('a session directory that is a symlink or a file is refused; one whose parent
   fs.unlinkSync(sandbox.sessionDir);
   fs.writeFileSync(sandbox.sessionDir, '');
   await expectRefused({}, `${sandbox.sessionDir}: not a directory (sessions are kept in a private directory)`);
+  // Made only to create a session in it: the modes that look for one find no session there.
   const orphan = sandbox.path('missing/run');
-  await expectRefused({ DT_DIR: orphan }, `${orphan}: No such file or directory`);
+  await expectRefused({ DT_DIR: orphan }, `${orphan}: No such file or directory`, `${orphan}/work: No such file or directory`);
   expect(fs.existsSync(sandbox.path('missing'))).toBe(false);
   await expectRefused({ DT_DIR: 'relative' }, 'DT_DIR=relative: not an absolute path');
 });
