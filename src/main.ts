@@ -6,7 +6,7 @@ import { USAGE, USAGE_HINT, VERSION, parseArgs, type ClientOptions, type Command
 import { sendSignal } from './client/control.js';
 import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
-import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, sessionError } from './common/errors.js';
+import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, describeSystemError, sessionError } from './common/errors.js';
 import { checkExecutable, startMaster } from './client/launch.js';
 import { MASTER_FLAG, readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';
@@ -130,7 +130,16 @@ async function prepareSocketPath(socket: string): Promise<void> {
   if (state === 'live') throw sessionError(socket, await describeListener(socket));
   if (state === 'not-socket') throw sessionError(socket, 'File exists and is not a socket');
   if (state === 'dangling-link') throw sessionError(socket, 'File exists and is a symbolic link to a missing file');
-  if (state === 'stale') removeSocket(socket, undefined);
+  if (state === 'stale') removeStaleSocket(socket);
+}
+
+function removeStaleSocket(socket: string): void {
+  try {
+    removeSocket(socket, undefined);
+  } catch (error) {
+    // A directory the user may not write in (EACCES), a read-only file system.
+    throw sessionError(socket, `cannot remove the stale socket: ${describeSystemError(error)}`, error);
+  }
 }
 
 /** Attaching a session's own terminal to itself would feed its output back as its input. */

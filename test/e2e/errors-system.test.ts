@@ -330,9 +330,14 @@ it('-N with a program that cannot be executed, or on a live session, fails as -n
     .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: a session is already running on this socket\n` });
 });
 
-it('as another user: a directory they cannot write, and a session they may not enter, say "Permission denied"', async (context) => {
-  if (process.getuid!() !== 0 || !fs.existsSync('/usr/bin/setpriv')) return context.skip('running dt as another user needs root and setpriv(1)');
-  // nobody may enter the sandbox and keep its registry there, but not write in `closed`.
+const AS_NOBODY_NEEDS = 'running dt as another user needs root and setpriv(1)';
+const CAN_RUN_AS_NOBODY = process.getuid!() === 0 && fs.existsSync('/usr/bin/setpriv');
+
+/**
+ * Runs dt as nobody, who may enter the sandbox and keep its registry there, but not write in
+ * the sandbox's `closed` directory (made here). Only for cases that never reach a master.
+ */
+function nobodyRunner(): (args: string[], input?: string) => ReturnType<typeof run> {
   fs.chmodSync(sandbox.dir, 0o755);
   fs.mkdirSync(sandbox.path('closed'), { mode: 0o755 });
   fs.mkdirSync(sandbox.path('nobody-state'), { mode: 0o777 });
@@ -342,10 +347,15 @@ it('as another user: a directory they cannot write, and a session they may not e
   const copy = sandbox.path('dt-copy');
   fs.cpSync(path.dirname(DT), path.join(copy, 'bin'), { recursive: true });
   fs.cpSync(path.join(path.dirname(DT), '../dist'), path.join(copy, 'dist'), { recursive: true });
-  const asNobody = (args: string[], input?: string): ReturnType<typeof run> => run('setpriv', [
+  return (args, input) => run('setpriv', [
     '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `XDG_STATE_HOME=${sandbox.path('nobody-state')}`,
     process.execPath, path.join(copy, 'bin/dt'), ...args,
   ], { cwd: sandbox.dir, input });
+}
+
+it('as another user: a directory they cannot write, and a session they may not enter, say "Permission denied"', async (context) => {
+  if (!CAN_RUN_AS_NOBODY) return context.skip(AS_NOBODY_NEEDS);
+  const asNobody = nobodyRunner();
 
   const socket = sandbox.path('closed/s');
   expect(await asNobody(['-n', socket, 'sh', '-c', 'echo ran > ran'])).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: Permission denied\n` });
@@ -555,4 +565,21 @@ it('an attached client whose output fails (stdout /dev/full, stdin the terminal)
   // The session goes on, with nobody attached, and the next client is served.
   await waitForViewers(socket, 0);
   await expectSessionIntact(socket, masterPid);
+});
+
+it('a stale socket that cannot be removed (its directory is not the user\'s to write): said, status 1, the socket left', async (context) => {
+  if (!CAN_RUN_AS_NOBODY) return context.skip(AS_NOBODY_NEEDS);
+  const asNobody = nobodyRunner();
+  // A socket no program listens on, that the user nobody may connect to (and so finds stale), in `closed`.
+  const socket = sandbox.path('closed/s');
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(sandbox.path('closed/listening'), resolve));
+  fs.linkSync(sandbox.path('closed/listening'), socket);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  fs.chmodSync(socket, 0o666);
+  expect(await asNobody(['-n', socket, 'sh', '-c', 'echo ran > ran']))
+    .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: cannot remove the stale socket: Permission denied\n` });
+  expect(fs.readdirSync(sandbox.path('closed'))).toEqual(['s']);
+  expect(fs.existsSync(sandbox.path('ran'))).toBe(false);
+  await expectNoMasterLeft(sandbox);
 });
