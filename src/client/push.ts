@@ -1,7 +1,7 @@
 // -p: copy standard input into the program, as if typed, then leave once all of it is in the
 // program's terminal.
 
-import { ExitCode, sessionError } from '../common/errors.js';
+import { DtError, ExitCode, describeSystemError, sessionError } from '../common/errors.js';
 import {
   FrameType, HelloFeature, ProtocolError, decodeInputWritten, encodeDataFrames, encodeFrame,
 } from '../common/protocol.js';
@@ -35,6 +35,13 @@ export async function push(socketPath: string): Promise<number> {
         socket.once('drain', () => process.stdin.resume());
       }
     });
+    // A standard input that fails (EBADF, EIO): what was read of it is sent, the rest never will be.
+    let unreadable: DtError | undefined;
+    process.stdin.on('error', (error: Error) => {
+      unreadable ??= new DtError(`cannot read standard input: ${describeSystemError(error)}`, ExitCode.Failure, { cause: error });
+      stopKeepalive();
+      socket.end();
+    });
     process.stdin.on('end', () => {
       inputEnded = true;
       stopKeepalive();
@@ -66,7 +73,7 @@ export async function push(socketPath: string): Promise<number> {
     socket.on('error', () => { /* reported by 'close' */ });
     socket.on('close', () => {
       if (confirms ? allWritten() : inputEnded) resolve(ExitCode.Ok);
-      else reject(sessionError(socketPath, failure ?? NOT_ALL_SENT));
+      else reject(unreadable ?? sessionError(socketPath, failure ?? NOT_ALL_SENT));
       process.stdin.destroy();
     });
   });

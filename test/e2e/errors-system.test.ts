@@ -583,3 +583,17 @@ it('a stale socket that cannot be removed (its directory is not the user\'s to w
   expect(fs.existsSync(sandbox.path('ran'))).toBe(false);
   await expectNoMasterLeft(sandbox);
 });
+
+it('-p whose standard input cannot be read: said, status 1, the session untouched', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid } = await startSession(socket);
+  // Open for writing only: every read of it fails (EBADF).
+  const input = fs.openSync(sandbox.path('write-only'), 'w');
+  cleanups.push(() => fs.closeSync(input));
+  const push = spawnTracked(process.execPath, [DT, '-p', socket], {
+    cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [input, 'pipe', 'pipe'],
+  });
+  expect({ code: await push.closed(), stderr: push.stderr }).toEqual({ code: 1, stderr: 'dt: cannot read standard input: Bad file descriptor\n' });
+  await waitForClients(socket, 0);
+  await expectSessionIntact(socket, masterPid);
+});
