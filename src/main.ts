@@ -33,6 +33,8 @@ async function main(argv = exactArguments()): Promise<number> {
     const launch = readMasterLaunch();
     return launch ? runDetachedMaster(launch) : abandonDetachedMaster();
   }
+  // Kept for outputFailure(), in every mode: an attached client's own listener hears it too (attach.ts).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => { heardOutputFailure ??= error; });
   const command = parseArgs(argv);
   switch (command.mode) {
     case 'help':
@@ -100,7 +102,18 @@ async function createAndAttach(spec: MasterSpec, client: ClientOptions): Promise
   await prepareSocketPath(spec.socket);
   await launchMaster(spec);
   exitOnSignals();
-  return attach(spec.socket, client);
+  return attachTerminal(spec.socket, client);
+}
+
+/**
+ * True once standard output is the session's screen, whose failures the attached client
+ * reports itself, rather than a command's result (usage, -l's table, a kept status).
+ */
+let outputIsScreen = false;
+
+function attachTerminal(socket: string, options: ClientOptions): Promise<number> {
+  outputIsScreen = true;
+  return attach(socket, options);
 }
 
 async function launchMaster(spec: MasterSpec): Promise<void> {
@@ -177,7 +190,7 @@ function reportExitedSession(socket: string): number | undefined {
  */
 async function attachUnlessEnded(socket: string, options: ClientOptions): Promise<number> {
   try {
-    return await attach(socket, options);
+    return await attachTerminal(socket, options);
   } catch (error) {
     // The terminal restored before anything is printed.
     runShutdown();
@@ -272,12 +285,34 @@ process.on('uncaughtException', (error) => {
 
 /**
  * Writes to a pipe are asynchronous: exiting at once would cut off the end of a long
- * `dt -l --json | jq`. A reader that went away (EPIPE) ends the wait too.
+ * `dt -l --json | jq`. A failed write ends the wait too.
  */
 function finishOnceWritten(code: number): void {
-  if (process.stdout.writableLength === 0) finish(code);
-  process.stdout.once('drain', () => finish(code));
-  process.stdout.once('error', () => finish(code));
+  const settle = (): never => finish(outputStatus(code));
+  if (outputFailure() !== undefined || process.stdout.writableLength === 0) settle();
+  process.stdout.once('drain', settle);
+  process.stdout.once('error', settle);
+}
+
+let heardOutputFailure: NodeJS.ErrnoException | undefined;
+
+/**
+ * Why a write to standard output failed, if one did. The stream says so at once, and its
+ * 'error' event, a tick later, which may come before main() returns; the stream forgets it then.
+ */
+function outputFailure(): NodeJS.ErrnoException | undefined {
+  return heardOutputFailure ?? (process.stdout.errored as NodeJS.ErrnoException | null) ?? undefined;
+}
+
+/**
+ * The command's status, unless its result could not be written (a full disk): that is said,
+ * status 1. A reader that left (EPIPE: `dt -l | head -0`) wanted no more, and is no failure.
+ */
+function outputStatus(code: number): number {
+  const error = outputFailure();
+  if (error === undefined || outputIsScreen || error.code === 'EPIPE') return code;
+  process.stderr.write(`dt: cannot write standard output: ${describeSystemError(error)}\n`);
+  return ExitCode.Failure;
 }
 
 main().then(finishOnceWritten, (error: unknown) => {

@@ -597,3 +597,19 @@ it('-p whose standard input cannot be read: said, status 1, the session untouche
   await waitForClients(socket, 0);
   await expectSessionIntact(socket, masterPid);
 });
+
+it('the output of --help, --version and -l that cannot be written (a full disk): said on stderr, status 1; a reader that left ends them quietly, with their status', async () => {
+  const full = fs.openSync('/dev/full', 'w');
+  cleanups.push(() => fs.closeSync(full));
+  const options = { cwd: sandbox.dir, env: sandbox.env(), stdout: full };
+  for (const args of [['--help'], ['--version'], ['-l'], ['-l', '--json']]) {
+    expect({ args, ...(await runDt(args, options)) })
+      .toMatchObject({ args, code: 1, stderr: 'dt: cannot write standard output: No space left on device\n' });
+  }
+  for (const args of [['--help'], ['-l']]) {
+    const spawned = spawnTracked(process.execPath, [DT, ...args], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() } });
+    // Closed long before dt, a Node start later, writes: its write meets EPIPE.
+    spawned.child.stdout!.destroy();
+    expect({ args, code: await spawned.closed(), stderr: spawned.stderr }).toEqual({ args, code: 0, stderr: '' });
+  }
+});
