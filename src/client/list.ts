@@ -10,6 +10,7 @@ import { isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord,
 import { exactEnvironmentVariable } from './process-bytes.js';
 import { SessionRefusal } from './session-connection.js';
 import { nameOfSocket } from './session-names.js';
+import { isSocketFile } from '../common/socket.js';
 import { signalName } from '../common/signals.js';
 import { formatTable, type Column } from './table.js';
 
@@ -142,14 +143,6 @@ function whyUnreachable(record: SessionRecord, error: unknown): string {
     return `socket taken by something that is not a dt session; ${recreate} once that file is removed`;
   }
   return 'not answering';
-}
-
-function isSocketFile(file: string): boolean {
-  try {
-    return fs.statSync(fsPath(file)).isSocket();
-  } catch {
-    return false;
-  }
 }
 
 const COLUMNS: Column[] = [

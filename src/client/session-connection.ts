@@ -1,17 +1,15 @@
 // The client side of a connection to a master: connect, exchange hellos, and turn connection
 // failures into the messages users see. Used by attach, push, kill and list.
 
-import fs from 'node:fs';
 import type net from 'node:net';
 import { DtError, ExitCode, describeSystemError, sessionError } from '../common/errors.js';
 import {
   FrameDecoder, FrameType, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, decodeHello, encodeFrame, encodeHello, type Frame,
 } from '../common/protocol.js';
-import { fsPath } from '../common/bytes.js';
 import type { LentReads } from '../common/lent-reads.js';
 import { isStopped } from '../common/process-stat.js';
 import { PROGRAM_ENDED_KEPT, findExitedRecord, isSessionRunning, readRecords } from '../common/registry.js';
-import { connectSocket, isSymbolicLink } from '../common/socket.js';
+import { connectSocket, isSocketFile, isSymbolicLink } from '../common/socket.js';
 import { writeAtOnce } from '../common/write-at-once.js';
 
 /**
@@ -247,12 +245,4 @@ function describeEndedSession(socketPath: string): string | undefined {
   if (record === undefined) return undefined;
   if (record.startError !== undefined) return `the session's program could not be started: ${record.startError}`;
   return PROGRAM_ENDED_KEPT;
-}
-
-function isSocketFile(socketPath: string): boolean {
-  try {
-    return fs.statSync(fsPath(socketPath)).isSocket();
-  } catch {
-    return false;
-  }
 }

@@ -179,6 +179,15 @@ export async function probeSocket(socketPath: string): Promise<SocketState> {
   }
 }
 
+/** True when there is a socket at the path (through symbolic links); false when nothing, or another file, is. */
+export function isSocketFile(file: string): boolean {
+  try {
+    return fs.statSync(fsPath(file)).isSocket();
+  } catch {
+    return false; // nothing there, or a directory on the way is missing
+  }
+}
+
 /** True when the path itself is a symbolic link (whatever it points at). */
 export function isSymbolicLink(file: string): boolean {
   try {
