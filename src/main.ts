@@ -1,12 +1,12 @@
 // parse → dispatch by mode → exit code. The only place that ends the process.
 
 import fs from 'node:fs';
-import { attach, describeExit, exitCodeOf } from './client/attach.js';
+import { attach, describeExit } from './client/attach.js';
 import { USAGE, USAGE_HINT, VERSION, parseArgs, type ClientOptions, type Command } from './cli.js';
 import { sendSignal } from './client/control.js';
 import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
-import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, describeSystemError, sessionError } from './common/errors.js';
+import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, describeSystemError, exitCodeOf, sessionError } from './common/errors.js';
 import { checkExecutable, startMaster } from './client/launch.js';
 import { MASTER_FLAG, readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';

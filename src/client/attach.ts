@@ -3,7 +3,7 @@
 
 import type net from 'node:net';
 import type { ClientOptions } from '../cli.js';
-import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError } from '../common/errors.js';
+import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError, exitCodeOf } from '../common/errors.js';
 import { SUSPEND_KEY, findKey, type WatchedKeys } from './keys.js';
 import {
   FrameType, HEADER_BYTES, InPlaceFrameDecoder, MAX_DATA_CHUNK_BYTES, ProtocolError, decodeExit, encodeAttach, encodeDataFrameInto,
@@ -31,10 +31,6 @@ export function describeExit(status: ExitStatus): string {
   return status.signal > 0
     ? `[program killed by ${signalName(status.signal)}]`
     : `[program exited with status ${status.code}]`;
-}
-
-export function exitCodeOf(status: ExitStatus): number {
-  return status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code;
 }
 
 /** A session opened for attaching: its reads are lent, and it is paused after the hello. */

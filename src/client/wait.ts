@@ -4,9 +4,8 @@
 // forgotten, as `dt -a` does.
 
 import fs from 'node:fs';
-import { exitCodeOf } from './attach.js';
 import { fsPath } from '../common/bytes.js';
-import { sessionError } from '../common/errors.js';
+import { exitCodeOf, sessionError } from '../common/errors.js';
 import { FrameType, ProtocolError, decodeExit, type Frame } from '../common/protocol.js';
 import { findExitedRecord, removeRecord, type SessionRecord } from '../common/registry.js';
 import { keepConnectionAlive, openSession, type SessionConnection } from './session-connection.js';

@@ -1,6 +1,7 @@
 // One error family, one message shape (`dt: <socket>: <reason>`), one exit-code table.
 
 import util from 'node:util';
+import type { ExitStatus } from './protocol.js';
 
 export const ExitCode = {
   /** success, or the client detached */
@@ -13,6 +14,11 @@ export const ExitCode = {
 
 /** Death by signal N is reported as 128+N, as shells do. */
 export const SIGNAL_EXIT_BASE = 128;
+
+/** What dt exits with for the program's end: its exit status, or 128+N for death by signal N. */
+export function exitCodeOf(status: ExitStatus): number {
+  return status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code;
+}
 
 export class DtError extends Error {
   constructor(
