@@ -18,7 +18,7 @@ import { existingSocketPath, maySessionBeAt, resolveSocketArgument, socketPathOf
 import { takeKeptExit, waitForSession } from './client/wait.js';
 import { prepareOutputLog } from './client/log-file.js';
 import { push } from './client/push.js';
-import { unlistedWarning } from './common/registry.js';
+import { masterTitle, unlistedWarning } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
@@ -224,7 +224,7 @@ function exitOnSignals(): void {
 }
 
 async function runDetachedMaster({ spec, inherited, ownEnvironment }: MasterLaunch): Promise<number> {
-  process.title = `dt master ${spec.socket}`;
+  process.title = masterTitle(spec.socket);
   closeDescriptors(inherited);
   // Read by the C library as the process started; the program gets the user's environment.
   for (const name of ownEnvironment) delete process.env[name];
@@ -242,7 +242,7 @@ async function abandonDetachedMaster(): Promise<number> {
 
 async function runForegroundMaster(spec: MasterSpec): Promise<number> {
   // A foreground master keeps what its supervisor gave it, as any service does.
-  process.title = `dt master ${spec.socket}`;
+  process.title = masterTitle(spec.socket);
   const master = await import('./master/master.js');
   const server = await master.serviceManagerSocket(spec.socket);
   if (server) return endMaster(await master.runMaster(spec, { kind: 'service-manager', server }));

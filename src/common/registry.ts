@@ -299,8 +299,12 @@ export function isExpired(record: SessionRecord): boolean {
   return record.exit !== undefined && Date.now() - Date.parse(record.exit.endedAt) > EXITED_RECORD_KEEP_MS;
 }
 
-/** A running master's process title (main.ts), which names its socket. */
 const MASTER_TITLE = 'dt master ';
+
+/** A running master's process title, which names its socket: what isMasterAlive looks for. */
+export function masterTitle(socket: string): string {
+  return `${MASTER_TITLE}${socket}`;
+}
 
 /** True while the record's session runs: its program has not ended, and its master is alive. */
 export function isSessionRunning(record: SessionRecord): boolean {
@@ -325,7 +329,7 @@ export function isMasterAlive(record: Pick<SessionRecord, 'masterPid' | 'socket'
   const end = commandLine.indexOf(0);
   const title = end === -1 ? commandLine : commandLine.subarray(0, end);
   if (title.toString('latin1').startsWith(MASTER_TITLE)) {
-    const expected = Buffer.from(`${MASTER_TITLE}${record.socket}`, 'utf8');
+    const expected = Buffer.from(masterTitle(record.socket), 'utf8');
     return title.length <= expected.length && title.equals(expected.subarray(0, title.length));
   }
   return commandLine.toString('utf8').split('\0').includes(MASTER_FLAG);
