@@ -3,8 +3,9 @@
 // that the program can be executed, and hands the listening socket to the master. Clients
 // connect at once; their connections wait in the socket's backlog until the master, a Node
 // start later, accepts them. So only one Node start lies on the path of `dt -n`, and every
-// error but one a running master alone can meet (no pty) is reported here, before anything
-// exists. The master keeps no descriptor of ours.
+// error but those only a running master can meet (no pty, no process for the program at a
+// process limit: start-failure.ts) is reported here, before anything exists. The master keeps
+// no descriptor of ours.
 
 import fs from 'node:fs';
 import type net from 'node:net';

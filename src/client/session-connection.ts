@@ -1,5 +1,6 @@
 // The client side of a connection to a master: connect, exchange hellos, and turn connection
-// failures into the messages users see. Used by attach, push, kill and list.
+// failures into the messages users see. Used by attach, push, kill, wait and list, and to say
+// what listens on a socket where no new session can be made (describeListener).
 
 import type net from 'node:net';
 import { DtError, ExitCode, describeSystemError, sessionError } from '../common/errors.js';

@@ -1,6 +1,7 @@
 // The wire protocol between a dt client and its master: frames of
 // [type: u8][payload length: u32 big-endian][payload]. Pure code over Buffers, no I/O,
-// so every split point can be tested. This is the only module client and master share.
+// so every split point can be tested. Of what client and master share (common/), this is the
+// contract between them: a master outlives upgrades, so the two may be different dts.
 
 /** Bumped whenever a frame's meaning changes. Masters outlive upgrades, so both sides check. */
 export const PROTOCOL_VERSION = 1;
@@ -22,7 +23,7 @@ export const MAX_DATA_CHUNK_BYTES = 64 * 1024;
 export const IDLE_CONNECTION_TIMEOUT_MS = Number(process.env['DT_TEST_IDLE_CONNECTION_TIMEOUT_MS']) || 60_000;
 
 export const FrameType = {
-  /** both ways, first frame: magic + protocol version (+ master pid from the master) */
+  /** both ways, first frame: magic + protocol version + pid (the master's; 0 from a client) + HelloFeature bits */
   Hello: 1,
   /** client → master: become a viewer; window size, redraw method, flags */
   Attach: 2,
