@@ -30,17 +30,16 @@ function closeDebuggerIfOpen(): void {
 }
 
 /**
- * True when the process (this one, or `pid`) has a listening TCP socket. dt opens none of its
- * own, so one that listens is the debugger's. The process's sockets are looked at first: at
- * start-up a client has none, a master only unix ones, and the TCP tables, slow to read, are
- * not read at all.
+ * True when this process has a listening TCP socket. dt opens none of its own, so one that
+ * listens is the debugger's. The process's sockets are looked at first: at start-up a client
+ * has none, a master only unix ones, and the TCP tables, slow to read, are not read at all.
  */
-export function listensOnTcp(pid: number | 'self' = 'self'): boolean {
+function listensOnTcp(): boolean {
   const sockets = new Set<string>();
   try {
-    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    for (const fd of fs.readdirSync('/proc/self/fd')) {
       try {
-        const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1];
         if (inode !== undefined) sockets.add(inode);
       } catch {
         // closed meanwhile
@@ -52,9 +51,9 @@ export function listensOnTcp(pid: number | 'self' = 'self'): boolean {
   if (sockets.size === 0) return false;
   // A master always holds unix sockets (its own, its clients'). They are told apart in the
   // short unix table; the TCP tables cost about 4 ms each to read even when nearly empty.
-  for (const inode of unixSocketInodes(pid)) sockets.delete(inode);
+  for (const inode of unixSocketInodes()) sockets.delete(inode);
   if (sockets.size === 0) return false;
-  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+  for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
     let text: string;
     try {
       text = fs.readFileSync(table, 'latin1');
@@ -70,10 +69,10 @@ export function listensOnTcp(pid: number | 'self' = 'self'): boolean {
 }
 
 /** Inodes of the unix sockets in the process's network namespace (/proc/net/unix). */
-function unixSocketInodes(pid: number | 'self'): string[] {
+function unixSocketInodes(): string[] {
   let text: string;
   try {
-    text = fs.readFileSync(`/proc/${pid}/net/unix`, 'latin1');
+    text = fs.readFileSync('/proc/self/net/unix', 'latin1');
   } catch {
     return []; // no such table: every socket is looked up in the TCP tables
   }
