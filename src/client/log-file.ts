@@ -15,7 +15,7 @@ import type { OutputLogSpec } from '../common/master-spec.js';
  * shell profile, a service's Environment=) rather than per session, and one that leaves
  * dtach's option letters alone.
  */
-export const LOG_LIMIT_VARIABLE = 'DT_LOG_LIMIT';
+const LOG_LIMIT_VARIABLE = 'DT_LOG_LIMIT';
 export const DEFAULT_LOG_LIMIT_BYTES = 16 * 1024 * 1024;
 /** Smaller limits would rotate on every few lines. */
 const MIN_LOG_LIMIT_BYTES = 1024;
@@ -41,7 +41,7 @@ export function parseLogLimit(text: string | undefined): number {
 }
 
 /** An existing FILE must be a regular file of the user's, and writable; a new one needs its directory. */
-export function checkLogFile(file: string): void {
+function checkLogFile(file: string): void {
   let stats: fs.Stats;
   try {
     stats = fs.lstatSync(fsPath(file));

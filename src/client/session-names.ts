@@ -13,7 +13,7 @@ const PRIVATE_DIRECTORY_MODE = 0o700;
 /** Permission bits that let group or others in. */
 const SHARED_BITS = 0o077;
 
-export function isSessionName(word: string): boolean {
+function isSessionName(word: string): boolean {
   return !word.includes('/');
 }
 
@@ -21,7 +21,7 @@ export function isSessionName(word: string): boolean {
  * $DT_DIR, or ${TMPDIR:-/tmp}/dt-<uid>, exactly as given (bytes.ts); a relative value would
  * move with the current directory: DT_DIR is refused, TMPDIR ignored.
  */
-export function sessionDirectory(): string {
+function sessionDirectory(): string {
   const configured = exactEnvironmentVariable('DT_DIR');
   if (configured) {
     if (!path.isAbsolute(configured)) throw new DtError(`DT_DIR=${configured}: not an absolute path`);
@@ -94,7 +94,7 @@ export function nameOfSocket(socket: string): string | undefined {
  * directory (not a symlink, which someone else could point elsewhere later), owned by the
  * user, that nobody else can enter or list.
  */
-export function ensurePrivateDirectory(directory: string): void {
+function ensurePrivateDirectory(directory: string): void {
   try {
     fs.mkdirSync(fsPath(directory), { mode: PRIVATE_DIRECTORY_MODE });
     // The umask may have taken the owner's bits too.

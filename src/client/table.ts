@@ -33,7 +33,7 @@ export function formatTable(columns: Column[], rows: string[][], width?: number)
 }
 
 /** Column widths that add up to at most `width`, taken from the widest shortenable column first. */
-export function fitWidths(columns: Column[], natural: number[], width: number): number[] {
+function fitWidths(columns: Column[], natural: number[], width: number): number[] {
   const widths = [...natural];
   const minimum = columns.map((column, index) =>
     column.shorten ? Math.min(natural[index]!, Math.max(MIN_SHORTENED_WIDTH, textWidth(column.title))) : natural[index]!);

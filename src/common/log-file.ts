@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import { fsPath } from './bytes.js';
 import { DtError, describeSystemError } from './errors.js';
 
-export const SYMLINK_REFUSED = 'is a symbolic link; dt writes a log only to a regular file';
-export const NOT_REGULAR_REFUSED = 'is not a regular file; dt writes a log only to a regular file';
+const SYMLINK_REFUSED = 'is a symbolic link; dt writes a log only to a regular file';
+const NOT_REGULAR_REFUSED = 'is not a regular file; dt writes a log only to a regular file';
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 /** O_NONBLOCK: opening a FIFO put at FILE must not wait for a reader (it is refused after). */
