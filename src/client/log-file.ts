@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { DtError, UsageError, describeSystemError } from '../common/errors.js';
+import { DtError, UsageError, describeSystemError, fileError } from '../common/errors.js';
 import { fsPath } from '../common/bytes.js';
 import { refuseLogFile } from '../common/log-file.js';
 import type { OutputLogSpec } from '../common/master-spec.js';
@@ -46,29 +46,25 @@ function checkLogFile(file: string): void {
   try {
     stats = fs.lstatSync(fsPath(file));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw logError(file, describeSystemError(error), error);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(file, describeSystemError(error), error);
     return checkDirectory(file);
   }
   const refusal = refuseLogFile(stats, process.getuid!());
-  if (refusal !== undefined) throw logError(file, refusal);
+  if (refusal !== undefined) throw fileError(file, refusal);
   try {
     fs.accessSync(fsPath(file), fs.constants.W_OK);
   } catch (error) {
-    throw logError(file, describeSystemError(error), error);
+    throw fileError(file, describeSystemError(error), error);
   }
 }
 
 function checkDirectory(file: string): void {
   const directory = path.dirname(file);
   try {
-    if (!fs.statSync(fsPath(directory)).isDirectory()) throw logError(file, describeSystemError({ code: 'ENOTDIR' }));
+    if (!fs.statSync(fsPath(directory)).isDirectory()) throw fileError(file, describeSystemError({ code: 'ENOTDIR' }));
     fs.accessSync(fsPath(directory), fs.constants.W_OK | fs.constants.X_OK);
   } catch (error) {
     if (error instanceof DtError) throw error;
-    throw logError(file, describeSystemError(error), error);
+    throw fileError(file, describeSystemError(error), error);
   }
-}
-
-function logError(file: string, reason: string, cause?: unknown): DtError {
-  return new DtError(`${file}: ${reason}`, 1, { cause });
 }

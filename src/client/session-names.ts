@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fsPath } from '../common/bytes.js';
-import { DtError, describeSystemError } from '../common/errors.js';
+import { DtError, describeSystemError, fileError } from '../common/errors.js';
 import { exactEnvironmentVariable, exactWorkingDirectory } from './process-bytes.js';
 
 const PRIVATE_DIRECTORY_MODE = 0o700;
@@ -71,7 +71,7 @@ export function maySessionBeAt(word: string): boolean {
     stat = fs.lstatSync(fsPath(directory));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw directoryError(directory, describeSystemError(error), error);
+    throw fileError(directory, describeSystemError(error), error);
   }
   refuseSharedDirectory(directory, stat);
   return true;
@@ -101,30 +101,26 @@ function ensurePrivateDirectory(directory: string): void {
     fs.chmodSync(fsPath(directory), PRIVATE_DIRECTORY_MODE);
   } catch (error) {
     // EEXIST: it is there already, and is checked below like any other.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw directoryError(directory, describeSystemError(error), error);
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(directory, describeSystemError(error), error);
   }
   let stat: fs.Stats;
   try {
     stat = fs.lstatSync(fsPath(directory));
   } catch (error) {
-    throw directoryError(directory, describeSystemError(error), error);
+    throw fileError(directory, describeSystemError(error), error);
   }
   refuseSharedDirectory(directory, stat);
 }
 
 /** A session directory must be a real directory, the user's own, that nobody else can enter or list. */
 function refuseSharedDirectory(directory: string, stat: fs.Stats): void {
-  if (!stat.isDirectory()) throw directoryError(directory, 'not a directory (sessions are kept in a private directory)');
+  if (!stat.isDirectory()) throw fileError(directory, 'not a directory (sessions are kept in a private directory)');
   const uid = process.getuid!();
   if (stat.uid !== uid) {
-    throw directoryError(directory, `owned by uid ${stat.uid}, not by you (uid ${uid}); refusing to keep sessions there (set DT_DIR)`);
+    throw fileError(directory, `owned by uid ${stat.uid}, not by you (uid ${uid}); refusing to keep sessions there (set DT_DIR)`);
   }
   const mode = stat.mode & 0o777;
   if ((mode & SHARED_BITS) !== 0) {
-    throw directoryError(directory, `group or others can access it (mode ${mode.toString(8).padStart(4, '0')}); refusing to keep sessions there (chmod 700 it)`);
+    throw fileError(directory, `group or others can access it (mode ${mode.toString(8).padStart(4, '0')}); refusing to keep sessions there (chmod 700 it)`);
   }
-}
-
-function directoryError(directory: string, reason: string, cause?: unknown): DtError {
-  return new DtError(`${directory}: ${reason}`, 1, { cause });
 }

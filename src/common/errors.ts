@@ -38,7 +38,12 @@ export class UsageError extends DtError {
 
 /** An error about a session, printed as `dt: <socket>: <reason>`. */
 export function sessionError(socketPath: string, reason: string, cause?: unknown): DtError {
-  return new DtError(`${socketPath}: ${reason}`, ExitCode.Failure, { cause });
+  return fileError(socketPath, reason, cause);
+}
+
+/** An error about another file (a log file, the session directory), in the same shape: `dt: <file>: <reason>`. */
+export function fileError(file: string, reason: string, cause?: unknown): DtError {
+  return new DtError(`${file}: ${reason}`, ExitCode.Failure, { cause });
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import { fsPath } from './bytes.js';
-import { DtError, describeSystemError } from './errors.js';
+import { DtError, describeSystemError, fileError } from './errors.js';
 
 const SYMLINK_REFUSED = 'is a symbolic link; dt writes a log only to a regular file';
 const NOT_REGULAR_REFUSED = 'is not a regular file; dt writes a log only to a regular file';
@@ -33,7 +33,7 @@ export function refuseLogFile(stats: fs.Stats, uid: number): string | undefined 
 /** The size and identity of an open FILE; a DtError (`FILE: reason`) if it may not be written. */
 export function checkOpenedLogFile(stats: fs.Stats, file: string): Omit<OpenedLogFile, 'fd'> {
   const refusal = refuseLogFile(stats, process.getuid!());
-  if (refusal !== undefined) throw new DtError(`${file}: ${refusal}`);
+  if (refusal !== undefined) throw fileError(file, refusal);
   return { size: stats.size, dev: stats.dev, ino: stats.ino };
 }
 
@@ -61,14 +61,14 @@ export function openLogFile(file: string): OpenedLogFile & { created: boolean } 
       fd = fs.openSync(fsPath(file), LOG_OPEN_FLAGS, LOG_FILE_MODE);
     }
   } catch (error) {
-    throw new DtError(`${file}: ${describeLogOpenError(error)}`, 1, { cause: error });
+    throw fileError(file, describeLogOpenError(error), error);
   }
   try {
     if (created) fs.fchmodSync(fd, LOG_FILE_MODE); // exactly 0600, whatever the umask
     return { ...checkOpenedLogFile(fs.fstatSync(fd), file), fd, created };
   } catch (error) {
     fs.closeSync(fd);
-    throw error instanceof DtError ? error : new DtError(`${file}: ${describeSystemError(error)}`, 1, { cause: error });
+    throw error instanceof DtError ? error : fileError(file, describeSystemError(error), error);
   }
 }
 
