@@ -3,6 +3,8 @@
 // so every split point can be tested. Of what client and master share (common/), this is the
 // contract between them: a master outlives upgrades, so the two may be different dts.
 
+import { SIGRTMAX } from './signals.js';
+
 /** Bumped whenever a frame's meaning changes. Masters outlive upgrades, so both sides check. */
 export const PROTOCOL_VERSION = 1;
 
@@ -475,13 +477,11 @@ export function encodeKill(signal: number): Buffer {
   return encodeFrame(FrameType.Kill, Buffer.from([signal & 0xff]));
 }
 
-/** Linux's highest real-time signal; anything above is not a signal (0 only checks, as in kill(2)). */
-const MAX_SIGNAL = 64;
-
+/** A signal number, up to SIGRTMAX (0 only checks, as in kill(2)). */
 export function decodeKill(payload: Buffer): number {
   requireLength(payload, 1, 'kill');
   const signal = payload.readUInt8(0);
-  if (signal > MAX_SIGNAL) throw new ProtocolError(`kill frame: ${signal} is not a signal`);
+  if (signal > SIGRTMAX) throw new ProtocolError(`kill frame: ${signal} is not a signal`);
   return signal;
 }
 

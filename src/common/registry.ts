@@ -16,6 +16,7 @@ import path from 'node:path';
 import { describeSystemError } from './errors.js';
 import { MASTER_FLAG } from './master-spec.js';
 import type { ExitStatus } from './protocol.js';
+import { SIGRTMAX } from './signals.js';
 
 /** How long the status of a program that ended unwatched is kept. */
 export const EXITED_RECORD_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
@@ -26,9 +27,8 @@ export const EXITED_RECORD_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
 export const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 /** A timestamp dt writes is 24 characters (toISOString); anything much longer is not one. */
 const MAX_TIMESTAMP_LENGTH = 64;
-/** Exit codes are one byte; Linux signals go up to 64. */
+/** Exit codes are one byte. */
 const MAX_EXIT_CODE = 255;
-const MAX_SIGNAL = 64;
 
 export interface SessionRecord {
   socket: string;
@@ -267,7 +267,7 @@ export function parseRecord(text: string, pidInName: number): SessionRecord | un
 function parseExit(value: unknown): SessionRecord['exit'] {
   if (!isObject(value)) return undefined;
   const { code, signal, endedAt } = value;
-  if (!isIntegerIn(code, 0, MAX_EXIT_CODE) || !isIntegerIn(signal, 0, MAX_SIGNAL) || !isTimestamp(endedAt)) return undefined;
+  if (!isIntegerIn(code, 0, MAX_EXIT_CODE) || !isIntegerIn(signal, 0, SIGRTMAX) || !isTimestamp(endedAt)) return undefined;
   return { code, signal, endedAt };
 }
 

@@ -9,7 +9,8 @@ const SIGNALS = constants.signals as Record<string, number>;
  * them): the kernel's 32 and 33 are glibc's own (threads, timers), so SIGRTMIN is 34.
  */
 const SIGRTMIN = 34;
-const SIGRTMAX = 64;
+/** Linux's highest signal: nothing above it is one. */
+export const SIGRTMAX = 64;
 /** How far RTMIN+n and RTMAX-n may count from their end: across the whole range. */
 const MAX_REAL_TIME_OFFSET = SIGRTMAX - SIGRTMIN;
 
