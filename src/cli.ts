@@ -77,10 +77,7 @@ export function parseArgs(argv: readonly string[]): Command {
   const readOnlyFirst = mode === 'attach' && rest[0] === '-R' && rest.length > 1 && !rest[1]!.startsWith('-');
   // `dt -a`, alone or followed by options: no socket (a name never starts with '-').
   if (mode === 'attach' && !readOnlyFirst && (rest.length === 0 || rest[0]!.startsWith('-'))) {
-    const { client, log, operands } = parseOptions(rest);
-    if (log !== undefined) throw new UsageError('The -L option applies only to a new session (-c, -n, -N, -A).');
-    if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
-    return { mode: 'attach-only', client };
+    return { mode: 'attach-only', client: parseAttachOptions(rest) };
   }
   // `dt -k -9 sock`, kill(1)'s order, typed from habit: the signal (`-9`, `-KILL`, `-s KILL`)
   // before the socket, which is then the last word (a session name never starts with '-').
@@ -100,12 +97,8 @@ export function parseArgs(argv: readonly string[]): Command {
     if (afterSocket.length > 0) throw new UsageError('Invalid number of arguments.');
     return { mode, socket };
   }
+  if (mode === 'attach') return { mode, socket, client: parseAttachOptions(afterSocket) };
   const { client, log, operands } = parseOptions(afterSocket);
-  if (mode === 'attach') {
-    if (log !== undefined) throw new UsageError('The -L option applies only to a new session (-c, -n, -N, -A).');
-    if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
-    return { mode, socket, client };
-  }
   if (NEEDS_COMMAND.has(mode) && operands.length === 0) throw new UsageError('No command was specified.');
   return { mode, socket, client, command: operands, ...(log === undefined ? {} : { log }) } as Command;
 }
@@ -157,6 +150,14 @@ function parseOptions(args: string[]): { client: ClientOptions; log?: string; op
     }
   }
   return { client, ...(log === undefined ? {} : { log }), operands: args.slice(index) };
+}
+
+/** The options of `dt -a`, with or without a socket: a viewer's alone, and no command after them. */
+function parseAttachOptions(args: string[]): ClientOptions {
+  const { client, log, operands } = parseOptions(args);
+  if (log !== undefined) throw new UsageError('The -L option applies only to a new session (-c, -n, -N, -A).');
+  if (operands.length > 0) throw new UsageError('Invalid number of arguments.');
+  return client;
 }
 
 function parseLogFile(file: string): string {
