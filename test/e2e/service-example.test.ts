@@ -1,10 +1,13 @@
 // The example systemd unit, examples/dt-console@.service, as systemd runs it. Its ExecStop=
 // must be synchronous: systemd sends SIGTERM to whatever is left of the service as soon as
 // ExecStop= returns (systemd.service(5)), and SIGTERM to the master hangs the program up. So
-// the stop command returns only once the program has ended; and when the program has ended
-// on its own (systemd still runs ExecStop=, without $MAINPID), it touches nothing: with the
-// socket unit, a connection to the socket systemd holds would start the program again.
+// the stop command returns only once the program has ended; and it connects to the socket
+// only while the program runs: with the socket unit, a connection to the socket systemd holds
+// would start the program again. So when the program has ended on its own (systemd still
+// runs ExecStop=, without $MAINPID), it touches nothing, and after typing the stop command it
+// waits for the master's pid, not with dt -w.
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, ROOT, Sandbox, waitUntil } from './harness.js';
@@ -60,6 +63,54 @@ it('the example unit\'s ExecStop returns only once the program has ended, when t
   expect(isRunning(programPid)).toBe(false);
   if (isRunning(masterPid)) process.kill(masterPid, 'SIGTERM');
   expect(await service).toMatchObject({ code: 0, signal: null });
+});
+
+/**
+ * What systemd does with the example's socket unit (Accept=no): it holds the listening socket
+ * for the service's whole life, passes it to dt -N as descriptor 3 (LISTEN_FDS, LISTEN_PID),
+ * and never accepts. Once the service has ended, it prints ENDED and the status; then, told by
+ * a line on its standard input, whether a connection waits on the socket: one that does would
+ * start the service again.
+ */
+const SOCKET_UNIT = `
+import os, select, socket, sys
+path, command = sys.argv[1], sys.argv[2:]
+held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+held.bind(path)
+held.listen(16)
+pid = os.fork()
+if pid == 0:
+    os.set_inheritable(held.fileno(), True)  # it may be descriptor 3 already
+    os.dup2(held.fileno(), 3)
+    os.environ['LISTEN_PID'] = str(os.getpid())
+    os.environ['LISTEN_FDS'] = '1'
+    os.execvp(command[0], command)
+print('MAINPID', pid, flush=True)
+print('ENDED', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+sys.stdin.readline()
+print('PENDING', 'yes' if select.select([held], [], [], 0)[0] else 'no', flush=True)
+`;
+const HAVE_PYTHON = spawnSync('python3', ['-c', '']).status === 0;
+if (!HAVE_PYTHON) console.warn('service-example.test.ts: no python3; the test with the socket held as systemd holds it is skipped');
+
+(HAVE_PYTHON ? it : it.skip)('the example unit\'s ExecStop, with the socket unit and a program that stops at once, connects to nothing once the program has ended: that would start it again', async () => {
+  const socket = sandbox.path(`dt-${INSTANCE}.sock`);
+  const ready = sandbox.path('ready');
+  const console = `touch '${ready}'; read line; [ "$line" = stop ] || exit 2; exit 0`;
+  const unit = sandbox.run('python3', ['-c', SOCKET_UNIT, socket, process.execPath, DT, '-N', socket, 'sh', '-c', console]);
+  await unit.waitFor(/MAINPID \d+\r\n/);
+  const mainPid = /MAINPID (\d+)/.exec(unit.text)![1]!;
+  sandbox.addMaster(Number(mainPid));
+  await waitUntil(() => fs.existsSync(ready), 'the console program to start');
+
+  const stop = await run('/bin/sh', ['-c', stopScript(notingDt(sandbox.path('calls')))], {
+    cwd: sandbox.dir, env: sandbox.env({ MAINPID: mainPid }), timeoutMs: 20_000,
+  });
+  expect(stop).toMatchObject({ code: 0, stderr: '' });
+  await unit.waitFor('ENDED 0');
+  unit.write('\r');
+  await unit.waitFor(/PENDING (yes|no)/);
+  expect(unit.text).toContain('PENDING no');
 });
 
 it('the example unit\'s ExecStop after the program ended on its own (no $MAINPID) runs no dt, status 0', async () => {
