@@ -234,6 +234,7 @@ it('a full file system: the session and its viewer go on; once there is space th
   expect(logged.subarray(0, kept).equals(stream.subarray(0, kept))).toBe(true);
   expect(logged.subarray(kept).toString('latin1')).toBe(notice(missed, 'No space left on device'));
   expect(await logStatus(socket)).toEqual({ file, writing: true, notLoggedBytes: missed });
+  expect((await dt(['-l'])).stdout).toContain(`${file} (${missed} bytes not logged)`);
 
   // The session is as it was: the viewer is still attached, the program still answers.
   viewer.write('x');
