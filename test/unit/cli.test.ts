@@ -62,7 +62,7 @@ describe('client options', () => {
     [['-e', 'x'], client({ detachKey: 0x78 })],
     [['-e', '^'], client({ detachKey: 0x5e })],
     [['-E'], client({ detachKey: null })],
-    // -E wins over -e in either order, as in dtach (detach_char = -1 after parsing)
+    // -E after -e wins, as in dtach: options apply in order (see below for -e after -E)
     [['-e', 'x', '-E'], client({ detachKey: null })],
     [['-r', 'none'], client({ redraw: 1 })],
     [['-r', 'ctrl_l'], client({ redraw: 2 })],
