@@ -13,7 +13,7 @@ import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
 import { findOnlySession, formatTime, listSessions } from './client/list.js';
 import { forgetEndedSessions, forgetSession } from './client/forget.js';
-import { describeListener } from './client/session-connection.js';
+import { describeListener, isRefusedByNobody } from './client/session-connection.js';
 import { existingSocketPath, maySessionBeAt, resolveSocketArgument, socketPathOf } from './client/session-names.js';
 import { takeKeptExit, waitForSession } from './client/wait.js';
 import { prepareOutputLog } from './client/log-file.js';
@@ -177,8 +177,8 @@ function sameFile(first: string, second: string): boolean {
 }
 
 /** `dt -a` reports a status kept for a program that ended unwatched, and exits with it. */
-function reportExitedSession(socket: string): number | undefined {
-  const exit = takeKeptExit(socket);
+function reportExitedSession(socket: string, nobodyListens = false): number | undefined {
+  const exit = takeKeptExit(socket, nobodyListens);
   if (exit === undefined) return undefined;
   process.stdout.write(`${describeExit(exit)} at ${formatTime(exit.endedAt)}, while detached\n`);
   return exitCodeOf(exit);
@@ -194,7 +194,7 @@ async function attachUnlessEnded(socket: string, options: ClientOptions): Promis
   } catch (error) {
     // The terminal restored before anything is printed.
     runShutdown();
-    const ended = reportExitedSession(socket);
+    const ended = reportExitedSession(socket, isRefusedByNobody(error));
     if (ended === undefined) throw error;
     return ended;
   }

@@ -225,7 +225,9 @@ function connectError(socketPath: string, error: unknown): DtError {
   if (code === 'ECONNREFUSED') {
     // connect(2) on a file that is not a socket is refused too; say which it is.
     if (!isSocketFile(socketPath)) return sessionError(socketPath, 'Not a socket', error);
-    return sessionError(socketPath, 'the session is gone (nobody is listening on this socket)', error);
+    // A service manager's socket file stays when the program ends (dt -N, socket activation).
+    const ended = describeEndedSession(socketPath);
+    return sessionError(socketPath, ended ?? NOBODY_LISTENS, error);
   }
   if (code === 'ENOENT' && isSymbolicLink(socketPath)) {
     return sessionError(socketPath, 'No such file or directory (a symbolic link to a missing file)', error);
@@ -235,6 +237,17 @@ function connectError(socketPath: string, error: unknown): DtError {
     if (ended !== undefined) return sessionError(socketPath, ended, error);
   }
   return sessionError(socketPath, describeSystemError(error), error);
+}
+
+const NOBODY_LISTENS = 'the session is gone (nobody is listening on this socket)';
+
+/**
+ * True when the connect was refused by a socket file nobody listens on: a master that was
+ * killed left it, or a service manager (dt -N, socket activation), which keeps the file once
+ * the program has ended and may no longer listen on it (its socket unit stopped).
+ */
+export function isRefusedByNobody(error: unknown): boolean {
+  return error instanceof Error && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
 }
 
 /**

@@ -8,7 +8,7 @@ import { fsPath } from '../common/bytes.js';
 import { exitCodeOf, sessionError } from '../common/errors.js';
 import { FrameType, ProtocolError, decodeExit, type Frame } from '../common/protocol.js';
 import { findExitedRecord, removeRecord, type SessionRecord } from '../common/registry.js';
-import { keepConnectionAlive, openSession, type SessionConnection } from './session-connection.js';
+import { isRefusedByNobody, keepConnectionAlive, openSession, type SessionConnection } from './session-connection.js';
 
 type KeptExit = NonNullable<SessionRecord['exit']>;
 
@@ -19,8 +19,9 @@ export async function waitForSession(socketPath: string): Promise<number> {
   try {
     session = await openSession(socketPath);
   } catch (error) {
-    // The program may have ended between the look at the socket and the connect.
-    const endedMeanwhile = collectKeptStatus(socketPath);
+    // The program may have ended between the look at the socket and the connect; or it
+    // ended before, and its socket file is a service manager's, left where nobody listens.
+    const endedMeanwhile = collectKeptStatus(socketPath, isRefusedByNobody(error));
     if (endedMeanwhile !== undefined) return endedMeanwhile;
     throw error;
   }
@@ -31,18 +32,20 @@ export async function waitForSession(socketPath: string): Promise<number> {
 }
 
 /** The kept status of a program that ended on this socket while nobody watched, forgotten once read. */
-function collectKeptStatus(socketPath: string): number | undefined {
-  const exit = takeKeptExit(socketPath);
+function collectKeptStatus(socketPath: string, nobodyListens = false): number | undefined {
+  const exit = takeKeptExit(socketPath, nobodyListens);
   return exit === undefined ? undefined : exitCodeOf(exit);
 }
 
 /**
  * A program that ended while nobody was attached left its status behind: it is taken (read and
  * forgotten) by the first `dt -a` or `dt -w`. Undefined while the session runs or when there is
- * none. A session that never started says why, as an error.
+ * none. A session that never started says why, as an error. The socket file is taken to mean
+ * the session runs, unless a connect found nobody listening on it (`nobodyListens`): a
+ * service manager keeps its socket file when the program ends.
  */
-export function takeKeptExit(socketPath: string): KeptExit | undefined {
-  if (fs.existsSync(fsPath(socketPath))) return undefined;
+export function takeKeptExit(socketPath: string, nobodyListens = false): KeptExit | undefined {
+  if (!nobodyListens && fs.existsSync(fsPath(socketPath))) return undefined;
   const record = findExitedRecord(socketPath);
   if (!record?.exit) return undefined;
   removeRecord(record.masterPid);

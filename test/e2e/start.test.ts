@@ -329,6 +329,35 @@ activationIt('dt -N serves on the socket systemd passes (LISTEN_FDS), leaves its
   expect(isSocketFile(socket)).toBe(true);
 });
 
+activationIt('a socket-activated program that ended unwatched, its socket file left with nobody listening: dt -k says so, dt -w and dt -a return the kept status, as dt -l shows it', async () => {
+  const socket = sandbox.path('s');
+  /** The service started, by the connection of a dt -p whose line ends its program, with status 7. */
+  const runUntilStopped = async (): Promise<void> => {
+    const service = sandbox.run(ACTIVATE, ['-l', socket, ...passEnvironment(), process.execPath, DT, '-N', socket, 'sh', '-c', 'read line; exit 7']);
+    await service.waitFor('Listening on');
+    expect(await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'stop\n' })).toMatchObject({ code: 0, stderr: '' });
+    expect((await service.waitForExit()).exitCode).toBe(7);
+    expect(isSocketFile(socket)).toBe(true);
+    expect(await listJson()).toMatchObject([{ socket, state: 'exited', exitCode: 7 }]);
+  };
+  await runUntilStopped();
+
+  expect(await runDt(['-k', socket], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({
+    code: 1, stdout: '', stderr: `dt: ${socket}: the session's program has ended: dt -a or dt -w shows its exit status and forgets it\n`,
+  });
+  expect(await runDt(['-w', socket], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 7, stdout: '', stderr: '' });
+  expect(await listJson()).toEqual([]);
+  expect(await runDt(['-w', socket], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({
+    code: 1, stdout: '', stderr: `dt: ${socket}: the session is gone (nobody is listening on this socket)\n`,
+  });
+
+  await runUntilStopped();
+  const client = sandbox.dt(['-a', socket]);
+  expect((await client.waitForExit()).exitCode).toBe(7);
+  expect(client.text).toMatch(/^\[program exited with status 7\] at [-0-9]+ [0-9:]+, while detached\r\n$/);
+  expect(await listJson()).toEqual([]);
+});
+
 activationIt('dt -N refuses a passed socket that is not the one named, status 1', async () => {
   const socket = sandbox.path('s');
   const other = sandbox.path('other');
