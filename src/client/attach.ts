@@ -5,6 +5,7 @@ import type net from 'node:net';
 import type { ClientOptions } from '../cli.js';
 import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError, exitCodeOf } from '../common/errors.js';
 import { SUSPEND_KEY, findKey, type WatchedKeys } from './keys.js';
+import { PastedInput } from './pasted-input.js';
 import {
   FrameType, HEADER_BYTES, InPlaceFrameDecoder, MAX_DATA_CHUNK_BYTES, ProtocolError, decodeExit, encodeAttach, encodeDataFrameInto,
   encodeFrame, encodeResize, type ExitStatus, type Frame,
@@ -85,6 +86,8 @@ class Attachment {
   /** Frames of the socket's reads, decoded where they were read: output comes as views of the read. */
   private readonly decoder = new InPlaceFrameDecoder();
   private readonly keys: WatchedKeys;
+  /** Where a bracketed paste begins and ends in what the terminal sends: keys inside one are text. */
+  private readonly pastes = new PastedInput();
   /** Where each input frame is built: typing allocates nothing (writeLentAtOnce copies what must wait). */
   private readonly inputFrame = Buffer.allocUnsafe(HEADER_BYTES + MAX_DATA_CHUNK_BYTES);
   private attached = false;
@@ -301,9 +304,27 @@ class Attachment {
     if (this.mayRead()) this.socket.resume();
   };
 
-  /** Keys to the program, up to a detach or suspend key, which act here; `chunk` is lent (see readKeys). */
+  /**
+   * Keys to the program, up to a detach or suspend key, which act here, except inside a paste;
+   * `chunk` is lent (see readKeys).
+   */
   private readonly onInput = (chunk: Buffer): void => {
     let rest = chunk;
+    while (rest.length > 0 && !this.done) {
+      const part = this.pastes.nextPart(rest);
+      const bytes = rest.subarray(0, part.length);
+      if (part.pasted) {
+        if (!this.options.readOnly) this.sendInput(bytes);
+      } else {
+        this.onTyped(bytes);
+      }
+      rest = rest.subarray(part.length);
+    }
+  };
+
+  /** Typed keys to the program, up to a detach or suspend key, which act here. */
+  private onTyped(typed: Buffer): void {
+    let rest = typed;
     while (rest.length > 0) {
       const key = findKey(rest, this.keys);
       const bytes = key === null ? rest : rest.subarray(0, key.index);
@@ -319,7 +340,7 @@ class Attachment {
       else if (!this.options.readOnly) this.sendInput(rest.subarray(key.index, keyEnd));
       rest = rest.subarray(keyEnd);
     }
-  };
+  }
 
   /** Whether the suspend key can stop us (see hasJobControl); looked up at its first use. */
   private canSuspend(): boolean {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, hasEnded, killDtachMasters, processState, statusLinePattern, terminalModes,
+  DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, hasEnded, hexReceived, killDtachMasters, processState, statusLinePattern, terminalModes,
   waitUntil,
   type Term,
 } from './harness.js';
@@ -131,6 +131,23 @@ describe('the detach key', () => {
     await term.waitFor('HEX 1b5b39323b3575\r');
     expect(term.exited).toBeUndefined();
     expect(received(log)).toBe('1c1b5b39323b3575');
+  });
+
+  it('inside a bracketed paste is text: a paste holding ^\\ and ^Z, over two reads, reaches the program whole; ^\\ typed after it detaches', async () => {
+    const { socket, log } = await hexlogSession();
+    const term = await attachAndType(socket, [], 'x');
+    // The program turned bracketed paste on, so the terminal brackets what is pasted.
+    const hex = (text: string): string => Buffer.from(text, 'latin1').toString('hex');
+    // The program may read each write in pieces: what counts is all it received, in order.
+    term.write('\x1b[200~a\x1cb');
+    await term.until(() => hexReceived(term.text) === hex('x\x1b[200~a\x1cb'), 'the paste\'s first read to reach the program');
+    term.write('\x1ac\x1c\x1b[201~');
+    await term.until(() => hexReceived(term.text) === hex('x\x1b[200~a\x1cb\x1ac\x1c\x1b[201~'), 'the rest of the paste to reach the program');
+    expect(term.exited).toBeUndefined();
+    term.write('\x1c');
+    await term.waitFor('[detached]');
+    expect((await term.waitForExit()).exitCode).toBe(0);
+    expect(await receivedAfterBarrier(socket, log)).toBe(`${hex('x\x1b[200~a\x1cb\x1ac\x1c\x1b[201~')}7a`);
   });
 
   it('a kitty key-release event of Ctrl+\\ does not detach; it reaches the program', async () => {
