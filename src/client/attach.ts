@@ -5,7 +5,7 @@ import type net from 'node:net';
 import type { ClientOptions } from '../cli.js';
 import { ExitCode, SIGNAL_EXIT_BASE, describeSystemError, exitCodeOf } from '../common/errors.js';
 import { SUSPEND_KEY, findKey, type WatchedKeys } from './keys.js';
-import { PastedInput } from './pasted-input.js';
+import { PastedInput } from '../common/pasted-input.js';
 import {
   FrameType, HEADER_BYTES, InPlaceFrameDecoder, MAX_DATA_CHUNK_BYTES, ProtocolError, decodeExit, encodeAttach, encodeDataFrameInto,
   encodeFrame, encodeResize, type ExitStatus, type Frame,

@@ -2,6 +2,7 @@
 
 import type net from 'node:net';
 import { ByteQueue } from './byte-queue.js';
+import { PastedInput } from '../common/pasted-input.js';
 import { FrameDecoder } from '../common/protocol.js';
 
 /** Why the master stopped reading a connection: its held input, or no room for its unfinished frame. */
@@ -27,6 +28,8 @@ export class Connection {
   awaitsEnding = false;
   /** Input from this client waiting for the program to take what it was sent before. */
   readonly heldInput = new ByteQueue();
+  /** Where a bracketed paste begins and ends in what a viewer typed: one it leaves unfinished is ended for it. */
+  readonly pastes = new PastedInput();
   /** Bytes of input it sent that were offered to the program (a read-only viewer's are not). */
   offeredInputBytes = 0;
   /** Where the program's input stands after this client's last byte written to it (ProgramTerminal.write). */

@@ -26,6 +26,7 @@ import { MAX_VIEWER_BACKLOG_BYTES, Relay } from './relay.js';
 import { ResizeRedraw } from './resize-redraw.js';
 import type { SocketKeeper } from './socket-keeper.js';
 import { TerminalModeTracker } from './terminal-modes.js';
+import { PASTE_END } from '../common/pasted-input.js';
 
 /** A client must say hello within this time or be dropped (it is not a dt client). */
 const HELLO_TIMEOUT_MS = 5_000;
@@ -239,7 +240,9 @@ export class Session {
         return this.attach(connection, decodeAttach(frame.payload));
       case FrameType.Input:
         connection.wroteInput = true;
-        if (mayAct) this.inputFlow.offer(connection, frame.payload);
+        if (!mayAct) return;
+        if (connection.attached) connection.pastes.follow(frame.payload);
+        this.inputFlow.offer(connection, frame.payload);
         return;
       case FrameType.Resize: {
         const size = decodeWindowSize(frame.payload); // a malformed one is refused even from a read-only viewer
@@ -428,10 +431,24 @@ export class Session {
     const wasCounted = this.connections.delete(connection);
     this.waitingForRoom.delete(connection);
     this.countPartialFrame(connection);
+    this.endPasteOf(connection);
     // What a client typed before it left still reaches the program, in its turn.
     this.inputFlow.leave(connection);
     // What it held (an unfinished frame, say) lives in Buffers only a full collection frees.
     if (wasCounted) this.collectGarbage(connection.decoder.bufferedBytes);
+  }
+
+  /**
+   * A viewer whose terminal went in the middle of a bracketed paste (hung up, or the client was
+   * killed) never sends the paste's end: the program, still taking its input as pasted, would
+   * take every key typed after a reattach as pasted text too, and show none of it. The end is
+   * sent for it, after what it sent, while the program has bracketed paste on (it began the
+   * paste). Only for a terminal's paste: what dt -p sends is passed exactly as it is.
+   */
+  private endPasteOf(connection: Connection): void {
+    if (!connection.pastes.inPaste) return;
+    connection.pastes.follow(PASTE_END);
+    if (!this.ended && this.modes.snapshot().bracketedPaste) this.inputFlow.offer(connection, PASTE_END);
   }
 
   /** SIGTERM/SIGINT: hang up the program as a closing terminal would, and end without waiting long. */

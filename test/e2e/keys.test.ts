@@ -1,12 +1,14 @@
 // The keys dt takes for itself: the detach key in its legacy and CSI-u / modifyOtherKeys forms,
-// -e / -E, and the suspend key with and without job control. What the program received is
-// read from hexlog's file, so it is known even while no client shows the program's output.
+// -e / -E, and the suspend key with and without job control; and a bracketed paste, in which
+// they are text, and which is ended for the program when the terminal is lost in its middle.
+// What the program received is read from hexlog's file, so it is known even while no client
+// shows the program's output.
 
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DT, DTACH, FIXTURES, HAVE_DTACH, Peer, Sandbox, childPids, hasEnded, hexReceived, killDtachMasters, processState, statusLinePattern, terminalModes,
-  waitUntil,
+  waitForViewers, waitUntil,
   type Term,
 } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
@@ -133,7 +135,15 @@ describe('the detach key', () => {
     expect(received(log)).toBe('1c1b5b39323b3575');
   });
 
-  it('inside a bracketed paste is text: a paste holding ^\\ and ^Z, over two reads, reaches the program whole; ^\\ typed after it detaches', async () => {
+  it('a kitty key-release event of Ctrl+\\ does not detach; it reaches the program', async () => {
+    const { socket } = await hexlogSession();
+    const term = await attachAndType(socket, [], '\x1b[92;5:3u');
+    expect(term.exited).toBeUndefined();
+  });
+});
+
+describe('a bracketed paste', () => {
+  it('is text for dt: one holding ^\\ and ^Z, over two reads, reaches the program whole; ^\\ typed after it detaches', async () => {
     const { socket, log } = await hexlogSession();
     const term = await attachAndType(socket, [], 'x');
     // The program turned bracketed paste on, so the terminal brackets what is pasted.
@@ -150,10 +160,35 @@ describe('the detach key', () => {
     expect(await receivedAfterBarrier(socket, log)).toBe(`${hex('x\x1b[200~a\x1cb\x1ac\x1c\x1b[201~')}7a`);
   });
 
-  it('a kitty key-release event of Ctrl+\\ does not detach; it reaches the program', async () => {
-    const { socket } = await hexlogSession();
-    const term = await attachAndType(socket, [], '\x1b[92;5:3u');
-    expect(term.exited).toBeUndefined();
+  /** The terminal goes away: its master side closed (a window closed, ssh dropped), or the client killed. */
+  const goings: Array<[string, (term: Term) => void]> = [
+    ['its terminal closes', (term) => (term.pty as unknown as { destroy(): void }).destroy()],
+    ['the client is killed (SIGKILL)', (term) => term.kill('SIGKILL')],
+  ];
+
+  it.each(goings)('cut short as %s is ended for the program, which has bracketed paste on; not when it has it off', async (_how, goAway) => {
+    const hex = (text: string): string => Buffer.from(text, 'latin1').toString('hex');
+    for (const pasteMode of ['h', 'l']) {
+      const socket = sandbox.path(`paste-${pasteMode}`);
+      const log = sandbox.path(`paste-${pasteMode}.log`);
+      const program = `printf '\\033[?2004${pasteMode}'; exec "$0" "$1" "$2"`;
+      expect((await sandbox.dt(['-n', socket, '-r', 'none', 'sh', '-c', program, process.execPath, HEXLOG, log]).waitForExit()).exitCode).toBe(0);
+      await sandbox.trackMaster(socket);
+      await waitUntil(() => fs.existsSync(log), 'hexlog to be in raw mode');
+      const term = await attachAndType(socket, [], 'x');
+      term.write('\x1b[200~cut sho');
+      await term.until(() => hexReceived(term.text) === hex('x\x1b[200~cut sho'), 'the paste\'s beginning to reach the program');
+      goAway(term);
+      await term.waitForExit();
+      // The master has seen it leave: the barrier's z comes after whatever it sends for it.
+      await waitForViewers(socket, 0);
+      const barrier = await attachAndType(socket, [], 'z');
+      const ended = pasteMode === 'h' ? '\x1b[201~' : '';
+      await waitUntil(() => received(log).endsWith('7a'), 'the barrier keystroke in the log');
+      expect(received(log), `bracketed paste ${pasteMode === 'h' ? 'on' : 'off'}`).toBe(hex(`x\x1b[200~cut sho${ended}z`));
+      barrier.write('\x1c');
+      await barrier.waitForExit();
+    }
   });
 });
 

@@ -2,7 +2,7 @@
 // however the reads cut the paste and its markers.
 
 import { describe, expect, it } from 'vitest';
-import { PastedInput } from '../../src/client/pasted-input.js';
+import { PASTE_END, PastedInput } from '../../src/common/pasted-input.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -70,5 +70,17 @@ describe('bracketed pastes in the terminal\'s reads', () => {
 
   it('two pastes in one read, typing between them', () => {
     expect(classify(['\x1b[200~a\x1b[201~b\x1b[200~c\x1b[201~'])).toBe('P'.repeat(13) + 'T' + 'P'.repeat(13));
+  });
+
+  it('follow() takes whole reads: a paste begun in one and not ended is under way; the end marker, fed to it, ends it', () => {
+    const input = new PastedInput();
+    input.follow(bytes('typed \x1b[200~pasted'));
+    expect(input.inPaste).toBe(true);
+    input.follow(bytes(' more\x1b[20'));
+    expect(input.inPaste).toBe(true);
+    input.follow(PASTE_END);
+    expect(input.inPaste).toBe(false);
+    input.follow(bytes('\x1b[200~a\x1b[201~'));
+    expect(input.inPaste).toBe(false);
   });
 });

@@ -1,11 +1,14 @@
 // What the user pastes, told from what they type: a terminal in bracketed paste mode (which a
 // program turns on, and an attach restores) sends a paste between ESC [ 200 ~ and ESC [ 201 ~.
-// A detach or suspend key inside a paste is text, as tmux takes it: acting on it would cut the
-// paste in two, losing its rest and leaving the program waiting for the paste's end. Pure: no
-// I/O, so every split of a read can be tested.
+// The client: a detach or suspend key inside a paste is text, as tmux takes it: acting on it
+// would cut the paste in two, losing its rest and leaving the program waiting for the paste's
+// end. The master: a viewer that leaves in the middle of a paste (its terminal hung up, it was
+// killed) never sends that end, which the master then sends for it. Pure: no I/O, so every
+// split of a read can be tested.
 
 const PASTE_START = Buffer.from('\x1b[200~', 'latin1');
-const PASTE_END = Buffer.from('\x1b[201~', 'latin1');
+/** What ends a bracketed paste. */
+export const PASTE_END = Buffer.from('\x1b[201~', 'latin1');
 const ESC = 0x1b;
 /** Reads up to this long (typing) are looked at byte by byte for an ESC rather than searched. */
 const SHORT_CHUNK_BYTES = 32;
@@ -29,6 +32,11 @@ export class PastedInput {
   /** Whether a paste was begun and has not ended. */
   get inPaste(): boolean {
     return this.pasting;
+  }
+
+  /** Follows a whole read, parts and all: whether a paste is under way after it is inPaste. */
+  follow(chunk: Buffer): void {
+    for (let rest = chunk; rest.length > 0;) rest = rest.subarray(this.nextPart(rest).length);
   }
 
   /** The first part of `chunk` (not empty): call again with what follows it. */
