@@ -3,7 +3,7 @@
 import type net from 'node:net';
 import { ByteQueue } from './byte-queue.js';
 import { PastedInput } from '../common/pasted-input.js';
-import { FrameDecoder } from '../common/protocol.js';
+import { FrameDecoder, type WindowSize } from '../common/protocol.js';
 
 /** Why the master stopped reading a connection: its held input, or no room for its unfinished frame. */
 export type HoldReason = 'input' | 'room';
@@ -42,6 +42,10 @@ export class Connection {
   awaitingWritten = false;
   /** true when its hello offers HelloFeature.InputWritten: it takes InputWritten frames */
   takesInputWritten = false;
+  /** The window size this viewer set last (attaching, resizing); a read-only viewer sets none. */
+  windowSize: WindowSize | undefined;
+  /** When it set it (Session counts the sizes set): 0 for never. */
+  sizeSetAt = 0;
   /** The bytes of an unfinished frame counted against the session's limit for them. */
   countedPartialBytes = 0;
   helloTimer: NodeJS.Timeout | undefined;

@@ -18,7 +18,7 @@ import type { OutputLog } from './output-log.js';
 import {
   FrameDecoder, FrameType, HelloFeature, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
-  encodeDataFrames, encodeExit, encodeHello, encodeInputWritten, encodeText, type Attach, type Frame,
+  encodeDataFrames, encodeExit, encodeHello, encodeInputWritten, encodeText, type Attach, type Frame, type WindowSize,
 } from '../common/protocol.js';
 import type { ProgramExit, ProgramTerminal } from './program-terminal.js';
 import { PROGRAM_ENDED_KEPT, removeRecord, supersedeRecords, writeRecord, type SessionRecord } from '../common/registry.js';
@@ -78,6 +78,8 @@ export class Session {
   private readonly inputFlow: InputFlow;
   private readonly collectGarbage = collectAfterOutput();
   private readonly modes = new TerminalModeTracker();
+  /** Window sizes set by viewers so far: a viewer's sizeSetAt equal to it has the program's size. */
+  private sizesSet = 0;
   private readonly sizer: ResizeRedraw;
   /** Whether the program's output has been read: before that, a viewer misses nothing and needs no redraw. */
   private outputRead = false;
@@ -254,6 +256,7 @@ export class Session {
         return;
       case FrameType.Detach:
         this.relay.removeViewer(connection.socket);
+        this.fitRemainingViewers(connection);
         return;
       case FrameType.Kill: {
         const signal = decodeKill(frame.payload);
@@ -345,7 +348,7 @@ export class Session {
     // not reach the program between them.
     this.inputFlow.pause('attach');
     try {
-      this.sizer.resize(request.cols, request.rows);
+      this.setSize(connection, request);
       this.addViewer(connection, request.redraw);
     } finally {
       this.inputFlow.resume('attach');
@@ -372,8 +375,31 @@ export class Session {
     if (restore.length > 0) for (const frame of encodeDataFrames(FrameType.Output, restore)) connection.socket.write(frame);
   }
 
-  private resize(connection: Connection, size: { cols: number; rows: number }): void {
-    if (this.relay.hasViewer(connection.socket)) this.sizer.resize(size.cols, size.rows);
+  private resize(connection: Connection, size: WindowSize): void {
+    if (this.relay.hasViewer(connection.socket)) this.setSize(connection, size);
+  }
+
+  /** A viewer's window size becomes the program's: the latest one set wins. */
+  private setSize(connection: Connection, size: WindowSize): void {
+    connection.windowSize = { cols: size.cols, rows: size.rows };
+    connection.sizeSetAt = ++this.sizesSet;
+    this.sizer.resize(size.cols, size.rows);
+  }
+
+  /**
+   * A viewer left (detached, suspended, hung up, killed). When the program had its size, it
+   * takes the size of the viewer still attached that set one last, as tmux fits a window to the
+   * clients that remain: left at the size of a window that is gone, the program would go on
+   * drawing for it, and every remaining terminal would show its screen wrapped and cut.
+   */
+  private fitRemainingViewers(left: Connection): void {
+    if (this.ended || left.sizeSetAt === 0 || left.sizeSetAt !== this.sizesSet) return;
+    let latest: Connection | undefined;
+    for (const connection of this.connections) {
+      if (connection === left || connection.windowSize === undefined || !this.relay.hasViewer(connection.socket)) continue;
+      if (latest === undefined || connection.sizeSetAt > latest.sizeSetAt) latest = connection;
+    }
+    if (latest?.windowSize !== undefined) this.setSize(latest, latest.windowSize);
   }
 
   /** missedOutput: the viewer has not seen all the program wrote, so a resize redraw is worth its signals. */
@@ -429,6 +455,7 @@ export class Session {
     clearTimeout(connection.idleTimer);
     this.relay.removeViewer(connection.socket);
     const wasCounted = this.connections.delete(connection);
+    this.fitRemainingViewers(connection);
     this.waitingForRoom.delete(connection);
     this.countPartialFrame(connection);
     this.endPasteOf(connection);

@@ -133,4 +133,39 @@ describe('window size', () => {
     await second.waitFor('SIZE 60x15 WINCH 3\r\r\n');
     expect(withoutTitleSave(second.text)).toBe(expected);
   });
+
+  it('when the viewer whose size the program has leaves (hung up, or detached), the program takes the size of the one still attached that set one last', async () => {
+    const socket = sandbox.path('s');
+    const first = sandbox.dt(['-c', socket, '-r', 'none', process.execPath, WINSIZE], { cols: 100, rows: 30 });
+    let from = await first.waitFor('SIZE 100x30 WINCH 0\r\r\n');
+    await untilRaw(first);
+    const start = from;
+    const second = await attach(socket, { cols: 70, rows: 20 });
+    from = await first.waitFor('SIZE 70x20 WINCH 1\r\r\n', { from });
+    // A read-only viewer sets no size: it is never the one whose size the program takes.
+    const watcher = sandbox.dt(['-a', socket, '-R'], { cols: 50, rows: 10 });
+    await untilRaw(watcher);
+    first.resize(110, 35);
+    from = await first.waitFor('SIZE 110x35 WINCH 2\r\r\n', { from });
+    second.resize(60, 15);
+    from = await first.waitFor('SIZE 60x15 WINCH 3\r\r\n', { from });
+    // Its terminal closes (ssh dropped): the first viewer's screen is drawn for its own window again.
+    (second.pty as unknown as { destroy(): void }).destroy();
+    from = await first.waitFor('SIZE 110x35 WINCH 4\r\r\n', { from });
+    const third = await attach(socket, { cols: 90, rows: 25 });
+    from = await first.waitFor('SIZE 90x25 WINCH 5\r\r\n', { from });
+    third.write('\x1c');
+    await third.waitForExit();
+    from = await first.waitFor('SIZE 110x35 WINCH 6\r\r\n', { from });
+    // The viewer that set it leaves, and only a read-only one is left: the size stays. A signal
+    // of its own, after, shows that nothing came between.
+    first.write('\x1c');
+    await first.waitForExit();
+    await sandbox.dt(['-k', socket, 'WINCH']).waitForExit();
+    await watcher.waitFor('SIZE 110x35 WINCH 7\r\r\n');
+    expect(first.text.slice(start)).toBe(
+      'SIZE 70x20 WINCH 1\r\r\nSIZE 110x35 WINCH 2\r\r\nSIZE 60x15 WINCH 3\r\r\nSIZE 110x35 WINCH 4\r\r\n' +
+      'SIZE 90x25 WINCH 5\r\r\nSIZE 110x35 WINCH 6\r\r\n' + first.text.slice(first.text.indexOf('\x1b7', start)));
+    expect(watcher.text).toMatch(/SIZE 110x35 WINCH 6\r\r\nSIZE 110x35 WINCH 7\r\r\n$/);
+  });
 });
