@@ -53,6 +53,16 @@ async function openGate(): Promise<void> {
   }, 'stty to wait at its gate');
 }
 
+/** The log's text so far; empty until the master has created it. */
+function readLog(file: string): string {
+  try {
+    return fs.readFileSync(file, 'latin1');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  }
+}
+
 /** True while the process's main thread waits in futex(2): a client that leaves waits so for stty. */
 function waitingInFutex(pid: number): boolean {
   try {
@@ -65,12 +75,19 @@ afterEach(async () => {
   await sandbox.teardown();
 });
 
-/** A session started with `dt -n` running node with `program`; resolves with its socket. */
-async function detachedSession(program: string[]): Promise<string> {
+/**
+ * A session started with `dt -n` running node with `program`; resolves with its socket once
+ * the master has read the program's first line (it logs it with -L), when the program prints
+ * one: read before anyone attached, it is discarded. Read after, its \r would hold back
+ * everything that follows until stty has ended, which is what the tests wait for first.
+ */
+async function detachedSession(program: string[], printsFirstLine = false): Promise<string> {
   const socket = sandbox.path('s');
-  const created = await runDt(['-n', socket, process.execPath, ...program], { cwd: sandbox.dir, env: sandbox.env() });
+  const log = sandbox.path('out.log');
+  const created = await runDt(['-n', socket, '-L', log, process.execPath, ...program], { cwd: sandbox.dir, env: sandbox.env() });
   expect(created).toMatchObject({ code: 0, stderr: '' });
   await sandbox.trackMaster(socket);
+  if (printsFirstLine) await waitUntil(() => readLog(log).includes('\n'), `the program's first line in ${log}`);
   return socket;
 }
 
@@ -78,7 +95,7 @@ describe('while stty is still at work', () => {
   it('holds the session\'s output back from its first \\n: a bare \\n the program writes at attach time stays 0a', async () => {
     sandbox.leavesMaster('the writer never ends; teardown kills the session');
     // The program writes all the time, so output reaches the client with the session's first answer.
-    const socket = await detachedSession([RAWWRITE, '--repeat', Buffer.from('BEGIN>A\nB<END').toString('hex')]);
+    const socket = await detachedSession([RAWWRITE, '--repeat', Buffer.from('BEGIN>A\nB<END').toString('hex')], true);
     const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: gatedPath });
     await waitForChildNamed(term.pid, 'stty');
     // Output has reached the client while stty waits: shown up to its first \n, the rest held.
@@ -86,9 +103,9 @@ describe('while stty is still at work', () => {
     await openGate();
     let from = 0;
     for (let part = 0; part < 3; part++) from = await term.waitFor('<END', { from });
-    // The program writes no \r but in its first line (if it started after the attach): any
-    // other \r came from the terminal's ONLCR.
-    const shown = term.output.subarray(0, from).toString('latin1').replace('READY\r\n', '');
+    // The program writes no \r after its first line, which was read before the attach: any \r
+    // came from the terminal's ONLCR.
+    const shown = term.output.subarray(0, from).toString('latin1');
     expect(shown, JSON.stringify(shown)).not.toContain('\r');
     expect(shown).toContain('BEGIN>A\nB<END');
   });
@@ -119,7 +136,7 @@ describe('while stty is still at work', () => {
 
   it('passes a key typed as the client starts to the program exactly once', async () => {
     sandbox.leavesMaster('hexecho runs on; teardown kills the session');
-    const socket = await detachedSession([HEXECHO]);
+    const socket = await detachedSession([HEXECHO], true);
     const term = sandbox.dt(['-a', socket, '-r', 'none'], { env: gatedPath });
     // Typed before the client has even started: the terminal holds it, cooked, until raw mode.
     term.write('k');
@@ -135,7 +152,7 @@ describe('while stty is still at work', () => {
 
   it('detaches at once on the detach key, prints its status line in raw mode, and restores the terminal after stty', async () => {
     sandbox.leavesMaster('hexecho runs on; teardown kills the session');
-    const socket = await detachedSession([HEXECHO]);
+    const socket = await detachedSession([HEXECHO], true);
     const fresh = await freshTerminalModes(sandbox);
     const term = clientUnderShell(socket);
     const client = await waitForChildNamed(term.pid, 'node');
@@ -155,7 +172,7 @@ describe('while stty is still at work', () => {
 
   it('restores the terminal when it is terminated, after stopping stty', async () => {
     sandbox.leavesMaster('hexecho runs on; teardown kills the session');
-    const socket = await detachedSession([HEXECHO]);
+    const socket = await detachedSession([HEXECHO], true);
     const fresh = await freshTerminalModes(sandbox);
     const term = clientUnderShell(socket);
     const client = await waitForChildNamed(term.pid, 'node');
@@ -168,7 +185,7 @@ describe('while stty is still at work', () => {
 
   it('gives up on an stty that hangs after its wait, and stops it: the terminal it restored stays restored', async () => {
     sandbox.leavesMaster('hexecho runs on; teardown kills the session');
-    const socket = await detachedSession([HEXECHO]);
+    const socket = await detachedSession([HEXECHO], true);
     const fresh = await freshTerminalModes(sandbox);
     const term = clientUnderShell(socket);
     const client = await waitForChildNamed(term.pid, 'node');
