@@ -7,6 +7,7 @@
 // process limit: start-failure.ts) is reported here, before anything exists. The master keeps
 // no descriptor of ours.
 
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type net from 'node:net';
 import { hasEscapedBytes } from '../common/bytes.js';
@@ -71,21 +72,29 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
   // Nothing between listen and here waited for I/O, so no client was accepted by us: libuv
   // accepts on a listening socket in any turn of the event loop.
   const added = Object.entries(MASTER_ALLOCATOR_ENVIRONMENT).filter(([name]) => process.env[name] === undefined);
-  const child = spawn(process.execPath, [...MASTER_NODE_FLAGS, process.argv[1]!, MASTER_FLAG], {
-    env: { ...process.env, ...Object.fromEntries(added) },
-    // node:child_process cannot enter a directory whose name is not UTF-8; the master needs no
-    // working directory of its own, and the program gets spec.cwd exactly (program-launch.ts).
-    cwd: hasEscapedBytes(spec.cwd) ? '/' : spec.cwd,
-    detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
-    stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server), 'pipe', ...(log ? [log.fd] : [])],
-  });
-  child.on('error', () => { /* spawn(2) failed: child.pid is undefined, handled below */ });
+  let child: ChildProcess | undefined;
+  let spawnError: unknown;
+  try {
+    child = spawn(process.execPath, [...MASTER_NODE_FLAGS, process.argv[1]!, MASTER_FLAG], {
+      env: { ...process.env, ...Object.fromEntries(added) },
+      // node:child_process cannot enter a directory whose name is not UTF-8; the master needs no
+      // working directory of its own, and the program gets spec.cwd exactly (program-launch.ts).
+      cwd: hasEscapedBytes(spec.cwd) ? '/' : spec.cwd,
+      detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
+      stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server), 'pipe', ...(log ? [log.fd] : [])],
+    });
+    child.on('error', () => { /* spawn(2) failed: child.pid is undefined, handled below */ });
+  } catch (error) {
+    // Node reports only the errors it expects of spawn(2) (EAGAIN, a process limit) by 'error';
+    // the others it throws: ENOMEM, and E2BIG for an environment exec(2) refuses (Node passes
+    // a variable that is not UTF-8 on with each bad byte made 3).
+    spawnError = error;
+  }
   // The master has its own copies now (or there is no master): ours go.
   server.close();
-  if (child.pid === undefined) {
+  if (child?.pid === undefined) {
     discardLog();
-    removeSocket(spec.socket, socketInode(spec.socket));
-    throw sessionError(spec.socket, 'cannot start the session: no process could be created');
+    throw abandonedSocketError(spec.socket, `cannot start the session: ${describeSpawnError(spawnError)}`, spawnError);
   }
   if (log) fs.closeSync(log.fd);
   const unlisted = writeRecord({
@@ -95,6 +104,24 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
   await sendLaunch(child.stdio[SPEC_FD] as net.Socket, { spec, inherited, ownEnvironment: added.map(([name]) => name) });
   child.unref();
   return unlisted === undefined ? {} : { unlisted };
+}
+
+function describeSpawnError(error: unknown): string {
+  if (error === undefined) return 'no process could be created';
+  // The master's arguments are ours and short: only the environment can be too large.
+  const hint = (error as NodeJS.ErrnoException).code === 'E2BIG' ? ' (its environment is too large)' : '';
+  return `${describeSystemError(error)}${hint}`;
+}
+
+/** The error of a session that could not be started, once its socket is removed (or why it could not be). */
+function abandonedSocketError(socket: string, reason: string, cause: unknown): DtError {
+  try {
+    removeSocket(socket, socketInode(socket));
+  } catch (error) {
+    // Stale now: the next -A, -c or -n on it replaces it.
+    return sessionError(socket, `${reason}; its socket could not be removed: ${describeSystemError(error)}`, cause ?? error);
+  }
+  return sessionError(socket, reason, cause);
 }
 
 /** The listening socket's descriptor: Node passes a server to a child only by its number. */

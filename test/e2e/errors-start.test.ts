@@ -327,6 +327,21 @@ it('-n when no process can be created (fork fails: the process limit is reached)
   expect(await listSessions(sandbox, true)).toEqual([]);
 });
 
+it('-n whose environment exec(2) refuses the master (Argument list too long): the reason, status 1, and no socket, log, record or master', async () => {
+  const socket = sandbox.path('s');
+  const before = entries();
+  // 50,000 bytes that are not UTF-8: dt starts with them, but Node passes each on to the
+  // master as U+FFFD, 3 bytes, and 150,000 bytes is more than exec(2) takes in one variable (128 KiB).
+  const script = 'export BIG="$(head -c 50000 /dev/zero | tr "\\0" "\\377")"; exec "$@"';
+  const created = await run('sh', ['-c', script, 'sh', process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toEqual({
+    code: 1, signal: null, stdout: '', stderr: `dt: ${socket}: cannot start the session: Argument list too long (its environment is too large)\n`,
+  });
+  expect(entries()).toEqual(before);
+  await expectNoMasterLeft(sandbox);
+  expect(await listSessions(sandbox, true)).toEqual([]);
+});
+
 /** `dt -n socket -L log.txt hexecho` run in `group`, each Node process of it stopped as it starts (stop-at-start.cjs). */
 function createInCgroup(group: string, socket: string): ReturnType<typeof run> {
   return run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], {
