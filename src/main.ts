@@ -79,7 +79,10 @@ async function main(argv = exactArguments()): Promise<number> {
       return ExitCode.Ok;
     }
     case 'master-foreground':
-      return runForegroundMaster(masterSpec(command, false));
+      // Started by socket activation, clients may be queued on the socket already (one of them
+      // started the service): the master tells them, as well as its stderr, why the program
+      // cannot be executed.
+      return runForegroundMaster(masterSpec(command, false, Number(process.env['LISTEN_PID']) !== process.pid));
     case 'push':
       exitOnSignals();
       return push(existingSocketPath(command.socket));
@@ -124,13 +127,14 @@ async function launchMaster(spec: MasterSpec): Promise<void> {
 /**
  * What a new master is told. A log file that may not be written, a bad DT_LOG_LIMIT, or a
  * program that cannot be executed, is refused here, before anything starts: before a session
- * name makes the session directory.
+ * name makes the session directory. The program is left to the master to check when not
+ * `checkProgram`.
  */
-function masterSpec(command: CreateCommand, holdUntilAttach: boolean): MasterSpec {
+function masterSpec(command: CreateCommand, holdUntilAttach: boolean, checkProgram = true): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
-  checkExecutable(command.command[0]!, cwd);
+  if (checkProgram) checkExecutable(command.command[0]!, cwd);
   const socket = resolveSocketArgument(command.socket);
   const exact = environmentNodeCannotKeep();
   const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };

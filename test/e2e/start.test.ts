@@ -358,6 +358,22 @@ activationIt('a socket-activated program that ended unwatched, its socket file l
   expect(await listJson()).toEqual([]);
 });
 
+activationIt('a socket-activated dt -N whose program cannot be executed tells the client that started it why, as well as its own stderr, status 1', async () => {
+  const socket = sandbox.path('s');
+  const missing = sandbox.path('start-server');
+  const service = sandbox.run(ACTIVATE, ['-l', socket, ...passEnvironment(), process.execPath, DT, '-N', socket, missing]);
+  await service.waitFor('Listening on');
+  const reason = `could not execute ${missing}: No such file or directory`;
+  expect(await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'say hi\n' })).toMatchObject({
+    code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n`,
+  });
+  expect((await service.waitForExit()).exitCode).toBe(1);
+  expect(service.text).toContain(`dt: ${reason}\r\n`);
+  // Told to the client that read it: nothing is kept.
+  expect(await listJson()).toEqual([]);
+  expect(isSocketFile(socket)).toBe(true);
+});
+
 activationIt('dt -N refuses a passed socket that is not the one named, status 1', async () => {
   const socket = sandbox.path('s');
   const other = sandbox.path('other');
