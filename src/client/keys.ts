@@ -32,13 +32,6 @@ export function parseKeyName(name: string): number {
   return name.charCodeAt(0);
 }
 
-/** How a key is shown to the user: `^\`, `^?`, or the character. */
-export function formatKeyName(key: number): string {
-  if (key === 0x7f) return '^?';
-  if (key < 0x20) return '^' + String.fromCharCode(key + 0x40);
-  return String.fromCharCode(key);
-}
-
 export type KeyAction = 'detach' | 'suspend';
 
 export interface KeyMatch {

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
-import { DEFAULT_DETACH_KEY, SUSPEND_KEY, findKey, formatKeyName, parseKeyName, type WatchedKeys } from '../../src/client/keys.js';
+import { DEFAULT_DETACH_KEY, SUSPEND_KEY, findKey, parseKeyName, type WatchedKeys } from '../../src/client/keys.js';
 
 const DEFAULT_KEYS: WatchedKeys = { detach: 0x1c, suspend: 0x1a };
 
@@ -45,22 +45,6 @@ describe('key names', () => {
     ['\udce9', `Invalid escape character '\udce9': '\udce9' is not ASCII; ${ONE_BYTE}`],
   ])('parseKeyName(%j) is a usage error that says why', (name, message) => {
     expect(() => parseKeyName(name)).toThrow(new UsageError(message));
-  });
-
-  it.each([
-    [0x1c, '^\\'],
-    [0x7f, '^?'],
-    [0x01, '^A'],
-    [0x00, '^@'],
-    [0x1a, '^Z'],
-    [0x78, 'x'],
-    [0x20, ' '],
-  ])('formatKeyName(%i) is %j', (key, name) => {
-    expect(formatKeyName(key)).toBe(name);
-  });
-
-  it('formats every ASCII key as a name that parses back to it', () => {
-    for (let key = 0; key <= 0x7f; key++) expect(parseKeyName(formatKeyName(key)), `key ${key}`).toBe(key);
   });
 });
 
