@@ -7,7 +7,7 @@
 import net from 'node:net';
 import v8 from 'node:v8';
 import { ignoreUntilHandled } from '../common/debugger.js';
-import { DtError, describeSystemError, sessionError } from '../common/errors.js';
+import { DtError, ExitCode, describeSystemError, sessionError } from '../common/errors.js';
 import { findExecutable } from '../common/executable.js';
 import { LOG_FD, SPEC_FD, type MasterSpec } from '../common/master-spec.js';
 import { adoptOutputLog, openOutputLog } from './output-log.js';
@@ -160,6 +160,6 @@ function startProgram(spec: MasterSpec): ProgramTerminal | DtError {
   try {
     return new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });
   } catch (error) {
-    return new DtError(`could not start ${spec.command[0]}: ${describeSystemError(error)}`, 1, { cause: error });
+    return new DtError(`could not start ${spec.command[0]}: ${describeSystemError(error)}`, ExitCode.Failure, { cause: error });
   }
 }

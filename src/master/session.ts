@@ -8,7 +8,7 @@
 // and leaves through forget().
 
 import type net from 'node:net';
-import { SIGNAL_EXIT_BASE } from '../common/errors.js';
+import { exitCodeOf } from '../common/errors.js';
 import type { ClientConnection } from './client-reads.js';
 import { Connection } from './connection.js';
 import { InputFlow } from './input-flow.js';
@@ -521,7 +521,7 @@ export class Session {
     }
     // The log's last writes, at most LOG_CLOSE_TIMEOUT_MS, while the clients read theirs.
     const logClosed = this.log?.close() ?? Promise.resolve();
-    this.resolveOnceClientsLeft(status.signal > 0 ? SIGNAL_EXIT_BASE + status.signal : status.code, logClosed);
+    this.resolveOnceClientsLeft(exitCodeOf(status), logClosed);
   }
 
   /**
