@@ -195,7 +195,7 @@ class Attachment {
       return false;
     }
     this.onFrames(frames);
-    return !this.waitingForTerminal && this.held.length === 0;
+    return this.mayRead();
   };
 
   /** False while the last read is still needed: the terminal holds some of it, or frames of it wait for raw mode. */
