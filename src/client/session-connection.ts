@@ -9,7 +9,7 @@ import {
 } from '../common/protocol.js';
 import type { LentReads } from '../common/lent-reads.js';
 import { isStopped } from '../common/process-stat.js';
-import { PROGRAM_ENDED_KEPT, findExitedRecord, isSessionRunning, readRecords } from '../common/registry.js';
+import { PROGRAM_ENDED_KEPT, findExitedRecord, isNewer, isSessionRunning, readRecords, type SessionRecord } from '../common/registry.js';
 import { connectSocket, isSocketFile, isSymbolicLink } from '../common/socket.js';
 import { writeAtOnce } from '../common/write-at-once.js';
 
@@ -193,8 +193,12 @@ export async function describeListener(socketPath: string): Promise<string> {
  * earlier one's socket file was deleted and taken over), the later.
  */
 function registeredMaster(socketPath: string): number | undefined {
-  return readRecords().filter((record) => record.socket === socketPath && isSessionRunning(record))
-    .sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0]?.masterPid;
+  let newest: SessionRecord | undefined;
+  for (const record of readRecords()) {
+    if (record.socket !== socketPath || !isSessionRunning(record)) continue;
+    if (newest === undefined || isNewer(record, newest)) newest = record;
+  }
+  return newest?.masterPid;
 }
 
 /** Why a socket that accepted the connection said nothing. */

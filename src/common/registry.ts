@@ -197,7 +197,11 @@ function scanRegistry(): Registry {
   return { records, skipped, dir: location.dir };
 }
 
-function isNewer(record: SessionRecord, than: SessionRecord): boolean {
+/**
+ * Which of two records of one socket (an earlier session's socket file was deleted and taken
+ * over) is the later session's: the one started later; in the same millisecond, the higher pid.
+ */
+export function isNewer(record: SessionRecord, than: SessionRecord): boolean {
   const difference = Date.parse(record.startedAt) - Date.parse(than.startedAt);
   return difference > 0 || (difference === 0 && record.masterPid > than.masterPid);
 }
