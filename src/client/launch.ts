@@ -18,6 +18,7 @@ import { discardLogFile, openLogFile } from '../common/log-file.js';
 import { LISTENING_FD, LOG_FD, MASTER_FLAG, SPEC_FD, encodeMasterLaunch, type MasterLaunch, type MasterSpec } from '../common/master-spec.js';
 import { writeRecord } from '../common/registry.js';
 import { listenPrivate, removeSocket, socketInode } from '../common/socket.js';
+import { descriptorOf } from '../common/write-at-once.js';
 
 /**
  * V8 lets its young generation grow to 16 MiB semispaces under a burst of output and keeps
@@ -81,7 +82,8 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
       // working directory of its own, and the program gets spec.cwd exactly (program-launch.ts).
       cwd: hasEscapedBytes(spec.cwd) ? '/' : spec.cwd,
       detached: true, // setsid: no controlling terminal, untouched by our terminal's hangup
-      stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server), 'pipe', ...(log ? [log.fd] : [])],
+      // A listening server has a descriptor.
+      stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server)!, 'pipe', ...(log ? [log.fd] : [])],
     });
     child.on('error', () => { /* spawn(2) failed: child.pid is undefined, handled below */ });
   } catch (error) {
@@ -122,11 +124,6 @@ function abandonedSocketError(socket: string, reason: string, cause: unknown): D
     return sessionError(socket, `${reason}; its socket could not be removed: ${describeSystemError(error)}`, cause ?? error);
   }
   return sessionError(socket, reason, cause);
-}
-
-/** The listening socket's descriptor: Node passes a server to a child only by its number. */
-function descriptorOf(server: net.Server): number {
-  return (server as unknown as { _handle: { fd: number } })._handle.fd;
 }
 
 /**

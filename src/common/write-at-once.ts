@@ -41,8 +41,11 @@ export function writeDirectly(stream: net.Socket, bytes: Buffer): number {
   }
 }
 
-/** The stream's descriptor, if it has one (a socket still connecting has none). */
-export function descriptorOf(stream: net.Socket): number | undefined {
+/**
+ * The descriptor of a socket, or of a listening server (which Node passes to a child only by
+ * its number), if it has one (a socket still connecting has none).
+ */
+export function descriptorOf(stream: net.Socket | net.Server): number | undefined {
   const fd = (stream as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
   return fd !== undefined && fd >= 0 ? fd : undefined;
 }
