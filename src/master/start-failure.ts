@@ -1,7 +1,8 @@
-// A program the master could not start although the creating command found it executable:
-// no pty to be had, or the program gone meanwhile. Only the master can meet this, after the
-// creating command has returned. The reason is kept in the registry, for `dt -l` and the next
-// `dt -a`, and every client that connects meanwhile is told it instead of a hello: the
+// A program the master cannot start on a socket it did not bind: not executable (a dt -N that
+// a service manager started: no creating command checked it first), no pty to be had, or the
+// program gone since the creating command found it executable. Clients may be queued on the
+// socket already: the reason is kept in the registry, for `dt -l` and the next `dt -a`, and
+// every client that connects meanwhile is told it instead of a hello: the
 // creating client of -c or -A, which is already waiting, sees it as its own error.
 //
 // The master ends only once each client it told has closed its connection. Closed by a master
@@ -12,7 +13,7 @@
 // what it sends, no reset is left.
 
 import type net from 'node:net';
-import type { DtError } from '../common/errors.js';
+import { ExitCode, type DtError } from '../common/errors.js';
 import type { MasterSpec } from '../common/master-spec.js';
 import { FrameType, encodeText } from '../common/protocol.js';
 import { removeRecord, writeRecord } from '../common/registry.js';
@@ -32,13 +33,13 @@ export function reportStartFailure(
   const now = new Date().toISOString();
   writeRecord({
     socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: now,
-    exit: { code: 1, signal: 0, endedAt: now }, startError: error.message,
+    exit: { code: ExitCode.Failure, signal: 0, endedAt: now }, startError: error.message,
   });
   return new Promise((resolve) => {
     const clients = new Set<net.Socket>();
     let listening = true;
     const resolveOnceClientsLeft = (): void => {
-      if (!listening && clients.size === 0) resolve({ exitCode: 1 });
+      if (!listening && clients.size === 0) resolve({ exitCode: ExitCode.Failure });
     };
     const stopListening = (): void => {
       if (!listening) return;
