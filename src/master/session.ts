@@ -27,6 +27,7 @@ import { ResizeRedraw } from './resize-redraw.js';
 import type { SocketKeeper } from './socket-keeper.js';
 import { TerminalModeTracker } from './terminal-modes.js';
 import { PASTE_END } from '../common/pasted-input.js';
+import { signalNumber } from '../common/signals.js';
 
 /** A client must say hello within this time or be dropped (it is not a dt client). */
 const HELLO_TIMEOUT_MS = 5_000;
@@ -409,7 +410,7 @@ export class Session {
       if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
     } else if (effective === RedrawMethod.Winch) {
       // Refused (another user's job): that job is not redrawn, and the attach goes on.
-      this.sizer.signal(() => this.program.signalForeground(28 /* SIGWINCH */).kind === 'sent');
+      this.sizer.signal(() => this.program.signalForeground(signalNumber('SIGWINCH')).kind === 'sent');
     } else if (effective === RedrawMethod.Resize && missedOutput) {
       this.sizer.start();
     }
@@ -484,7 +485,7 @@ export class Session {
     this.terminatedBy = signal;
     this.socketFile.withdraw();
     this.program.hangUp();
-    setTimeout(() => this.end({ code: 0, signal: 1 }, TERMINATED), TERMINATE_GRACE_MS).unref();
+    setTimeout(() => this.end({ code: 0, signal: signalNumber('SIGHUP') }, TERMINATED), TERMINATE_GRACE_MS).unref();
   }
 
   /** The program ended (or the session was terminated): clients get its last output and status. */
