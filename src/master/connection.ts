@@ -67,7 +67,7 @@ export class Connection {
     if (!this.socket.destroyed) this.socket.resume();
   }
 
-  isHeld(reason?: HoldReason): boolean {
-    return reason === undefined ? this.holds.size > 0 : this.holds.has(reason);
+  isHeld(reason: HoldReason): boolean {
+    return this.holds.has(reason);
   }
 }

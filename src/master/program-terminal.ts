@@ -200,7 +200,7 @@ export class ProgramTerminal {
   }
 
   /** The terminal's foreground process group (tcgetpgrp), read from /proc; 0 when unknown. */
-  foregroundProcessGroup(): number {
+  private foregroundProcessGroup(): number {
     try {
       const group = Number(statFields(readProcFile(`/proc/${this.pty.pid}/stat`, 'latin1'))[5]);
       return Number.isInteger(group) && group > 0 ? group : 0;
@@ -239,17 +239,9 @@ export class ProgramTerminal {
 
   /** Hang up the program as a closing terminal would. */
   hangUp(): void {
-    this.signalGroup('SIGHUP');
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    this.signalGroup(signal);
-  }
-
-  private signalGroup(signal: NodeJS.Signals): void {
     try {
       // The program leads its own session and process group: reach its jobs too.
-      process.kill(-this.pty.pid, signal);
+      process.kill(-this.pty.pid, 'SIGHUP');
     } catch (error) {
       // ESRCH: already gone. EPERM: it runs as another user (su); the terminal's closing hangs it up.
       const code = (error as NodeJS.ErrnoException).code;
