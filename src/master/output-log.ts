@@ -378,7 +378,7 @@ export function adoptOutputLog(spec: OutputLogSpec, fd: number): OutputLog {
 }
 
 /** Node's file system, each call asynchronous (the thread pool). */
-export const nodeLogFiles: LogFileSystem = {
+const nodeLogFiles: LogFileSystem = {
   async open(file) {
     const fd = await new Promise<number>((resolve, reject) => fs.open(fsPath(file), LOG_OPEN_FLAGS, LOG_FILE_MODE, (error, opened) => {
       if (error) reject(new Error(`cannot open ${file}: ${describeLogOpenError(error)}`));

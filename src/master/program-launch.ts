@@ -71,7 +71,7 @@ export function programLaunch(command: readonly string[], cwd: string, socket: s
 }
 
 /** "r" and the word, or "e" and the word with printf octal escapes where needed (only there, to stay short). */
-export function encodeWord(word: string): string {
+function encodeWord(word: string): string {
   if (!hasEscapedBytes(word)) return `r${word}`;
   return `e${word.replace(NOT_PLAIN, (character) => octal(encodeBytes(character)[0]!))}`;
 }

@@ -22,7 +22,7 @@ const READ_BUFFER_BYTES = 64 * 1024;
  * non-blocking, and read(2) says EIO once the pty is empty. Each read is lent to emit, as
  * a view of `buffer`.
  */
-export function readLeftoverOutput(fd: number, buffer: Buffer, emit: (data: Buffer) => void): void {
+function readLeftoverOutput(fd: number, buffer: Buffer, emit: (data: Buffer) => void): void {
   for (;;) {
     let count: number;
     try {

@@ -249,7 +249,7 @@ export class Relay {
    * Disconnects a viewer with a reason it will print: after its backlog if it reads it within
    * CUT_OFF_FLUSH_MS, otherwise after what its socket already has.
    */
-  cutOff(viewer: net.Socket, reason: string): void {
+  private cutOff(viewer: net.Socket, reason: string): void {
     const backlog = this.sendLastWord(viewer, encodeText(FrameType.Error, reason));
     if (!backlog) return;
     backlog.dropTimer = setTimeout(() => {

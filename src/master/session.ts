@@ -45,7 +45,7 @@ const MAX_UNREAD_REPLY_BYTES = 64 * 1024;
 const FRAMES_PER_BATCH = 256;
 const NO_BYTES = Buffer.alloc(0);
 /** Bytes of unfinished frames held for all connections together; beyond it, a connection with one waits for room. */
-export const MAX_PARTIAL_FRAME_BYTES = 8 * 1024 * 1024;
+const MAX_PARTIAL_FRAME_BYTES = 8 * 1024 * 1024;
 
 /**
  * The command as an info reply gives it: whole words up to this many bytes. A command line may

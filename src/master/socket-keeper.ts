@@ -35,7 +35,7 @@ export class SocketKeeper {
     return new SocketKeeper(socketPath, server, owned);
   }
 
-  private constructor(readonly path: string, private server: net.Server, private readonly owned: boolean) {
+  private constructor(private readonly path: string, private server: net.Server, private readonly owned: boolean) {
     this.inode = socketInode(path);
     if (!owned) return;
     // Whatever way the master ends (even an internal error), it takes its socket with it.
