@@ -251,9 +251,10 @@ export class OutputLog {
       this.retryTimer.unref();
       return;
     }
-    // The session is over: what could not be written is lost.
+    // The session is over: what could not be written is lost. A close that fails as well (NFS
+    // reports the failed write again) has released the descriptor all the same: nothing more is lost.
     this.notLoggedBytes += this.queuedBytes;
-    void this.closeFile();
+    this.closeFile().catch(() => {});
   }
 
   /** Writes from the front of the queue, up to the size limit; rotates at the limit. */
