@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { describeSystemError } from '../common/errors.js';
 import { statFields } from '../common/process-stat.js';
 import { signalName } from '../common/signals.js';
-import { forkPty, resizePty, type ForkedPty } from './pty-fork.js';
+import { forkPty, resizePty, type ForkedPty, type ForkOptions } from './pty-fork.js';
 import { PtyInput } from './pty-input.js';
 import { PtyOutput } from './pty-output.js';
 
@@ -31,13 +31,6 @@ export interface ProgramExit {
 /** What became of a signal for the program (signalForeground). */
 export type SignalOutcome = { kind: 'sent' } | { kind: 'refused'; reason: string } | { kind: 'too-late' };
 
-export interface ProgramOptions {
-  cols: number;
-  rows: number;
-  cwd: string;
-  env: Record<string, string>;
-}
-
 export class ProgramTerminal {
   private readonly pty: ForkedPty;
   private readonly output: PtyOutput;
@@ -49,7 +42,7 @@ export class ProgramTerminal {
   private cols: number;
   private rows: number;
 
-  constructor(file: string, args: string[], options: ProgramOptions) {
+  constructor(file: string, args: string[], options: ForkOptions) {
     // What node-pty's spawn sets for every program: the terminal type and the working directory.
     const env = { ...options.env, TERM: options.env['TERM'] ?? 'xterm', PWD: options.cwd };
     this.pty = forkPty(file, args, { ...options, env }, (code, signal) => this.programExited({ code, signal }));
