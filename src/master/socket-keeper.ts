@@ -61,7 +61,8 @@ export class SocketKeeper {
 
   /** A socket file deleted under a running session (a /tmp cleaner, a careless rm) is made again. */
   recreate(): void {
-    if (!this.owned) return;
+    // Withdrawn: the session is ending, and its file is not to be made again.
+    if (!this.owned || this.withdrawn) return;
     const current = socketInode(this.path);
     if (current !== undefined && current === this.inode) return;
     // Someone else's file is there now (a newer session's socket, say): never taken over; dt -l
