@@ -65,7 +65,7 @@ interface EndedAnswer {
   /** how the session ended, as every client is told it */
   ending: Buffer;
   /** to a dt -k: why its signal reaches no program */
-  toKill: string;
+  toKill: Buffer;
 }
 
 export class Session {
@@ -498,7 +498,7 @@ export class Session {
     // Kept before the socket goes: a client that finds no socket finds the status.
     const kept = this.keepStatus(status);
     const ending = reason === undefined ? encodeExit(status) : encodeText(FrameType.Error, reason);
-    this.endedAnswer = { ending, toKill: whyNoSignal(kept, reason) };
+    this.endedAnswer = { ending, toKill: encodeText(FrameType.Error, whyNoSignal(kept, reason)) };
     // Closed at once, the socket would reset the connections in its queue, unanswered: those
     // are accepted first (answerAfterEnd), and nobody new can connect meanwhile.
     this.socketFile.closeOnceQueuedAccepted(() => {
@@ -539,7 +539,7 @@ export class Session {
   /** A client that had asked for nothing when the program ended asks now: a dt -k is told its signal reaches no program. */
   private answerEnded(connection: Connection, frame: Frame, answer: EndedAnswer): void {
     connection.awaitsEnding = false;
-    connection.socket.end(frame.type === FrameType.Kill ? encodeText(FrameType.Error, answer.toKill) : this.lastWordFor(connection, answer.ending));
+    connection.socket.end(frame.type === FrameType.Kill ? answer.toKill : this.lastWordFor(connection, answer.ending));
   }
 
   /** Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`. True when kept. */
@@ -573,7 +573,7 @@ export class Session {
       try {
         for (const frame of decoder.push(read)) {
           if (greeted) {
-            socket.end(frame.type === FrameType.Kill ? encodeText(FrameType.Error, answer.toKill) : answer.ending);
+            socket.end(frame.type === FrameType.Kill ? answer.toKill : answer.ending);
             return true;
           }
           if (frame.type !== FrameType.Hello) throw new ProtocolError('expected hello');
