@@ -79,10 +79,7 @@ async function main(argv = exactArguments()): Promise<number> {
       return ExitCode.Ok;
     }
     case 'master-foreground':
-      // Started by socket activation, clients may be queued on the socket already (one of them
-      // started the service): the master tells them, as well as its stderr, why the program
-      // cannot be executed.
-      return runForegroundMaster(masterSpec(command, false, Number(process.env['LISTEN_PID']) !== process.pid));
+      return runForegroundMaster(command);
     case 'push':
       exitOnSignals();
       return push(existingSocketPath(command.socket));
@@ -139,6 +136,22 @@ function masterSpec(command: CreateCommand, holdUntilAttach: boolean, checkProgr
   const exact = environmentNodeCannotKeep();
   const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };
   return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log, ...environment };
+}
+
+/**
+ * dt -N's spec. Started by socket activation, clients may be queued on the socket already (one
+ * of them started the service): a log that cannot be opened (or a bad DT_LOG_LIMIT), or a
+ * program that cannot be executed, is then the master's `failure`, which it tells them as well
+ * as its stderr, instead of leaving them to see the connection closed unanswered.
+ */
+function foregroundMasterSpec(command: CreateCommand): { spec: MasterSpec; failure?: DtError } {
+  if (Number(process.env['LISTEN_PID']) !== process.pid) return { spec: masterSpec(command, false) };
+  try {
+    return { spec: masterSpec(command, false, false) };
+  } catch (error) {
+    if (!(error instanceof DtError)) throw error;
+    return { spec: masterSpec({ ...command, log: undefined }, false, false), failure: error };
+  }
 }
 
 /** Refuses a live session, another program's socket or a non-socket; replaces a stale socket nobody answers on. */
@@ -244,12 +257,14 @@ async function abandonDetachedMaster(): Promise<number> {
   return ExitCode.Failure;
 }
 
-async function runForegroundMaster(spec: MasterSpec): Promise<number> {
+async function runForegroundMaster(command: CreateCommand): Promise<number> {
+  const { spec, failure } = foregroundMasterSpec(command);
   // A foreground master keeps what its supervisor gave it, as any service does.
   process.title = masterTitle(spec.socket);
   const master = await import('./master/master.js');
   const server = await master.serviceManagerSocket(spec.socket);
-  if (server) return endMaster(await master.runMaster(spec, { kind: 'service-manager', server }));
+  if (server) return endMaster(await master.runMaster(spec, { kind: 'service-manager', server }, failure));
+  if (failure) throw failure;
   await prepareSocketPath(spec.socket);
   return endMaster(await master.runMaster(spec, { kind: 'bind' }));
 }

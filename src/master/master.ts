@@ -45,17 +45,18 @@ export type SocketSource =
 const INLINING_FLAG = '--max-inlined-bytecode-size-cumulative=200';
 
 /**
- * Runs a session; resolves with how the master process should end. Rejects with the reason
+ * Runs a session, or reports `failure`, a reason it cannot (dt -N only); resolves with how
+ * the master process should end. Rejects with the reason
  * the session could not start, except for a socket it did not bind: clients may be queued on
  * it already (the creating command's, or the one that made a service manager start dt -N),
  * so the reason goes to the clients and the registry (start-failure.ts), and for dt -N to its
  * own stderr as well.
  */
-export async function runMaster(spec: MasterSpec, source: SocketSource): Promise<MasterOutcome> {
+export async function runMaster(spec: MasterSpec, source: SocketSource, failure?: DtError): Promise<MasterOutcome> {
   const terminateSignals = holdTerminateSignals();
   v8.setFlagsFromString(TIER_UP_FLAG);
   v8.setFlagsFromString(INLINING_FLAG);
-  const unrunnable = checkExecutable(spec);
+  const unrunnable = failure ?? checkExecutable(spec);
   if (unrunnable && source.kind === 'bind') throw unrunnable;
   // The creating command opened the log and handed it over with the socket; `dt -N` opens its own.
   const log = spec.log && (source.kind === 'handed-over' ? adoptOutputLog(spec.log, LOG_FD) : openOutputLog(spec.log));
@@ -76,7 +77,8 @@ export async function runMaster(spec: MasterSpec, source: SocketSource): Promise
     }
     // Its supervisor's log says why, and so does each client the service manager queued.
     process.stderr.write(`dt: ${program.message}\n`);
-    return reportStartFailure(spec, socketFile, program);
+    const outcome = await reportStartFailure(spec, socketFile, program);
+    return { ...outcome, exitCode: program.exitCode };
   }
   const session = new Session(spec, program, socketFile, log);
   if (spec.holdUntilAttach && source.kind === 'handed-over') watchCreatingClient(() => session.creatingClientLeft());

@@ -374,6 +374,20 @@ activationIt('a socket-activated dt -N whose program cannot be executed tells th
   expect(isSocketFile(socket)).toBe(true);
 });
 
+activationIt('a socket-activated dt -N whose log cannot be opened tells the client that started it why, as well as its own stderr, status 1', async () => {
+  const socket = sandbox.path('s');
+  const log = sandbox.path('no-such-directory/console.log');
+  const service = sandbox.run(ACTIVATE, ['-l', socket, ...passEnvironment(), process.execPath, DT, '-N', socket, '-L', log, ...HEXECHO]);
+  await service.waitFor('Listening on');
+  const reason = `${log}: No such file or directory`;
+  expect(await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'say hi\n' })).toMatchObject({
+    code: 1, stdout: '', stderr: `dt: ${socket}: ${reason}\n`,
+  });
+  expect((await service.waitForExit()).exitCode).toBe(1);
+  expect(service.text).toContain(`dt: ${reason}\r\n`);
+  expect(await listJson()).toEqual([]);
+});
+
 activationIt('dt -N refuses a passed socket that is not the one named, status 1', async () => {
   const socket = sandbox.path('s');
   const other = sandbox.path('other');
