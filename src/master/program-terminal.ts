@@ -41,6 +41,8 @@ export class ProgramTerminal {
   private exitReported = false;
   private cols: number;
   private rows: number;
+  /** The stty(1) under way for isCharacterAtATimeNoEcho, if one is. */
+  private lineModeQuestion: Promise<boolean> | undefined;
 
   constructor(file: string, args: string[], options: ForkOptions) {
     // What node-pty's spawn sets for every program: the terminal type and the working directory.
@@ -216,17 +218,31 @@ export class ProgramTerminal {
 
   /**
    * True when the program reads keys one at a time without echo (a full-screen program), the
-   * only state in which a ^L redraw is safe: a shell or `cat` would receive a stray ^L.
+   * only state in which a ^L redraw is safe: a shell or `cat` would receive a stray ^L. Asked
+   * of stty(1): the questions asked while one is under way share its answer, so that a client
+   * that sends redraw after redraw costs the master one process, not one each.
    */
   isCharacterAtATimeNoEcho(): Promise<boolean> {
+    // Forgotten once answered (never before it is assigned): the next question is asked anew.
+    this.lineModeQuestion ??= this.askLineMode().finally(() => { this.lineModeQuestion = undefined; });
+    return this.lineModeQuestion;
+  }
+
+  private askLineMode(): Promise<boolean> {
     return new Promise((resolve) => {
-      execFile('stty', ['-g', '-F', this.ptsName], (error, stdout) => {
-        if (error) return resolve(false);
-        const fields = stdout.trim().split(':').map((field) => parseInt(field, 16));
-        const lflag = fields[3] ?? ICANON;
-        const vmin = fields[4 + VMIN];
-        resolve((lflag & (ICANON | ECHO)) === 0 && vmin === 1);
-      });
+      try {
+        execFile('stty', ['-g', '-F', this.ptsName], (error, stdout) => {
+          if (error) return resolve(false);
+          const fields = stdout.trim().split(':').map((field) => parseInt(field, 16));
+          const lflag = fields[3] ?? ICANON;
+          const vmin = fields[4 + VMIN];
+          resolve((lflag & (ICANON | ECHO)) === 0 && vmin === 1);
+        });
+      } catch {
+        // Node throws the errors of spawn other than EACCES, EAGAIN, EMFILE, ENFILE and ENOENT
+        // (ENOMEM, say): no redraw, rather than a rejection nobody handles, which ends the master.
+        resolve(false);
+      }
     });
   }
 
