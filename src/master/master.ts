@@ -45,12 +45,11 @@ export type SocketSource =
 const INLINING_FLAG = '--max-inlined-bytecode-size-cumulative=200';
 
 /**
- * Runs a session, or reports `failure`, a reason it cannot (dt -N only); resolves with how
- * the master process should end. Rejects with the reason
- * the session could not start, except for a socket it did not bind: clients may be queued on
- * it already (the creating command's, or the one that made a service manager start dt -N),
- * so the reason goes to the clients and the registry (start-failure.ts), and for dt -N to its
- * own stderr as well.
+ * Runs a session, or reports `failure`, a reason it cannot (dt -N only); resolves with how the
+ * master process should end. Rejects with the reason the session could not start, except for a
+ * socket it did not bind: clients may be queued on it already (the creating command's, or the
+ * one that made a service manager start dt -N), so the reason goes to the clients and the
+ * registry (start-failure.ts), and for dt -N to its own stderr as well.
  */
 export async function runMaster(spec: MasterSpec, source: SocketSource, failure?: DtError): Promise<MasterOutcome> {
   const terminateSignals = holdTerminateSignals();

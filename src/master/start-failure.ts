@@ -1,9 +1,10 @@
-// A program the master cannot start on a socket it did not bind: not executable (a dt -N that
-// a service manager started: no creating command checked it first), no pty to be had, or the
-// program gone since the creating command found it executable. Clients may be queued on the
-// socket already: the reason is kept in the registry, for `dt -l` and the next `dt -a`, and
-// every client that connects meanwhile is told it instead of a hello: the
-// creating client of -c or -A, which is already waiting, sees it as its own error.
+// A session the master cannot start on a socket it did not bind: a program that cannot be
+// executed or a log that cannot be opened (a dt -N that a service manager started: no creating
+// command checked them first), no pty to be had, or the program gone since the creating command
+// found it executable. Clients may be queued on the socket already: the reason is kept in the
+// registry, for `dt -l` and the next `dt -a`, and every client that connects meanwhile is told
+// it instead of a hello: the creating client of -c or -A, which is already waiting, sees it as
+// its own error.
 //
 // The master ends only once each client it told has closed its connection. Closed by a master
 // that has not read all the client sent (its hello, written as it connected), a unix socket is
