@@ -608,10 +608,11 @@ export function openDescriptorCount(pid: number): number {
 /**
  * `dt -a <socket> -r none` run by a shell in a new terminal; once dt has exited, the shell
  * prints `STATUS <dt's exit code>` and `MODES <stty -g>`: a terminal can only be inspected
- * while something still holds it open. The shell prints nothing before dt runs.
+ * while something still holds it open. The shell prints nothing before dt runs. The terminal
+ * is 80x24 unless `size` says otherwise.
  */
-export function attachThenReport(sandbox: Sandbox, socket: string): Term {
-  return sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -a "${socket}" -r none; echo "STATUS $?"; echo "MODES $(stty -g)"`]);
+export function attachThenReport(sandbox: Sandbox, socket: string, size?: { cols: number; rows: number }): Term {
+  return sandbox.run('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -a "${socket}" -r none; echo "STATUS $?"; echo "MODES $(stty -g)"`], size);
 }
 
 /** The modes (`stty -g`) of a new node-pty terminal: what a client must restore. */
