@@ -239,8 +239,11 @@ export class Session {
     if (connection.awaitsEnding && this.endedAnswer) return this.answerEnded(connection, frame, this.endedAnswer);
     const mayAct = !connection.readOnly;
     switch (frame.type) {
-      case FrameType.Attach:
-        return this.attach(connection, decodeAttach(frame.payload));
+      case FrameType.Attach: {
+        const request = decodeAttach(frame.payload);
+        if (!this.isCutOff(connection)) this.attach(connection, request);
+        return;
+      }
       case FrameType.Input:
         connection.wroteInput = true;
         if (!mayAct) return;
@@ -249,12 +252,14 @@ export class Session {
         return;
       case FrameType.Resize: {
         const size = decodeWindowSize(frame.payload); // a malformed one is refused even from a read-only viewer
-        if (mayAct) this.resize(connection, size);
+        if (mayAct && !this.isCutOff(connection)) this.resize(connection, size);
         return;
       }
-      case FrameType.Redraw:
-        if (mayAct) void this.redraw(decodeRedraw(frame.payload), this.outputRead);
+      case FrameType.Redraw: {
+        const method = decodeRedraw(frame.payload);
+        if (mayAct && !this.isCutOff(connection)) void this.redraw(method, this.outputRead);
         return;
+      }
       case FrameType.Detach:
         this.relay.removeViewer(connection.socket);
         this.fitRemainingViewers(connection);
@@ -279,6 +284,16 @@ export class Session {
       default:
         throw new ProtocolError(`unexpected frame type ${frame.type} from a client`);
     }
+  }
+
+  /**
+   * A viewer cut off (relay.ts) is being sent why, or has been: its connection ends once it
+   * reads that. A client stopped meanwhile and then continued (a laptop that woke up) asks to
+   * attach again, or resizes, before it reads it: it is no viewer any more, and neither sizes
+   * the program nor has it redrawn for the others. Its stream is ended, or is the relay's to end.
+   */
+  private isCutOff(connection: Connection): boolean {
+    return connection.socket.writableEnded || this.relay.isLeaving(connection.socket);
   }
 
   /**

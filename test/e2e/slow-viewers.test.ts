@@ -38,8 +38,8 @@ async function startPatternSession(socket: string, args: string[], env?: NodeJS.
 }
 
 /** dt -a in a shell that reports dt's status and the terminal's modes (attachThenReport), checked from the start. */
-function attachWithReport(socket: string): { term: Term; checker: PatternChecker } {
-  const term = attachThenReport(sandbox, socket);
+function attachWithReport(socket: string, size?: { cols: number; rows: number }): { term: Term; checker: PatternChecker } {
+  const term = attachThenReport(sandbox, socket, size);
   return { term, checker: checkPattern(term) };
 }
 
@@ -188,3 +188,49 @@ it('a viewer stopped past the time its backlog is kept after its cut-off, while 
   await waitUntil(() => /STATUS 0\r\n/.test(normalCheck.tail), 'the normal viewer to see the program exit');
   await waitUntil(() => hasEnded(masterPid), 'the master to exit');
 }, 60_000);
+
+/** The sizes the program was given, as `stty size` printed them in it, one `<rows> <cols>` a line. */
+function sizesSeen(file: string): string[] {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((line) => line !== '') : [];
+}
+
+// A client continued after its cut-off (a laptop that woke up) asks to attach again before it
+// reads that it was cut off: the master gave the program that client's window size, until its
+// connection closed, and the other viewers' screens were drawn for a window that was gone.
+it.each([
+  ['while its backlog is still kept for it', KEEP_BACKLOG],
+  ['once its backlog was dropped and the reason sent', { DT_TEST_CUT_OFF_FLUSH_MS: '1' }],
+])('a viewer cut off and then continued does not size the program (%s)', async (_when, env) => {
+  const socket = sandbox.path('s');
+  const sizes = sandbox.path('sizes');
+  const masterPid = await startPatternSession(socket, ['forever'], { PATTERN_STAY: '1', PATTERN_SIZE_FILE: sizes, ...env });
+  const modesBefore = await freshTerminalModes(sandbox);
+  const stopped = attachWithReport(socket, { cols: 100, rows: 30 });
+  await waitForViewers(socket, 1);
+  const { term: normal, checker: normalCheck } = attachWithReport(socket);
+  await waitForViewers(socket, 2);
+  // The normal viewer attached last: the program has its size.
+  await waitUntil(() => sizesSeen(sizes).at(-1) === '24 80', `the program to get the normal viewer's size (it saw ${sizesSeen(sizes).join(', ')})`);
+  const stoppedPid = await clientPidOf(stopped.term);
+  await clientPidOf(normal);
+  sandbox.stopProcess(stoppedPid);
+  await waitUntil(() => processState(stoppedPid) === 'T', 'the client to be stopped');
+  const startedAt = Date.now();
+  normal.write('g');
+  await waitForViewers(socket, 1, 20_000);
+  normal.write('q');
+  await waitUntil(() => normalCheck.ended, 'the normal viewer to receive the whole stream', 20_000);
+  const sizesBefore = sizesSeen(sizes).length;
+
+  process.kill(stoppedPid, 'SIGCONT'); // it sends its attach request again at once
+  await expectCutOff(stopped, FELL_BEHIND, modesBefore);
+  // The normal viewer's window changes: the program's next size is that one, and none came before it.
+  normal.resize(90, 25);
+  await waitUntil(() => sizesSeen(sizes).includes('25 90'), `the program to see the normal viewer resize (it saw ${sizesSeen(sizes).join(', ')})`);
+  console.log(`cut off and continued in ${Date.now() - startedAt} ms`);
+  expect(sizesSeen(sizes).slice(sizesBefore), 'the sizes the program got once the cut-off viewer was continued').toEqual(['25 90']);
+
+  normal.write('x');
+  await waitUntil(() => /STATUS 0\r\n/.test(normalCheck.tail), 'the normal viewer to see the program exit');
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+});
