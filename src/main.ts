@@ -217,8 +217,19 @@ async function attachUnlessEnded(socket: string, options: ClientOptions): Promis
   }
 }
 
+/**
+ * dtach's words; and, when it looks like `ssh host dt -A sock cmd` without ssh -t (sshd gave the
+ * session no terminal), what to do about it.
+ */
 function requireTerminal(): void {
-  if (!hasTerminal()) throw new DtError('Attaching to a session requires a terminal.');
+  if (hasTerminal()) return;
+  const hint = isOverSsh() ? 'over ssh, run ssh -t so that dt gets a terminal' : undefined;
+  throw new DtError('Attaching to a session requires a terminal.', ExitCode.Failure, { hint });
+}
+
+/** sshd sets SSH_CONNECTION (and SSH_CLIENT, which older ones set alone) in every session, with a terminal or not. */
+function isOverSsh(): boolean {
+  return Boolean(process.env['SSH_CONNECTION'] || process.env['SSH_CLIENT']);
 }
 
 /**
@@ -290,6 +301,7 @@ function finish(code: number): never {
 function report(error: unknown): number {
   if (error instanceof DtError) {
     process.stderr.write(`dt: ${displayText(error.message)}\n`);
+    if (error.hint !== undefined) process.stderr.write(`dt: ${displayText(error.hint)}\n`);
     if (error instanceof UsageError) process.stderr.write(`${USAGE_HINT}\n`);
     return error.exitCode;
   }

@@ -21,12 +21,16 @@ export function exitCodeOf(status: ExitStatus): number {
 }
 
 export class DtError extends Error {
+  /** A line printed after the message, `dt: <hint>`: what to do about it. */
+  readonly hint: string | undefined;
+
   constructor(
     message: string,
     readonly exitCode: number = ExitCode.Failure,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; hint?: string | undefined },
   ) {
     super(message, options);
+    this.hint = options?.hint;
   }
 }
 

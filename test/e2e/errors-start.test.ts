@@ -158,6 +158,10 @@ it('-c with a program that cannot be executed fails in the terminal, status 1, a
 });
 
 const TERMINAL_REQUIRED = 'dt: Attaching to a session requires a terminal.\n';
+/** What sshd puts in the environment of every session, with a terminal (ssh -t) or without. */
+const SSH_SESSION = { SSH_CONNECTION: '192.0.2.1 50022 192.0.2.2 22', SSH_CLIENT: '192.0.2.1 50022 22' };
+/** Run where these tests run: the suite itself may be run over ssh. */
+const NOT_OVER_SSH = { SSH_CONNECTION: undefined, SSH_CLIENT: undefined };
 
 it('-a, -A and -c without a terminal refuse with status 1 and create or disturb nothing', async () => {
   // A live session, to prove that -a without a terminal does not attach to it either.
@@ -169,11 +173,33 @@ it('-a, -A and -c without a terminal refuse with status 1 and create or disturb 
   const fresh = sandbox.path('fresh');
 
   for (const args of [['-a', live], ['-A', fresh, 'sh', '-c', 'echo ran > ran'], ['-c', fresh, 'sh', '-c', 'echo ran > ran']]) {
-    const result = await runDt(args, { cwd: sandbox.dir, input: 'typed' });
+    const result = await runDt(args, { cwd: sandbox.dir, input: 'typed', env: NOT_OVER_SSH });
     expect({ args, ...result }).toEqual({ args, code: 1, signal: null, stdout: '', stderr: TERMINAL_REQUIRED });
     if (HAVE_DTACH) {
       const dtachArgs = args.map((arg) => (arg === live || arg === fresh ? sandbox.path('dtach-s') : arg));
       expect({ args, code: await dtachExitCode(dtachArgs) }).toEqual({ args, code: result.code });
+    }
+  }
+  expect(entries()).toEqual(before);
+  await waitForClients(live, 0);
+});
+
+it('-a, -A and -c without a terminal in an ssh session (ssh host dt ..., no -t) say, after dtach\'s words, to run ssh -t; status 1, nothing created', async () => {
+  const live = sandbox.path('live');
+  expect((await runDt(['-n', live, process.execPath, `${FIXTURES}/hexecho.mjs`], { cwd: sandbox.dir })).code).toBe(0);
+  await sandbox.trackMaster(live);
+  trackPid((await sessionInfo(live)).programPid);
+  const before = entries();
+  const fresh = sandbox.path('fresh');
+  const { SSH_CONNECTION, SSH_CLIENT } = SSH_SESSION;
+  // Either variable is enough: older sshd set only SSH_CLIENT, and some setups pass on only one.
+  const environments = [SSH_SESSION, { ...NOT_OVER_SSH, SSH_CONNECTION }, { ...NOT_OVER_SSH, SSH_CLIENT }];
+  for (const env of environments) {
+    for (const args of [['-a', live], ['-A', fresh, 'sh', '-c', 'echo ran > ran'], ['-c', fresh, 'sh', '-c', 'echo ran > ran']]) {
+      const result = await runDt(args, { cwd: sandbox.dir, input: 'typed', env });
+      expect({ args, env, ...result }).toEqual({
+        args, env, code: 1, signal: null, stdout: '', stderr: `${TERMINAL_REQUIRED}dt: over ssh, run ssh -t so that dt gets a terminal\n`,
+      });
     }
   }
   expect(entries()).toEqual(before);
