@@ -126,12 +126,16 @@ function checkDirectory(directory: string): 'ENOENT' | 'ENOTDIR' | undefined {
   }
 }
 
+/**
+ * The mode that tells whether a client is attached (as dtach's does): a hint for the user, so a
+ * mode that cannot be set (the file deleted under a running session, which SIGUSR1 recreates;
+ * a read-only file system) is left as it is, and never ends the session.
+ */
 export function markAttached(socketPath: string, attached: boolean): void {
   try {
     fs.chmodSync(fsPath(socketPath), attached ? ATTACHED_MODE : PRIVATE_MODE);
-  } catch (error) {
-    // ENOENT: the socket file was deleted under a running session; SIGUSR1 recreates it.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  } catch {
+    // Left as it is: see above.
   }
 }
 

@@ -39,7 +39,7 @@ export class SocketKeeper {
     this.inode = socketInode(path);
     if (!owned) return;
     // Whatever way the master ends (even an internal error), it takes its socket with it.
-    onShutdown(() => removeSocket(this.path, this.inode));
+    onShutdown(() => removeOwnSocket(this.path, this.inode));
     this.touchTimer = setInterval(() => {
       const now = new Date();
       fs.utimes(fsPath(this.path), now, now, () => { /* a missing socket is recreated on SIGUSR1 */ });
@@ -54,9 +54,12 @@ export class SocketKeeper {
     acceptWithLentReads(this.server, onConnection);
   }
 
-  /** Marks the file while a client is attached (mode 0700), as dtach does. */
+  /**
+   * Marks the file while a client is attached (mode 0700), as dtach does: only while it is this
+   * session's file. A file put at its path after it was deleted is another's, not to be changed.
+   */
   markAttached(attached: boolean): void {
-    if (this.owned) markAttached(this.path, attached);
+    if (this.owned && this.inode !== undefined && socketInode(this.path) === this.inode) markAttached(this.path, attached);
   }
 
   /** A socket file deleted under a running session (a /tmp cleaner, a careless rm) is made again. */
@@ -71,14 +74,14 @@ export class SocketKeeper {
     listenPrivate(this.path).then((fresh) => {
       if (this.withdrawn) {
         fresh.close();
-        removeSocket(this.path, socketInode(this.path));
+        removeOwnSocket(this.path, socketInode(this.path));
         return;
       }
       this.server.close();
       this.server = fresh;
       if (this.onConnection) acceptWithLentReads(fresh, this.onConnection);
       this.inode = socketInode(this.path);
-      markAttached(this.path, this.isAttached());
+      this.markAttached(this.isAttached());
     }, () => { /* cannot recreate (directory gone): keep serving existing clients */ });
   }
 
@@ -87,7 +90,7 @@ export class SocketKeeper {
     if (!this.owned) return;
     this.withdrawn = true;
     clearInterval(this.touchTimer);
-    removeSocket(this.path, this.inode);
+    removeOwnSocket(this.path, this.inode);
   }
 
   /** Stops listening, and removes the file. */
@@ -122,5 +125,18 @@ export class SocketKeeper {
       closed();
     };
     setImmediate(closeOnceNoneCame);
+  }
+}
+
+/**
+ * The master's socket file goes as its session ends; one that cannot be removed (a read-only
+ * file system) stays, stale, for the next dt -A, -c or -n to replace, and the session still
+ * ends as it would have: an error here would cut short what its clients are told.
+ */
+function removeOwnSocket(socketPath: string, ino: number | undefined): void {
+  try {
+    removeSocket(socketPath, ino);
+  } catch {
+    // Stays: see above.
   }
 }

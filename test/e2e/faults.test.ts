@@ -145,6 +145,43 @@ it('a deleted socket file is recreated on SIGUSR1, private, and dt -a works agai
   expect(await masterPidOf(socket)).toBe(masterPid);
 });
 
+// The master marks its socket file while a client is attached (0700), as dtach does; by then
+// the path may hold another file (the socket was deleted, the path reused). That file is not
+// the master's to change, and one it cannot change must not end the session.
+it('a socket path that holds another file now: its mode is left alone as viewers come and go, and the session goes on', async () => {
+  const socket = sandbox.path('s');
+  const masterPid = await startSession(socket, [process.execPath, HEXECHO]);
+  const leaving = sandbox.dt(['-a', socket, '-r', 'none']);
+  const staying = sandbox.dt(['-a', socket, '-r', 'none']);
+  await waitForViewers(socket, 2);
+  await waitForNoEcho(socket);
+
+  // Another file at the path: a plain file, then a link to one whose mode even root cannot change.
+  fs.unlinkSync(socket);
+  fs.writeFileSync(socket, 'not dt\n', { mode: 0o644 });
+  leaving.write('\x1c');
+  expect((await leaving.waitForExit()).exitCode, leaving.text).toBe(0);
+  staying.write('ok');
+  await staying.waitFor('HEX 6f6b');
+  expect(fs.statSync(socket).mode & 0o7777, 'the plain file\'s mode').toBe(0o644);
+
+  fs.unlinkSync(socket);
+  fs.symlinkSync('/proc/self/status', socket);
+  const another = sandbox.dt(['-a', socket, '-r', 'none']);
+  expect((await another.waitForExit()).exitCode).toBe(1);
+  staying.write('\x1c');
+  expect((await staying.waitForExit()).exitCode, staying.text).toBe(0);
+  fs.unlinkSync(socket);
+  process.kill(masterPid, 'SIGUSR1');
+  await waitUntil(() => fs.existsSync(socket), 'the socket to be recreated', 3_000);
+  const back = sandbox.dt(['-a', socket, '-r', 'none']);
+  back.write('hi');
+  await back.waitFor('HEX 6869');
+  expect(await masterPidOf(socket)).toBe(masterPid);
+  process.kill(masterPid, 'SIGTERM');
+  await waitUntil(() => hasEnded(masterPid), 'the master to end');
+});
+
 // Same root cause as above: the exiting master's server.close() unlinks the path, whoever's it is now.
 it('a master whose socket was deleted and reused by a new session leaves the new socket alone when it ends', async () => {
   sandbox.leavesMaster('the newer session on the socket is left alone, as checked');
