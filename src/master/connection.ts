@@ -46,7 +46,7 @@ export class Connection {
   windowSize: WindowSize | undefined;
   /** When it set it (Session counts the sizes set): 0 for never. */
   sizeSetAt = 0;
-  /** The bytes of an unfinished frame counted against the session's limit for them. */
+  /** The bytes of its unfinished frame counted in the room all connections share (PartialFrameRoom). */
   countedPartialBytes = 0;
   helloTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;

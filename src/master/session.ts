@@ -15,6 +15,7 @@ import { InputFlow } from './input-flow.js';
 import type { MasterSpec } from '../common/master-spec.js';
 import { collectAfterOutput } from './memory.js';
 import type { OutputLog } from './output-log.js';
+import { PartialFrameRoom } from './partial-frames.js';
 import {
   FrameDecoder, FrameType, HelloFeature, IDLE_CONNECTION_TIMEOUT_MS, PROTOCOL_VERSION, ProtocolError, RedrawMethod,
   decodeAttach, decodeHello, decodeKill, decodeRedraw, decodeWindowSize,
@@ -44,8 +45,6 @@ const MAX_UNREAD_REPLY_BYTES = 64 * 1024;
 /** Frames decoded and handled at a time, out of one read. */
 const FRAMES_PER_BATCH = 256;
 const NO_BYTES = Buffer.alloc(0);
-/** Bytes of unfinished frames held for all connections together; beyond it, a connection with one waits for room. */
-const MAX_PARTIAL_FRAME_BYTES = 8 * 1024 * 1024;
 
 /**
  * The command as an info reply gives it: whole words up to this many bytes. A command line may
@@ -87,9 +86,7 @@ export class Session {
   private readonly record: SessionRecord;
   /** Why `dt -l` will not list this session (the registry could not be written), if so. */
   readonly unlisted: string | undefined;
-  /** Bytes of unfinished frames held for all connections (MAX_PARTIAL_FRAME_BYTES). */
-  private partialFrameBytes = 0;
-  private readonly waitingForRoom = new Set<Connection>();
+  private readonly partialFrames = new PartialFrameRoom();
   private terminatedBy: NodeJS.Signals | undefined;
   private ended = false;
   private resolveOutcome!: (outcome: MasterOutcome) => void;
@@ -182,25 +179,8 @@ export class Session {
       // The next read of any connection lands where this one is.
       connection.decoder.copyOutOf(chunk);
     }
-    this.countPartialFrame(connection);
-  }
-
-  /**
-   * Counts a connection's unfinished frame (up to MAX_FRAME_BYTES each) against the room all
-   * of them share: a connection with one, beyond it, is not read until room is made, by
-   * frames completed or connections closed (an unfinished frame left alone is closed as idle).
-   */
-  private countPartialFrame(connection: Connection): void {
-    const bytes = this.connections.has(connection) ? connection.decoder.bufferedBytes : 0;
-    this.partialFrameBytes += bytes - connection.countedPartialBytes;
-    connection.countedPartialBytes = bytes;
-    if (bytes > 0 && this.partialFrameBytes > MAX_PARTIAL_FRAME_BYTES) {
-      connection.hold('room');
-      this.waitingForRoom.add(connection);
-    } else if (this.partialFrameBytes <= MAX_PARTIAL_FRAME_BYTES) {
-      for (const waiting of this.waitingForRoom) waiting.letGo('room');
-      this.waitingForRoom.clear();
-    }
+    // Its unfinished frame takes room all connections share (partial-frames.ts); dropped, it holds none.
+    this.partialFrames.count(connection, this.connections.has(connection) ? connection.decoder.bufferedBytes : 0);
   }
 
   private armIdleTimer(connection: Connection, delayMs = IDLE_CONNECTION_TIMEOUT_MS): void {
@@ -472,8 +452,7 @@ export class Session {
     this.relay.removeViewer(connection.socket);
     const wasCounted = this.connections.delete(connection);
     this.fitRemainingViewers(connection);
-    this.waitingForRoom.delete(connection);
-    this.countPartialFrame(connection);
+    this.partialFrames.leave(connection);
     this.endPasteOf(connection);
     // What a client typed before it left still reaches the program, in its turn.
     this.inputFlow.leave(connection);
