@@ -24,6 +24,11 @@ export class Connection {
   askedForDescription = false;
   /** true once it sent a signal (dt -k) */
   signalled = false;
+  /**
+   * true once the relay cut it off as a viewer that fell behind: it is told why and then closed,
+   * and nothing it sends meanwhile (keys typed at a stale screen, a new attach) acts any more
+   */
+  cutOff = false;
   /** true when the program ended before it asked for anything: what it asks then is answered with the end */
   awaitsEnding = false;
   /** Input from this client waiting for the program to take what it was sent before. */

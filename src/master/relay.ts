@@ -88,11 +88,15 @@ export class Relay {
   /** Where frames that must wait are kept: shared by every viewer, they are never written over. */
   private readonly frameMemory = new FrameBlocks();
 
-  /** holdUntilFirstViewer: keep the program's first output in the pty until someone sees it. */
+  /**
+   * holdUntilFirstViewer: keep the program's first output in the pty until someone sees it.
+   * onCutOff: a viewer was cut off (it is leaving, see sendLastWord), told before its backlog goes.
+   */
   constructor(
     private readonly program: ProgramFlow,
     private holdUntilFirstViewer: boolean,
     private readonly onViewerCountChange: (count: number) => void,
+    private readonly onCutOff: (viewer: net.Socket) => void,
   ) {
     if (holdUntilFirstViewer) this.setPaused(true);
   }
@@ -252,6 +256,7 @@ export class Relay {
   private cutOff(viewer: net.Socket, reason: string): void {
     const backlog = this.sendLastWord(viewer, encodeText(FrameType.Error, reason));
     if (!backlog) return;
+    this.onCutOff(viewer);
     backlog.dropTimer = setTimeout(() => {
       backlog.frames = [];
       backlog.bytes = 0;

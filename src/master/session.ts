@@ -107,7 +107,7 @@ export class Session {
     this.unlisted = writeRecord(this.record);
     this.inputFlow = new InputFlow(program, () => this.collectGarbage.inputHeld());
     program.onInputDrained(() => this.inputFlow.release());
-    this.relay = new Relay(program, spec.holdUntilAttach, (count) => socketFile.markAttached(count > 0));
+    this.relay = new Relay(program, spec.holdUntilAttach, (count) => socketFile.markAttached(count > 0), (viewer) => this.cutOff(viewer));
     this.sizer = new ResizeRedraw(program, { pause: () => this.inputFlow.pause('redraw'), resume: () => this.inputFlow.resume('redraw') });
     program.onData((data) => this.output(data));
     socketFile.serve((client) => this.accept(client), () => this.relay.viewerCount > 0);
@@ -226,7 +226,8 @@ export class Session {
       }
       case FrameType.Input:
         connection.wroteInput = true;
-        if (!mayAct) return;
+        // Typed at a screen that stopped being updated when it was cut off: not for the program.
+        if (!mayAct || connection.cutOff) return;
         if (connection.attached) connection.pastes.follow(frame.payload);
         this.inputFlow.offer(connection, frame.payload);
         return;
@@ -273,7 +274,14 @@ export class Session {
    * the program nor has it redrawn for the others. Its stream is ended, or is the relay's to end.
    */
   private isCutOff(connection: Connection): boolean {
-    return connection.socket.writableEnded || this.relay.isLeaving(connection.socket);
+    return connection.cutOff || connection.socket.writableEnded || this.relay.isLeaving(connection.socket);
+  }
+
+  /** The relay cut a viewer off: from now on it only leaves (see isCutOff). */
+  private cutOff(viewer: net.Socket): void {
+    for (const connection of this.connections) {
+      if (connection.socket === viewer) connection.cutOff = true;
+    }
   }
 
   /**

@@ -8,7 +8,8 @@ import {
   FIXTURES, PatternChecker, Peer, Sandbox, hasEnded, attachThenReport, checkPattern, childPids, freshTerminalModes, masterInfo, processState,
   anonymousResidentBytes, statusLinePattern, waitForNoEcho, waitForViewers, waitUntil, type Term,
 } from './harness.js';
-import { FrameType, encodeFrame } from '../../src/common/protocol.js';
+import { runDt } from './lifecycle-helpers.js';
+import { FrameType, RedrawMethod, encodeAttach, encodeFrame } from '../../src/common/protocol.js';
 import { MAX_VIEWER_BACKLOG_BYTES, STALLED_VIEWER_TIMEOUT_MS } from '../../src/master/relay.js';
 
 const PATTERN = `${FIXTURES}/pattern.mjs`;
@@ -233,4 +234,64 @@ it.each([
   normal.write('x');
   await waitUntil(() => /STATUS 0\r\n/.test(normalCheck.tail), 'the normal viewer to see the program exit');
   await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+});
+
+/** A viewer over the protocol, attached at `size`; its hello was answered. */
+async function attachPeer(socket: string, size: { cols: number; rows: number }): Promise<Peer> {
+  const peer = await Peer.connect(socket);
+  peer.socket.write(encodeAttach({ ...size, redraw: RedrawMethod.None, readOnly: false }));
+  return peer;
+}
+
+/** The bytes the pattern program has read (PATTERN_INPUT_FILE). */
+function inputRead(file: string): string {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'latin1') : '';
+}
+
+/**
+ * A session streaming 16 MiB of the pattern to a viewer that reads (80x24) and to one attached
+ * after it that reads nothing, as a stopped client does (100x30, so the program has its size),
+ * until that one is cut off for falling behind. Both are protocol peers: what the cut-off one
+ * sends after its cut-off is exactly what the test says. The program stays, and records the
+ * sizes it is given and the bytes it reads.
+ */
+async function withCutOffViewer() {
+  const socket = sandbox.path('s');
+  const sizes = sandbox.path('sizes');
+  const input = sandbox.path('input');
+  const masterPid = await startPatternSession(socket, [String(16 * MiB)],
+    { PATTERN_STAY: '1', PATTERN_SIZE_FILE: sizes, PATTERN_INPUT_FILE: input });
+  const reader = await attachPeer(socket, { cols: 80, rows: 24 });
+  await waitForViewers(socket, 1);
+  const stalled = await attachPeer(socket, { cols: 100, rows: 30 });
+  stalled.socket.pause();
+  await waitForViewers(socket, 2);
+  await waitUntil(() => sizesSeen(sizes).at(-1) === '30 100', `the program to get the last viewer's size (it saw ${sizesSeen(sizes).join(', ')})`);
+  const startedAt = Date.now();
+  reader.socket.write(encodeFrame(FrameType.Input, Buffer.from('g')));
+  await waitForViewers(socket, 1);
+  console.log(`a viewer reading nothing was cut off ${Date.now() - startedAt} ms after the stream started`);
+  /** Ends the session: the program exits on x, and the master with it. */
+  const end = async (): Promise<void> => {
+    reader.socket.write(encodeFrame(FrameType.Input, Buffer.from('x')));
+    await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+    reader.close();
+    stalled.close();
+  };
+  return { socket, sizes, input, reader, stalled, end };
+}
+
+// A laptop that woke up: its client, cut off while it slept, sends what its user types at the
+// stale screen before it reads why it was cut off. The program got those keys.
+it('keys sent by a viewer after it was cut off do not reach the program; a dt -p after it is not affected', async () => {
+  const { socket, input, stalled, end } = await withCutOffViewer();
+  stalled.socket.end(encodeFrame(FrameType.Input, Buffer.from('A')));
+  stalled.socket.resume();
+  await waitUntil(() => stalled.closed, 'the cut-off viewer\'s connection to close');
+  // Sent after the master read the cut-off viewer's key: it reaches the program after that key would have.
+  const push = await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'B' });
+  expect(push).toMatchObject({ code: 0, stderr: '' });
+  await waitUntil(() => inputRead(input).includes('B'), `the program to read dt -p's input (it read ${JSON.stringify(inputRead(input))})`);
+  expect(inputRead(input)).toBe('gB');
+  await end();
 });

@@ -21,7 +21,7 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-relay-'));
   server = net.createServer({ pauseOnConnect: true });
   await new Promise<void>((resolve) => server.listen(path.join(dir, 's'), resolve));
-  relay = new Relay({ pause: () => {}, resume: () => {} }, false, () => {});
+  relay = new Relay({ pause: () => {}, resume: () => {} }, false, () => {}, () => {});
 });
 
 afterEach(async () => {
@@ -192,7 +192,7 @@ it('full reads are sent by the gathering timer, each time it is armed again, als
 
 it('output held for the first viewer is read once nobody is coming for it; later viewers change nothing about that', async () => {
   const flow: string[] = [];
-  const held = new Relay({ pause: () => flow.push('pause'), resume: () => flow.push('resume') }, true, () => {});
+  const held = new Relay({ pause: () => flow.push('pause'), resume: () => flow.push('resume') }, true, () => {}, () => {});
   try {
     expect(flow).toEqual(['pause']);
     held.releaseHold();
