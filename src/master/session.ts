@@ -277,10 +277,16 @@ export class Session {
     return connection.cutOff || connection.socket.writableEnded || this.relay.isLeaving(connection.socket);
   }
 
-  /** The relay cut a viewer off: from now on it only leaves (see isCutOff). */
+  /**
+   * The relay cut a viewer off: from now on it only leaves (see isCutOff). It left the viewers
+   * now, not when its connection closes, which for a client stopped all night is the morning:
+   * a size it gave the program goes to the viewers that remain, as when it detaches.
+   */
   private cutOff(viewer: net.Socket): void {
     for (const connection of this.connections) {
-      if (connection.socket === viewer) connection.cutOff = true;
+      if (connection.socket !== viewer) continue;
+      connection.cutOff = true;
+      this.fitRemainingViewers(connection);
     }
   }
 
@@ -391,7 +397,7 @@ export class Session {
   }
 
   /**
-   * A viewer left (detached, suspended, hung up, killed). When the program had its size, it
+   * A viewer left (detached, suspended, hung up, killed, cut off). When the program had its size, it
    * takes the size of the viewer still attached that set one last, as tmux fits a window to the
    * clients that remain: left at the size of a window that is gone, the program would go on
    * drawing for it, and every remaining terminal would show its screen wrapped and cut.

@@ -267,18 +267,19 @@ async function withCutOffViewer() {
   stalled.socket.pause();
   await waitForViewers(socket, 2);
   await waitUntil(() => sizesSeen(sizes).at(-1) === '30 100', `the program to get the last viewer's size (it saw ${sizesSeen(sizes).join(', ')})`);
+  const sizesBefore = sizesSeen(sizes).length;
   const startedAt = Date.now();
   reader.socket.write(encodeFrame(FrameType.Input, Buffer.from('g')));
   await waitForViewers(socket, 1);
   console.log(`a viewer reading nothing was cut off ${Date.now() - startedAt} ms after the stream started`);
-  /** Ends the session: the program exits on x, and the master with it. */
+  /** Ends the session: the program exits on x, and the master with it (at once: the viewer that reads nothing is gone). */
   const end = async (): Promise<void> => {
+    stalled.close();
     reader.socket.write(encodeFrame(FrameType.Input, Buffer.from('x')));
     await waitUntil(() => hasEnded(masterPid), 'the master to exit');
     reader.close();
-    stalled.close();
   };
-  return { socket, sizes, input, reader, stalled, end };
+  return { socket, sizes, sizesBefore, input, reader, stalled, end };
 }
 
 // A laptop that woke up: its client, cut off while it slept, sends what its user types at the
@@ -293,5 +294,16 @@ it('keys sent by a viewer after it was cut off do not reach the program; a dt -p
   expect(push).toMatchObject({ code: 0, stderr: '' });
   await waitUntil(() => inputRead(input).includes('B'), `the program to read dt -p's input (it read ${JSON.stringify(inputRead(input))})`);
   expect(inputRead(input)).toBe('gB');
+  await end();
+});
+
+// The cut-off viewer's connection stays open until its client reads why (all night, for a
+// client stopped with its laptop): the program kept that viewer's size all that time, and
+// drew for a window that was gone on the screen of the viewer still attached.
+it('a viewer cut off while the program has its window size hands it on at once to the viewer still attached', async () => {
+  const { sizes, sizesBefore, stalled, end } = await withCutOffViewer();
+  await waitUntil(() => sizesSeen(sizes).at(-1) === '24 80', `the program to get the remaining viewer's size (it saw ${sizesSeen(sizes).join(', ')})`);
+  expect(stalled.closed, 'the cut-off viewer\'s connection, which it has not read').toBe(false);
+  expect(sizesSeen(sizes).slice(sizesBefore), 'the sizes the program got since the cut-off').toEqual(['24 80']);
   await end();
 });
