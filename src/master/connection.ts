@@ -1,9 +1,13 @@
-// One client's connection to the master, as the session sees it.
+// One client's connection to the master, as the session sees it, and how long a client
+// told why it is dropped, or turned away, gets to read that.
 
 import type net from 'node:net';
 import { ByteQueue } from './byte-queue.js';
 import { PastedInput } from '../common/pasted-input.js';
 import { FrameDecoder, type WindowSize } from '../common/protocol.js';
+
+/** How long a client turned away or told why it is dropped gets to read that before its connection is destroyed. */
+const DROP_FLUSH_TIMEOUT_MS = 10_000;
 
 /** Why the master stopped reading a connection: its held input, or no room for its unfinished frame. */
 export type HoldReason = 'input' | 'room';
@@ -75,4 +79,13 @@ export class Connection {
   isHeld(reason: HoldReason): boolean {
     return this.holds.has(reason);
   }
+}
+
+/**
+ * A connection turned away, or told how the session ended (or why it could not start), gets
+ * DROP_FLUSH_TIMEOUT_MS to read why, then is destroyed: a client that never reads again must
+ * not pin what was queued for it, nor keep the master from exiting.
+ */
+export function destroyOnceFlushTimeout(socket: net.Socket): void {
+  setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
 }

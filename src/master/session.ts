@@ -10,7 +10,7 @@
 import type net from 'node:net';
 import { exitCodeOf } from '../common/errors.js';
 import type { ClientConnection } from './client-reads.js';
-import { Connection } from './connection.js';
+import { Connection, destroyOnceFlushTimeout } from './connection.js';
 import { InputFlow } from './input-flow.js';
 import type { MasterSpec } from '../common/master-spec.js';
 import { collectAfterOutput } from './memory.js';
@@ -36,8 +36,6 @@ const HELLO_TIMEOUT_MS = 5_000;
 const TERMINATE_GRACE_MS = 3_000;
 /** How long clients get to read the program's last output and exit status. */
 const EXIT_FLUSH_TIMEOUT_MS = 10_000;
-/** How long a dropped client gets to read why before its connection is destroyed. */
-const DROP_FLUSH_TIMEOUT_MS = 10_000;
 /** Connections the master serves at once (each costs up to about 200 KiB while it sends); more are turned away. */
 export const MAX_CONNECTIONS = 256;
 /** Replies a connection has not read beyond which its requests are refused (it is dropped). */
@@ -645,13 +643,4 @@ function describedCommand(command: readonly string[]): string[] {
     words.push(word);
   }
   return words;
-}
-
-/**
- * A connection turned away, or told how the session ended (or why it could not start), gets
- * DROP_FLUSH_TIMEOUT_MS to read why, then is destroyed: a client that never reads again must
- * not pin what was queued for it, nor keep the master from exiting.
- */
-export function destroyOnceFlushTimeout(socket: net.Socket): void {
-  setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
 }

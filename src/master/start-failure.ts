@@ -18,7 +18,8 @@ import { ExitCode, type DtError } from '../common/errors.js';
 import type { MasterSpec } from '../common/master-spec.js';
 import { FrameType, encodeText } from '../common/protocol.js';
 import { removeRecord, writeRecord } from '../common/registry.js';
-import { destroyOnceFlushTimeout, type MasterOutcome } from './session.js';
+import { destroyOnceFlushTimeout } from './connection.js';
+import type { MasterOutcome } from './session.js';
 import type { SocketKeeper } from './socket-keeper.js';
 
 /** How long a -c or -A master that failed waits for its creating client to come and be told. */
