@@ -300,10 +300,7 @@ export class Session {
     const outcome = this.program.signalForeground(signal);
     if (outcome.kind === 'refused') this.drop(connection, outcome.reason);
     else if (outcome.kind === 'too-late') {
-      // Its status will be kept unless a viewer sees the end (keepStatus): the creating client
-      // of -c or -A, whose output is held, may still come and see it.
-      const kept = this.relay.viewerCount === 0 && !this.relay.isHolding && !this.terminatedBy;
-      this.drop(connection, whyNoSignal(kept, this.terminatedBy ? TERMINATED : undefined));
+      this.drop(connection, whyNoSignal(this.statusWillBeKept(), this.terminatedBy ? TERMINATED : undefined));
     }
   }
 
@@ -548,9 +545,18 @@ export class Session {
     connection.socket.end(frame.type === FrameType.Kill ? answer.toKill : this.lastWordFor(connection, answer.ending));
   }
 
-  /** Nobody saw the program end: keep its status for `dt -l` and the next `dt -a`. True when kept. */
+  /**
+   * Whether the program's status is kept for `dt -l` and the next `dt -a`: when nobody saw it
+   * end, and the session was not terminated. Asked before the end (a dt -k that came too late),
+   * the creating client of -c or -A, whose output is held, may still come and see it: no.
+   */
+  private statusWillBeKept(): boolean {
+    return this.relay.viewerCount === 0 && !this.terminatedBy && (this.ended || !this.relay.isHolding);
+  }
+
+  /** Keeps the program's status, or removes the session's record, as statusWillBeKept says. True when kept. */
   private keepStatus(status: ProgramExit): boolean {
-    if (this.relay.viewerCount === 0 && !this.terminatedBy) {
+    if (this.statusWillBeKept()) {
       return writeRecord({ ...this.record, exit: { ...status, endedAt: new Date().toISOString() } }) === undefined;
     }
     removeRecord(process.pid);
