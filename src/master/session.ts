@@ -71,7 +71,8 @@ export class Session {
   private readonly lateConnections = new Set<net.Socket>();
   private endedAnswer: EndedAnswer | undefined;
   private listening = true;
-  private clientsLeft: (() => void) | undefined;
+  /** Once the session has ended: checks again, as a client leaves or the socket stops listening, whether all have gone. */
+  private recheckClientsGone: (() => void) | undefined;
   private readonly relay: Relay;
   private readonly inputFlow: InputFlow;
   private readonly collectGarbage = collectAfterOutput();
@@ -506,7 +507,7 @@ export class Session {
     // are accepted first (answerAfterEnd), and nobody new can connect meanwhile.
     this.socketFile.closeOnceQueuedAccepted(() => {
       this.listening = false;
-      this.clientsLeft?.();
+      this.recheckClientsGone?.();
     });
     for (const connection of this.connections) {
       // A viewer already cut off has its own last word queued behind its backlog.
@@ -574,7 +575,7 @@ export class Session {
     socket.on('error', () => { /* it left: there is nothing more to tell it */ });
     socket.on('close', () => {
       this.lateConnections.delete(socket);
-      this.clientsLeft?.();
+      this.recheckClientsGone?.();
     });
     destroyOnceFlushTimeout(socket);
     const decoder = new FrameDecoder();
@@ -616,7 +617,7 @@ export class Session {
         resolve();
       }
     };
-    this.clientsLeft = waitForClients;
+    this.recheckClientsGone = waitForClients;
     for (const connection of this.connections) connection.socket.on('close', waitForClients);
     void logClosed.then(() => {
       logDone = true;
