@@ -241,6 +241,9 @@ export class Session {
         return;
       }
       case FrameType.Detach:
+        // A viewer cut off (or told the session ended) that is suspended by ^Z before it reads
+        // why stays so: removed, it would never be told, and its attach on fg would be a new viewer's.
+        if (this.isCutOff(connection)) return;
         this.relay.removeViewer(connection.socket);
         this.fitRemainingViewers(connection);
         return;

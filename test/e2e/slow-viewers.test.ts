@@ -307,3 +307,20 @@ it('a viewer cut off while the program has its window size hands it on at once t
   expect(sizesSeen(sizes).slice(sizesBefore), 'the sizes the program got since the cut-off').toEqual(['24 80']);
   await end();
 });
+
+// ^Z on a client cut off before it read why sends Detach, and fg attaches again: the Detach
+// undid the cut-off, so that the client was never told why (its connection stayed open, a
+// viewer of nothing), and its attach was taken as a new viewer's.
+it('a viewer cut off that then detaches and attaches again (^Z, fg) stays cut off: it is told why, and sizes nothing', async () => {
+  const { socket, sizes, sizesBefore, stalled, end } = await withCutOffViewer();
+  await waitUntil(() => sizesSeen(sizes).at(-1) === '24 80', `the program to get the remaining viewer's size (it saw ${sizesSeen(sizes).join(', ')})`);
+  stalled.socket.write(Buffer.concat([encodeFrame(FrameType.Detach), encodeAttach({ cols: 100, rows: 30, redraw: RedrawMethod.None, readOnly: false })]));
+  stalled.socket.resume();
+  await waitUntil(() => stalled.closed, `the cut-off viewer to be told why and closed (its last frame: ${stalled.frames.at(-1)?.type})`);
+  const lastFrame = stalled.frames.at(-1);
+  expect(lastFrame?.type).toBe(FrameType.Error);
+  expect(`[dt: ${lastFrame?.payload.toString()}]`).toBe(FELL_BEHIND);
+  expect((await masterInfo(socket)).clients, 'viewers once it attached again').toBe(1);
+  expect(sizesSeen(sizes).slice(sizesBefore), 'the sizes the program got since the cut-off').toEqual(['24 80']);
+  await end();
+});
