@@ -348,7 +348,11 @@ describe('the suspend key', () => {
     shell.write('kill %1\r');
     // Stopped again, the client would be waiting for fg to end: the kernel stops a background
     // job that sets the terminal's modes (SIGTTOU), which Node and libuv do as a process exits.
-    await waitUntil(() => hasEnded(client), 'the client to end (not to be stopped again, waiting for fg)');
+    await waitUntil(() => hasEnded(client), 'the client to end (not to be stopped again, waiting for fg)').catch((error: Error) => {
+      // What the client and its children were doing, for a failure seen once in a loaded full run.
+      const children = childPids(client).map((pid) => `${pid} ${processState(pid)}`).join(', ') || 'none';
+      throw new Error(`${error.message}; the client is in state ${processState(client)}, its children: ${children}\n${shell.text}`);
+    });
     // Read before the next prompt, where the line editor would set its modes again.
     expect(terminalModes(shell, '-g')).toBe(shellModes);
     // bash tells how its job ended before its next prompt.
