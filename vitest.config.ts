@@ -10,8 +10,11 @@ export default defineConfig({
     // keeps by design (a client waits 5 s for a reply, a stalled viewer is cut off after 10 s,
     // an idle master collects after 6 s): one file at a time, it used 85 s of CPU in 280 s on
     // 2 cores. Vitest's default, one file fewer than there are cores, ran one file at a time
-    // there; half again as many as there are cores keeps them busy (about 130 s on 2 cores).
-    maxWorkers: Math.max(2, Math.ceil(os.availableParallelism() * 1.5)),
+    // there; one file per core (at least two) takes about 145 s on 2 cores. Half again as many
+    // took about 115 s, but kept the machine so busy that a test now and then missed a
+    // deadline: two runs on clean clones failed one test each, in different files, both
+    // passing alone and beside CPU hogs.
+    maxWorkers: Math.max(2, os.availableParallelism()),
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 15_000,
