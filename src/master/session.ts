@@ -282,13 +282,15 @@ export class Session {
   /**
    * The relay cut a viewer off: from now on it only leaves (see isCutOff). It left the viewers
    * now, not when its connection closes, which for a client stopped all night is the morning:
-   * a size it gave the program goes to the viewers that remain, as when it detaches.
+   * a size it gave the program goes to the viewers that remain, as when it detaches, and a
+   * paste it was in the middle of is ended, since nothing it sends from now on is passed on.
    */
   private cutOff(viewer: net.Socket): void {
     for (const connection of this.connections) {
       if (connection.socket !== viewer) continue;
       connection.cutOff = true;
       this.fitRemainingViewers(connection);
+      this.endPasteOf(connection);
     }
   }
 
@@ -475,7 +477,7 @@ export class Session {
 
   /**
    * A viewer whose terminal went in the middle of a bracketed paste (hung up, or the client was
-   * killed) never sends the paste's end: the program, still taking its input as pasted, would
+   * killed, or cut off) never sends the paste's end: the program, still taking its input as pasted, would
    * take every key typed after a reattach as pasted text too, and show none of it. The end is
    * sent for it, after what it sent, while the program has bracketed paste on (it began the
    * paste). Only for a terminal's paste: what dt -p sends is passed exactly as it is.

@@ -255,17 +255,22 @@ function inputRead(file: string): string {
  * sends after its cut-off is exactly what the test says. The program stays, and records the
  * sizes it is given and the bytes it reads.
  */
-async function withCutOffViewer() {
+async function withCutOffViewer({ env = {}, typedBefore }: { env?: NodeJS.ProcessEnv; typedBefore?: Buffer } = {}) {
   const socket = sandbox.path('s');
   const sizes = sandbox.path('sizes');
   const input = sandbox.path('input');
   const masterPid = await startPatternSession(socket, [String(16 * MiB)],
-    { PATTERN_STAY: '1', PATTERN_SIZE_FILE: sizes, PATTERN_INPUT_FILE: input });
+    { PATTERN_STAY: '1', PATTERN_SIZE_FILE: sizes, PATTERN_INPUT_FILE: input, ...env });
   const reader = await attachPeer(socket, { cols: 80, rows: 24 });
   await waitForViewers(socket, 1);
   const stalled = await attachPeer(socket, { cols: 100, rows: 30 });
   stalled.socket.pause();
   await waitForViewers(socket, 2);
+  // What the viewer about to be cut off typed before it stopped reading, once the program has read it.
+  if (typedBefore) {
+    stalled.socket.write(encodeFrame(FrameType.Input, typedBefore));
+    await waitUntil(() => inputRead(input) === typedBefore.toString('latin1'), `the program to read ${JSON.stringify(typedBefore.toString('latin1'))}`);
+  }
   await waitUntil(() => sizesSeen(sizes).at(-1) === '30 100', `the program to get the last viewer's size (it saw ${sizesSeen(sizes).join(', ')})`);
   const sizesBefore = sizesSeen(sizes).length;
   const startedAt = Date.now();
@@ -294,6 +299,21 @@ it('keys sent by a viewer after it was cut off do not reach the program; a dt -p
   expect(push).toMatchObject({ code: 0, stderr: '' });
   await waitUntil(() => inputRead(input).includes('B'), `the program to read dt -p's input (it read ${JSON.stringify(inputRead(input))})`);
   expect(inputRead(input)).toBe('gB');
+  await end();
+});
+
+// A viewer cut off in the middle of a bracketed paste (its laptop slept while a long paste
+// went out) never sends the paste's end, and its keys are dropped from the cut-off on: the
+// program took every key the other viewers typed as pasted text until that connection closed,
+// all night for a stopped client. The end is sent for it as it is cut off.
+it('a viewer cut off in the middle of a bracketed paste has the paste ended for the program at once', async () => {
+  const pasteStart = Buffer.from('\x1b[200~pasted', 'latin1');
+  const { socket, input, stalled, end } = await withCutOffViewer({ env: { PATTERN_BRACKETED_PASTE: '1' }, typedBefore: pasteStart });
+  expect(stalled.closed, 'the cut-off viewer\'s connection, which it has not read').toBe(false);
+  const push = await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'B' });
+  expect(push).toMatchObject({ code: 0, stderr: '' });
+  await waitUntil(() => inputRead(input).endsWith('B'), `the program to read dt -p's input (it read ${JSON.stringify(inputRead(input))})`);
+  expect(inputRead(input)).toBe('\x1b[200~pastedg\x1b[201~B');
   await end();
 });
 
