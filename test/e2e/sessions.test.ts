@@ -154,10 +154,8 @@ it('a live session whose socket path now holds a stale socket, something else\'s
 it('a program that ends while nobody is attached keeps its status: dt -l shows it, dt -a reports it once, then dt -A starts afresh', async () => {
   sandbox.leavesMaster('dt -A starts a fresh session at the end, as checked');
   const socket = sandbox.path('s');
-  const program = ['/bin/sh', '-c', 'read line; exit 3'];
-  expect((await runDt(['-n', socket, ...program], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
-  const masterPid = await sandbox.trackMaster(socket);
-  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  const masterPid = await startLineReader(socket);
+  await sendLine(socket);
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
   expect(fs.existsSync(socket), 'the socket, removed as with dtach').toBe(false);
 
@@ -187,9 +185,8 @@ it('a program that ends while nobody is attached keeps its status: dt -l shows i
 
 it('dt -k and dt -p on a session whose program ended unwatched say so and how to see its status, exit 1, and keep the status', async () => {
   const socket = sandbox.path('s');
-  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
-  const masterPid = await sandbox.trackMaster(socket);
-  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  const masterPid = await startLineReader(socket);
+  await sendLine(socket);
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
 
   const ended = `dt: ${socket}: the session's program has ended: dt -a or dt -w shows its exit status and forgets it\n`;
@@ -207,8 +204,7 @@ it('dt -k, dt -p, dt -w and dt -a queued on the socket as the program ends, befo
   const socket = sandbox.path('s');
   const heldMaster = sandbox.path('master');
   const holdAtEnd = { NODE_OPTIONS: `--require ${FIXTURES}/hold-at-end.cjs`, HOLD_AT_END_FILE: heldMaster };
-  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env(holdAtEnd) })).code).toBe(0);
-  const masterPid = await sandbox.trackMaster(socket);
+  const masterPid = await startLineReader(socket, holdAtEnd);
   // Told its input is written perhaps only with the status, after the master is let go.
   const go = runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' });
   // The master has kept the status and is held before its next turn: whoever connects now waits in the socket's queue.
@@ -237,8 +233,7 @@ it('dt -k, dt -p, dt -w and dt -a queued on the socket as the program ends, befo
 
 it('dt -k the master accepted just before the program ended says its signal reached no program, exit 1, as after the end', async () => {
   const socket = sandbox.path('s');
-  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
-  const masterPid = await sandbox.trackMaster(socket);
+  const masterPid = await startLineReader(socket);
   // Connected, then held before it reads the master's hello, so before it sends its signal.
   const release = sandbox.path('k');
   const kill = runDt(['-k', socket, 'TERM'], {
@@ -246,7 +241,7 @@ it('dt -k the master accepted just before the program ended says its signal reac
   });
   await waitUntil(() => fs.existsSync(`${release}.waiting`), 'dt -k to connect');
   // Queued before dt -p's connection, dt -k's is accepted first: the program ends with it among the clients.
-  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await sendLine(socket);
   await waitUntil(() => !fs.existsSync(socket), 'the program to end');
   fs.writeFileSync(release, '');
 
@@ -266,14 +261,13 @@ it.each([
 ])('%s reports the kept status of a program that ended between its look at the session and its connect', async (_what, args, connectsBefore) => {
   const socket = sandbox.path('s');
   const held = sandbox.path('connect');
-  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
-  const masterPid = await sandbox.trackMaster(socket);
+  const masterPid = await startLineReader(socket);
   // The client finds the session running, then is held just before it connects to attach.
   const client = sandbox.dt(args(socket), {
     env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held, HOLD_CONNECT_AFTER: String(connectsBefore) },
   });
   await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the client to reach its connect');
-  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await sendLine(socket);
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
   fs.writeFileSync(held, '');
   expect((await client.waitForExit()).exitCode).toBe(3);
@@ -308,8 +302,7 @@ it('dt -k on a program that has exited, its end not yet reported (its output hel
 
 it('dt -l run as the program ends lists the session as exited with its status, never as unreachable', async () => {
   const socket = sandbox.path('s');
-  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
-  const masterPid = await sandbox.trackMaster(socket);
+  const masterPid = await startLineReader(socket);
   // Both have read the registry, with the session running: one is held before its connect,
   // the other right after it (the master has it among its clients as the program ends).
   const before = sandbox.path('before');
@@ -317,7 +310,7 @@ it('dt -l run as the program ends lists the session as exited with its status, n
   const listBefore = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: before }) });
   const listAfter = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: after }) });
   await waitUntil(() => fs.existsSync(`${before}.waiting`) && fs.existsSync(`${after}.waiting`), 'both listings to reach the session');
-  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await sendLine(socket);
   await waitUntil(() => !fs.existsSync(socket), 'the program to end');
   fs.writeFileSync(before, '');
   fs.writeFileSync(after, '');
@@ -330,11 +323,10 @@ it('dt -l run as the program ends lists the session as exited with its status, n
 
 it('a client whose hello the master has not read when the program ends reads the session\'s hello, then the status, once it asks', async () => {
   const socket = sandbox.path('s');
-  expect((await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 3'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
-  const masterPid = await sandbox.trackMaster(socket);
+  const masterPid = await startLineReader(socket);
   // Connected, its hello not sent yet: as a client whose hello the master is about to read.
   const early = await Peer.connect(socket, false);
-  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+  await sendLine(socket);
   await waitUntil(() => !fs.existsSync(socket), 'the program to end');
   // What it asks decides what it is told (a dt -k: that its signal reaches no program).
   early.socket.write(Buffer.concat([encodeHello({ version: PROTOCOL_VERSION, pid: 0 }), encodeFrame(FrameType.Info)]));
@@ -347,6 +339,20 @@ it('a client whose hello the master has not read when the program ends reads the
 });
 
 /** A session of hexecho in an 80x24 terminal that has attached and typed nothing yet. */
+/** The program of startLineReader: it reads a line, then exits 3. */
+const LINE_READER = ['/bin/sh', '-c', 'read line; exit 3'];
+
+/** Starts a detached session of LINE_READER (the master's environment given `env` too); resolves with its master's pid. */
+async function startLineReader(socket: string, env?: NodeJS.ProcessEnv): Promise<number> {
+  expect((await runDt(['-n', socket, ...LINE_READER], { cwd: sandbox.dir, env: sandbox.env(env) })).code).toBe(0);
+  return sandbox.trackMaster(socket);
+}
+
+/** The line LINE_READER waits for, sent with dt -p: the program then exits 3. */
+async function sendLine(socket: string): Promise<void> {
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+}
+
 async function hexechoSession(): Promise<{ socket: string; writer: Term }> {
   const socket = sandbox.path('s');
   const writer = sandbox.dt(['-c', socket, '-r', 'none', ...HEXECHO], { cols: 80, rows: 24 });
