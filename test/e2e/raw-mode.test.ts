@@ -150,13 +150,22 @@ describe('while stty is still at work', () => {
     expect(hexReceived(term.text)).toBe('6b7a');
   });
 
-  it('detaches at once on the detach key, prints its status line in raw mode, and restores the terminal after stty', async () => {
+  /**
+   * A client attached from a shell to a hexecho session, its stty started and waiting at the
+   * gate; and the modes of a fresh terminal, which the shell must have again after it.
+   */
+  async function shellClientAtStty(): Promise<{ fresh: string; term: Term; client: number; stty: number }> {
     sandbox.leavesMaster('hexecho runs on; teardown kills the session');
     const socket = await detachedSession([HEXECHO], true);
     const fresh = await freshTerminalModes(sandbox);
     const term = clientUnderShell(socket);
     const client = await waitForChildNamed(term.pid, 'node');
     const stty = await waitForChildNamed(client, 'stty');
+    return { fresh, term, client, stty };
+  }
+
+  it('detaches at once on the detach key, prints its status line in raw mode, and restores the terminal after stty', async () => {
+    const { fresh, term, client, stty } = await shellClientAtStty();
     term.write('\x1c');
     // Leaving, the client waits (a second at most) for stty before it writes its status line:
     // stty is let go only once it waits, so the detach key came while stty was at work.
@@ -171,12 +180,7 @@ describe('while stty is still at work', () => {
   });
 
   it('restores the terminal when it is terminated, after stopping stty', async () => {
-    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
-    const socket = await detachedSession([HEXECHO], true);
-    const fresh = await freshTerminalModes(sandbox);
-    const term = clientUnderShell(socket);
-    const client = await waitForChildNamed(term.pid, 'node');
-    const stty = await waitForChildNamed(client, 'stty');
+    const { fresh, term, client, stty } = await shellClientAtStty();
     process.kill(client, 'SIGTERM');
     const { status, modes } = await shellReport(term, stty);
     expect(status).toBe(128 + 15);
@@ -184,12 +188,7 @@ describe('while stty is still at work', () => {
   });
 
   it('gives up on an stty that hangs after its wait, and stops it: the terminal it restored stays restored', async () => {
-    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
-    const socket = await detachedSession([HEXECHO], true);
-    const fresh = await freshTerminalModes(sandbox);
-    const term = clientUnderShell(socket);
-    const client = await waitForChildNamed(term.pid, 'node');
-    const stty = await waitForChildNamed(client, 'stty');
+    const { fresh, term, stty } = await shellClientAtStty();
     // The gate stays shut: stty never gets to work, and would make the terminal raw whenever it did.
     term.write('\x1c');
     const { shown, status, modes } = await shellReport(term, stty);
