@@ -163,12 +163,18 @@ const SSH_SESSION = { SSH_CONNECTION: '192.0.2.1 50022 192.0.2.2 22', SSH_CLIENT
 /** Run where these tests run: the suite itself may be run over ssh. */
 const NOT_OVER_SSH = { SSH_CONNECTION: undefined, SSH_CLIENT: undefined };
 
-it('-a, -A and -c without a terminal refuse with status 1 and create or disturb nothing', async () => {
-  // A live session, to prove that -a without a terminal does not attach to it either.
+/** A running session (hexecho), its master and program tracked: what -a without a terminal must not attach to. */
+async function startLiveSession(): Promise<string> {
   const live = sandbox.path('live');
   expect((await runDt(['-n', live, process.execPath, `${FIXTURES}/hexecho.mjs`], { cwd: sandbox.dir })).code).toBe(0);
   await sandbox.trackMaster(live);
   trackPid((await sessionInfo(live)).programPid);
+  return live;
+}
+
+it('-a, -A and -c without a terminal refuse with status 1 and create or disturb nothing', async () => {
+  // A live session, to prove that -a without a terminal does not attach to it either.
+  const live = await startLiveSession();
   const before = entries();
   const fresh = sandbox.path('fresh');
 
@@ -185,10 +191,7 @@ it('-a, -A and -c without a terminal refuse with status 1 and create or disturb 
 });
 
 it('-a, -A and -c without a terminal in an ssh session (ssh host dt ..., no -t) say, after dtach\'s words, to run ssh -t; status 1, nothing created', async () => {
-  const live = sandbox.path('live');
-  expect((await runDt(['-n', live, process.execPath, `${FIXTURES}/hexecho.mjs`], { cwd: sandbox.dir })).code).toBe(0);
-  await sandbox.trackMaster(live);
-  trackPid((await sessionInfo(live)).programPid);
+  const live = await startLiveSession();
   const before = entries();
   const fresh = sandbox.path('fresh');
   const { SSH_CONNECTION, SSH_CLIENT } = SSH_SESSION;
