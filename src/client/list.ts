@@ -8,7 +8,7 @@ import { DtError, ExitCode } from '../common/errors.js';
 import { isStopped } from '../common/process-stat.js';
 import { isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 import { exactEnvironmentVariable } from './process-bytes.js';
-import { SessionRefusal } from './session-connection.js';
+import { SessionRefusal, isRefusedByNobody } from './session-connection.js';
 import { nameOfSocket } from './session-names.js';
 import { isSocketFile } from '../common/socket.js';
 import { signalName } from '../common/signals.js';
@@ -136,7 +136,7 @@ function whyUnreachable(record: SessionRecord, error: unknown): string {
     return `socket missing; ${recreate}`;
   }
   if (!stats.isSocket()) return `socket replaced by a file that is not a socket; ${recreate} once that file is removed`;
-  if ((error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code === 'ECONNREFUSED') {
+  if (isRefusedByNobody(error)) {
     return `socket replaced by a stale one nobody listens on; ${recreate} once that file is removed`;
   }
   if (error instanceof SessionRefusal && error.answerer === 'other') {
