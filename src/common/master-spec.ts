@@ -61,8 +61,9 @@ export interface MasterSpec {
   rows: number;
   log?: OutputLogSpec;
   /**
-   * the variables whose values are not UTF-8, exactly (bytes.ts strings): the master's own
-   * process.env has them with U+FFFD where their bytes were
+   * variables for the program, exactly (bytes.ts strings), over the master's own process.env:
+   * those whose values are not UTF-8 (process.env has U+FFFD where their bytes were), and
+   * those the master was started without (launch.ts)
    */
   environment?: Record<string, string>;
 }

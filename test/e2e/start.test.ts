@@ -58,9 +58,9 @@ function environmentOf(pid: number): Map<string, string> {
   return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
 }
 
-/** Starts HEXECHO with -n in `env` (added to ours); the master's and the program's environments. */
-async function environmentsOfSession(env: NodeJS.ProcessEnv): Promise<{ socket: string; master: Map<string, string>; program: Map<string, string> }> {
-  const socket = sandbox.path('s');
+/** Starts HEXECHO with -n on socket `name` in `env` (added to ours); the master's and the program's environments. */
+async function environmentsOfSession(env: NodeJS.ProcessEnv, name = 's'): Promise<{ socket: string; master: Map<string, string>; program: Map<string, string> }> {
+  const socket = sandbox.path(name);
   expect(await runDt(['-n', socket, ...HEXECHO], { cwd: sandbox.dir, env: { ...sandbox.env(), ...env } })).toMatchObject({ code: 0, stderr: '' });
   const masterPid = await sandbox.trackMaster(socket);
   const { programPid } = await sessionInfo(socket);
@@ -81,6 +81,17 @@ it('-n: an allocator setting of the user\'s own reaches the master and the progr
   const { master, program } = await environmentsOfSession({ MALLOC_MMAP_THRESHOLD_: '65536' });
   expect(master.get('MALLOC_MMAP_THRESHOLD_')).toBe('65536');
   expect(program.get('MALLOC_MMAP_THRESHOLD_')).toBe('65536');
+});
+
+it('-n: the master starts without NODE_EXTRA_CA_CERTS, which would have Node parse certificates as it starts; the program gets it as set, and does not get it when unset', async () => {
+  const certificates = sandbox.path('certificates.pem');
+  fs.writeFileSync(certificates, ''); // read by the client's own Node: a file it can load says nothing
+  const set = await environmentsOfSession({ NODE_EXTRA_CA_CERTS: certificates });
+  expect(set.master.has('NODE_EXTRA_CA_CERTS')).toBe(false);
+  expect(set.program.get('NODE_EXTRA_CA_CERTS')).toBe(certificates);
+  const unset = await environmentsOfSession({ NODE_EXTRA_CA_CERTS: undefined }, 'unset');
+  expect(unset.master.has('NODE_EXTRA_CA_CERTS')).toBe(false);
+  expect(unset.program.has('NODE_EXTRA_CA_CERTS')).toBe(false);
 });
 
 // ---- the creating client of -c and -A, gone before it attached ----
