@@ -425,6 +425,8 @@ async function main() {
     meta: {
       date: new Date().toISOString(), quick: QUICK, config: CONFIG, commit: gitCommit(), node: process.version,
       cpus: os.cpus().length, loadAverageBefore: os.loadavg(), dtach: HAVE_DTACH,
+      // Set, it has Node parse certificates as each process starts: part of the floor.
+      extraCaCerts: process.env.NODE_EXTRA_CA_CERTS !== undefined,
     },
     errors: [],
   };
@@ -453,6 +455,7 @@ async function main() {
   const table = formatTable(results.rows, { haveDtach: HAVE_DTACH });
   process.stdout.write(`\ndt bench${QUICK ? ' (quick)' : ''}, commit ${results.meta.commit}, node ${process.version}, ${results.meta.cpus} cpus, ` +
     `load average ${results.meta.loadAverageBefore[0].toFixed(2)} before, ${results.meta.loadAverageAfter[0].toFixed(2)} after, ${results.meta.seconds.toFixed(0)} s\n` +
+    (results.meta.extraCaCerts ? 'NODE_EXTRA_CA_CERTS is set: Node parses certificates as each process starts, `node -e 0` and every dt command (not dt\'s masters) included\n' : '') +
     `median [min-max] of interleaved repetitions; ratios are dt's median over the other's\n\n${table}\n`);
   if (results.errors.length > 0) process.stdout.write(`\nERRORS:\n${results.errors.map((e) => `  ${e.section}: ${e.error}`).join('\n')}\n`);
   if (argv.json) {
