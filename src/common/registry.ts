@@ -105,7 +105,45 @@ export function writeRecord(record: SessionRecord): string | undefined {
     return undefined;
   } catch (error) {
     removeFile(temporary);
+    if (isOutOfRoom(error) && rewriteInPlace(file, text)) return undefined;
     return `cannot write ${location.dir}: ${describeSystemError(error)}`;
+  }
+}
+
+/** ENOSPC (no free block or inode) and EDQUOT: a new file cannot be made, an existing one's blocks can still be written. */
+function isOutOfRoom(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * On a full file system (a log or a build filled the disk, and the program ended, perhaps of
+ * it) the temporary file cannot be made, but the master's record is there already, and the
+ * status it must keep is a few bytes more: it is written over the record, within the blocks
+ * the record has, so that nothing needs room. Padded with spaces (JSON allows them) to the
+ * record's length and written in one write, it leaves no tail of the old record behind; a
+ * reader that reads it in that very instant skips it, as any file that is not a record.
+ * False when it does not fit those blocks, or the record is not there.
+ */
+function rewriteInPlace(file: string, text: string): boolean {
+  const { O_WRONLY, O_NOFOLLOW } = fs.constants;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, O_WRONLY | O_NOFOLLOW);
+  } catch {
+    // ENOENT: never written (the registry was full from the start); anything else: unusable.
+    return false;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    const bytes = Buffer.from(text.padEnd(stat.size, ' '), 'utf8');
+    if (!stat.isFile() || bytes.length > stat.blocks * 512) return false;
+    return fs.writeSync(fd, bytes, 0, bytes.length, 0) === bytes.length;
+  } catch {
+    // The write failed after all (an I/O error): the record is as it was, or unreadable and skipped.
+    return false;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -161,13 +161,43 @@ it.skipIf(!IS_ROOT)('a read-only registry: the session runs, and dt says why it 
 });
 
 it.skipIf(!IS_ROOT)('a full registry file system: the session runs, dt says why, and no half-written file stays', async () => {
-  const state = sandbox.path('full-state');
+  const state = mountSmallRegistryDisk();
+  const registry = path.join(state, 'dt', 'sessions');
+  fs.mkdirSync(registry, { recursive: true });
+  fillFileSystem(state);
+  await expectUnlistedSession(sandbox.env({ XDG_STATE_HOME: state }), `cannot write ${registry}: No space left on device`);
+  expect(fs.readdirSync(registry), 'files left in the registry').toEqual([]);
+});
+
+it.skipIf(!IS_ROOT)('a registry file system that fills up while the program runs: its status is kept all the same, and read whole', async () => {
+  const state = mountSmallRegistryDisk();
+  const env = sandbox.env({ XDG_STATE_HOME: state });
+  const socket = sandbox.path('s');
+  // Recorded while there is room; then the disk fills up (a log, a build), and the program ends unwatched.
+  expect(await runDt(['-n', socket, '/bin/sh', '-c', 'read line; exit 4'], { cwd: sandbox.dir, env })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  fillFileSystem(state);
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env, input: 'go\n' })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+  const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env });
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  expect(JSON.parse(listed.stdout)).toMatchObject([{ socket, masterPid, state: 'exited', exitCode: 4 }]);
+  expect(await runDt(['-w', socket], { cwd: sandbox.dir, env })).toMatchObject({ code: 4, stdout: '', stderr: '' });
+  expect(fs.readdirSync(path.join(state, 'dt', 'sessions')), 'files left in the registry').toEqual([]);
+});
+
+/** A tiny file system for the registry, with room for the records of a session or two; unmounted after the test. */
+function mountSmallRegistryDisk(): string {
+  const state = sandbox.path('small-state');
   fs.mkdirSync(state);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', state]);
   mounts.push(state);
-  const registry = path.join(state, 'dt', 'sessions');
-  fs.mkdirSync(registry, { recursive: true });
-  const filler = fs.openSync(path.join(state, 'filler'), 'w');
+  return state;
+}
+
+/** Fills a file system until writes fail with ENOSPC. */
+function fillFileSystem(dir: string): void {
+  const filler = fs.openSync(path.join(dir, 'filler'), 'w');
   try {
     for (;;) fs.writeSync(filler, Buffer.alloc(4096));
   } catch (error) {
@@ -175,9 +205,7 @@ it.skipIf(!IS_ROOT)('a full registry file system: the session runs, dt says why,
   } finally {
     fs.closeSync(filler);
   }
-  await expectUnlistedSession(sandbox.env({ XDG_STATE_HOME: state }), `cannot write ${registry}: No space left on device`);
-  expect(fs.readdirSync(registry), 'files left in the registry').toEqual([]);
-});
+}
 
 it('a dt -N master whose record cannot be written says why on its stderr, once, and serves all the same', async () => {
   const state = sandbox.path('state-file');
