@@ -131,7 +131,9 @@ export class ProgramTerminal {
 
   resize(cols: number, rows: number): void {
     if (cols < 1 || rows < 1) return;
-    if (cols === this.cols && rows === this.rows) return;
+    // Set even when it is the size the terminal was given last: the program may have set
+    // another since (stty rows, resize(1)), as dtach sets it on every attach. The kernel
+    // signals the program only when the size changes.
     // Once the program has ended the descriptor is closed (its number may be reused): nothing left to size.
     if (this.output.closed) return;
     try {

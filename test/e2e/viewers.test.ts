@@ -1,6 +1,7 @@
 // Several terminals attached to one session: all see the same bytes, any can type, none gets
 // a replay of what happened before it attached; and whose window size the program gets.
 
+import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FIXTURES, Sandbox, TITLE_SAVE, terminalModes, waitUntil, withoutTitleSave, type Term } from './harness.js';
 
@@ -114,6 +115,18 @@ describe('window size', () => {
     term.resize(90, 20);
     await term.waitFor(`SIZE 90x20 WINCH ${count + 1}\r`, { from });
     expect(term.text.slice(from)).toBe(`SIZE 90x20 WINCH ${count + 1}\r\r\n`);
+  });
+
+  it('a program that set its own size (stty rows, resize) gets an attaching client\'s size, as with dtach, even the size it had before', async () => {
+    const socket = sandbox.path('s');
+    const sized = sandbox.path('sized');
+    const program = ['/bin/sh', '-c', 'stty rows 5 cols 10 && : >"$0" && exec "$1" "$2"', sized, process.execPath, WINSIZE];
+    const create = sandbox.dt(['-n', socket, ...program], { cols: 80, rows: 24 });
+    expect((await create.waitForExit()).exitCode).toBe(0);
+    await waitUntil(() => fs.existsSync(sized), 'the program to set its size');
+    const viewer = await attach(socket, { cols: 80, rows: 24 });
+    // The program may have started before or after the attach: WINCH 0 or 1, but this size.
+    await viewer.waitFor(/SIZE 80x24 WINCH \d+\r\r\n/);
   });
 
   it('with two clients of different sizes, the latest attach or resize wins', async () => {
