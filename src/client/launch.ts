@@ -103,7 +103,8 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
       // A listening server has a descriptor.
       stdio: ['ignore', 'ignore', 'ignore', descriptorOf(server)!, 'pipe', ...(log ? [log.fd] : [])],
     });
-    child.on('error', () => { /* spawn(2) failed: child.pid is undefined, handled below */ });
+    // spawn(2) failed: child.pid is undefined, and the reason comes on the next tick.
+    child.on('error', (error) => { spawnError ??= error; });
   } catch (error) {
     // Node reports only the errors it expects of spawn(2) (EAGAIN, a process limit) by 'error';
     // the others it throws: ENOMEM, and E2BIG for an environment exec(2) refuses (Node passes
@@ -113,6 +114,7 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
   // The master has its own copies now (or there is no master): ours go.
   server.close();
   if (child?.pid === undefined) {
+    if (child) await new Promise((resolve) => setImmediate(resolve));
     discardLog();
     throw abandonedSocketError(spec.socket, `cannot start the session: ${describeSpawnError(spawnError)}`, spawnError);
   }
@@ -127,10 +129,12 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
 }
 
 function describeSpawnError(error: unknown): string {
-  if (error === undefined) return 'no process could be created';
-  // The master's arguments are ours and short: only the environment can be too large.
-  const hint = (error as NodeJS.ErrnoException).code === 'E2BIG' ? ' (its environment is too large)' : '';
-  return `${describeSystemError(error)}${hint}`;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  // fork(2)'s EAGAIN: a process limit (RLIMIT_NPROC, a cgroup's pids.max).
+  if (error === undefined || code === 'EAGAIN') return 'no process could be created';
+  // EMFILE: the master's pipes could not be made, under a low `ulimit -n`.
+  const hints: Record<string, string> = { E2BIG: ' (its environment is too large)', EMFILE: ' (ulimit -n)' };
+  return `${describeSystemError(error)}${hints[code ?? ''] ?? ''}`;
 }
 
 /** The error of a session that could not be started, once its socket is removed (or why it could not be). */

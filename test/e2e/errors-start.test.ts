@@ -371,6 +371,24 @@ it('-n whose environment exec(2) refuses the master (Argument list too long): th
   expect(await listSessions(sandbox, true)).toEqual([]);
 });
 
+it('-n with too few descriptors left to start the master (ulimit -n): that reason, not a process limit, status 1, and nothing left', async () => {
+  const socket = sandbox.path('s');
+  const before = entries();
+  // The limit below which dt can listen but not make the master's pipes depends on Node:
+  // raised one by one until the session starts. Lower, Node itself cannot start.
+  const said: string[] = [];
+  for (let limit = 16; limit <= 64; limit++) {
+    const created = await run('sh', ['-c', `ulimit -n ${limit} && exec "$@"`, 'sh', process.execPath, DT, '-n', socket, '-L', 'log.txt', '/bin/sh', '-c', 'read line'], { cwd: sandbox.dir, env: sandbox.env() });
+    if (created.code === 0) break;
+    if (created.stderr.startsWith(`dt: ${socket}: cannot start the session: `)) said.push(created.stderr);
+    expect(entries()).toEqual(before);
+  }
+  await sandbox.trackMaster(socket);
+  expect(said.length, 'no limit at which only the master could not be started').toBeGreaterThan(0);
+  expect(new Set(said)).toEqual(new Set([`dt: ${socket}: cannot start the session: Too many open files (ulimit -n)\n`]));
+  expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
+});
+
 /** `dt -n socket -L log.txt hexecho` run in `group`, each Node process of it stopped as it starts (stop-at-start.cjs). */
 function createInCgroup(group: string, socket: string): ReturnType<typeof run> {
   return run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, process.execPath, DT, '-n', socket, '-L', 'log.txt', ...HEXECHO], {
