@@ -8,7 +8,8 @@
 // again every LOG_RETRY_MS while the output waits (up to the same bound). Where bytes were
 // dropped, the file says so, at that place, once it can be written again:
 // `[dt: N bytes were not logged: reason]`. At the size limit FILE becomes FILE.1 and a new
-// FILE begins, so `cat FILE.1 FILE` is the stream. FILE is opened without following
+// FILE begins, so `cat FILE.1 FILE` is the stream; another rotator (logrotate) may empty FILE
+// in place or move it away, and its FILE.1 is then left alone. FILE is opened without following
 // symbolic links and must be a regular file owned by the user, at start and at every
 // reopening.
 
@@ -58,6 +59,8 @@ export interface LogFileSystem {
   identify(file: string): Promise<{ dev: number; ino: number } | undefined>;
   /** How many names the open file has left (0 once it was removed). */
   linkCount(fd: number): Promise<number>;
+  /** How many bytes the open file holds now (fewer than were written once another rotator emptied it). */
+  fileSize(fd: number): Promise<number>;
 }
 
 /** Output dropped at this place in the stream; written as a notice when the file can be written. */
@@ -260,7 +263,12 @@ export class OutputLog {
   /** Writes from the front of the queue, up to the size limit; rotates at the limit. */
   private async writeSome(): Promise<void> {
     const file = this.file!;
-    if (file.size >= this.spec.limitBytes) return this.rotate();
+    if (file.size >= this.spec.limitBytes) {
+      // Another rotator may have emptied FILE in place (logrotate's copytruncate): the limit
+      // counts what FILE holds, or the next rotation would come early and replace its copy.
+      file.size = await this.files.fileSize(file.fd);
+      if (file.size >= this.spec.limitBytes) return this.rotate();
+    }
     const { buffers, all } = this.frontBuffers(this.spec.limitBytes - file.size);
     // What arrives during the write gathers anew; what the write leaves (at the size limit) does not wait again.
     this.gathered = !all;
@@ -313,8 +321,13 @@ export class OutputLog {
     }
   }
 
-  /** FILE is full: it becomes FILE.1 (replacing an older one) and a new FILE begins. */
+  /**
+   * FILE is full: it becomes FILE.1 (replacing an older one) and a new FILE begins. Unless
+   * another rotator moved FILE away since the last check (and may have made a new FILE, and
+   * FILE.1 is then its copy): the new FILE is written, and nothing is renamed.
+   */
   private async rotate(): Promise<void> {
+    if (!(await this.checkFileIsStillOurs())) return;
     await this.closeFile();
     await this.files.rename(this.spec.file, `${this.spec.file}.1`);
     this.file = await this.files.open(this.spec.file);
@@ -323,19 +336,21 @@ export class OutputLog {
 
   /**
    * Someone moved FILE away (a log rotator: its bytes are there) or removed it, or its
-   * directory (what was written since the last check is lost): a new FILE is opened.
+   * directory (what was written since the last check is lost): a new FILE is opened. Returns
+   * whether FILE is still the file written to.
    */
-  private async checkFileIsStillOurs(): Promise<void> {
+  private async checkFileIsStillOurs(): Promise<boolean> {
     const file = this.file!;
     const current = await this.files.identify(this.spec.file);
     if (current?.dev === file.dev && current.ino === file.ino) {
       this.writtenSinceCheck = 0;
-      return;
+      return true;
     }
     const removed = (await this.files.linkCount(file.fd)) === 0;
     if (removed && this.writtenSinceCheck > 0) this.dropAtFront(this.writtenSinceCheck, 'the log file was removed');
     this.writtenSinceCheck = 0;
     await this.closeFile();
+    return false;
   }
 
   private async closeFile(): Promise<void> {
@@ -406,4 +421,5 @@ const nodeLogFiles: LogFileSystem = {
     reject(error);
   })),
   linkCount: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats.nlink)))),
+  fileSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats.size)))),
 };

@@ -156,6 +156,28 @@ it('at DT_LOG_LIMIT FILE becomes FILE.1 and a new FILE begins: together they end
   expect(fs.readdirSync(sandbox.dir).filter((name) => name.startsWith('r.log')).sort()).toEqual(['r.log', 'r.log.1']);
 });
 
+it('FILE emptied in place by logrotate\'s copytruncate: its copy is left alone, and FILE holds what follows', async () => {
+  const before = Buffer.alloc(900, 'a');
+  const after = Buffer.alloc(300, 'b');
+  const socket = sandbox.path('s');
+  const file = sandbox.path('c.log');
+  const created = await dt(['-n', socket, '-L', file, process.execPath, RAWWRITE, before.toString('hex'), after.toString('hex')], { DT_LOG_LIMIT: '1K' });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitForLog(file, Buffer.from('READY\r\n'), 'READY');
+  await pushKey(socket, 'w');
+  const copied = Buffer.concat([Buffer.from('READY\r\n'), before]);
+  await waitForLog(file, copied, 'the first part');
+  // What logrotate's copytruncate does: copy FILE to FILE.1, then truncate FILE.
+  fs.copyFileSync(file, `${file}.1`);
+  fs.truncateSync(file, 0);
+  await pushKey(socket, 'w'); // 907 + 300 bytes: past the 1K limit, had the truncation been missed
+  await waitForLog(file, after, 'the part written after the truncation');
+  expect(fs.readFileSync(`${file}.1`).equals(copied)).toBe(true);
+  expect(await logStatus(socket)).toEqual({ file, writing: true, notLoggedBytes: 0 });
+  await endSession(socket, masterPid);
+});
+
 it.for([
   ['a symbolic link', (file: string) => fs.symlinkSync(sandbox.path('target'), file), 'is a symbolic link; dt writes a log only to a regular file'],
   ['a dangling symbolic link', (file: string) => fs.symlinkSync(sandbox.path('nowhere'), file), 'is a symbolic link; dt writes a log only to a regular file'],

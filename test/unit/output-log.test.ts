@@ -94,6 +94,22 @@ class FakeDisk implements LogFileSystem {
     return this.fds.get(fd)!.links;
   }
 
+  async fileSize(fd: number): Promise<number> {
+    return this.fds.get(fd)!.size;
+  }
+
+  /** logrotate's copytruncate: a copy of FILE made under another name, then FILE emptied in place */
+  copyTruncate(file: string, copy: string): void {
+    const node = this.names.get(file)!;
+    const copied: Inode = { ino: this.inodes.length + 1, chunks: [Buffer.concat(node.chunks)], size: node.size, links: 1 };
+    this.inodes.push(copied);
+    const replaced = this.names.get(copy);
+    if (replaced) replaced.links--;
+    this.names.set(copy, copied);
+    node.chunks = [];
+    node.size = 0;
+  }
+
   /** rm FILE */
   remove(file: string): void {
     this.names.get(file)!.links--;
@@ -246,6 +262,39 @@ describe('rotation', () => {
     await settle();
     expect(disk.content(`${FILE}.1`).length).toBe(5000);
     expect(disk.content(FILE).toString()).toBe('new');
+  });
+
+  it('FILE emptied by another rotator (copytruncate): the limit counts from there, and its FILE.1 is left alone', async () => {
+    const log = await newLog(1024);
+    const data = stream(2000);
+    log.append(data.subarray(0, 900));
+    await settle();
+    disk.copyTruncate(FILE, `${FILE}.1`);
+    log.append(data.subarray(900, 1400));
+    await settle();
+    expect(disk.content(`${FILE}.1`).equals(data.subarray(0, 900))).toBe(true);
+    expect(disk.content(FILE).equals(data.subarray(900, 1400))).toBe(true);
+    // The file's own limit still holds, counted from the truncation.
+    log.append(data.subarray(1400));
+    await settle();
+    expect(disk.content(`${FILE}.1`).equals(data.subarray(900, 900 + 1024))).toBe(true);
+    expect(disk.content(FILE).equals(data.subarray(900 + 1024))).toBe(true);
+  });
+
+  it('FILE moved away by another rotator, which made a new FILE, just before the limit: that FILE is written, not renamed over its FILE.1', async () => {
+    const log = await newLog(1024);
+    const data = stream(1400);
+    log.append(data.subarray(0, 900));
+    await settle();
+    // logrotate's `create`: FILE renamed to FILE.1, a new empty FILE made; the log has not looked yet.
+    await disk.rename(FILE, `${FILE}.1`);
+    await disk.close((await disk.open(FILE)).fd);
+    log.append(data.subarray(900));
+    await settle();
+    expect(disk.everything().equals(data)).toBe(true);
+    expect(disk.content(`${FILE}.1`).equals(data.subarray(0, 1024))).toBe(true);
+    expect(disk.content(FILE).equals(data.subarray(1024))).toBe(true);
+    expect(log.status).toEqual({ file: FILE, writing: true, notLoggedBytes: 0 });
   });
 });
 
