@@ -14,7 +14,7 @@ import {
   FrameDecoder, FrameType, HelloFeature, PROTOCOL_VERSION, RedrawMethod,
   decodeExit, decodeHello, decodeInputWritten, encodeAttach, encodeDataFrames, encodeHello, type Frame,
 } from '../../src/common/protocol.js';
-import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, runDt, spawnTracked, trackPid } from './lifecycle-helpers.js';
+import { HEXECHO, expectStatusLine, hexReceived, killTracked, readPidFile, run, runDt, spawnTracked, trackPid } from './lifecycle-helpers.js';
 
 const MiB = 1024 * 1024;
 const HEXLOG = [process.execPath, `${FIXTURES}/hexlog.mjs`];
@@ -73,6 +73,31 @@ it('dt -p delivers more than 64 KiB complete and unaltered', async () => {
   await term.waitFor(`GOT ${payload.length} SHA256 ${digest}\r`);
   // The fixture then exits 0, and so does the client.
   expect((await term.waitForExit()).exitCode).toBe(0);
+});
+
+it('several dt -p at once, each from a file of 64 KiB: every file reaches the program whole, never mixed with another', async () => {
+  const socket = sandbox.path('s');
+  const received = sandbox.path('received');
+  const created = await runDt(['-n', socket, '/bin/sh', '-c', 'stty raw -echo; exec cat > received'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitForNoEcho(socket);
+  const PIECE = 64 * 1024; // one read of a file on dt -p's standard input
+  const letters = 'ABCDEFGH';
+  const files = [...letters].map((letter) => {
+    const file = sandbox.path(`in-${letter}`);
+    fs.writeFileSync(file, Buffer.alloc(PIECE, letter));
+    return file;
+  });
+  const pushed = await Promise.all(files.map((file) =>
+    run('/bin/sh', ['-c', 'exec "$0" "$1" -p "$2" < "$3"', process.execPath, DT, socket, file], { cwd: sandbox.dir, env: sandbox.env() })));
+  for (const result of pushed) expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  const size = (): number => (fs.existsSync(received) ? fs.statSync(received).size : 0);
+  await waitUntil(() => size() >= letters.length * PIECE, `the program to receive ${letters.length * PIECE} bytes (it has ${size()})`);
+  const runs = fs.readFileSync(received, 'latin1').match(/(.)\1*/g)!;
+  expect(runs.map((part) => `${part[0]}x${part.length}`).sort()).toEqual([...letters].map((letter) => `${letter}x${PIECE}`));
+  expect(await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0 });
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
 });
 
 it('dt -p into a program that is not reading is held back after 1 MiB + 1 MiB: master memory stays bounded, every byte arrives once it reads', async () => {
