@@ -1,6 +1,7 @@
 // -p: copy standard input into the program, as if typed, then leave once all of it is in the
 // program's terminal.
 
+import fs from 'node:fs';
 import { DtError, ExitCode, describeSystemError, sessionError } from '../common/errors.js';
 import {
   FrameType, HelloFeature, ProtocolError, decodeInputWritten, encodeDataFrames, encodeFrame,
@@ -10,6 +11,7 @@ import { keepConnectionAlive, openSession } from './session-connection.js';
 const NOT_ALL_SENT = 'the session ended before all input was sent';
 
 export async function push(socketPath: string): Promise<number> {
+  refuseDirectoryInput();
   const { socket, decoder, features } = await openSession(socketPath, { features: HelloFeature.InputWritten });
   // A master that offers it says when our input is in the program's terminal. An older one
   // only takes it, and may still hold it (a redraw under way) when it closes the connection:
@@ -38,7 +40,7 @@ export async function push(socketPath: string): Promise<number> {
     // A standard input that fails (EBADF, EIO): what was read of it is sent, the rest never will be.
     let unreadable: DtError | undefined;
     process.stdin.on('error', (error: Error) => {
-      unreadable ??= new DtError(`cannot read standard input: ${describeSystemError(error)}`, ExitCode.Failure, { cause: error });
+      unreadable ??= unreadableInput(error);
       stopKeepalive();
       socket.end();
     });
@@ -77,4 +79,22 @@ export async function push(socketPath: string): Promise<number> {
       process.stdin.destroy();
     });
   });
+}
+
+/**
+ * A directory as standard input (`dt -p s < dir`) would read as empty: Node gives an input it
+ * cannot read from an empty stream, and the push would succeed having sent nothing.
+ */
+function refuseDirectoryInput(): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = fs.fstatSync(0).isDirectory();
+  } catch {
+    return; // EBADF, which Node does not leave at fd 0 (it opens /dev/null there): reading says what is wrong
+  }
+  if (isDirectory) throw unreadableInput({ code: 'EISDIR' });
+}
+
+function unreadableInput(error: unknown): DtError {
+  return new DtError(`cannot read standard input: ${describeSystemError(error)}`, ExitCode.Failure, { cause: error });
 }

@@ -584,7 +584,7 @@ it('a stale socket that cannot be removed (its directory is not the user\'s to w
   await expectNoMasterLeft(sandbox);
 });
 
-it('-p whose standard input cannot be read: said, status 1, the session untouched', async () => {
+it('-p whose standard input cannot be read (write-only, a directory): said, status 1, the session untouched', async () => {
   const socket = sandbox.path('s');
   const { masterPid } = await startSession(socket);
   // Open for writing only: every read of it fails (EBADF).
@@ -594,6 +594,13 @@ it('-p whose standard input cannot be read: said, status 1, the session untouche
     cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [input, 'pipe', 'pipe'],
   });
   expect({ code: await push.closed(), stderr: push.stderr }).toEqual({ code: 1, stderr: 'dt: cannot read standard input: Bad file descriptor\n' });
+  // A directory (Node would take it for an empty input, and the push for a success).
+  const directory = fs.openSync(sandbox.dir, 'r');
+  cleanups.push(() => fs.closeSync(directory));
+  const fromDirectory = spawnTracked(process.execPath, [DT, '-p', socket], {
+    cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: [directory, 'pipe', 'pipe'],
+  });
+  expect({ code: await fromDirectory.closed(), stderr: fromDirectory.stderr }).toEqual({ code: 1, stderr: 'dt: cannot read standard input: Is a directory\n' });
   await waitForClients(socket, 0);
   await expectSessionIntact(socket, masterPid);
 });
