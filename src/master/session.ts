@@ -88,6 +88,9 @@ export class Session {
   private readonly partialFrames = new PartialFrameRoom();
   private terminatedBy: NodeJS.Signals | undefined;
   private ended = false;
+  /** The program has ended and the log's last writes are under way (see end()). */
+  private logClosing = false;
+  private logClosed = false;
   private resolveOutcome!: (outcome: MasterOutcome) => void;
   /** How the master process should end; settles once the program ended and clients were told. */
   readonly outcome = new Promise<MasterOutcome>((resolve) => { this.resolveOutcome = resolve; });
@@ -499,7 +502,21 @@ export class Session {
 
   /** The program ended (or the session was terminated): clients get its last output and status. */
   private end(status: ProgramExit, reason?: string): void {
-    if (this.ended) return;
+    if (this.ended || this.logClosing) return;
+    if (this.log && !this.logClosed) {
+      // The log's last writes come first (LOG_CLOSE_TIMEOUT_MS at most, on a disk that does
+      // not answer): a script told the status reads FILE next (`dt -w s; tail FILE`), and so
+      // does one that finds the status kept. The viewers get the last output meanwhile.
+      this.logClosing = true;
+      this.relay.flush();
+      const endOnceClosed = (): void => {
+        this.logClosing = false;
+        this.logClosed = true;
+        this.end(status, reason);
+      };
+      void this.log.close().then(endOnceClosed, endOnceClosed);
+      return;
+    }
     this.ended = true;
     this.relay.flush();
     this.relay.close();
@@ -529,9 +546,7 @@ export class Session {
       const lastWord = this.lastWordFor(connection, ending);
       if (!this.relay.sendLastWord(connection.socket, lastWord)) connection.socket.end(lastWord);
     }
-    // The log's last writes, at most LOG_CLOSE_TIMEOUT_MS, while the clients read theirs.
-    const logClosed = this.log?.close() ?? Promise.resolve();
-    this.resolveOnceClientsLeft(exitCodeOf(status), logClosed);
+    this.resolveOnceClientsLeft(exitCodeOf(status));
   }
 
   /**
@@ -608,15 +623,14 @@ export class Session {
     };
   }
 
-  private resolveOnceClientsLeft(exitCode: number, logClosed: Promise<void>): void {
+  private resolveOnceClientsLeft(exitCode: number): void {
     const resolve = (): void => {
       this.resolveOutcome(this.terminatedBy ? { exitCode, terminatedBy: this.terminatedBy } : { exitCode });
     };
     const flushDeadline = setTimeout(resolve, EXIT_FLUSH_TIMEOUT_MS);
     flushDeadline.unref();
-    let logDone = false;
     const waitForClients = (): void => {
-      if (logDone && !this.listening && this.lateConnections.size === 0
+      if (!this.listening && this.lateConnections.size === 0
         && [...this.connections].every((connection) => connection.socket.destroyed)) {
         clearTimeout(flushDeadline);
         resolve();
@@ -624,10 +638,7 @@ export class Session {
     };
     this.recheckClientsGone = waitForClients;
     for (const connection of this.connections) connection.socket.on('close', waitForClients);
-    void logClosed.then(() => {
-      logDone = true;
-      waitForClients();
-    });
+    waitForClients();
   }
 }
 

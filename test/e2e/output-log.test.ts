@@ -133,6 +133,18 @@ it('the last output of a program that ends is in FILE before dt -N returns; an e
   expect(table).toMatch(new RegExp(`exited \\(status 3, [^)]*\\)\\s+${file}\\n`));
 });
 
+it('dt -w returns once the last output is in FILE, on a slow disk too: a script may read the log next', async () => {
+  const file = sandbox.path('w.log');
+  const socket = sandbox.path('s');
+  // Each write to FILE starts 300 ms late in the master (a busy NFS server).
+  const slow = { NODE_OPTIONS: `--require ${FIXTURES}/slow-log-writes.cjs`, SLOW_LOG_FILE: file };
+  expect(await dt(['-n', socket, '-L', file, '/bin/sh', '-c', 'printf "last words"; exit 3'], slow)).toMatchObject({ code: 0, stderr: '' });
+  await sandbox.trackMaster(socket);
+  // Connected while the master ends, or after: either way it answers once FILE has it all.
+  expect(await dt(['-w', socket])).toMatchObject({ code: 3, stderr: '' });
+  expect(readFile(file).toString('latin1')).toBe('last words');
+});
+
 it('at DT_LOG_LIMIT FILE becomes FILE.1 and a new FILE begins: together they end the stream exactly', async () => {
   const LIMIT = 4096;
   const TOTAL = 40_000; // then `END 40000\n`: 40010 bytes, not a multiple of the limit
