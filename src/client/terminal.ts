@@ -25,10 +25,13 @@ const KEYS_BUFFER_BYTES = 16 * 1024;
  * as G0), and a hyperlink, which would otherwise confine, overwrite, garble or link the
  * shell's lines.
  *
- * Leaving the alternate screen puts the cursor where it was last saved (xterm does so on the
- * normal screen too, where nothing saved it: the top left corner), and resetting the scroll
- * region or origin mode moves it home: the cursor is saved first and put back after them, so
- * that a client killed while the program is on the normal screen leaves it where it is.
+ * Leaving the alternate screen puts the cursor where it was when the screen was entered
+ * (xterm and tmux do so on the normal screen too, from the last save: so the alternate screen
+ * is entered first, saving where the cursor is), and resetting the scroll region or origin
+ * mode moves it home: the cursor is saved once back on the normal screen, and put back after
+ * them, so that a killed client leaves it where the shell had it. Not before leaving the
+ * alternate screen: tmux and GNU screen keep one saved cursor for both screens, and would put
+ * the normal screen's cursor where the program left the alternate screen's.
  * Putting it back also puts back the colours and character set saved with it (and in xterm
  * origin mode, which the whole-screen region makes harmless): those are reset after.
  *
@@ -39,9 +42,9 @@ const KEYS_BUFFER_BYTES = 16 * 1024;
  * then one entry on the normal screen, as the program would on leaving.
  */
 const RESET_PROGRAM_MODES =
-  '\x1b7' + // save the cursor
   '\x1b[?1049h\x1b[<99u' + // the alternate screen's kitty keyboard flags all popped
   '\x1b[?1049l' + // normal screen buffer
+  '\x1b7' + // save the cursor, on the normal screen
   '\x1b[?6l\x1b[r' + // origin mode off, scroll region the whole screen
   '\x1b8' + // the cursor back
   '\x1b[?9l\x1b[?1000l\x1b[?1002l\x1b[?1003l' + // mouse reporting

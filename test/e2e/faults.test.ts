@@ -284,7 +284,7 @@ it('a program that writes a burst and exits at once (cat of 1 MiB): every byte r
   console.log(`bytes received of ${SIZE} per run: ${runs.map((run) => run.matched).join(', ')}`);
   for (const run of runs) {
     expect(run.matched).toBe(SIZE);
-    expect(run.tail).toMatch(/^\x1b7\x1b\[\?1049h\x1b\[<99u\x1b\[\?1049l[^\n]*\x1b\[999H\r*\n\[program exited with status 0\]\r*\n/);
+    expect(run.tail).toMatch(/^\x1b\[\?1049h\x1b\[<99u\x1b\[\?1049l\x1b7[^\n]*\x1b\[999H\r*\n\[program exited with status 0\]\r*\n/);
   }
 });
 

@@ -178,7 +178,7 @@ describe('window size', () => {
     await watcher.waitFor('SIZE 110x35 WINCH 7\r\r\n');
     expect(first.text.slice(start)).toBe(
       'SIZE 70x20 WINCH 1\r\r\nSIZE 110x35 WINCH 2\r\r\nSIZE 60x15 WINCH 3\r\r\nSIZE 110x35 WINCH 4\r\r\n' +
-      'SIZE 90x25 WINCH 5\r\r\nSIZE 110x35 WINCH 6\r\r\n' + first.text.slice(first.text.indexOf('\x1b7', start)));
+      'SIZE 90x25 WINCH 5\r\r\nSIZE 110x35 WINCH 6\r\r\n' + first.text.slice(first.text.indexOf('\x1b[?1049h', start)));
     expect(watcher.text).toMatch(/SIZE 110x35 WINCH 6\r\r\nSIZE 110x35 WINCH 7\r\r\n$/);
   });
 });

@@ -1,0 +1,108 @@
+// dt run inside tmux and GNU screen, whose screens are not xterm's: what dt writes as a client
+// leaves must leave their panes as a shell needs them. Each multiplexer runs on a socket of
+// the test's own and is ended by the test; a test skips, saying so, when its multiplexer is
+// not installed (Debian packages tmux and screen).
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DT, Sandbox, childPids, isAlive, waitUntil } from './harness.js';
+
+const ROWS = 24;
+
+/** The first of a program's paths that exists, or undefined. */
+function installed(name: string): string | undefined {
+  return (process.env.PATH ?? '').split(':').map((dir) => path.join(dir, name)).find((file) => fs.existsSync(file));
+}
+
+const TMUX = installed('tmux');
+const SCREEN = installed('screen');
+if (!TMUX) console.warn('multiplexers.test.ts: no tmux (Debian package tmux); its tests are skipped');
+if (!SCREEN) console.warn('multiplexers.test.ts: no screen (Debian package screen); its tests are skipped');
+
+/** A multiplexer running one window with `command` in it, on the test's own socket. */
+interface Multiplexer {
+  /** The pid of the shell the window runs. */
+  windowShell(): number;
+  /** The window's lines, top to bottom, trailing spaces dropped. */
+  lines(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+function startTmux(sandbox: Sandbox, command: string): Multiplexer {
+  const socket = sandbox.path('tmux.sock');
+  const tmux = (...args: string[]): string =>
+    execFileSync(TMUX!, ['-S', socket, '-f', '/dev/null', ...args], { env: { ...process.env, ...sandbox.env(), TERM: 'xterm-256color' }, encoding: 'utf8' });
+  tmux('new-session', '-d', '-x', '80', '-y', String(ROWS), command);
+  const server = Number(tmux('display-message', '-p', '#{pid}').trim());
+  return {
+    windowShell: () => Number(tmux('display-message', '-p', '#{pane_pid}').trim()),
+    lines: async () => tmux('capture-pane', '-p').split('\n').slice(0, ROWS).map((line) => line.trimEnd()),
+    async stop() {
+      tmux('kill-server');
+      await waitUntil(() => !isAlive(server), `the tmux server (pid ${server}) to exit`);
+    },
+  };
+}
+
+function startScreen(sandbox: Sandbox, command: string): Multiplexer {
+  const directory = sandbox.path('screens');
+  fs.mkdirSync(directory, { mode: 0o700 });
+  const config = sandbox.path('screenrc');
+  // The alternate screen is off by default in GNU screen: full-screen programs draw over the shell's lines.
+  fs.writeFileSync(config, 'startup_message off\naltscreen on\n');
+  const env = { ...process.env, ...sandbox.env(), SCREENDIR: directory, TERM: 'xterm-256color' };
+  // -D -m: the session's server in the foreground, detached, our child, ended by its pid.
+  const server: ChildProcess = spawn(SCREEN!, ['-D', '-m', '-c', config, '-S', 'dt-test', '/bin/sh', '-c', command], { env, stdio: 'ignore' });
+  const copy = sandbox.path('hardcopy');
+  return {
+    windowShell: () => childPids(server.pid!)[0] ?? 0,
+    lines: async () => {
+      fs.rmSync(copy, { force: true });
+      execFileSync(SCREEN!, ['-S', 'dt-test', '-X', 'hardcopy', copy], { env });
+      // The command is carried out by the server after this client has gone.
+      await waitUntil(() => fs.existsSync(copy), 'screen\'s hardcopy of the window');
+      return fs.readFileSync(copy, 'utf8').split('\n').slice(0, ROWS).map((line) => line.trimEnd());
+    },
+    async stop() {
+      server.kill('SIGKILL');
+      await waitUntil(() => server.exitCode !== null || server.signalCode !== null, `screen (pid ${server.pid}) to exit`);
+    },
+  };
+}
+
+let sandbox: Sandbox;
+let multiplexer: Multiplexer | undefined;
+beforeEach(() => {
+  sandbox = new Sandbox();
+});
+afterEach(async () => {
+  await multiplexer?.stop();
+  multiplexer = undefined;
+  await sandbox.teardown();
+});
+
+const multiplexers = [
+  { name: 'tmux', start: startTmux, present: TMUX !== undefined },
+  { name: 'GNU screen', start: startScreen, present: SCREEN !== undefined },
+];
+
+describe.each(multiplexers)('dt inside $name', ({ start, present }) => {
+  it.skipIf(!present)('a client killed while the program is on the alternate screen leaves the cursor where the shell had it', async () => {
+    const socket = sandbox.path('s');
+    // The program leaves the alternate screen's cursor far from the shell's.
+    const program = `printf '\\033[?1049h\\033[10;30HALT'; read line`;
+    const shell = `echo BEFORE; "${process.execPath}" "${DT}" -c "${socket}" -r none /bin/sh -c "${program}"; echo "AFTER $?"; read line`;
+    multiplexer = start(sandbox, shell);
+    const window = multiplexer;
+    await waitUntil(async () => (await window.lines())[9] === `${' '.repeat(29)}ALT`, 'the program on the alternate screen');
+    await sandbox.trackMaster(socket);
+    const client = childPids(window.windowShell())[0]!;
+    process.kill(client, 'SIGTERM');
+    let lines: string[] = [];
+    await waitUntil(async () => (lines = await window.lines()).some((line) => line.includes('AFTER')), 'the shell\'s line after dt');
+    expect(lines.slice(0, 3), lines.join('\n')).toEqual(['BEFORE', 'AFTER 143', '']);
+    expect((await sandbox.dt(['-k', socket]).waitForExit()).exitCode).toBe(0);
+  });
+});
