@@ -65,6 +65,27 @@ const RESET_PROGRAM_MODES =
   '\x1b[?25h'; // visible cursor
 
 /**
+ * The parts of RESET_PROGRAM_MODES the Linux console (TERM=linux) misreads. The kernel's parser
+ * from before its 2019 rework (drivers/tty/vt/vt.c; kernels such as 4.18 and 4.19 are still in
+ * use) ends a control sequence at the first byte that is not a digit, ';' or a leading '?': a
+ * private marker ('<', '>') or an intermediate byte (CSI 0 SP q) ends it there, and the rest
+ * is printed ("99u", "u", "4m", "q"); older kernels also print an OSC's parameters (";;").
+ * The console has none of the modes they reset (kitty keyboard flags, modifyOtherKeys, cursor
+ * styles, hyperlinks), so nothing is lost by leaving them out for it.
+ */
+const MISREAD_BY_LINUX_CONSOLE = ['\x1b[<99u', '\x1b[<u', '\x1b[>4m', '\x1b[0 q', '\x1b]8;;\x1b\\'];
+
+/** RESET_PROGRAM_MODES as the terminal named by `term` (the TERM variable) takes it. */
+export function programModesResetFor(term: string | undefined): string {
+  // linux, linux-16color, linux-c...: the kernel's console, whatever its terminfo variant.
+  if (term !== 'linux' && !term?.startsWith('linux-')) return RESET_PROGRAM_MODES;
+  return MISREAD_BY_LINUX_CONSOLE.reduce((sequence, part) => sequence.replace(part, ''), RESET_PROGRAM_MODES);
+}
+
+/** The reset for this client's terminal. */
+const PROGRAM_MODES_RESET = programModesResetFor(process.env.TERM);
+
+/**
  * The window title is the terminal's, not one of its modes: a program's title (vim's `foo.c -
  * VIM`, a shell's `user@host: ~/src`) would stay on the window, tab and task bar after the
  * client left. xterm keeps a stack of titles (its window operations 22 and 23, which
@@ -88,9 +109,9 @@ export function saveTitle(): void {
 
 /** RESET_PROGRAM_MODES, and the user's title back if this client saved it. */
 function resetSequence(): string {
-  if (!titleSaved) return RESET_PROGRAM_MODES;
+  if (!titleSaved) return PROGRAM_MODES_RESET;
   titleSaved = false;
-  return RESET_PROGRAM_MODES + RESTORE_TITLE;
+  return PROGRAM_MODES_RESET + RESTORE_TITLE;
 }
 
 /**

@@ -1,13 +1,13 @@
-// dt run inside tmux and GNU screen, whose screens are not xterm's: what dt writes as a client
-// leaves must leave their panes as a shell needs them. Each multiplexer runs on a socket of
-// the test's own and is ended by the test; a test skips, saying so, when its multiplexer is
-// not installed (Debian packages tmux and screen).
+// Terminals that are not xterm: what dt writes as a client leaves must leave them as a shell
+// needs them. dt runs inside tmux and GNU screen, each on a socket of the test's own and ended
+// by the test (a test skips, saying so, when its multiplexer is not installed: Debian packages
+// tmux and screen); and the Linux console, which cannot run here, is judged by the bytes.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DT, Sandbox, childPids, isAlive, waitUntil } from './harness.js';
+import { DT, Sandbox, childPids, isAlive, terminalModes, waitUntil, type Term } from './harness.js';
 
 const ROWS = 24;
 
@@ -18,8 +18,8 @@ function installed(name: string): string | undefined {
 
 const TMUX = installed('tmux');
 const SCREEN = installed('screen');
-if (!TMUX) console.warn('multiplexers.test.ts: no tmux (Debian package tmux); its tests are skipped');
-if (!SCREEN) console.warn('multiplexers.test.ts: no screen (Debian package screen); its tests are skipped');
+if (!TMUX) console.warn('terminals.test.ts: no tmux (Debian package tmux); its tests are skipped');
+if (!SCREEN) console.warn('terminals.test.ts: no screen (Debian package screen); its tests are skipped');
 
 /** A multiplexer running one window with `command` in it, on the test's own socket. */
 interface Multiplexer {
@@ -60,7 +60,11 @@ function startScreen(sandbox: Sandbox, command: string): Multiplexer {
     windowShell: () => childPids(server.pid!)[0] ?? 0,
     lines: async () => {
       fs.rmSync(copy, { force: true });
-      execFileSync(SCREEN!, ['-S', 'dt-test', '-X', 'hardcopy', copy], { env });
+      try {
+        execFileSync(SCREEN!, ['-S', 'dt-test', '-X', 'hardcopy', copy], { env, stdio: 'ignore' });
+      } catch {
+        return []; // No session yet: the server is still starting.
+      }
       // The command is carried out by the server after this client has gone.
       await waitUntil(() => fs.existsSync(copy), 'screen\'s hardcopy of the window');
       return fs.readFileSync(copy, 'utf8').split('\n').slice(0, ROWS).map((line) => line.trimEnd());
@@ -104,5 +108,45 @@ describe.each(multiplexers)('dt inside $name', ({ start, present }) => {
     await waitUntil(async () => (lines = await window.lines()).some((line) => line.includes('AFTER')), 'the shell\'s line after dt');
     expect(lines.slice(0, 3), lines.join('\n')).toEqual(['BEFORE', 'AFTER 143', '']);
     expect((await sandbox.dt(['-k', socket]).waitForExit()).exitCode).toBe(0);
+  });
+});
+
+/**
+ * The control sequences in `text` that the Linux console's parser before Linux 5.0 misreads:
+ * a CSI sequence ends at the first byte that is not a digit or ';' (after an optional '?'), so
+ * a private marker '<' '=' '>' or an intermediate byte (CSI 0 SP q) ends it there and the rest
+ * is printed ("99u", "4m", "q"); and an OSC but the console's own palette ones (P, R) ends at
+ * its first byte, its parameters printed (before Linux 4.12).
+ */
+function misreadByLinuxConsole(text: string): string[] {
+  const misread: string[] = [];
+  for (const match of text.matchAll(/\x1b\[[\x20-\x3f]*[\x40-\x7e]?|\x1b\][^PR]/g)) {
+    if (!/^\x1b\[\??[\d;]*[\x40-\x7e]$/.test(match[0])) misread.push(JSON.stringify(match[0]));
+  }
+  return misread;
+}
+
+describe('dt on the Linux console (TERM=linux)', () => {
+  const endings = [
+    { name: 'detach', end: (term: Term) => term.write('\x1c') },
+    { name: 'program end', end: (term: Term) => term.write('\r') },
+    { name: 'client SIGTERM', end: (term: Term) => process.kill(term.pid, 'SIGTERM') },
+  ];
+  it.each(endings)('$name: dt writes no sequence the console would show part of as text', async ({ end }) => {
+    const socket = sandbox.path('s');
+    // node-pty names every terminal xterm-256color: env sets the TERM dt sees.
+    const term = sandbox.run('/usr/bin/env', ['TERM=linux', process.execPath, DT, '-c', socket, '-r', 'none', '/bin/sh', '-c', 'echo READY; read line']);
+    await term.waitFor('READY');
+    await waitUntil(() => terminalModes(term).includes('-icanon'), 'the client to put its terminal in raw mode');
+    await sandbox.trackMaster(socket);
+    end(term);
+    await term.waitForExit();
+    if (!term.text.includes('[program exited')) expect((await sandbox.dt(['-k', socket]).waitForExit()).exitCode).toBe(0);
+    expect(misreadByLinuxConsole(term.text)).toEqual([]);
+  });
+
+  it('the check finds what an xterm gets and the console would misread', () => {
+    expect(misreadByLinuxConsole('\x1b[?1049h\x1b[<99u\x1b[>4m\x1b[0 q\x1b]8;;\x1b\\\x1b[22;0t\x1b[0m')).toEqual(
+      ['"\\u001b[<99u"', '"\\u001b[>4m"', '"\\u001b[0 q"', '"\\u001b]8"']);
   });
 });
