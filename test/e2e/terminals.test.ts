@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DT, Sandbox, childPids, isAlive, terminalModes, waitUntil, type Term } from './harness.js';
+import { DT, Sandbox, childPids, isAlive, terminalModes, waitForViewers, waitUntil, type Term } from './harness.js';
 
 const ROWS = 24;
 
@@ -148,5 +148,29 @@ describe('dt on the Linux console (TERM=linux)', () => {
   it('the check finds what an xterm gets and the console would misread', () => {
     expect(misreadByLinuxConsole('\x1b[?1049h\x1b[<99u\x1b[>4m\x1b[0 q\x1b]8;;\x1b\\\x1b[22;0t\x1b[0m')).toEqual(
       ['"\\u001b[<99u"', '"\\u001b[>4m"', '"\\u001b[0 q"', '"\\u001b]8"']);
+  });
+});
+
+describe('dt inside dt', () => {
+  it('the detach character reaches the outer client first; the inner one, given another with -e, detaches alone', async () => {
+    const outer = sandbox.path('outer');
+    const inner = sandbox.path('inner');
+    const term = sandbox.dt(['-c', outer, '-r', 'none', '/bin/sh']);
+    await waitUntil(() => terminalModes(term).includes('-icanon'), 'the outer client in raw mode');
+    await sandbox.trackMaster(outer);
+    term.write(`"${process.execPath}" "${DT}" -c "${inner}" -e '^A' -r none /bin/sh -c 'echo INNER; read line'; echo "INNER LEFT $?"\r`);
+    let from = await term.waitFor('INNER\r\n');
+    await sandbox.trackMaster(inner);
+    term.write('\x01');
+    from = await term.waitFor(/\[detached\]\r\n(\r\n)?INNER LEFT 0/, { from });
+    term.write('echo OUTER STILL\r');
+    from = await term.waitFor('OUTER STILL\r\n', { from });
+    // The inner client again, with the outer one's character: the outer client detaches.
+    term.write(`"${process.execPath}" "${DT}" -a "${inner}" -r none\r`);
+    await waitForViewers(inner, 1);
+    term.write('\x1c');
+    expect((await term.waitForExit()).exitCode).toBe(0);
+    // The outer session's shell, interactive, ignores SIGTERM.
+    for (const socket of [inner, outer]) expect((await sandbox.dt(['-k', socket, 'KILL']).waitForExit()).exitCode).toBe(0);
   });
 });
