@@ -87,6 +87,8 @@ export class Session {
   readonly unlisted: string | undefined;
   private readonly partialFrames = new PartialFrameRoom();
   private terminatedBy: NodeJS.Signals | undefined;
+  /** The master hung the program up (terminate()): its end is the session's termination, whose status is not kept. */
+  private hungUp = false;
   private ended = false;
   /** The program has ended and the log's last writes are under way (see end()). */
   private logClosing = false;
@@ -309,7 +311,7 @@ export class Session {
     const outcome = this.program.signalForeground(signal);
     if (outcome.kind === 'refused') this.drop(connection, outcome.reason);
     else if (outcome.kind === 'too-late') {
-      this.drop(connection, whyNoSignal(this.statusWillBeKept(), this.terminatedBy ? TERMINATED : undefined));
+      this.drop(connection, whyNoSignal(this.statusWillBeKept(), this.hungUp ? TERMINATED : undefined));
     }
   }
 
@@ -495,6 +497,11 @@ export class Session {
   terminate(signal: NodeJS.Signals): void {
     if (this.terminatedBy) return;
     this.terminatedBy = signal;
+    // The program ended first, on its own (the log's last writes, or the clients' last reads,
+    // are under way): the session ends as it was ending, its status told and kept as it would
+    // be, and the master then dies of the signal. Its pid, reaped, may be another's by now.
+    if (this.logClosing || this.ended) return;
+    this.hungUp = true;
     this.socketFile.withdraw();
     this.program.hangUp();
     setTimeout(() => this.end({ code: 0, signal: signalNumber('SIGHUP') }, TERMINATED), TERMINATE_GRACE_MS).unref();
@@ -568,11 +575,12 @@ export class Session {
 
   /**
    * Whether the program's status is kept for `dt -l` and the next `dt -a`: when nobody saw it
-   * end, and the session was not terminated. Asked before the end (a dt -k that came too late),
+   * end, and the master did not hang it up (a SIGTERM that came after the program ended
+   * changes nothing). Asked before the end (a dt -k that came too late),
    * the creating client of -c or -A, whose output is held, may still come and see it: no.
    */
   private statusWillBeKept(): boolean {
-    return this.relay.viewerCount === 0 && !this.terminatedBy && (this.ended || !this.relay.isHolding);
+    return this.relay.viewerCount === 0 && !this.hungUp && (this.ended || !this.relay.isHolding);
   }
 
   /** Keeps the program's status, or removes the session's record, as statusWillBeKept says. True when kept. */

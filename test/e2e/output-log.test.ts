@@ -145,6 +145,26 @@ it('dt -w returns once the last output is in FILE, on a slow disk too: a script 
   expect(readFile(file).toString('latin1')).toBe('last words');
 });
 
+it('SIGTERM while the master waits for the log\'s last writes: the program ended first, and its status is kept as it would be', async () => {
+  const file = sandbox.path('t.log');
+  const socket = sandbox.path('s');
+  const hold = sandbox.path('hold');
+  // The log's close waits for the test: the program has ended, and nobody is told its status yet.
+  const held = { NODE_OPTIONS: `--require ${FIXTURES}/hold-log-close.cjs`, HOLD_LOG_FILE: file, HOLD_LOG_CLOSE_FILE: hold };
+  expect(await dt(['-n', socket, '-L', file, '/bin/sh', '-c', 'printf "last words"; exit 3'], held)).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitUntil(() => fs.existsSync(`${hold}.waiting`), 'the master to wait for the log\'s close');
+  process.kill(masterPid, 'SIGTERM');
+  await waitUntil(() => fs.existsSync(`${hold}.signalled`), 'the master to handle its SIGTERM');
+  // Still there to be asked: its socket goes once the status is kept.
+  expect(fs.existsSync(socket)).toBe(true);
+  fs.writeFileSync(hold, '');
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+  expect(readFile(file).toString('latin1')).toBe('last words');
+  expect((await listJson()).find((session) => session.socket === socket)).toMatchObject({ state: 'exited' });
+  expect(await dt(['-w', socket])).toMatchObject({ code: 3, stderr: '' });
+});
+
 it('at DT_LOG_LIMIT FILE becomes FILE.1 and a new FILE begins: together they end the stream exactly', async () => {
   const LIMIT = 4096;
   const TOTAL = 40_000; // then `END 40000\n`: 40010 bytes, not a multiple of the limit
