@@ -85,7 +85,14 @@ export class Connection {
  * A connection turned away, or told how the session ended (or why it could not start), gets
  * DROP_FLUSH_TIMEOUT_MS to read why, then is destroyed: a client that never reads again must
  * not pin what was queued for it, nor keep the master from exiting.
+ *
+ * The timer goes as soon as the connection has closed. Left to run, it kept each closed
+ * connection (its socket, its Connection, their buffers: about 6 KiB) alive for 10 s, long
+ * enough to be moved to V8's old generation; then garbage that only a full collection frees,
+ * and none comes to an idle master: 5,000 `dt -p` in a row left one 22 MiB larger for good.
  */
 export function destroyOnceFlushTimeout(socket: net.Socket): void {
-  setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
+  if (socket.destroyed) return; // closing already: nothing more is sent
+  const timer = setTimeout(() => socket.destroy(), DROP_FLUSH_TIMEOUT_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
 }
