@@ -476,8 +476,8 @@ export class Session {
     this.endPasteOf(connection);
     // What a client typed before it left still reaches the program, in its turn.
     this.inputFlow.leave(connection);
-    // What it held (an unfinished frame, say) lives in Buffers only a full collection frees.
-    if (wasCounted) this.collectGarbage(connection.decoder.bufferedBytes);
+    // What it was and held (an unfinished frame, say) is garbage only a full collection frees.
+    if (wasCounted) this.collectGarbage.connectionLeft(connection.decoder.bufferedBytes);
   }
 
   /**

@@ -9,7 +9,9 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   DT, FIXTURES, Peer, Sandbox, checkPattern, hasEnded, masterInfo, openDescriptorCount, anonymousResidentBytes, waitForNoEcho, waitForViewers, waitUntil,
 } from './harness.js';
-import { FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, encodeHello } from '../../src/common/protocol.js';
+import {
+  FrameType, HEADER_BYTES, HelloFeature, MAX_FRAME_BYTES, PROTOCOL_VERSION, RedrawMethod, encodeAttach, encodeFrame, encodeHello,
+} from '../../src/common/protocol.js';
 import { killTracked, runDt, trackPid } from './lifecycle-helpers.js';
 import { MAX_CONNECTIONS } from '../../src/master/session.js';
 
@@ -48,8 +50,8 @@ function samplePeak(pid: number): () => number {
   };
 }
 
-/** A raw connection that has said hello and reads nothing unless told to. */
-async function rawConnection(socket: string): Promise<net.Socket> {
+/** A raw connection that has said hello (unless told not to) and reads nothing unless told to. */
+async function rawConnection(socket: string, hello = true): Promise<net.Socket> {
   for (let attempt = 0; ; attempt++) {
     const connection = net.createConnection(socket);
     try {
@@ -65,7 +67,7 @@ async function rawConnection(socket: string): Promise<net.Socket> {
     }
     connection.on('error', () => {});
     connection.pause();
-    connection.write(encodeHello({ version: PROTOCOL_VERSION, pid: 0 }));
+    if (hello) connection.write(encodeHello({ version: PROTOCOL_VERSION, pid: 0 }));
     return connection;
   }
 }
@@ -280,3 +282,76 @@ it(`after a burst of ${BURST_BYTES / MiB} MiB through ${BURST_VIEWERS} viewers, 
   viewers[0]!.write('x');
   await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
 }, 180_000);
+
+/** Connections in the churn, and how many are open at once (a script's loop, a few in parallel). */
+const CHURN_CONNECTIONS = 2_000;
+const CHURN_AT_ONCE = 8;
+/** The master's private memory may stay this much above what it was before the churn, once it is over. */
+const AFTER_CHURN_MARGIN_BYTES = 3 * MiB;
+
+/** One client of the churn: the kinds take turns. Resolves once its connection has closed. */
+async function churnClient(socket: string, turn: number): Promise<void> {
+  const peer = new Peer(await rawConnection(socket, false));
+  const { socket: connection } = peer;
+  const closed = new Promise<void>((resolve) => { if (peer.closed) resolve(); else connection.once('close', () => resolve()); });
+  // Looked at as each read comes (after the peer has decoded it): polling would pace the churn.
+  const replied = (type: FrameType): Promise<void> => new Promise((resolve) => {
+    const check = (): void => {
+      if (!peer.frames.some((frame) => frame.type === type) && !peer.closed) return;
+      connection.off('data', check).off('close', check);
+      resolve();
+    };
+    connection.on('data', check).on('close', check);
+  });
+  const hello = encodeHello({ version: PROTOCOL_VERSION, pid: 0, features: HelloFeature.InputWritten });
+  connection.resume();
+  switch (turn % 5) {
+    case 0: // dt -p: input, then asks to be told it is written
+      connection.write(Buffer.concat([hello, encodeFrame(FrameType.Input, Buffer.from(`line ${turn}\n`)), encodeFrame(FrameType.InputWritten)]));
+      await replied(FrameType.InputWritten);
+      connection.end();
+      break;
+    case 1: // dt -l, dt -w: the session's description
+      connection.write(Buffer.concat([hello, encodeFrame(FrameType.Info)]));
+      await replied(FrameType.Info);
+      connection.end();
+      break;
+    case 2: // a viewer attaches (its Info reply tells the attach was handled), then detaches
+      connection.write(Buffer.concat([hello, encodeAttach({ cols: 80, rows: 24, redraw: RedrawMethod.None, readOnly: false }), encodeFrame(FrameType.Info)]));
+      await replied(FrameType.Info);
+      connection.end(encodeFrame(FrameType.Detach));
+      break;
+    case 3: // a client killed as it connected
+      connection.destroy();
+      break;
+    default: // half a hello, then gone
+      connection.end(hello.subarray(0, 7));
+  }
+  await closed;
+}
+
+it(`after a churn of ${CHURN_CONNECTIONS} connections (dt -p, dt -l, viewers attaching and detaching, clients that vanish), the master gives back what they took once they stop`, async () => {
+  const socket = sandbox.path('s');
+  const create = sandbox.dt(['-n', socket, '/bin/sh', '-c', 'stty -echo; exec cat >/dev/null']);
+  expect((await create.waitForExit()).exitCode).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  // Measured once each kind of client has come by: the master has run (and compiled) what serves them.
+  for (let turn = 0; turn < 10; turn++) await churnClient(socket, turn);
+  const before = privateBytes(masterPid);
+  const startedAt = Date.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: CHURN_AT_ONCE }, async () => {
+    while (next < CHURN_CONNECTIONS) await churnClient(socket, next++);
+  }));
+  const churned = privateBytes(masterPid);
+  const churnMs = Date.now() - startedAt;
+  let after = churned;
+  await waitUntil(() => (after = privateBytes(masterPid)) <= before + AFTER_CHURN_MARGIN_BYTES,
+    `the master's private memory to come back near ${mib(before)} MiB (it was ${mib(churned)} MiB as the churn ended)`, 15_000)
+    .catch((error: Error) => { throw new Error(`${error.message}; last ${mib(after)} MiB`); });
+  console.log(`master private memory: ${mib(before)} MiB before, ${mib(churned)} MiB after ${CHURN_CONNECTIONS} connections in ${churnMs} ms, ` +
+    `${mib(after)} MiB ${Date.now() - startedAt - churnMs} ms later`);
+  expect((await masterInfo(socket)).masterPid, 'the master, still answering').toBe(masterPid);
+  expect((await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+}, 30_000);
