@@ -132,9 +132,8 @@ function describeSpawnError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   // fork(2)'s EAGAIN: a process limit (RLIMIT_NPROC, a cgroup's pids.max).
   if (error === undefined || code === 'EAGAIN') return 'no process could be created';
-  // EMFILE: the master's pipes could not be made, under a low `ulimit -n`.
-  const hints: Record<string, string> = { E2BIG: ' (its environment is too large)', EMFILE: ' (ulimit -n)' };
-  return `${describeSystemError(error)}${hints[code ?? ''] ?? ''}`;
+  // EMFILE, the master's pipes not made under a low `ulimit -n`, names the limit itself.
+  return `${describeSystemError(error)}${code === 'E2BIG' ? ' (its environment is too large)' : ''}`;
 }
 
 /** The error of a session that could not be started, once its socket is removed (or why it could not be). */

@@ -71,6 +71,7 @@ export function describeSystemError(error: unknown): string {
     case 'EEXIST': return 'File exists';
     case 'ELOOP': return 'Too many levels of symbolic links';
     case 'EDQUOT': return 'Disk quota exceeded'; // unknown to libuv
+    case 'EMFILE': return 'Too many open files (ulimit -n)'; // the limit to raise, wherever a descriptor was wanted
   }
   if (code === undefined || !/^E[A-Z0-9]+$/.test(code)) return error instanceof Error ? error.message : String(error);
   const libuvMessage = systemErrorMessages().get(code);

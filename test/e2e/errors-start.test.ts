@@ -375,17 +375,22 @@ it('-n with too few descriptors left to start the master (ulimit -n): that reaso
   const socket = sandbox.path('s');
   const before = entries();
   // The limit below which dt can listen but not make the master's pipes depends on Node:
-  // raised one by one until the session starts. Lower, Node itself cannot start.
+  // raised one by one until the session starts. Lower, dt cannot make the socket, and lower
+  // still Node itself cannot start (its own words, not dt's).
   const said: string[] = [];
+  const saidByDt: string[] = [];
   for (let limit = 16; limit <= 64; limit++) {
     const created = await run('sh', ['-c', `ulimit -n ${limit} && exec "$@"`, 'sh', process.execPath, DT, '-n', socket, '-L', 'log.txt', '/bin/sh', '-c', 'read line'], { cwd: sandbox.dir, env: sandbox.env() });
     if (created.code === 0) break;
     if (created.stderr.startsWith(`dt: ${socket}: cannot start the session: `)) said.push(created.stderr);
+    if (created.stderr.startsWith('dt: ')) saidByDt.push(created.stderr);
     expect(entries()).toEqual(before);
   }
   await sandbox.trackMaster(socket);
   expect(said.length, 'no limit at which only the master could not be started').toBeGreaterThan(0);
   expect(new Set(said)).toEqual(new Set([`dt: ${socket}: cannot start the session: Too many open files (ulimit -n)\n`]));
+  // Whatever dt could not make for want of a descriptor (the socket, the log), it names the limit.
+  for (const message of saidByDt) expect(message).toMatch(/: Too many open files \(ulimit -n\)\n$/);
   expect((await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' })).code).toBe(0);
 });
 

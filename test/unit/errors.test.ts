@@ -15,7 +15,7 @@ describe('describeSystemError', () => {
     ['ENAMETOOLONG', 'File name too long'],
     ['EROFS', 'Read-only file system'],
     ['ENOSPC', 'No space left on device'],
-    ['EMFILE', 'Too many open files'],
+    ['EMFILE', 'Too many open files (ulimit -n)'],
     ['EDQUOT', 'Disk quota exceeded'],
     ['EPIPE', 'Broken pipe'],
   ])('words %s as "%s", without the internal path', (code, reason) => {
