@@ -16,7 +16,7 @@ import {
 import {
   HEXECHO, expectNoMasterLeft, isSocketFile, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, spawnTracked, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
-import { FrameType, PROTOCOL_VERSION, encodeFrame, encodeHello } from '../../src/common/protocol.js';
+import { FrameType, HelloFeature, PROTOCOL_VERSION, encodeFrame, encodeHello } from '../../src/common/protocol.js';
 
 let sandbox: Sandbox;
 const cleanups: Array<() => void> = [];
@@ -268,6 +268,48 @@ it('a socket that answers the hello with an error: that reason, status 1', async
   cleanups.push(() => server.close());
   const pushed = await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'p' });
   expect(pushed).toMatchObject({ code: 1, stderr: `dt: ${socket}: not for you\n` });
+});
+
+it('a session that says a good hello and then fails -w and -p (goes away, ends with an error, sends garbage): the reason, status 1, at once', async () => {
+  const hello = encodeHello({ version: PROTOCOL_VERSION, pid: process.pid, features: HelloFeature.InputWritten });
+  // What the test's own master does once it has the client's first bytes (its hello and request).
+  const endings: Record<string, (connection: net.Socket) => void> = {
+    'goes away': (connection) => connection.end(hello),
+    'ends with an error': (connection) => connection.end(Buffer.concat([hello, encodeFrame(FrameType.Error, Buffer.from('session terminated'))])),
+    // And stays: the client must judge what it got, not wait for an end.
+    'sends garbage': (connection) => connection.write(Buffer.concat([hello, Buffer.from([0xee, 0, 0, 0, 0])])),
+  };
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  const outcomes: Record<string, unknown> = {};
+  for (const [what, ending] of Object.entries(endings)) {
+    const socket = sandbox.path(what.replaceAll(' ', '-'));
+    const server = net.createServer((connection) => {
+      connection.on('error', () => { /* the client left */ });
+      connection.once('data', () => ending(connection));
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    cleanups.push(() => server.close());
+    outcomes[what] = {
+      '-w': await beforeSilenceTimeout(() => runDt(['-w', socket], options)),
+      '-p': await beforeSilenceTimeout(() => runDt(['-p', socket], { ...options, input: 'p' })),
+    };
+  }
+  const failed = (socket: string, reason: string) => ({ code: 1, stdout: '', stderr: `dt: ${sandbox.path(socket)}: ${reason}\n`, beforeTimeout: true });
+  expect(outcomes).toMatchObject({
+    'goes away': {
+      '-w': failed('goes-away', 'lost the session: its master went away without a status'),
+      '-p': failed('goes-away', 'the session ended before all input was sent'),
+    },
+    'ends with an error': {
+      '-w': failed('ends-with-an-error', 'session terminated'),
+      '-p': failed('ends-with-an-error', 'session terminated (not all input was sent)'),
+    },
+    'sends garbage': {
+      '-w': failed('sends-garbage', 'the session sent garbage: unknown frame type 238'),
+      '-p': failed('sends-garbage', 'the session ended before all input was sent (unexpected reply: unknown frame type 238)'),
+    },
+  });
+  await expectNoMasterLeft(sandbox);
 });
 
 /** The master's descriptor limit (ulimit -n) in the next test: about 20 are in use at rest. */
