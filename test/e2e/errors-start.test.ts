@@ -273,9 +273,15 @@ const BAD_LOGS: Array<{ what: string; log: string; env: Record<string, string>; 
     what: 'a FILE in a missing directory', log: 'missing/log.txt', env: {}, status: 1,
     message: (file) => `dt: ${file}: No such file or directory\n`,
   },
+  {
+    // notes.txt is a regular file the test makes.
+    what: 'a FILE under a regular file', log: 'notes.txt/log.txt', env: {}, status: 1,
+    message: (file) => `dt: ${file}: Not a directory\n`,
+  },
 ];
 
 it('-c, -n and -A NAME with a -L that is refused: the reason, the status, and no session directory, socket, log file or record; -A that attaches ignores it', async () => {
+  fs.writeFileSync(sandbox.path('notes.txt'), 'kept');
   const before = entries();
   for (const mode of ['-c', '-n', '-A']) {
     for (const { what, log, env, status, message } of BAD_LOGS) {

@@ -107,7 +107,7 @@ it.skipIf(process.getuid?.() !== 0)('a session directory owned by someone else i
   expect(fs.readdirSync(sandbox.sessionDir)).toEqual([]);
 });
 
-it('a session directory that is a symlink or a file is refused; one whose parent is missing is not made', async () => {
+it('a session directory that is a symlink or a file is refused; one whose parent is missing is not made, one whose parent is a file is refused', async () => {
   fs.mkdirSync(sandbox.path('elsewhere'), { mode: 0o700 });
   fs.symlinkSync(sandbox.path('elsewhere'), sandbox.sessionDir);
   await expectRefused({}, `${sandbox.sessionDir}: not a directory (sessions are kept in a private directory)`);
@@ -119,6 +119,11 @@ it('a session directory that is a symlink or a file is refused; one whose parent
   const orphan = sandbox.path('missing/run');
   await expectRefused({ DT_DIR: orphan }, `${orphan}: No such file or directory`, `${orphan}/work: No such file or directory`);
   expect(fs.existsSync(sandbox.path('missing'))).toBe(false);
+  // One whose parent is a file: what the system says, in every mode, and nothing made.
+  fs.writeFileSync(sandbox.path('notes'), 'kept');
+  const underFile = sandbox.path('notes/run');
+  await expectRefused({ DT_DIR: underFile }, `${underFile}: Not a directory`);
+  expect(fs.readFileSync(sandbox.path('notes'), 'utf8')).toBe('kept');
   await expectRefused({ DT_DIR: 'relative' }, 'DT_DIR=relative: not an absolute path');
 });
 
