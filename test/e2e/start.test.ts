@@ -306,9 +306,13 @@ const HAVE_ACTIVATE = fs.existsSync(ACTIVATE);
 const activationIt = HAVE_ACTIVATE ? it : it.skip;
 if (!HAVE_ACTIVATE) console.warn('start.test.ts: no systemd-socket-activate (Debian package systemd); the socket activation tests are skipped');
 
-/** systemd-socket-activate passes its children only the variables it is told to (-E). */
+/**
+ * systemd-socket-activate passes its children only the variables it is told to (-E). Also
+ * NODE_V8_COVERAGE when set, so that a run measuring coverage covers the socket-activated masters too.
+ */
 function passEnvironment(extra: Record<string, string> = {}): string[] {
-  const variables = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...sandbox.env(), ...extra };
+  const coverage = process.env['NODE_V8_COVERAGE'];
+  const variables = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...(coverage && { NODE_V8_COVERAGE: coverage }), ...sandbox.env(), ...extra };
   return Object.entries(variables).flatMap(([name, value]) => ['-E', `${name}=${value}`]);
 }
 
