@@ -15,6 +15,8 @@ export const FIXTURES = path.join(ROOT, 'test/fixtures');
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** How long teardown lets a master whose program ended finish on its own before calling it left behind. */
 const LEFTOVER_GRACE_MS = 3_000;
+/** How long teardown waits for what it asked to end, in a run that measures coverage. */
+const COVERAGE_GRACE_MS = 2_000;
 
 export interface ExitInfo {
   exitCode: number;
@@ -355,7 +357,24 @@ export class Sandbox {
     process.kill(pid, 'SIGSTOP');
   }
 
+  /**
+   * In a run that measures coverage (NODE_V8_COVERAGE), a process killed by SIGKILL writes
+   * none: what teardown would kill is asked first to end (SIGTERM), and given a moment.
+   */
+  private async endGentlyForCoverage(pids: number[]): Promise<void> {
+    if (!process.env['NODE_V8_COVERAGE'] || pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // ESRCH: it ended meanwhile.
+      }
+    }
+    await waitUntil(() => pids.every((pid) => !isAlive(pid)), 'processes to end on SIGTERM', COVERAGE_GRACE_MS).catch(() => {});
+  }
+
   async teardown(): Promise<void> {
+    await this.endGentlyForCoverage(this.terms.filter((term) => !term.exited && !this.stopped.has(term.pid)).map((term) => term.pid));
     for (const term of this.terms) term.kill('SIGKILL');
     // dtach, run beside dt for comparison, sometimes keeps its master after its program failed
     // to start (the child a zombie, the socket removed): it is dtach's, and ended without blame.
@@ -379,6 +398,7 @@ export class Sandbox {
       await waitUntil(() => [...this.masters].every((pid) => !isAlive(pid)), 'masters to exit on their own', LEFTOVER_GRACE_MS).catch(() => {});
     }
     const leftovers = [...this.masters].filter(isAlive);
+    await this.endGentlyForCoverage(leftovers);
     for (const pid of leftovers) {
       try {
         process.kill(pid, 'SIGKILL');
