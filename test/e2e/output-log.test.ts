@@ -358,6 +358,34 @@ it('a symbolic link put at FILE while the session runs is never written through:
   await endSession(socket, masterPid);
 });
 
+it('a FILE.1 that cannot be replaced (a directory is there): the session goes on, dt -l says why, and once it can be, FILE rotates and nothing is lost', async () => {
+  const socket = sandbox.path('s');
+  const file = sandbox.path('r.log');
+  fs.mkdirSync(`${file}.1`);
+  expect(await dt(['-n', socket, '-L', file, process.execPath, HEXECHO], { DT_LOG_LIMIT: '1K' })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitForLog(file, Buffer.from('READY\r\r\n'), 'READY');
+  // hexecho answers 600 bytes with 1200 hex digits: FILE reaches its limit.
+  await pushKey(socket, 'a'.repeat(600));
+  const refused = `cannot rename ${file} to ${file}.1: Is a directory`;
+  await waitUntil(async () => (await logStatus(socket))?.reason === refused, 'dt -l to say why FILE is not rotated', 10_000);
+  expect(await logStatus(socket)).toMatchObject({ file, writing: false, reason: refused });
+  expect(fs.statSync(`${file}.1`).isDirectory()).toBe(true);
+  expect(await masterInfo(socket)).toMatchObject({ masterPid });
+
+  fs.rmdirSync(`${file}.1`);
+  await pushKey(socket, 'b');
+  await waitUntil(() => readFile(file).toString('latin1').endsWith('HEX 62\r\r\n'), 'the log to go on in a new FILE', 10_000);
+  const previous = readFile(`${file}.1`);
+  expect(previous.length).toBe(1024);
+  const stream = Buffer.concat([previous, readFile(file)]).toString('latin1');
+  expect(stream).toMatch(/^READY\r\r\n(HEX (61)+\r\r\n)+HEX 62\r\r\n$/);
+  expect(stream.match(/61/g)?.length).toBe(600);
+  expect(await logStatus(socket)).toMatchObject({ file, writing: true });
+  expect(await logStatus(socket)).not.toHaveProperty('reason');
+  await endSession(socket, masterPid);
+});
+
 it('dt -A that attaches to a running session leaves -L alone: the log belongs to a new session', async () => {
   const socket = sandbox.path('s');
   expect(await dt(['-n', socket, process.execPath, HEXECHO])).toMatchObject({ code: 0, stderr: '' });
