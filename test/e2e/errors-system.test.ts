@@ -395,12 +395,21 @@ function nobodyRunner(): (args: string[], input?: string) => ReturnType<typeof r
   ], { cwd: sandbox.dir, input });
 }
 
-it('as another user: a directory they cannot write, and a session they may not enter, say "Permission denied"', async (context) => {
+it('as another user: a directory they cannot write, a log file they may not write, and a session they may not enter, say "Permission denied"', async (context) => {
   if (!CAN_RUN_AS_NOBODY) return context.skip(AS_NOBODY_NEEDS);
   const asNobody = nobodyRunner();
 
   const socket = sandbox.path('closed/s');
   expect(await asNobody(['-n', socket, 'sh', '-c', 'echo ran > ran'])).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: Permission denied\n` });
+  expect(fs.readdirSync(sandbox.path('closed'))).toEqual([]);
+
+  // A log file of theirs they may not write (-L): refused before anything starts, the file as it was.
+  const log = sandbox.path('read-only.log');
+  fs.writeFileSync(log, 'kept');
+  fs.chownSync(log, 65534, 65534);
+  fs.chmodSync(log, 0o444);
+  expect(await asNobody(['-n', socket, '-L', log, 'sh', '-c', 'echo ran > ran'])).toMatchObject({ code: 1, stdout: '', stderr: `dt: ${log}: Permission denied\n` });
+  expect(fs.readFileSync(log, 'utf8')).toBe('kept');
   expect(fs.readdirSync(sandbox.path('closed'))).toEqual([]);
 
   // A session of ours (mode 0600): nobody may not connect to it.
