@@ -618,6 +618,30 @@ it('an attached client whose output fails (stdout /dev/full, stdin the terminal)
   await expectSessionIntact(socket, masterPid);
 });
 
+it('an attached client whose output is a pipe whose reader left (dt -a s | head -c 1): it ends as SIGPIPE would, quietly, status 141, the terminal restored, the session attachable', async () => {
+  const socket = sandbox.path('s');
+  const { masterPid } = await startSession(socket);
+  const modes = await freshTerminalModes(sandbox);
+  const client = sandbox.run('/bin/bash', ['--norc', '--noprofile', '-c',
+    `"${process.execPath}" "${DT}" -a "${socket}" -r none | head -c 1 >/dev/null; echo "STATUS \${PIPESTATUS[0]}"; echo "MODES $(stty -g)"`]);
+  await waitUntil(async () => (await masterInfo(socket)).clients === 1, 'the client to attach');
+  // head leaves after the first byte: the program is made to write until dt meets the closed pipe.
+  let typed = 0;
+  await waitUntil(async () => {
+    if (client.text.includes('STATUS')) return true;
+    expect(await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'x' })).toMatchObject({ code: 0 });
+    typed++;
+    return false;
+  }, 'the client to meet the closed pipe');
+  const report = await shellReport(client);
+  expect({ typed: typed >= 1, shown: report.shown, status: report.status }).toEqual({ typed: true, shown: '', status: 128 + 13 });
+  expect(report.modes, 'the terminal modes after dt left').toBe(modes);
+
+  // The session goes on, with nobody attached, and the next client is served.
+  await waitForViewers(socket, 0);
+  await expectSessionIntact(socket, masterPid);
+});
+
 it('a stale socket that cannot be removed (its directory is not the user\'s to write): said, status 1, the socket left', async (context) => {
   if (!CAN_RUN_AS_NOBODY) return context.skip(AS_NOBODY_NEEDS);
   const asNobody = nobodyRunner();
