@@ -165,6 +165,40 @@ it('SIGTERM while the master waits for the log\'s last writes: the program ended
   expect(await dt(['-w', socket])).toMatchObject({ code: 3, stderr: '' });
 });
 
+/** How many times the threads of `pid` have gone to sleep (each one woke before): /proc/PID/task/TID/status. */
+function wakeups(pid: number): number {
+  let total = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
+    total += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1] ?? 0);
+  }
+  return total;
+}
+
+it('a master with a log whose program is quiet stays asleep; FILE moved away meanwhile gets none of the next output', async () => {
+  const file = sandbox.path('q.log');
+  const socket = sandbox.path('s');
+  expect(await dt(['-n', socket, '-L', file, '/bin/sh', '-c', 'stty -echo; while read line; do echo "got $line"; done'])).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  // Two seconds in which none of its threads wakes (looking at FILE every second woke it, and
+  // left garbage no collection came for). Its start-up settles first: the deadline allows that.
+  const quietMs = 2_000;
+  let seen = wakeups(masterPid);
+  let since = Date.now();
+  await waitUntil(() => {
+    const now = wakeups(masterPid);
+    if (now !== seen) [seen, since] = [now, Date.now()];
+    return Date.now() - since >= quietMs;
+  }, `${quietMs} ms in which the master's threads do not wake`, 15_000);
+  // Moved away by a log rotator while the program is quiet: what it writes next goes to a new FILE.
+  fs.renameSync(file, `${file}.moved`);
+  expect(await runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'next\n' })).toMatchObject({ code: 0, stderr: '' });
+  await waitForLog(file, Buffer.from('got next\r\n'), 'the answer in a new FILE');
+  expect(readFile(`${file}.moved`).toString('latin1')).toBe('');
+  expect(await dt(['-k', socket])).toMatchObject({ code: 0, stderr: '' });
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+});
+
 it('at DT_LOG_LIMIT FILE becomes FILE.1 and a new FILE begins: together they end the stream exactly', async () => {
   const LIMIT = 4096;
   const TOTAL = 40_000; // then `END 40000\n`: 40010 bytes, not a multiple of the limit
