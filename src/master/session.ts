@@ -89,10 +89,9 @@ export class Session {
   private terminatedBy: NodeJS.Signals | undefined;
   /** The master hung the program up (terminate()): its end is the session's termination, whose status is not kept. */
   private hungUp = false;
+  /** end() has begun: the -L log's last writes may still be under way, before the clients are told. */
+  private ending = false;
   private ended = false;
-  /** The program has ended and the log's last writes are under way (see end()). */
-  private logClosing = false;
-  private logClosed = false;
   private resolveOutcome!: (outcome: MasterOutcome) => void;
   /** How the master process should end; settles once the program ended and clients were told. */
   readonly outcome = new Promise<MasterOutcome>((resolve) => { this.resolveOutcome = resolve; });
@@ -500,30 +499,28 @@ export class Session {
     // The program ended first, on its own (the log's last writes, or the clients' last reads,
     // are under way): the session ends as it was ending, its status told and kept as it would
     // be, and the master then dies of the signal. Its pid, reaped, may be another's by now.
-    if (this.logClosing || this.ended) return;
+    if (this.ending) return;
     this.hungUp = true;
     this.socketFile.withdraw();
     this.program.hangUp();
     setTimeout(() => this.end({ code: 0, signal: signalNumber('SIGHUP') }, TERMINATED), TERMINATE_GRACE_MS).unref();
   }
 
-  /** The program ended (or the session was terminated): clients get its last output and status. */
+  /** The program ended (or the session was terminated): once the log has its last output, clients get the status. */
   private end(status: ProgramExit, reason?: string): void {
-    if (this.ended || this.logClosing) return;
-    if (this.log && !this.logClosed) {
-      // The log's last writes come first (LOG_CLOSE_TIMEOUT_MS at most, on a disk that does
-      // not answer): a script told the status reads FILE next (`dt -w s; tail FILE`), and so
-      // does one that finds the status kept. The viewers get the last output meanwhile.
-      this.logClosing = true;
-      this.relay.flush();
-      const endOnceClosed = (): void => {
-        this.logClosing = false;
-        this.logClosed = true;
-        this.end(status, reason);
-      };
-      void this.log.close().then(endOnceClosed, endOnceClosed);
-      return;
-    }
+    if (this.ending) return;
+    this.ending = true;
+    if (!this.log) return this.tellEnd(status, reason);
+    // The log's last writes come first (LOG_CLOSE_TIMEOUT_MS at most, on a disk that does
+    // not answer): a script told the status reads FILE next (`dt -w s; tail FILE`), and so
+    // does one that finds the status kept. The viewers get the last output meanwhile.
+    this.relay.flush();
+    const tell = (): void => this.tellEnd(status, reason);
+    void this.log.close().then(tell, tell);
+  }
+
+  /** Clients get the program's last output and how the session ended; its status is kept if nobody saw it. */
+  private tellEnd(status: ProgramExit, reason?: string): void {
     this.ended = true;
     this.relay.flush();
     this.relay.close();
