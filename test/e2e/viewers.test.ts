@@ -28,6 +28,20 @@ async function attach(socket: string, size = { cols: 80, rows: 24 }): Promise<Te
   return term;
 }
 
+/**
+ * The WINSIZE program made by a 100x30 client, then a second client attached at 70x20: the
+ * program has been told both sizes in turn. `start` is where the first client's output
+ * stood after the program's first line, `from` after its second.
+ */
+async function twoSizedViewers(socket: string): Promise<{ first: Term; second: Term; start: number; from: number }> {
+  const first = sandbox.dt(['-c', socket, '-r', 'none', process.execPath, WINSIZE], { cols: 100, rows: 30 });
+  const start = await first.waitFor('SIZE 100x30 WINCH 0\r\r\n');
+  await untilRaw(first);
+  const second = await attach(socket, { cols: 70, rows: 20 });
+  const from = await first.waitFor('SIZE 70x20 WINCH 1\r\r\n', { from: start });
+  return { first, second, start, from };
+}
+
 /** Waits until every terminal shows the marker after its offset; returns the new offsets. */
 async function allSee(terms: Term[], marker: string, from: number[]): Promise<number[]> {
   return Promise.all(terms.map((term, index) => term.waitFor(marker, { from: from[index] })));
@@ -131,12 +145,9 @@ describe('window size', () => {
 
   it('with two clients of different sizes, the latest attach or resize wins', async () => {
     const socket = sandbox.path('s');
-    const first = sandbox.dt(['-c', socket, '-r', 'none', process.execPath, WINSIZE], { cols: 100, rows: 30 });
-    let from = await first.waitFor('SIZE 100x30 WINCH 0\r\r\n');
-    await untilRaw(first);
-    const start = from;
-    const second = await attach(socket, { cols: 70, rows: 20 });
-    from = await first.waitFor('SIZE 70x20 WINCH 1\r\r\n', { from });
+    const viewers = await twoSizedViewers(socket);
+    const { first, second, start } = viewers;
+    let { from } = viewers;
     first.resize(110, 35);
     from = await first.waitFor('SIZE 110x35 WINCH 2\r\r\n', { from });
     second.resize(60, 15);
@@ -149,12 +160,9 @@ describe('window size', () => {
 
   it('when the viewer whose size the program has leaves (hung up, or detached), the program takes the size of the one still attached that set one last', async () => {
     const socket = sandbox.path('s');
-    const first = sandbox.dt(['-c', socket, '-r', 'none', process.execPath, WINSIZE], { cols: 100, rows: 30 });
-    let from = await first.waitFor('SIZE 100x30 WINCH 0\r\r\n');
-    await untilRaw(first);
-    const start = from;
-    const second = await attach(socket, { cols: 70, rows: 20 });
-    from = await first.waitFor('SIZE 70x20 WINCH 1\r\r\n', { from });
+    const viewers = await twoSizedViewers(socket);
+    const { first, second, start } = viewers;
+    let { from } = viewers;
     // A read-only viewer sets no size: it is never the one whose size the program takes.
     const watcher = sandbox.dt(['-a', socket, '-R'], { cols: 50, rows: 10 });
     await untilRaw(watcher);
