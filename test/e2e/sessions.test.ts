@@ -209,9 +209,8 @@ it('dt -k, dt -p, dt -w and dt -a queued on the socket as the program ends, befo
   const go = runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(), input: 'go\n' });
   // The master has kept the status and is held before its next turn: whoever connects now waits in the socket's queue.
   await waitUntil(() => fs.existsSync(`${heldMaster}.waiting`), 'the master to keep the program\'s status');
-  const holdAfterConnect = (name: string): NodeJS.ProcessEnv => ({ NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: sandbox.path(name) });
-  const kill = runDt(['-k', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect('k')) });
-  const push = runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect('p')), input: 'more\n' });
+  const kill = runDt(['-k', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect(sandbox.path('k'))) });
+  const push = runDt(['-p', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect(sandbox.path('p'))), input: 'more\n' });
   const wait = runDt(['-w', socket], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect('w')) });
   const attach = sandbox.dt(['-a', socket], { env: holdAfterConnect('a') });
   const clients = ['k', 'p', 'w', 'a'].map((name) => sandbox.path(name));
@@ -237,7 +236,7 @@ it('dt -k the master accepted just before the program ended says its signal reac
   // Connected, then held before it reads the master's hello, so before it sends its signal.
   const release = sandbox.path('k');
   const kill = runDt(['-k', socket, 'TERM'], {
-    cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: release }),
+    cwd: sandbox.dir, env: sandbox.env(holdAfterConnect(release)),
   });
   await waitUntil(() => fs.existsSync(`${release}.waiting`), 'dt -k to connect');
   // Queued before dt -p's connection, dt -k's is accepted first: the program ends with it among the clients.
@@ -264,7 +263,7 @@ it.each([
   const masterPid = await startLineReader(socket);
   // The client finds the session running, then is held just before it connects to attach.
   const client = sandbox.dt(args(socket), {
-    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held, HOLD_CONNECT_AFTER: String(connectsBefore) },
+    env: { ...holdConnect(held), HOLD_CONNECT_AFTER: String(connectsBefore) },
   });
   await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the client to reach its connect');
   await sendLine(socket);
@@ -282,7 +281,7 @@ it('dt -k on a program that has exited, its end not yet reported (its output hel
   const held = sandbox.path('connect');
   // Its output, read and held for the creating client, keeps the master from reading the end of the pty.
   const creator = sandbox.dt(['-c', socket, '/bin/sh', '-c', 'echo output; : > "$0"; exit 3', exited], {
-    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: held },
+    env: holdConnect(held),
   });
   await waitUntil(() => fs.existsSync(`${held}.waiting`), 'the creating client to reach its connect');
   const masterPid = await sandbox.trackMaster(socket);
@@ -307,8 +306,8 @@ it('dt -l run as the program ends lists the session as exited with its status, n
   // the other right after it (the master has it among its clients as the program ends).
   const before = sandbox.path('before');
   const after = sandbox.path('after');
-  const listBefore = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: before }) });
-  const listAfter = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env({ NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: after }) });
+  const listBefore = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env(holdConnect(before)) });
+  const listAfter = runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env(holdAfterConnect(after)) });
   await waitUntil(() => fs.existsSync(`${before}.waiting`) && fs.existsSync(`${after}.waiting`), 'both listings to reach the session');
   await sendLine(socket);
   await waitUntil(() => !fs.existsSync(socket), 'the program to end');
@@ -340,6 +339,16 @@ it('a client whose hello the master has not read when the program ends reads the
 
 /** A session of hexecho in an 80x24 terminal that has attached and typed nothing yet. */
 /** The program of startLineReader: it reads a line, then exits 3. */
+/** A client held just before it connects (hold-connect.cjs) until `file` exists; `file`.waiting says it is there. */
+function holdConnect(file: string): NodeJS.ProcessEnv {
+  return { NODE_OPTIONS: `--require ${FIXTURES}/hold-connect.cjs`, HOLD_CONNECT_FILE: file };
+}
+
+/** A client held right after it connects (hold-after-connect.cjs) until `file` exists; `file`.waiting says it is there. */
+function holdAfterConnect(file: string): NodeJS.ProcessEnv {
+  return { NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: file };
+}
+
 const LINE_READER = ['/bin/sh', '-c', 'read line; exit 3'];
 
 /** Starts a detached session of LINE_READER (the master's environment given `env` too); resolves with its master's pid. */
