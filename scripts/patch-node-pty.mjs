@@ -76,6 +76,8 @@ function main() {
   fs.writeFileSync(sourcePath, patched);
   try {
     execFileSync(process.execPath, [gyp, 'rebuild'], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    // What node-pty runs after its own build: it leaves only the binaries in build/Release.
+    execFileSync(process.execPath, [path.join(packageRoot, 'scripts', 'post-install.js')], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     fs.writeFileSync(sourcePath, source); // the next install tries again
     process.stderr.write(`${error.stdout ?? ''}${error.stderr ?? ''}`);
