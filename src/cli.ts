@@ -235,7 +235,8 @@ Modes:
   -p		Copy the contents of standard input to the specified
 		  socket.
   -k		Send a signal (default TERM) to the program's foreground
-		  process group.
+		  process group. Signal 0 sends none: exit 0 if the program
+		  is running, 1 if not.
   -w		Wait until the program ends; exit with its status.
   -F		Forget an ended session's status (--all: every ended one).
   -l		List sessions, live and recently ended (--json for scripts).

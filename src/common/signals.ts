@@ -17,11 +17,13 @@ const MAX_REAL_TIME_OFFSET = SIGRTMAX - SIGRTMIN;
 /**
  * `TERM`, `SIGTERM`, `term` or `15` → 15; `RTMIN`, `RTMIN+n`, `RTMAX-n`, `RTMAX` (with or
  * without SIG) as bash's kill takes them; undefined when unknown or one of glibc's own.
+ * `0` is kill(2)'s null signal, as kill -0 sends it: nothing is sent, the kernel only checks
+ * that the process exists and may be signalled.
  */
 export function parseSignal(name: string): number | undefined {
   if (/^\d+$/.test(name)) {
     const number = Number(name);
-    return number > 0 && number <= SIGRTMAX && !isGlibcSignal(number) ? number : undefined;
+    return number <= SIGRTMAX && !isGlibcSignal(number) ? number : undefined;
   }
   const upper = name.toUpperCase();
   const bare = upper.startsWith('SIG') ? upper.slice(3) : upper;

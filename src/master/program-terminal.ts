@@ -161,7 +161,8 @@ export class ProgramTerminal {
    * unknown). The kernel may refuse (EPERM for a job of another user, su or sudo -i, which
    * must not end the session): then why. Too late once the program has ended, its end
    * perhaps not reported yet (onExit waits for its last output): then nothing is signalled,
-   * nor its pid, which another process may have by now.
+   * nor its pid, which another process may have by now. Signal 0 (dt -k sock 0) is sent as kill -0
+   * sends it: nothing, the kernel only checks, so 'sent' means the program runs.
    */
   signalForeground(signal: number): SignalOutcome {
     if (this.hasEnded()) return { kind: 'too-late' };

@@ -190,7 +190,8 @@ it('dt -k and dt -p on a session whose program ended unwatched say so and how to
   await waitUntil(() => hasEnded(masterPid), 'the session to end');
 
   const ended = `dt: ${socket}: the session's program has ended: dt -a or dt -w shows its exit status and forgets it\n`;
-  for (const [args, input] of [[['-k', socket], ''], [['-k', socket, '-9'], ''], [['-p', socket], 'more\n']] as const) {
+  // Signal 0 too, as kill -0: the program is not there, and its status stays kept.
+  for (const [args, input] of [[['-k', socket], ''], [['-k', socket, '-9'], ''], [['-k', socket, '0'], ''], [['-p', socket], 'more\n']] as const) {
     const result = await runDt([...args], { cwd: sandbox.dir, env: sandbox.env(), input });
     expect({ args, ...result }).toMatchObject({ args, code: 1, stdout: '', stderr: ended });
   }
@@ -288,8 +289,11 @@ it('dt -k on a program that has exited, its end not yet reported (its output hel
   // Reaped by the master; the session ends once its output, held for the creating client, is read.
   await waitUntil(() => fs.existsSync(exited) && childPids(masterPid).length === 0, 'the program to exit and be reaped');
   // The creating client may still come and see the status: nothing is said of one kept.
-  expect(await runDt(['-k', socket, 'TERM'], { cwd: sandbox.dir, env: sandbox.env() }))
-    .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: the session's program has ended\n` });
+  // Signal 0 asks whether the program runs: it does not.
+  for (const word of ['TERM', '0']) {
+    expect({ word, ...await runDt(['-k', socket, word], { cwd: sandbox.dir, env: sandbox.env() }) })
+      .toMatchObject({ word, code: 1, stdout: '', stderr: `dt: ${socket}: the session's program has ended\n` });
+  }
   // Still running: it was told by the session, not by the registry of one that had ended.
   expect(fs.existsSync(socket)).toBe(true);
   fs.writeFileSync(held, '');
@@ -470,6 +474,31 @@ it('dt -k sock RTMIN+1 reaches a program that traps it, and RTMAX, which it does
   await waitUntil(() => hasEnded(masterPid), 'the master to exit');
 });
 
+it('dt -k sock 0 (-0, -s 0), as kill -0: status 0 and nothing said while the program runs, and nothing sent to it', async () => {
+  const socket = sandbox.path('s');
+  // Reports every signal it may be sent by mistake (the default TERM among them); WINCH, which an attach may send, is not asked about.
+  const trapped = ['HUP', 'INT', 'QUIT', 'TERM', 'USR1', 'USR2', 'ALRM', 'CONT', 'RTMIN'];
+  const traps = trapped.map((name) => `trap 'echo got ${name}' ${name}`).join('; ');
+  const viewer = sandbox.dt(['-c', socket, '-r', 'none', 'bash', '-c', `${traps}; echo READY; while :; do read -r line; done`]);
+  await viewer.waitFor('READY');
+  const masterPid = await sandbox.trackMaster(socket);
+  const from = viewer.text.length;
+  for (const args of [[socket, '0'], [socket, '-0'], [socket, '-s', '0'], ['-0', socket], ['-s', '0', socket]]) {
+    expect({ args, ...await runDt(['-k', ...args], { cwd: sandbox.dir, env: sandbox.env() }) }).toMatchObject({ args, code: 0, stdout: '', stderr: '' });
+  }
+  // A signal sent after them arrives first: none of them sent one.
+  expect(await runDt(['-k', socket, 'USR1'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  await viewer.waitFor('got USR1', { from });
+  expect(viewer.text.slice(from).match(/got \w+/g)).toEqual(['got USR1']);
+  expect(viewer.exited).toBeUndefined();
+  expect(await runDt(['-k', socket, 'KILL'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  expect((await viewer.waitForExit()).exitCode).toBe(128 + 9);
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+  // The attached client saw the status, so nothing is kept: no session.
+  expect(await runDt(['-k', socket, '0'], { cwd: sandbox.dir, env: sandbox.env() }))
+    .toMatchObject({ code: 1, stdout: '', stderr: `dt: ${socket}: No such file or directory\n` });
+});
+
 it('dt -k on a program of another user (su, sudo -i in the foreground) says it may not, status 1; the session goes on, and SIGTERM still ends it', async (context) => {
   if (process.getuid!() !== 0 || !fs.existsSync(SETPRIV)) return context.skip(`needs root and ${SETPRIV} (util-linux)`);
   const socket = sandbox.path('s');
@@ -488,6 +517,10 @@ it('dt -k on a program of another user (su, sudo -i in the foreground) says it m
   const killed = await runDt(['-k', socket, 'INT'], { cwd: sandbox.dir, env: sandbox.env() });
   expect(killed).toMatchObject({
     code: 1, stderr: `dt: ${socket}: cannot send SIGINT to the program's foreground process group ${programPid} (sleep): Operation not permitted\n`,
+  });
+  // As kill -0 would: the program exists, but may not be signalled.
+  expect(await runDt(['-k', socket, '0'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({
+    code: 1, stderr: `dt: ${socket}: cannot send signal 0 to the program's foreground process group ${programPid} (sleep): Operation not permitted\n`,
   });
   // The session is as it was: its master answers, its program runs.
   expect((await masterInfo(socket)).programPid).toBe(programPid);

@@ -143,6 +143,8 @@ describe('kill signals', () => {
   it.each([
     ['TERM', 15], ['SIGINT', 2], ['int', 2], ['9', 9], ['HUP', 1], ['SIGWINCH', 28], ['64', 64],
     ['RTMIN', 34], ['SIGRTMIN+1', 35], ['rtmax-2', 62], ['RTMAX', 64],
+    // kill(2)'s null signal: nothing is sent, the master only checks that the program runs.
+    ['0', 0], ['00', 0],
   ])('dt -k s %s sends %i', (name, signal) => {
     expect(parseArgs(['-k', 's', name])).toEqual({ mode: 'kill', socket: 's', signal });
   });
@@ -150,7 +152,7 @@ describe('kill signals', () => {
   // kill(1)'s form, typed from habit: a session name never starts with '-', and nothing but
   // the signal may follow the socket, so one leading '-' reads only one way.
   it.each([
-    ['-9', 9], ['-KILL', 9], ['-SIGTERM', 15], ['-int', 2], ['-RTMIN+1', 35], ['-RTMAX-2', 62], ['-64', 64],
+    ['-9', 9], ['-KILL', 9], ['-SIGTERM', 15], ['-int', 2], ['-RTMIN+1', 35], ['-RTMAX-2', 62], ['-64', 64], ['-0', 0],
   ])('dt -k s %s sends %i, as kill does', (name, signal) => {
     expect(parseArgs(['-k', 's', name])).toEqual({ mode: 'kill', socket: 's', signal });
   });
@@ -158,6 +160,7 @@ describe('kill signals', () => {
   // And in kill(1)'s order, the signal before the socket.
   it.each([
     [['-9', 's'], 9], [['-KILL', 's'], 9], [['-SIGTERM', './s'], 15], [['-s', 'HUP', 's'], 1], [['-s', '2', 's'], 2],
+    [['-0', 's'], 0], [['-s', '0', 's'], 0],
   ])('dt -k %j sends %i, as kill does', (args, signal) => {
     const socket = args[args.length - 1];
     expect(parseArgs(['-k', ...args])).toEqual({ mode: 'kill', socket, signal });
@@ -176,7 +179,7 @@ describe('kill signals', () => {
     expect(error.message).toBe(message);
   });
 
-  it.each([['KILL', 9], ['SIGHUP', 1], ['2', 2], ['RTMAX', 64]])('dt -k s -s %s sends %i, as POSIX kill -s does', (name, signal) => {
+  it.each([['KILL', 9], ['SIGHUP', 1], ['2', 2], ['RTMAX', 64], ['0', 0]])('dt -k s -s %s sends %i, as POSIX kill -s does', (name, signal) => {
     expect(parseArgs(['-k', 's', '-s', name])).toEqual({ mode: 'kill', socket: 's', signal });
   });
 
@@ -193,7 +196,9 @@ describe('kill signals', () => {
   });
 
   it.each([
-    'BOGUS', 'SIGBOGUS', '0', '65', '', 'RTMIN+31', 'RTMAX+1', '-', '--', '--9', '-0', '-65', '-BOGUS', '-SIG', '- 9',
+    'BOGUS', 'SIGBOGUS', '65', '', 'RTMIN+31', 'RTMAX+1', '-', '--', '--9', '-65', '-BOGUS', '-SIG', '- 9',
+    // Numbers that are not 0 to 64 (nor glibc's 32 and 33, below), and 0 written otherwise.
+    '99', '255', '256', '+0', '0x0', '0.0', ' 0', '--0', 'SIG0', '-SIG0',
   ])('dt -k s %j is a usage error', (name) => {
     const error = usageErrorOf(['-k', 's', name]);
     expect(error.exitCode).toBe(2);

@@ -133,7 +133,7 @@ describe('payload helpers round-trip', () => {
     expect(decodeExit(frame.payload)).toEqual(status);
   });
 
-  it.each([1, 2, 15, 28, 64])('kill signal %i', (signal) => {
+  it.each([0, 1, 2, 15, 28, 64])('kill signal %i', (signal) => {
     const frame = decodeOne(encodeKill(signal));
     expect(frame.type).toBe(FrameType.Kill);
     expect(decodeKill(frame.payload)).toBe(signal);

@@ -9,6 +9,8 @@ describe('parseSignal', () => {
     ['TERM', 15], ['SIGTERM', 15], ['term', 15], ['SigTerm', 15],
     ['INT', 2], ['SIGINT', 2], ['HUP', 1], ['KILL', 9], ['USR1', 10], ['WINCH', 28], ['CONT', 18],
     ['15', 15], ['9', 9], ['1', 1], ['64', 64], ['010', 10], ['31', 31], ['34', 34],
+    // kill(2)'s null signal, as kill -0 takes it: nothing is sent, the kernel only checks.
+    ['0', 0], ['00', 0],
     // Real-time signals, named as bash's kill names them (glibc: RTMIN 34, RTMAX 64).
     ['RTMIN', 34], ['SIGRTMIN', 34], ['rtmin', 34], ['SigRtMin', 34],
     ['RTMAX', 64], ['SIGRTMAX', 64], ['rtmax', 64],
@@ -19,7 +21,7 @@ describe('parseSignal', () => {
   });
 
   it.each([
-    '', 'SIG', 'BOGUS', 'SIGBOGUS', '0', '65', '-9', '+9', ' 9', '9x', '1.5', 'SIG15', 'SIGSIGTERM',
+    '', 'SIG', 'BOGUS', 'SIGBOGUS', '65', '256', '+0', '0x0', 'SIG0', 'SIGNULL', 'NULL', '-9', '+9', ' 9', '9x', '1.5', 'SIG15', 'SIGSIGTERM',
     // glibc's own: no program can handle them.
     '32', '33', '032',
     // Beyond the real-time range, the wrong way from an end, or not a count.
