@@ -1,18 +1,21 @@
 // -w: wait until the program ends and exit with its status, printing nothing. The client
 // connects as any client does but never attaches: the master tells every connection how the
 // program ended. A status kept for a program that ended unwatched is collected at once and
-// forgotten, as `dt -a` does.
+// forgotten, as `dt -a` does. A waiter whose parent has ended (run by ssh without -t, the
+// connection dropped: parent-watch.ts) stops waiting, and takes no status: nobody would get it.
 
 import fs from 'node:fs';
 import { fsPath } from '../common/bytes.js';
-import { exitCodeOf, sessionError } from '../common/errors.js';
+import { DtError, exitCodeOf, sessionError } from '../common/errors.js';
 import { FrameType, ProtocolError, decodeExit, type Frame } from '../common/protocol.js';
 import { findExitedRecord, removeRecord, type SessionRecord } from '../common/registry.js';
+import { currentParent, parentHasChanged, watchParent } from './parent-watch.js';
 import { isRefusedByNobody, keepConnectionAlive, openSession, type SessionConnection } from './session-connection.js';
 
 type KeptExit = NonNullable<SessionRecord['exit']>;
 
 export async function waitForSession(socketPath: string): Promise<number> {
+  const parent = currentParent();
   const kept = collectKeptStatus(socketPath);
   if (kept !== undefined) return kept;
   let session: SessionConnection;
@@ -25,10 +28,16 @@ export async function waitForSession(socketPath: string): Promise<number> {
     if (endedMeanwhile !== undefined) return endedMeanwhile;
     throw error;
   }
-  const status = await waitForExitFrame(socketPath, session);
+  const status = await waitForExitFrame(socketPath, session, parent);
+  // Ended within a look of the parent's end: the status stays kept for whoever comes next.
+  if (parentHasChanged(parent)) throw adoptedError(socketPath);
   // Seen now: if the master kept it (nobody was attached), it is not kept any longer.
   removeRecord(session.masterPid);
   return status;
+}
+
+function adoptedError(socketPath: string): DtError {
+  return sessionError(socketPath, 'stopped waiting: the process that ran dt -w has ended (an ssh connection that dropped?), so nobody would get the status');
 }
 
 /** The kept status of a program that ended on this socket while nobody watched, forgotten once read. */
@@ -54,11 +63,18 @@ export function takeKeptExit(socketPath: string, nobodyListens = false): KeptExi
   return record.exit;
 }
 
-function waitForExitFrame(socketPath: string, { socket, decoder }: SessionConnection): Promise<number> {
+function waitForExitFrame(socketPath: string, { socket, decoder }: SessionConnection, parent: number): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let lastError: string | undefined;
     let settled = false;
     keepConnectionAlive(socket);
+    const stopWatching = watchParent(parent, () => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(adoptedError(socketPath));
+    });
+    socket.on('close', stopWatching);
     const onFrames = (frames: Frame[]): void => {
       for (const frame of frames) {
         if (frame.type === FrameType.Error) lastError = frame.payload.toString('utf8');

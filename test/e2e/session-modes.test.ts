@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Peer, Sandbox, hasEnded, masterInfo, socketCount, waitForViewers, waitUntil } from './harness.js';
-import { HEXECHO, killTracked, run, runDt, type RunResult } from './lifecycle-helpers.js';
+import { DT, Peer, Sandbox, hasEnded, masterInfo, socketCount, waitForViewers, waitUntil } from './harness.js';
+import { HEXECHO, killTracked, run, runDt, spawnTracked, trackPid, type RunResult } from './lifecycle-helpers.js';
 
 let sandbox: Sandbox;
 beforeEach(() => {
@@ -90,6 +90,24 @@ it('dt -w suspended (^Z) for longer than the master keeps a connection that says
   expect((await dt(['-p', socket], 'go\n')).code).toBe(0);
   expect(await waiter.waitForExit()).toMatchObject({ exitCode: 7 });
   expect(waiter.text).toBe('');
+});
+
+it('dt -w whose parent ends (ssh without -t, the connection dropped) stops waiting and leaves the status kept', async () => {
+  const masterPid = await startSession('build', 'exit 7');
+  await waitUntil(() => socketCount(masterPid) === 1, 'the master to have no connection');
+  // A shell that runs the waiter and waits for it, as sshd's process for a command does; killed, as that one ends.
+  const shell = spawnTracked('/bin/sh', ['-c', `"${process.execPath}" "${DT}" -w build & echo $!; wait`],
+    { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const waiterPid = Number(await new Promise<string>((resolve) => shell.child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString()))));
+  trackPid(waiterPid);
+  await waitUntil(() => socketCount(masterPid) === 2, 'dt -w to connect');
+  shell.child.kill('SIGKILL');
+  await waitUntil(() => hasEnded(waiterPid), 'the waiter to stop waiting once adopted', 5_000);
+  expect(shell.stderr).toBe(`dt: ${path.join(sandbox.sessionDir, 'build')}: stopped waiting: the process that ran dt -w has ended (an ssh connection that dropped?), so nobody would get the status\n`);
+  expect((await dt(['-p', 'build'], 'go\n')).code).toBe(0);
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+  expect((await listed()).map((session) => session.state), 'the status, kept for whoever asks next').toEqual([expect.stringMatching(/^exited/)]);
+  expect(await dt(['-w', 'build'])).toMatchObject({ code: 7, stdout: '', stderr: '' });
 });
 
 it('dt -w exits 128+N when the program is killed by signal N', async () => {
