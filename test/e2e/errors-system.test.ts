@@ -624,7 +624,7 @@ it('an attached client whose output is a pipe whose reader left (dt -a s | head 
   const modes = await freshTerminalModes(sandbox);
   const client = sandbox.run('/bin/bash', ['--norc', '--noprofile', '-c',
     `"${process.execPath}" "${DT}" -a "${socket}" -r none | head -c 1 >/dev/null; echo "STATUS \${PIPESTATUS[0]}"; echo "MODES $(stty -g)"`]);
-  await waitUntil(async () => (await masterInfo(socket)).clients === 1, 'the client to attach');
+  await waitUntil(async () => (await masterInfo(socket)).clients === 1, () => `the client to attach; its terminal: ${JSON.stringify(client.text)}`);
   // head leaves after the first byte: the program is made to write until dt meets the closed pipe.
   let typed = 0;
   await waitUntil(async () => {

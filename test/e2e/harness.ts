@@ -175,12 +175,12 @@ export class Term {
   }
 }
 
-/** Waits for an arbitrary condition, polling; fails with `what`. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+/** Waits for an arbitrary condition, polling; fails with `what` (a function: what it says then, a transcript). */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
