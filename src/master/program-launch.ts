@@ -1,13 +1,16 @@
 // How the program is exec-ed so that it receives exactly the bytes it was given. node-pty
 // takes strings and encodes them as UTF-8, so a word that is not UTF-8 (a Latin-1 file name)
 // cannot pass through it. Such a command, a socket path (DT_SESSION), a working directory or
-// an environment variable's value that is not UTF-8 goes through /bin/sh instead: in each
-// such word the bytes that are not UTF-8 (and printf's own \ and %) travel as printf(1) octal
-// escapes, the shell decodes them, exports the variables, and execs the program with its
-// exact argv (argv[0] included), in its exact directory, with DT_SESSION and those variables
-// exact. An escaped byte takes 4 bytes: a word must still fit exec's 128 KiB.
+// an environment variable's value that is not UTF-8 goes through /bin/sh instead, in time
+// linear in the number of words: all the words (directory, DT_SESSION, variables, command)
+// travel as one printf(1) format, cut into arguments that exec takes, where the bytes that
+// are not UTF-8 are octal escapes (4 bytes each) and every word ends with a separator byte
+// that no word holds. The shell decodes it with a few printf calls, splits it into its words
+// once (IFS, no globbing), exports the variables, and execs the program with its exact argv
+// (argv[0] included), in its exact directory, with DT_SESSION and those variables exact. The
+// script is constant: the words reach the shell only as its parameters.
 
-import { encodeBytes, hasEscapedBytes } from '../common/bytes.js';
+import { hasEscapedBytes } from '../common/bytes.js';
 
 export interface ProgramLaunch {
   file: string;
@@ -17,21 +20,35 @@ export interface ProgramLaunch {
 }
 
 /**
- * $1: directory to change to, or empty; $2: DT_SESSION; $3: how many NAME=VALUE words follow
- * to export; $4: how many NAME=VALUE words follow those for env(1) (names the shell cannot
- * hold: it drops such variables as it starts); then the command. Each word is "r" and itself, or "e" and printf escapes to
- * decode (a "." is appended and removed again, as command substitution would drop trailing
- * newlines).
+ * $1: the separator; then the pieces, each a kind and a printf format. Decoded in order, the
+ * pieces give the words: "c" continues in the next piece; "f" ends words, each followed by the
+ * separator, which splitting takes apart; "w" ends one word that holds the separator itself.
+ * (The kind is printed and removed again, so that printf never takes a format starting with
+ * "-" for an option; "." is appended and removed again, as command substitution would drop
+ * trailing newlines.)
+ * Each "f" or "w" appends to "$@" once: a word with the separator costs one more, so a command
+ * of any length takes a few such steps. The words: the directory to change to, or empty;
+ * DT_SESSION; how many NAME=VALUE words follow to export; how many NAME=VALUE words follow
+ * those for env(1) (names the shell cannot hold: it drops such variables as it starts); the command.
  */
 const DECODE_AND_EXEC = [
-  'for word do',
-  '  case $word in',
-  '    r*) word=${word#r} ;;',
-  '    *) word=$(printf "${word#e}."); word=${word%.} ;;',
+  'set -f',
+  'shell_ifs=$IFS',
+  'IFS=$1',
+  'shift',
+  'pieces=$#',
+  'text=',
+  'for piece do',
+  '  decoded=$(printf "$piece.")',
+  '  decoded=${decoded#?}',
+  '  text=$text${decoded%.}',
+  '  case $piece in',
+  '    f*) set -- "$@" $text; text= ;;',
+  '    w*) set -- "$@" "$text"; text= ;;',
   '  esac',
-  '  set -- "$@" "$word"',
-  '  shift',
   'done',
+  'IFS=$shell_ifs',
+  'shift "$pieces"',
   'if [ -n "$1" ]; then cd "$1" || exit 126; fi',
   'DT_SESSION=$2; export DT_SESSION',
   'variables=$3',
@@ -42,6 +59,20 @@ const DECODE_AND_EXEC = [
   'exec "$@"',
 ].join('\n');
 
+/** exec(2) refuses a single argument of this many bytes or more (MAX_ARG_STRLEN, with its NUL). */
+const MAX_ARGUMENT_BYTES = 128 * 1024;
+
+/**
+ * Separators, best first: bytes that printf prints as themselves and that field splitting
+ * takes as a plain delimiter in every shell (bash: not \001 nor \177, which it uses inside;
+ * not \v, \f, \r, which it merges as white space), control characters before printable ones.
+ */
+const SEPARATORS = [
+  ...Array.from({ length: 7 }, (_, index) => 2 + index),
+  ...Array.from({ length: 18 }, (_, index) => 14 + index),
+  ...Array.from({ length: 94 }, (_, index) => 33 + index).filter((code) => code !== 0x25 && code !== 0x5c),
+].map((code) => String.fromCharCode(code));
+
 /** What printf(1) would not print as itself in its format: escapes, conversions, and bytes that are not UTF-8. */
 const NOT_PLAIN = /[\\%]|(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 
@@ -50,32 +81,123 @@ const SHELL_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `command`, `cwd`, `socket` and `env`'s values as bytes.ts strings; `env` without DT_SESSION. */
 export function programLaunch(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ProgramLaunch {
-  const exported = Object.entries(env).filter(([name, value]) => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name));
-  const exact = exported.length === 0 && [...command, cwd, socket].every((word) => !hasEscapedBytes(word));
+  const exact = [...command, cwd, socket, ...Object.values(env)].every((word) => !hasEscapedBytes(word));
   if (exact) return { file: command[0]!, args: command.slice(1), cwd, env: { ...env, DT_SESSION: socket } };
   // env(1) takes every word with a "=" for a variable: a program named so keeps the shell's environment.
   const others = command[0]!.includes('=') ? [] : Object.entries(env).filter(([name]) => !SHELL_VARIABLE_NAME.test(name));
+  const handed = new Set(others.map(([name]) => name));
+  const exported = Object.entries(env).filter(([name, value]) => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name) && !handed.has(name));
   const passed = { ...env };
   for (const [name] of [...exported, ...others]) delete passed[name];
-  const assignments = (variables: Array<[string, string]>): string[] => variables.map(([name, value]) => encodeWord(`${name}=${value}`));
+  const assignments = (variables: Array<[string, string]>): string[] => variables.map(([name, value]) => `${name}=${value}`);
+  const words = [
+    hasEscapedBytes(cwd) ? cwd : '', socket, String(exported.length), String(others.length),
+    ...assignments(exported), ...assignments(others), ...command,
+  ];
+  const separator = leastUsedSeparator(words);
   return {
     file: '/bin/sh',
-    args: [
-      '-c', DECODE_AND_EXEC, 'sh', encodeWord(hasEscapedBytes(cwd) ? cwd : ''), encodeWord(socket),
-      encodeWord(String(exported.length)), encodeWord(String(others.length)), ...assignments(exported), ...assignments(others),
-      ...command.map(encodeWord),
-    ],
+    args: ['-c', DECODE_AND_EXEC, 'sh', separator, ...formatPieces(words, separator)],
     cwd: hasEscapedBytes(cwd) ? '/' : cwd,
     env: passed,
   };
 }
 
-/** "r" and the word, or "e" and the word with printf octal escapes where needed (only there, to stay short). */
-function encodeWord(word: string): string {
-  if (!hasEscapedBytes(word)) return `r${word}`;
-  return `e${word.replace(NOT_PLAIN, (character) => octal(encodeBytes(character)[0]!))}`;
+/** The separator the fewest words hold (usually none). */
+function leastUsedSeparator(words: readonly string[]): string {
+  const holders = new Array<number>(128).fill(0);
+  const lastHolder = new Array<number>(128).fill(-1);
+  words.forEach((word, index) => {
+    for (let at = 0; at < word.length; at++) {
+      const unit = word.charCodeAt(at);
+      if (unit < 128 && lastHolder[unit] !== index) {
+        lastHolder[unit] = index;
+        holders[unit]!++;
+      }
+    }
+  });
+  let best = SEPARATORS[0]!;
+  for (const separator of SEPARATORS) if (holders[separator.charCodeAt(0)]! < holders[best.charCodeAt(0)]!) best = separator;
+  return best;
+}
+
+/** The words as printf format pieces, each an argument exec takes (see DECODE_AND_EXEC). */
+function formatPieces(words: readonly string[], separator: string): string[] {
+  const pieces = new PieceWriter();
+  for (const word of words) {
+    if (!word.includes(separator)) {
+      pieces.write(format(word) + separator);
+      continue;
+    }
+    pieces.end('f');
+    pieces.write(format(word));
+    pieces.end('w');
+  }
+  pieces.end('f');
+  return pieces.pieces;
+}
+
+/** The word as a printf format: octal escapes only where needed, to stay short. */
+function format(word: string): string {
+  return word.replace(NOT_PLAIN, (character) => (character === '\\' ? '\\\\' : character === '%' ? '%%' : octal(character.charCodeAt(0) - 0xdc00)));
 }
 
 function octal(byte: number): string {
   return `\\${byte.toString(8).padStart(3, '0')}`;
+}
+
+/** Cuts a format into pieces of at most MAX_ARGUMENT_BYTES with their kind and NUL, never within an escape or a character. */
+class PieceWriter {
+  readonly pieces: string[] = [];
+  private parts: string[] = [];
+  private bytes = 0;
+  private static readonly MAX_FORMAT_BYTES = MAX_ARGUMENT_BYTES - 2;
+
+  /** A format of any length, or a part of one that ends between escapes. */
+  write(text: string): void {
+    let rest = text;
+    for (;;) {
+      const length = Buffer.byteLength(rest);
+      if (this.bytes + length <= PieceWriter.MAX_FORMAT_BYTES) {
+        if (length > 0) this.parts.push(rest);
+        this.bytes += length;
+        return;
+      }
+      const fits = this.prefixThatFits(rest);
+      this.parts.push(rest.slice(0, fits));
+      rest = rest.slice(fits);
+      this.cut('c');
+    }
+  }
+
+  /** Ends the pending words (a piece is cut only where more follows): `kind` tells the shell what they are. */
+  end(kind: 'f' | 'w'): void {
+    if (this.parts.length > 0) this.cut(kind);
+  }
+
+  private cut(kind: 'c' | 'f' | 'w'): void {
+    this.pieces.push(kind + this.parts.join(''));
+    this.parts = [];
+    this.bytes = 0;
+  }
+
+  /** How many code units of the format `text` fit in the current piece: whole escapes and characters only. */
+  private prefixThatFits(text: string): number {
+    let bytes = this.bytes;
+    let index = 0;
+    while (index < text.length) {
+      const unit = text.charCodeAt(index);
+      const next = text.charCodeAt(index + 1);
+      let units = 1;
+      let size: number;
+      if (unit === 0x5c) units = size = next === 0x5c ? 2 : 4; // \\ or \ooo
+      else if (unit === 0x25) units = size = 2; // %%
+      else if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) [units, size] = [2, 4];
+      else size = unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
+      if (bytes + size > PieceWriter.MAX_FORMAT_BYTES) break;
+      bytes += size;
+      index += units;
+    }
+    return index;
+  }
 }

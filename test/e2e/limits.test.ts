@@ -78,6 +78,24 @@ it('a command of thousands of words, or thousands of variables, starts every tim
   }
 });
 
+it('through /bin/sh too (a word is not UTF-8), 20,000 words reach the program exactly, and a word of 128 KiB that is not UTF-8', async () => {
+  const socket = sandbox.path('s');
+  const words = Array.from({ length: 20_000 }, (_, index) => `word-${index}`);
+  // The longest word exec takes, every byte of it not UTF-8: the heaviest the route carries.
+  const longest = Buffer.alloc(MAX_ARGUMENT_BYTES - 1, 0xe9);
+  fs.writeFileSync(sandbox.path('longest'), longest);
+  // Node cannot pass such words: the shell that runs dt adds them (caf\xe9, and the longest read from a file).
+  const addWords = 'longest=$(cat longest; echo .); exec "$@" "$(printf "caf\\351")" "${longest%.}"';
+  const command = ['sh', '-c', 'read line', 'sh', ...words];
+  const created = await run('sh', ['-c', addWords, 'sh', process.execPath, DT, '-n', socket, ...command], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  const expected = Buffer.concat([...command.map(utf8), bytes('caf\xe9'), longest].map((word) => Buffer.concat([word, Buffer.of(0)])));
+  await waitUntil(() => commandLineOf(programPid).equals(expected), 'the program to be exec-ed with its 20,002 words');
+});
+
 /** Types a key in an attached hexecho session and waits until the program has seen it. */
 async function typeAndSee(term: Term, key: string): Promise<void> {
   const from = term.text.length;

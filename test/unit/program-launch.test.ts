@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeBytes } from '../../src/common/bytes.js';
-import { programLaunch } from '../../src/master/program-launch.js';
+import { programLaunch, type ProgramLaunch } from '../../src/master/program-launch.js';
 
 /** What `printf %s "$1"` prints when launched as the program with `word` as $1. */
 function receivedBy(word: Buffer): Buffer {
@@ -17,6 +17,47 @@ function receivedBy(word: Buffer): Buffer {
   const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
   expect(result.stderr.toString()).toBe('');
   return result.stdout;
+}
+
+/** exec(2) refuses a single argument of this many bytes or more (MAX_ARG_STRLEN, with its NUL). */
+const MAX_ARGUMENT_BYTES = 128 * 1024;
+
+/** A shell that runs the launch as sh does, if installed: bash is /bin/sh on many systems. */
+const BASH = ['/bin/bash', '/usr/bin/bash'].find((file) => fs.existsSync(file));
+
+/**
+ * Checks that the program receives `words` exactly as its arguments (the program, sh printing
+ * its argv NUL-terminated, is named with a byte that is not UTF-8, so the launch goes through
+ * the shell), run by `shell`.
+ */
+function expectReceived(words: Buffer[], shell = '/bin/sh'): void {
+  const launch = launchPrinting(words);
+  expect(launch.file).toBe('/bin/sh');
+  // Every argument is one exec takes; no word is in the script, which is always the same.
+  for (const arg of launch.args) expect(Buffer.byteLength(arg)).toBeLessThan(MAX_ARGUMENT_BYTES);
+  expect(launch.args[1]).toBe(programLaunch(['/bin/sh\udce9'], '/', '/', {}).args[1]);
+  const result = spawnSync(shell, launch.args, { argv0: 'sh', cwd: launch.cwd, env: launch.env, maxBuffer: 16 * 1024 * 1024 });
+  expect(result.stderr.toString()).toBe('');
+  expect(result.status).toBe(0);
+  const received: Buffer[] = [];
+  for (let start = 0; start < result.stdout.length;) {
+    const end = result.stdout.indexOf(0, start);
+    received.push(result.stdout.subarray(start, end));
+    start = end + 1;
+  }
+  // As latin1 text: a mismatch shows where; comparing Buffers element by element is slow.
+  expect(received.map((word) => word.toString('latin1'))).toEqual(['sh\xe9', ...words.map((word) => word.toString('latin1'))]);
+}
+
+/** The launch of sh printing its argv NUL-terminated, named with a byte that is not UTF-8, with `words` as its arguments. */
+function launchPrinting(words: Buffer[]): ProgramLaunch {
+  const command = ['/bin/sh', '-c', 'printf "%s\\0" "$0" "$@"', decodeBytes(Buffer.from('sh\xe9', 'latin1')), ...words.map(decodeBytes)];
+  return programLaunch(command, '/', '/tmp/s', {});
+}
+
+/** Bytes 1 to 255 over and over, `length` of them. */
+function everyByte(length: number): Buffer {
+  return Buffer.from(Array.from({ length }, (_, index) => 1 + (index % 255)));
 }
 
 describe('programLaunch', () => {
@@ -38,8 +79,54 @@ describe('programLaunch', () => {
   it('passes a long word with UTF-8 and other bytes exactly, escaping only what it must', () => {
     const word = Buffer.concat([Buffer.from('日本語 café '.repeat(3000), 'utf8'), Buffer.from([0xff, 0x25, 0x5c, 0xe9])]);
     expect(receivedBy(word)).toEqual(word);
-    const launch = programLaunch(['/bin/echo', decodeBytes(word)], '/', '/tmp/s', {});
-    expect(Buffer.byteLength(launch.args.at(-1)!)).toBe(word.length + 1 + 4 * 3);
+    // 3 bytes more for each byte that is not UTF-8 (an octal escape), 1 more for % and \\.
+    const launchBytes = (text: Buffer): number => Buffer.byteLength(programLaunch(['/bin/echo', decodeBytes(text)], '/', '/tmp/s\udcff', {}).args.join(''));
+    expect(launchBytes(word) - launchBytes(Buffer.alloc(0))).toBe(word.length + 2 * 3 + 2 * 1);
+  });
+
+  it('passes 20,000 words, one of them not UTF-8, exactly, in one go', () => {
+    const words = Array.from({ length: 20_000 }, (_, index) => Buffer.from(`word-${index}`));
+    words[10_000] = Buffer.from('caf\xe9', 'latin1');
+    expectReceived(words);
+  });
+
+  it('passes words as long as exec takes (128 KiB), of every byte value or all not UTF-8, exactly, in arguments exec takes', () => {
+    const words = [everyByte(MAX_ARGUMENT_BYTES - 1), Buffer.alloc(MAX_ARGUMENT_BYTES - 1, 0xe9), Buffer.from('a')];
+    expectReceived(words);
+  });
+
+  it('passes words that start with "-", where an argument to printf may start too, exactly', () => {
+    // Cut into pieces, the format goes on with a "-" in the middle of a word.
+    const words = [Buffer.from('-\xe9', 'latin1'), ...Array.from({ length: 20_000 }, () => Buffer.from('-'.repeat(9)))];
+    expectReceived(words);
+  });
+
+  it('passes words that hold every byte the shell could split on, and empty words, exactly', () => {
+    const bytes = Array.from({ length: 255 }, (_, index) => Buffer.of(index + 1));
+    const words = [Buffer.alloc(0), ...bytes, Buffer.alloc(0), Buffer.from('a\x02b\x02'), Buffer.alloc(0), ...bytes, everyByte(600), Buffer.alloc(0)];
+    expectReceived(words);
+  });
+
+  it('passes words exactly when the shell splits them on a printable byte, even "-"', () => {
+    // Every other byte the shell could split on is in three words; "-" is in one (the program's -c).
+    const others = Buffer.from(Array.from({ length: 127 }, (_, index) => index + 1).filter((byte) => byte !== 0x2d));
+    const words = [others, others, Buffer.from('a'), others];
+    expect(launchPrinting(words).args[3]).toBe('-');
+    expectReceived(words);
+  });
+
+  it('passes words exactly wherever the format is cut into arguments, before, at or after a word\'s end', () => {
+    // The second word holds every byte the shell could split on: the first ends the words split apart.
+    const ascii = Buffer.from(Array.from({ length: 127 }, (_, index) => index + 1));
+    for (let length = MAX_ARGUMENT_BYTES - 80; length < MAX_ARGUMENT_BYTES - 40; length++) {
+      const words = [Buffer.alloc(length, 'x'), ascii, Buffer.from('y')];
+      expectReceived(words);
+    }
+  });
+
+  it.skipIf(BASH === undefined)('launches the same way when sh is bash', () => {
+    const words = [Buffer.alloc(0), ...Array.from({ length: 255 }, (_, index) => Buffer.of(index + 1)), everyByte(MAX_ARGUMENT_BYTES - 1), Buffer.alloc(0)];
+    expectReceived(words, BASH);
   });
 
   it('gives the program DT_SESSION and its working directory exactly', () => {
