@@ -29,7 +29,7 @@ export interface ProgramLaunch {
  * Each "f" or "w" appends to "$@" once: a word with the separator costs one more, so a command
  * of any length takes a few such steps. The words: the directory to change to, or empty;
  * DT_SESSION; how many NAME=VALUE words follow to export; how many NAME=VALUE words follow
- * those for env(1) (names the shell cannot hold: it drops such variables as it starts); the command.
+ * those for env(1) (names the shell cannot hold, or sets itself as it starts); the command.
  */
 const DECODE_AND_EXEC = [
   'set -f',
@@ -55,7 +55,7 @@ const DECODE_AND_EXEC = [
   'others=$4',
   'shift 4',
   'while [ "$variables" -gt 0 ]; do export "$1"; shift; variables=$((variables - 1)); done',
-  'if [ "$others" -gt 0 ]; then exec /usr/bin/env "$@"; fi',
+  'if [ "$others" -gt 0 ]; then exec /usr/bin/env -- "$@"; fi',
   'exec "$@"',
 ].join('\n');
 
@@ -79,12 +79,15 @@ const NOT_PLAIN = /[\\%]|(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 /** A name the shell can export; a variable of another name (A-B, a.b) is handed to env(1). */
 const SHELL_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Variables that sh (dash, bash) sets or drops as it starts or changes directory: handed to env(1) too. */
+const SET_BY_SHELL = new Set(['IFS', 'LINENO', 'OLDPWD', 'OPTIND', 'PPID', 'PS1', 'PS2', 'PS4', 'PWD', 'SHLVL']);
+
 /** `command`, `cwd`, `socket` and `env`'s values as bytes.ts strings; `env` without DT_SESSION. */
 export function programLaunch(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ProgramLaunch {
   const exact = [...command, cwd, socket, ...Object.values(env)].every((word) => !hasEscapedBytes(word));
   if (exact) return { file: command[0]!, args: command.slice(1), cwd, env: { ...env, DT_SESSION: socket } };
   // env(1) takes every word with a "=" for a variable: a program named so keeps the shell's environment.
-  const others = command[0]!.includes('=') ? [] : Object.entries(env).filter(([name]) => !SHELL_VARIABLE_NAME.test(name));
+  const others = command[0]!.includes('=') ? [] : Object.entries(env).filter(([name]) => !SHELL_VARIABLE_NAME.test(name) || SET_BY_SHELL.has(name));
   const handed = new Set(others.map(([name]) => name));
   const exported = Object.entries(env).filter(([name, value]) => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name) && !handed.has(name));
   const passed = { ...env };

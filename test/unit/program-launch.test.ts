@@ -148,22 +148,43 @@ describe('programLaunch', () => {
   });
 
   it('keeps the variables whose names the shell cannot hold (it drops them as it starts), unless the program\'s name has a "="', () => {
-    const env = { 'A-B': 'x', 'a.b': decodeBytes(Buffer.from('\xff', 'latin1')), PLAIN: '1' };
+    // "-x" first: env(1) would take it for an option.
+    const env = { '-x': 'y', 'A-B': 'x', 'a.b': decodeBytes(Buffer.from('\xff', 'latin1')), PLAIN: '1' };
     const environmentOf = (program: string): string[] => {
       // A socket path that is not UTF-8: the launch goes through the shell.
       const launch = programLaunch([program, '-0'], '/', '/tmp/s\udcff', env);
       expect(launch.file).toBe('/bin/sh');
       const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
       expect(result.stderr.toString()).toBe('');
-      return result.stdout.toString('latin1').split('\0').filter((entry) => /^(A-B|a\.b|PLAIN|DT_SESSION)=/.test(entry)).sort();
+      return result.stdout.toString('latin1').split('\0').filter((entry) => /^(-x|A-B|a\.b|PLAIN|DT_SESSION)=/.test(entry)).sort();
     };
-    expect(environmentOf('/usr/bin/env')).toEqual(['A-B=x', 'DT_SESSION=/tmp/s\xff', 'PLAIN=1', 'a.b=\xff']);
+    expect(environmentOf('/usr/bin/env')).toEqual(['-x=y', 'A-B=x', 'DT_SESSION=/tmp/s\xff', 'PLAIN=1', 'a.b=\xff']);
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-launch-'));
     try {
       fs.symlinkSync('/usr/bin/env', path.join(directory, 'e=nv'));
       expect(environmentOf(path.join(directory, 'e=nv'))).toEqual(['DT_SESSION=/tmp/s\xff', 'PLAIN=1']);
     } finally {
       fs.rmSync(directory, { recursive: true });
+    }
+  });
+
+  it('takes the route through the shell for a variable that is not UTF-8 whatever its name', () => {
+    const launch = programLaunch(['/usr/bin/env', '-0'], '/', '/tmp/s', { 'a.b': decodeBytes(Buffer.from('\xff', 'latin1')) });
+    expect(launch.file).toBe('/bin/sh');
+    const result = spawnSync(launch.file, launch.args, { cwd: launch.cwd, env: launch.env });
+    expect(result.stdout.toString('latin1').split('\0')).toContain('a.b=\xff');
+  });
+
+  it('gives the program the variables the shell sets or drops itself exactly', () => {
+    const env = { IFS: 'x', LINENO: 'l', OLDPWD: '/o', OPTIND: '7', PPID: 'p', PS1: '1', PS2: '2', PS4: '4', PWD: '/p', SHLVL: '9' };
+    const launch = programLaunch(['/usr/bin/env', '-0'], '/tmp\udcff', '/tmp/s', env);
+    expect(launch.file).toBe('/bin/sh');
+    fs.mkdirSync(Buffer.from('/tmp\xff', 'latin1'), { recursive: true });
+    for (const shell of ['/bin/sh', ...(BASH === undefined ? [] : [BASH])]) {
+      const result = spawnSync(shell, launch.args, { argv0: 'sh', cwd: launch.cwd, env: launch.env });
+      expect(result.stderr.toString()).toBe('');
+      const received = result.stdout.toString('latin1').split('\0').filter((entry) => /^[A-Z0-9]+=/.test(entry.split('=')[0] + '=') && entry.split('=')[0]! in env);
+      expect(Object.fromEntries(received.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))).toEqual(env);
     }
   });
 });
