@@ -51,7 +51,7 @@ export class ProgramTerminal {
     this.cols = options.cols;
     this.rows = options.rows;
     this.output = new PtyOutput(this.pty.fd, (data) => this.emitData(data), () => this.outputClosed());
-    this.input = new PtyInput(this.pty.fd);
+    this.input = new PtyInput(this.pty.fd, () => this.output.descriptorOpen);
   }
 
   get pid(): number {
@@ -135,7 +135,7 @@ export class ProgramTerminal {
     // another since (stty rows, resize(1)), as dtach sets it on every attach. The kernel
     // signals the program only when the size changes.
     // Once the program has ended the descriptor is closed (its number may be reused): nothing left to size.
-    if (this.output.closed) return;
+    if (!this.output.descriptorOpen) return;
     try {
       resizePty(this.pty.fd, cols, rows);
     } catch (error) {

@@ -27,7 +27,8 @@ export class PtyInput {
   private lost = false;
   private readonly writtenWaiters = new Set<WrittenWaiter>();
 
-  constructor(private readonly fd: number) {}
+  /** `descriptorOpen`: false once `fd` is closed, before close() is called (see PtyOutput.descriptorOpen). */
+  constructor(private readonly fd: number, private readonly descriptorOpen: () => boolean) {}
 
   /**
    * Written at once with write(2) on the non-blocking pty: a write through libuv's thread
@@ -94,7 +95,7 @@ export class PtyInput {
 
   /** Writes what the pty takes now; returns how much that was (all of it, when it is lost). */
   private writeNow(data: Buffer): number {
-    if (this.closed) {
+    if (this.closed || !this.descriptorOpen()) {
       this.lose(); // nowhere to go: dropped
       return data.length;
     }

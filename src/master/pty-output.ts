@@ -75,6 +75,16 @@ export class PtyOutput {
   }
 
   /**
+   * Whether the descriptor is still open. Node closes it as the stream is destroyed (at the end
+   * of the output, on a read error, after the grace) but says 'close' only later in that turn
+   * of the event loop, after the I/O of others: a client connection accepted meanwhile gets the
+   * same number. Until `closed`, writes and sizes for the pty must ask this.
+   */
+  get descriptorOpen(): boolean {
+    return !this.stream.destroyed;
+  }
+
+  /**
    * Reads go to onData, not through the stream's buffer, so the stream's own pausing is not
    * exact: a read already under way when pause() stops reading (or that a resume() earlier in
    * the same tick lets through) still comes. It is held here, for resume(): the program's first
