@@ -9,7 +9,7 @@ import {
   PROTOCOL_VERSION, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeHello, encodeRedraw, FrameType, RedrawMethod,
 } from '../../src/common/protocol.js';
 import { DT, FIXTURES, Peer, Sandbox, childPids, hasEnded, hexReceived, masterInfo, masterPidOf, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
-import { HEXECHO, killTracked, listSessions, run, runDt } from './lifecycle-helpers.js';
+import { HEXECHO, killTracked, trackPid, listSessions, run, runDt } from './lifecycle-helpers.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -479,9 +479,13 @@ it('dt -k sock 0 (-0, -s 0), as kill -0: status 0 and nothing said while the pro
   // Reports every signal it may be sent by mistake (the default TERM among them); WINCH, which an attach may send, is not asked about.
   const trapped = ['HUP', 'INT', 'QUIT', 'TERM', 'USR1', 'USR2', 'ALRM', 'CONT', 'RTMIN'];
   const traps = trapped.map((name) => `trap 'echo got ${name}' ${name}`).join('; ');
-  const viewer = sandbox.dt(['-c', socket, '-r', 'none', 'bash', '-c', `${traps}; echo READY; while :; do read -r line; done`]);
+  // A trapped signal interrupts read (status above 128): it reads on. The end of its input
+  // (the terminal gone: the test failed and the master was ended) ends it, HUP being trapped.
+  const readOn = 'while :; do read -r line || [ $? -gt 128 ] || exit; done';
+  const viewer = sandbox.dt(['-c', socket, '-r', 'none', 'bash', '-c', `${traps}; echo READY; ${readOn}`]);
   await viewer.waitFor('READY');
   const masterPid = await sandbox.trackMaster(socket);
+  trackPid((await masterInfo(socket)).programPid);
   const from = viewer.text.length;
   for (const args of [[socket, '0'], [socket, '-0'], [socket, '-s', '0'], ['-0', socket], ['-s', '0', socket]]) {
     expect({ args, ...await runDt(['-k', ...args], { cwd: sandbox.dir, env: sandbox.env() }) }).toMatchObject({ args, code: 0, stdout: '', stderr: '' });
