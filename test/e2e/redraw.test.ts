@@ -86,7 +86,7 @@ describe.each(['dt', 'dtach'] as const)('%s: -r ctrl_l', (tool) => {
     client.write('x');
     await client.waitFor('HEX 78\r');
     await attach(tool, socket, ['-r', 'ctrl_l']);
-    await client.waitFor('HEX 0c\r');
+    await client.waitFor('HEX 0c\r\r\n');
     // A ^L sent to cat would show as an echoed "^L" or as a 0c inside a HEX line: neither is here.
     expect(shown(client)).toBe('mark\r\nmark\r\nREADY\r\r\nHEX 78\r\r\nHEX 0c\r\r\n');
   });
@@ -113,7 +113,7 @@ describe('dt: -r winch', () => {
     quiet.write('k');
     await watcher.waitFor('k', { from: at });
     sandbox.dt(['-a', socket, '-r', 'winch']);
-    await watcher.waitFor(`SIZE 80x24 WINCH ${count + 1}\r`, { from: at });
+    await watcher.waitFor(`SIZE 80x24 WINCH ${count + 1}\r\r\n`, { from: at });
     // Exactly one signal per winch attach, none for the -r none one (it would come before 'k').
     expect(shown(watcher)).toBe(`aSIZE 80x24 WINCH ${count}\r\r\nkSIZE 80x24 WINCH ${count + 1}\r\r\n`);
   });

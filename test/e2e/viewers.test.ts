@@ -108,7 +108,7 @@ describe('three viewers of one session', () => {
     await first.waitFor('HEX 61\r');
     const late = await attach(socket);
     late.write('b');
-    await late.waitFor('HEX 62\r');
+    await late.waitFor('HEX 62\r\r\n');
     expect(late.text).toBe(`${TITLE_SAVE}HEX 62\r\r\n`);
   });
 });
@@ -127,7 +127,7 @@ describe('window size', () => {
     const from = await term.waitFor(/SIZE 120x40 WINCH \d+\r\r\n/);
     const count = Number(/WINCH (\d+)\r\r\n$/.exec(term.text.slice(0, from))![1]);
     term.resize(90, 20);
-    await term.waitFor(`SIZE 90x20 WINCH ${count + 1}\r`, { from });
+    await term.waitFor(`SIZE 90x20 WINCH ${count + 1}\r\r\n`, { from });
     expect(term.text.slice(from)).toBe(`SIZE 90x20 WINCH ${count + 1}\r\r\n`);
   });
 
