@@ -244,6 +244,17 @@ export async function masterPidOf(socketPath: string): Promise<number> {
 }
 
 /** Pids of the running processes whose command line (NUL-separated, as in /proc) passes `matches`. */
+/** How long a process of the test gets to end of its own once its masters are gone (its hang-up). */
+const STRAY_GRACE_MS = 2_000;
+
+function readComm(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return '?';
+  }
+}
+
 function processesWhere(matches: (pid: string, cmdline: string) => boolean): number[] {
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
@@ -408,11 +419,41 @@ export class Sandbox {
     }
     await waitUntil(() => [...this.masters].every((pid) => !isAlive(pid)) && this.findMasters().length === 0,
       `masters ${leftovers.join(', ')} to be gone after SIGKILL`, 5_000);
+    const strays = await this.endStrays();
     fs.rmSync(this.dir, { recursive: true, force: true });
-    if (leftovers.length > 0 && this.leftoverReason === undefined) {
-      throw new Error(`the test left master${leftovers.length > 1 ? 's' : ''} ${leftovers.join(', ')} running (killed now): ` +
+    if (this.leftoverReason !== undefined) return;
+    const left: string[] = [];
+    if (leftovers.length > 0) {
+      left.push(`master${leftovers.length > 1 ? 's' : ''} ${leftovers.join(', ')} running (killed now): ` +
         'end the session in the test, or say why it may stay with sandbox.leavesMaster(reason)');
     }
+    if (strays.length > 0) {
+      left.push(`${strays.join(', ')} running once its masters were gone (killed now): a program that outlives ` +
+        'its terminal (HUP ignored or trapped) or a job in the background must be ended in the test, or tracked');
+    }
+    if (left.length > 0) throw new Error(`the test left ${left.join('; and ')}`);
+  }
+
+  /**
+   * Any process still running with this sandbox in its environment once the masters are gone:
+   * a program that outlived its terminal, a client, a job in the background. Given a moment to
+   * end of its hang-up, then killed by pid; what had to be killed is returned, as "PID (comm)".
+   */
+  private async endStrays(): Promise<string[]> {
+    const find = (): number[] => processesWhere((pid) => Number(pid) !== process.pid && this.isInEnvironmentOf(pid));
+    let strays = find();
+    if (strays.length === 0) return [];
+    await waitUntil(() => (strays = find()).length === 0, 'processes of the test to end', STRAY_GRACE_MS).catch(() => {});
+    const named = strays.map((pid) => `${pid} (${readComm(pid)})`);
+    for (const pid of strays) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ESRCH: it ended meanwhile.
+      }
+    }
+    await waitUntil(() => strays.every((pid) => !isAlive(pid)), `processes ${strays.join(', ')} to be gone after SIGKILL`, 5_000);
+    return named;
   }
 }
 
