@@ -187,4 +187,35 @@ describe('programLaunch', () => {
       expect(Object.fromEntries(received.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))).toEqual(env);
     }
   });
+  it('gives the program exactly its environment, whatever sh adds (PWD, SHLVL) or takes from it (SHELLOPTS), even none', () => {
+    fs.mkdirSync(Buffer.from('/tmp\xff', 'latin1'), { recursive: true });
+    const environments: Array<Record<string, string>> = [{}, { SHELLOPTS: 'xtrace:noexec', BASHOPTS: 'x', SECONDS: 'abc', RANDOM: '4' }];
+    for (const env of environments) {
+      const launch = programLaunch(['/usr/bin/env', '-0'], '/tmp\udcff', '/tmp/s', env);
+      for (const shell of ['/bin/sh', ...(BASH === undefined ? [] : [BASH])]) {
+        const result = spawnSync(shell, launch.args, { argv0: '/bin/sh', cwd: launch.cwd, env: launch.env });
+        expect(result.stderr.toString()).toBe('');
+        expect(result.stdout.toString('latin1').split('\0').filter((entry) => entry !== '').sort())
+          .toEqual([...Object.entries(env).map(([name, value]) => `${name}=${value}`), 'DT_SESSION=/tmp/s'].sort());
+      }
+    }
+  });
+
+  it('starts a program whose name starts with "-", found in a PATH that is not UTF-8, when sh is bash too', () => {
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-launch-'));
+    try {
+      const bin = Buffer.from(`${directory}/bin\xe9`, 'latin1');
+      fs.mkdirSync(bin);
+      fs.symlinkSync('/usr/bin/env', Buffer.concat([bin, Buffer.from('/-env')]));
+      const launch = programLaunch(['-env', '-0'], '/', '/tmp/s', { PATH: decodeBytes(bin) });
+      expect(launch.file).toBe('/bin/sh');
+      for (const shell of ['/bin/sh', ...(BASH === undefined ? [] : [BASH])]) {
+        const result = spawnSync(shell, launch.args, { argv0: '/bin/sh', cwd: launch.cwd, env: launch.env });
+        expect(result.stderr.toString()).toBe('');
+        expect(result.stdout.toString('latin1').split('\0')).toContain(`PATH=${bin.toString('latin1')}`);
+      }
+    } finally {
+      fs.rmSync(directory, { recursive: true });
+    }
+  });
 });
