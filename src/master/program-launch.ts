@@ -6,9 +6,11 @@
 // travel as one printf(1) format, cut into arguments that exec takes, where the bytes that
 // are not UTF-8 are octal escapes (4 bytes each) and every word ends with a separator byte
 // that no word holds. The shell decodes it with a few printf calls, splits it into its words
-// once (IFS, no globbing), exports the variables, and execs the program with its exact argv
-// (argv[0] included), in its exact directory, with DT_SESSION and those variables exact. The
-// script is constant: the words reach the shell only as its parameters.
+// once (IFS, no globbing), and execs the program with its exact argv (argv[0] included), in
+// its exact directory, through `env -i` with exactly its environment: the shell itself starts
+// with none, so that no variable changes what it does (bash's SHELLOPTS) and none it sets
+// (PWD, SHLVL) or drops reaches the program. The script is constant: the words reach the
+// shell only as its parameters.
 
 import { hasEscapedBytes } from '../common/bytes.js';
 
@@ -29,7 +31,7 @@ export interface ProgramLaunch {
  * Each "f" or "w" appends to "$@" once: a word with the separator costs one more, so a command
  * of any length takes a few such steps. The words: the directory to change to, or empty;
  * DT_SESSION; how many NAME=VALUE words follow to export; how many NAME=VALUE words follow
- * those for env(1) (names the shell cannot hold, or sets itself as it starts); the command.
+ * those for `env -i`, the program's whole environment; the command.
  */
 const DECODE_AND_EXEC = [
   'set -f',
@@ -55,7 +57,7 @@ const DECODE_AND_EXEC = [
   'others=$4',
   'shift 4',
   'while [ "$variables" -gt 0 ]; do export "$1"; shift; variables=$((variables - 1)); done',
-  'if [ "$others" -gt 0 ]; then exec /usr/bin/env -- "$@"; fi',
+  'if [ "$others" -gt 0 ]; then exec /usr/bin/env -i -- "$@"; fi',
   'exec "$@"',
 ].join('\n');
 
@@ -76,22 +78,20 @@ const SEPARATORS = [
 /** What printf(1) would not print as itself in its format: escapes, conversions, and bytes that are not UTF-8. */
 const NOT_PLAIN = /[\\%]|(?<![\ud800-\udbff])[\udc80-\udcff]/g;
 
-/** A name the shell can export; a variable of another name (A-B, a.b) is handed to env(1). */
+/** A name the shell can export. */
 const SHELL_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Variables that sh (dash, bash) sets or drops as it starts or changes directory: handed to env(1) too. */
-const SET_BY_SHELL = new Set(['IFS', 'LINENO', 'OLDPWD', 'OPTIND', 'PPID', 'PS1', 'PS2', 'PS4', 'PWD', 'SHLVL']);
 
 /** `command`, `cwd`, `socket` and `env`'s values as bytes.ts strings; `env` without DT_SESSION. */
 export function programLaunch(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ProgramLaunch {
   const exact = [...command, cwd, socket, ...Object.values(env)].every((word) => !hasEscapedBytes(word));
   if (exact) return { file: command[0]!, args: command.slice(1), cwd, env: { ...env, DT_SESSION: socket } };
-  // env(1) takes every word with a "=" for a variable: a program named so keeps the shell's environment.
-  const others = command[0]!.includes('=') ? [] : Object.entries(env).filter(([name]) => !SHELL_VARIABLE_NAME.test(name) || SET_BY_SHELL.has(name));
-  const handed = new Set(others.map(([name]) => name));
-  const exported = Object.entries(env).filter(([name, value]) => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name) && !handed.has(name));
-  const passed = { ...env };
-  for (const [name] of [...exported, ...others]) delete passed[name];
+  // env(1) takes every word with a "=" for a variable: a program named so is exec-ed by the
+  // shell, with the shell's environment (the values that are not UTF-8 exported by it).
+  const byShell = command[0]!.includes('=');
+  const exported = byShell ? Object.entries(env).filter(([name, value]) => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name)) : [];
+  const others: Array<[string, string]> = byShell ? [] : [...Object.entries(env), ['DT_SESSION', socket]];
+  const passed: Record<string, string> = {};
+  if (byShell) for (const [name, value] of Object.entries(env)) if (!exported.some(([other]) => other === name)) passed[name] = value;
   const assignments = (variables: Array<[string, string]>): string[] => variables.map(([name, value]) => `${name}=${value}`);
   const words = [
     hasEscapedBytes(cwd) ? cwd : '', socket, String(exported.length), String(others.length),
