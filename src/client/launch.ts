@@ -58,7 +58,8 @@ export interface Started {
  * before anything is made for the session (its directory included).
  */
 export function checkExecutable(program: string, cwd: string): void {
-  const executable = findExecutable(program, process.env['PATH'], cwd);
+  // PATH as the user has it: Node has U+FFFD where a directory's name is not UTF-8.
+  const executable = findExecutable(program, exactEnvironmentVariable('PATH'), cwd);
   if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);
 }
 

@@ -148,7 +148,8 @@ async function openSocket(spec: MasterSpec, source: SocketSource): Promise<Socke
  * multi-call binary's name), as dtach does.
  */
 function checkExecutable(spec: MasterSpec): DtError | undefined {
-  const executable = findExecutable(spec.command[0]!, process.env['PATH'], spec.cwd);
+  // The program's PATH: the exact one when Node could not decode it (MasterSpec.environment).
+  const executable = findExecutable(spec.command[0]!, spec.environment?.['PATH'] ?? process.env['PATH'], spec.cwd);
   return typeof executable === 'string' ? undefined : new DtError(`could not execute ${spec.command[0]}: ${executable.reason}`);
 }
 

@@ -245,6 +245,23 @@ it('the program receives environment values that are not UTF-8 byte for byte, an
   expect(environment.includes(utf8(`\0DT_SESSION=${socket}\0`))).toBe(true);
 });
 
+it('a program found on a PATH that is not UTF-8 starts, with that PATH', async () => {
+  const socket = sandbox.path('s');
+  const bin = Buffer.concat([utf8(sandbox.dir), bytes('/bin\xe9')]);
+  fs.mkdirSync(bin);
+  fs.symlinkSync('/bin/sh', Buffer.concat([bin, utf8('/dt-test-sh')]));
+  // Node cannot set such a PATH: the shell that runs dt does (\351 is é in Latin-1).
+  const created = await run('sh', ['-c', 'PATH=$(printf "%s/bin\\351" "$1"):$PATH; shift; exec "$@"', 'sh', sandbox.dir,
+    process.execPath, DT, '-n', socket, 'dt-test-sh', '-c', 'read line'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(created).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  await sandbox.trackMaster(socket);
+  const { programPid } = await sessionInfo(socket);
+  trackPid(programPid);
+  await waitUntil(() => commandLineOf(programPid).equals(utf8('dt-test-sh\0-c\0read line\0')), 'the program to be exec-ed');
+  const environment = Buffer.concat([Buffer.of(0), fs.readFileSync(`/proc/${programPid}/environ`)]);
+  expect(environment.includes(Buffer.concat([utf8('\0PATH='), bin, utf8(':')]))).toBe(true);
+});
+
 it('without /proc to read them from, words that may not be UTF-8 are refused, not altered', async (context) => {
   const hideProc = 'mount -t tmpfs dt-test /proc && exec "$@"';
   const probe = await run('unshare', ['--mount', 'sh', '-c', hideProc, 'sh', 'true'], { cwd: sandbox.dir });
