@@ -169,5 +169,5 @@ describe('programLaunch, random launches', () => {
     for (const seed of SEEDS) if (expectExact(seed, shell)) through++;
     // Most launches have a byte that is not UTF-8 somewhere and go through the shell.
     expect(through).toBeGreaterThan(SEEDS.length / 2);
-  });
+  }, 10_000 + 100 * SEEDS.length);
 });
