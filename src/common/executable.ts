@@ -8,6 +8,13 @@ import { fsPath } from './bytes.js';
 export type ExecutableLookup = string | { reason: string };
 
 /**
+ * Where execvp(3) looks when there is no PATH at all (`env -i dt -n s prog`): the GNU C
+ * library's default (confstr _CS_PATH, what `getconf PATH` prints). node-pty's child and
+ * env(1) exec the program with it, so a program only in /usr/local/bin is not found then.
+ */
+const EXECVP_DEFAULT_PATH = '/bin:/usr/bin';
+
+/**
  * `cwd`: where the program will start, against which relative names resolve; without it, the
  * current directory, whose path is never asked for (a directory that was removed has none,
  * and a client may run in one).
@@ -18,7 +25,7 @@ export function findExecutable(name: string, searchPath: string | undefined, cwd
   // As execvp(3): "Permission denied" from any entry wins; otherwise the last entry's error.
   let lastFailure: { reason: string } = { reason: 'No such file or directory' };
   let deniedSomewhere = false;
-  for (const directory of (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+  for (const directory of (searchPath ?? EXECVP_DEFAULT_PATH).split(':')) {
     // An empty entry means the current directory (and a relative one is relative to it);
     // resolve it so nothing searches PATH again.
     const result = checkExecutable(locate(cwd, directory, name));

@@ -5,6 +5,7 @@
 // to be "not executable" therefore have no x bit at all (0644), and executable ones have the
 // owner's x bit, which works for root and for the (owning) test user alike.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -164,10 +165,18 @@ describe('a bare name is searched in PATH', () => {
     });
   });
 
-  it('without PATH, searches /usr/local/bin:/usr/bin:/bin', () => {
-    const expected = ['/usr/local/bin', '/usr/bin', '/bin'].map((dir) => `${dir}/sh`).find((candidate) => fs.existsSync(candidate));
+  it('without PATH, searches where execvp(3) does: the C library\'s default path (getconf PATH), not /usr/local/bin', () => {
+    const defaultPath = execFileSync('getconf', ['PATH'], { encoding: 'utf8' }).trim().split(':');
+    const expected = defaultPath.map((dir) => `${dir}/sh`).find((candidate) => fs.existsSync(candidate));
     expect(expected).toBeDefined();
     expect(findExecutable('sh', undefined)).toBe(expected);
     expect(findExecutable('dt-no-such-program-here', undefined)).toEqual(NOT_FOUND);
+    // A program only outside that path (in /usr/local/bin, or a directory of the test's own
+    // put where execvp would not look) is not found, as execvp would not find it.
+    const outside = ['/usr/local/bin', '/usr/local/sbin', '/sbin', '/usr/sbin']
+      .filter((dir) => !defaultPath.includes(dir) && fs.existsSync(dir))
+      .flatMap((dir) => fs.readdirSync(dir).map((name) => ({ dir, name })))
+      .find(({ name }) => !name.includes(':') && defaultPath.every((dir) => !fs.existsSync(path.join(dir, name))));
+    if (outside !== undefined) expect({ ...outside, found: findExecutable(outside.name, undefined) }).toEqual({ ...outside, found: NOT_FOUND });
   });
 });
