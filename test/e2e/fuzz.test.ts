@@ -14,6 +14,7 @@ import {
   FrameDecoder, FrameType, HEADER_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, RedrawMethod,
   encodeAttach, encodeFrame, encodeHello, encodeKill, encodeRedraw, encodeResize, type Frame,
 } from '../../src/common/protocol.js';
+import { seededRandom } from '../seeded-random.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
 const CONNECTIONS = 200;
@@ -24,19 +25,8 @@ let sandbox: Sandbox;
 beforeEach(() => { sandbox = new Sandbox(); });
 afterEach(async () => { await sandbox.teardown(); });
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-type Random = ReturnType<typeof prng>;
+type Random = ReturnType<typeof seededRandom>;
 const int = (random: Random, below: number): number => Math.floor(random() * below);
 const pick = <T>(random: Random, items: readonly T[]): T => items[int(random, items.length)]!;
 const bytes = (random: Random, count: number): Buffer => Buffer.from(Array.from({ length: count }, () => int(random, 256)));
@@ -176,7 +166,7 @@ describe('the master under hostile input', () => {
   sandbox.leavesMaster('the master must survive: that is what is checked');
     const seed = Number(process.env['DT_FUZZ_SEED'] ?? Date.now() % 2 ** 31);
     console.log(`fuzz seed ${seed} (replay with DT_FUZZ_SEED=${seed})`);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const { socket, masterPid, viewer } = await hexechoSession();
     viewer.write('a');
     const afterFirstKey = await viewer.waitFor('HEX 61');
@@ -187,7 +177,7 @@ describe('the master under hostile input', () => {
     const startedAt = Date.now();
     for (let first = 0; first < scripts.length; first += PARALLEL_CONNECTIONS) {
       const wave = scripts.slice(first, first + PARALLEL_CONNECTIONS);
-      await Promise.all(wave.map((script) => play(socket, script, prng(int(random, 2 ** 31)), masterPid)));
+      await Promise.all(wave.map((script) => play(socket, script, seededRandom(int(random, 2 ** 31)), masterPid)));
     }
     const kinds = scripts.reduce<Record<string, number>>((count, script) => ({ ...count, [script.kind]: (count[script.kind] ?? 0) + 1 }), {});
     console.log(`${framesSent} frames over ${CONNECTIONS} connections in ${Date.now() - startedAt} ms: ${JSON.stringify(kinds)}`);
@@ -249,7 +239,7 @@ describe('the client under a hostile master', () => {
   it('exits 1 with a clear message and its terminal restored, never with a stack trace', async () => {
     const seed = Number(process.env['DT_FUZZ_SEED'] ?? Date.now() % 2 ** 31);
     console.log(`client fuzz seed ${seed} (replay with DT_FUZZ_SEED=${seed})`);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const cases: Array<{ name: string; greeting: Buffer; rest?: Buffer; hangUp?: boolean; message: RegExp }> = [
       { name: 'garbage instead of a hello', greeting: Buffer.concat([Buffer.from([0xee]), bytes(random, 40)]), message: /^dt: \S+: not a dt session \(unexpected reply\)\r\n/m },
       { name: 'a hello of another protocol version', greeting: masterHello(PROTOCOL_VERSION + 1), message: /^dt: \S+: the session's master \(pid 4242\) speaks protocol version 2, this dt speaks version 1; /m },

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBytes, encodeBytes } from '../../src/common/bytes.js';
 import { programLaunch } from '../../src/master/program-launch.js';
+import { seededRandom } from '../seeded-random.js';
 
 /** The seeds run every time; set DT_LAUNCH_SEEDS=first:count to hunt with more. */
 const SEEDS = seedsToRun();
@@ -45,20 +46,9 @@ interface Case {
   env: Array<[string, Buffer]>;
 }
 
-/** mulberry32: small, fast and the same everywhere. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generate(seed: number): Case {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const below = (count: number): number => Math.floor(next() * count);
   const pick = <T>(items: readonly T[]): T => items[below(items.length)]!;
   const bytes = (length: number): Buffer => Buffer.from(Array.from({ length }, () => 1 + below(255)));
