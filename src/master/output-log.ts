@@ -57,10 +57,11 @@ export interface LogFileSystem {
   close(fd: number): Promise<void>;
   /** Device and inode of what is at `file` now (not followed), or undefined when nothing is. */
   identify(file: string): Promise<{ dev: number; ino: number } | undefined>;
-  /** How many names the open file has left (0 once it was removed). */
-  linkCount(fd: number): Promise<number>;
-  /** How many bytes the open file holds now (fewer than were written once another rotator emptied it). */
-  fileSize(fd: number): Promise<number>;
+  /**
+   * The open file now: how many names it has left (0 once it was removed), and how many bytes
+   * it holds (fewer than were written once another rotator emptied it).
+   */
+  openFile(fd: number): Promise<{ links: number; size: number }>;
 }
 
 /** Output dropped at this place in the stream; written as a notice when the file can be written. */
@@ -289,7 +290,7 @@ export class OutputLog {
     if (file.size >= this.spec.limitBytes) {
       // Another rotator may have emptied FILE in place (logrotate's copytruncate): the limit
       // counts what FILE holds, or the next rotation would come early and replace its copy.
-      file.size = await this.files.fileSize(file.fd);
+      file.size = (await this.files.openFile(file.fd)).size;
       if (file.size >= this.spec.limitBytes) return this.rotate();
     }
     const { buffers, all } = this.frontBuffers(this.spec.limitBytes - file.size);
@@ -369,7 +370,7 @@ export class OutputLog {
       this.writtenSinceCheck = 0;
       return true;
     }
-    const removed = (await this.files.linkCount(file.fd)) === 0;
+    const removed = (await this.files.openFile(file.fd)).links === 0;
     if (removed && this.writtenSinceCheck > 0) this.dropAtFront(this.writtenSinceCheck, 'the log file was removed');
     this.writtenSinceCheck = 0;
     await this.closeFile();
@@ -443,6 +444,5 @@ const nodeLogFiles: LogFileSystem = {
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return resolve(undefined);
     reject(error);
   })),
-  linkCount: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats.nlink)))),
-  fileSize: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats.size)))),
+  openFile: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve({ links: stats.nlink, size: stats.size })))),
 };

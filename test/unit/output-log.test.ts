@@ -90,12 +90,9 @@ class FakeDisk implements LogFileSystem {
     return node && { dev: 1, ino: node.ino };
   }
 
-  async linkCount(fd: number): Promise<number> {
-    return this.fds.get(fd)!.links;
-  }
-
-  async fileSize(fd: number): Promise<number> {
-    return this.fds.get(fd)!.size;
+  async openFile(fd: number): Promise<{ links: number; size: number }> {
+    const { links, size } = this.fds.get(fd)!;
+    return { links, size };
   }
 
   /** logrotate's copytruncate: a copy of FILE made under another name, then FILE emptied in place */
