@@ -88,10 +88,10 @@ export function programLaunch(command: readonly string[], cwd: string, socket: s
   // env(1) takes every word with a "=" for a variable: a program named so is exec-ed by the
   // shell, with the shell's environment (the values that are not UTF-8 exported by it).
   const byShell = command[0]!.includes('=');
-  const exported = byShell ? Object.entries(env).filter(([name, value]) => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name)) : [];
+  const exportedByShell = ([name, value]: [string, string]): boolean => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name);
+  const exported = byShell ? Object.entries(env).filter(exportedByShell) : [];
   const others: Array<[string, string]> = byShell ? [] : [...Object.entries(env), ['DT_SESSION', socket]];
-  const passed: Record<string, string> = {};
-  if (byShell) for (const [name, value] of Object.entries(env)) if (!exported.some(([other]) => other === name)) passed[name] = value;
+  const passed = byShell ? Object.fromEntries(Object.entries(env).filter((entry) => !exportedByShell(entry))) : {};
   const assignments = (variables: Array<[string, string]>): string[] => variables.map(([name, value]) => `${name}=${value}`);
   const words = [
     hasEscapedBytes(cwd) ? cwd : '', socket, String(exported.length), String(others.length),
