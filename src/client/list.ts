@@ -6,7 +6,7 @@ import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
 import { DtError, ExitCode } from '../common/errors.js';
 import { isStopped } from '../common/process-stat.js';
-import { isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
+import { compareStarts, isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 import { exactEnvironmentVariable } from './process-bytes.js';
 import { SessionRefusal, isRefusedByNobody } from './session-connection.js';
 import { nameOfSocket } from './session-names.js';
@@ -40,7 +40,7 @@ export async function listSessions(json: boolean): Promise<number> {
   const registry = readRegistry();
   const sessions = await Promise.all(registry.records.map(describeRecord));
   const shown = sessions.filter((session): session is ListedSession => session !== null)
-    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    .sort(compareStarts);
   // JSON keeps bytes that are not UTF-8 as \udcXX escapes (see bytes.ts); the table shows them
   // as \xHH. In a terminal every row fits its width; piped, the values are whole.
   const width = process.stdout.isTTY ? process.stdout.columns : undefined;
@@ -55,7 +55,8 @@ export async function listSessions(json: boolean): Promise<number> {
 async function describeRecord(record: SessionRecord): Promise<ListedSession | null> {
   const name = nameOfSocket(record.socket);
   const base = {
-    ...(name === undefined ? {} : { name }), socket: record.socket, masterPid: record.masterPid, command: record.command, startedAt: record.startedAt,
+    ...(name === undefined ? {} : { name }), socket: record.socket, masterPid: record.masterPid, command: record.command,
+    startedAt: utcTime(record.startedAt),
     ...(record.log === undefined ? {} : { log: { file: record.log } }),
   };
   const notWriting = record.log === undefined ? {} : { log: { file: record.log, writing: false } };
@@ -64,12 +65,12 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
       removeRecord(record.masterPid);
       return null;
     }
-    if (record.startError !== undefined) return { ...base, state: 'failed', endedAt: record.exit.endedAt, note: record.startError };
+    if (record.startError !== undefined) return { ...base, state: 'failed', endedAt: utcTime(record.exit.endedAt), note: record.startError };
     return {
       ...base,
       ...notWriting,
       state: 'exited',
-      endedAt: record.exit.endedAt,
+      endedAt: utcTime(record.exit.endedAt),
       ...(record.exit.signal > 0 ? { exitSignal: signalName(record.exit.signal) } : { exitCode: record.exit.code }),
     };
   }
@@ -182,7 +183,7 @@ export function findOnlySession(): string {
   const own = exactEnvironmentVariable('DT_SESSION');
   const running = readRegistry().records
     .filter((record) => record.socket !== own && isSessionRunning(record) && isSocketFile(record.socket))
-    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    .sort(compareStarts);
   // One socket may have two running sessions (one whose socket file was deleted and taken
   // over): attaching goes to whichever serves it, so it is one choice.
   const live = running.filter((record, index) => running.findIndex((other) => other.socket === record.socket) === index);
@@ -212,6 +213,14 @@ function formatLog(session: ListedSession): string {
     return log.notLoggedBytes ? `${log.file} (${log.notLoggedBytes} bytes not logged)` : log.file;
   }
   return `${log.file} (not written: ${log.reason ?? 'unknown'})`;
+}
+
+/**
+ * A time as `dt -l --json` gives it, ISO 8601 in UTC, as dt writes it: a record may hold
+ * another form Date.parse reads (an offset, no milliseconds), which the registry accepts.
+ */
+function utcTime(time: string): string {
+  return new Date(time).toISOString();
 }
 
 /** Local time to the minute, as `dt -l` shows times. */

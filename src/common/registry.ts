@@ -240,8 +240,22 @@ function scanRegistry(): Registry {
  * over) is the later session's: the one started later; in the same millisecond, the higher pid.
  */
 export function isNewer(record: SessionRecord, than: SessionRecord): boolean {
-  const difference = Date.parse(record.startedAt) - Date.parse(than.startedAt);
-  return difference > 0 || (difference === 0 && record.masterPid > than.masterPid);
+  return compareStarts(record, than) > 0;
+}
+
+type StartOfSession = Pick<SessionRecord, 'startedAt' | 'socket' | 'masterPid'>;
+
+/**
+ * The order `dt -l` lists sessions in: by the instant each started (a time with an offset, or
+ * without milliseconds, is read as the instant it names; the text alone would put
+ * `11:30:00.250Z` before `11:30:00Z`), then, started in the same millisecond, by socket path,
+ * compared character by character (not by the locale's collation), then by master pid.
+ */
+export function compareStarts(a: StartOfSession, b: StartOfSession): number {
+  const difference = Date.parse(a.startedAt) - Date.parse(b.startedAt);
+  if (difference !== 0) return difference;
+  if (a.socket !== b.socket) return a.socket < b.socket ? -1 : 1;
+  return a.masterPid - b.masterPid;
 }
 
 /**

@@ -220,3 +220,34 @@ it('a dt -N master whose record cannot be written says why on its stderr, once, 
     code: 4, stdout: '', stderr: `dt: ${socket}: the session runs but will not be listed by dt -l: cannot write ${state}/dt/sessions: Not a directory\n`,
   });
 });
+
+it('dt -l lists sessions by the instant they started, whatever the form of the time, and equal instants by socket path', async () => {
+  // Ended sessions, kept for dt -a: only their records are needed. Times as Date.parse reads
+  // them: with an offset, without milliseconds, one instant written two ways.
+  const started: Array<[number, string, string]> = [
+    [4000031, 'a-utc', '2026-06-01T11:00:00.000Z'],
+    [4000032, 'b-offset', '2026-06-01T12:00:00.000+02:00'], // 10:00 UTC: the first
+    [4000033, 'c-no-ms', '2026-06-01T11:30:00Z'],
+    [4000034, 'd-ms', '2026-06-01T11:30:00.250Z'],
+    [4000035, 'f-same', '2026-06-01T12:00:00.000Z'],
+    [4000036, 'e-same', '2026-06-01T14:00:00.000+02:00'], // the instant f-same started
+    [4000037, 'h-equal', '2026-06-01T13:00:00.000Z'],
+    [4000038, 'g-equal', '2026-06-01T13:00:00.000Z'],
+  ];
+  fs.mkdirSync(registryDir(), { recursive: true });
+  const exit = { code: 0, signal: 0, endedAt: new Date().toISOString() };
+  for (const [pid, name, startedAt] of started) {
+    fs.writeFileSync(path.join(registryDir(), `${pid}.json`), record(pid, { socket: sandbox.path(name), startedAt, exit }));
+  }
+  const order = ['b-offset', 'a-utc', 'c-no-ms', 'd-ms', 'e-same', 'f-same', 'g-equal', 'h-equal'].map((name) => sandbox.path(name));
+
+  const listed = await dt(['-l', '--json']);
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  const sessions = JSON.parse(listed.stdout) as Array<{ socket: string; startedAt: string }>;
+  expect(sessions.map((session) => session.socket)).toEqual(order);
+  // Given as dt writes times: ISO 8601, in UTC.
+  expect(sessions.slice(0, 3).map((session) => session.startedAt)).toEqual(['2026-06-01T10:00:00.000Z', '2026-06-01T11:00:00.000Z', '2026-06-01T11:30:00.000Z']);
+  const table = await dt(['-l']);
+  expect(table).toMatchObject({ code: 0, stderr: '' });
+  expect(table.stdout.split('\n').slice(1, -1).map((line) => line.split(' ')[0])).toEqual(order);
+});

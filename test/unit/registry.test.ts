@@ -1,7 +1,7 @@
 // parseRecord: a registry file's text becomes a record only when every field is what dt writes.
 
 import { describe, expect, it } from 'vitest';
-import { parseRecord } from '../../src/common/registry.js';
+import { compareStarts, isNewer, parseRecord } from '../../src/common/registry.js';
 
 const VALID = { socket: '/tmp/dt-0/work', masterPid: 42, command: ['bash', '-l'], startedAt: '2026-11-24T18:02:00.000Z' };
 const EXIT = { code: 3, signal: 0, endedAt: '2026-11-24T18:40:00.000Z' };
@@ -47,5 +47,27 @@ describe('parseRecord', () => {
     ['startError too long', JSON.stringify({ ...VALID, exit: EXIT, startError: 'x'.repeat(5000) })],
   ])('refuses a record with %s', (_, text) => {
     expect(parseRecord(text, 42)).toBeUndefined();
+  });
+});
+
+describe('compareStarts', () => {
+  it('orders by the instant a session started, then by socket path, then by master pid', () => {
+    const start = (socket: string, masterPid: number, startedAt: string) => ({ socket, masterPid, startedAt });
+    const ordered = [
+      start('/tmp/z', 9, '2026-06-01T12:00:00.000+02:00'),
+      start('/tmp/b', 5, '2026-06-01T11:00:00Z'),
+      start('/tmp/a', 8, '2026-06-01T11:00:00.001Z'),
+      start('/tmp/a', 3, '2026-06-01T13:00:00.000+01:00'),
+      start('/tmp/a', 4, '2026-06-01T12:00:00.000Z'),
+      start('/tmp/b', 2, '2026-06-01T12:00:00.000Z'),
+    ];
+    for (const shift of [0, 1, 2, 3, 4, 5]) {
+      const shuffled = [...ordered.slice(shift), ...ordered.slice(0, shift)].reverse();
+      expect(shuffled.sort(compareStarts)).toEqual(ordered);
+    }
+    // Of one socket's two sessions, the later, or in the same millisecond the higher pid, is the newer.
+    expect(isNewer({ ...ordered[4]!, command: ['sh'] }, { ...ordered[3]!, command: ['sh'] })).toBe(true);
+    expect(isNewer({ ...ordered[3]!, command: ['sh'] }, { ...ordered[2]!, command: ['sh'] })).toBe(true);
+    expect(isNewer({ ...ordered[2]!, command: ['sh'] }, { ...ordered[3]!, command: ['sh'] })).toBe(false);
   });
 });
