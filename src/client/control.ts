@@ -2,7 +2,7 @@
 // that -l shows.
 
 import { ExitCode, sessionError } from '../common/errors.js';
-import { FrameType, ProtocolError, encodeFrame, encodeKill } from '../common/protocol.js';
+import { FrameType, ProtocolError, encodeFrame, encodeKill, type ExitStatus } from '../common/protocol.js';
 import type { OutputLogStatus } from '../common/master-spec.js';
 import { openSession } from './session-connection.js';
 
@@ -33,12 +33,15 @@ export async function sendSignal(socketPath: string, signal: number): Promise<nu
 }
 
 export interface SessionInfo {
-  state: 'running';
+  /** ending: the program has ended, and the master finishes its -L log before it tells anyone (earlier masters never say so) */
+  state: 'running' | 'ending';
   socket: string;
   masterPid: number;
   programPid: number;
   command: string[];
   foreground?: string;
+  /** the program's status, while ending (absent when the master, terminated, gave up waiting for it) */
+  exit?: ExitStatus;
   startedAt: string;
   clients: number;
   cols: number;

@@ -6,6 +6,7 @@ import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
 import { DtError, ExitCode } from '../common/errors.js';
 import { isStopped } from '../common/process-stat.js';
+import type { ExitStatus } from '../common/protocol.js';
 import { compareStarts, isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
 import { exactEnvironmentVariable } from './process-bytes.js';
 import { SessionRefusal, isRefusedByNobody } from './session-connection.js';
@@ -19,7 +20,11 @@ export interface ListedSession {
   name?: string;
   socket: string;
   masterPid: number;
-  /** attached | detached | exited | failed (the program could not be started) | stale | stopped (the master) | unreachable */
+  /**
+   * attached | detached | ending (the program has ended; the master finishes the log before it
+   * tells anyone) | exited | failed (the program could not be started) | stale | stopped (the
+   * master) | unreachable
+   */
   state: string;
   command: string[];
   startedAt: string;
@@ -71,7 +76,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
       ...notWriting,
       state: 'exited',
       endedAt: utcTime(record.exit.endedAt),
-      ...(record.exit.signal > 0 ? { exitSignal: signalName(record.exit.signal) } : { exitCode: record.exit.code }),
+      ...exitOf(record.exit),
     };
   }
   if (!isMasterAlive(record)) {
@@ -98,6 +103,20 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     // will not take a socket another session serves (socket-keeper.ts), so it waits for that one to end.
     return { ...base, state: 'unreachable', note: `socket taken by master ${info.masterPid}'s session; kill -USR1 ${record.masterPid} recreates it once that one ends` };
   }
+  if (info.state === 'ending') {
+    // Its program has been reaped: no pid or foreground process to show, only how it ended
+    // (unknown when the master, terminated, gave up waiting for it).
+    return {
+      ...base,
+      state: 'ending',
+      ...(info.exit === undefined ? {} : exitOf(info.exit)),
+      note: 'finishing the log',
+      clients: info.clients,
+      cols: info.cols,
+      rows: info.rows,
+      ...(info.log === undefined ? {} : { log: info.log }),
+    };
+  }
   return {
     ...base,
     state: info.clients > 0 ? 'attached' : 'detached',
@@ -108,6 +127,11 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     rows: info.rows,
     ...(info.log === undefined ? {} : { log: info.log }),
   };
+}
+
+/** A program's status as dt -l gives it: its exit code, or the signal that killed it. */
+function exitOf(status: ExitStatus): Pick<ListedSession, 'exitCode' | 'exitSignal'> {
+  return status.signal > 0 ? { exitSignal: signalName(status.signal) } : { exitCode: status.code };
 }
 
 /**
@@ -198,9 +222,11 @@ export function findOnlySession(): string {
 }
 
 function formatState(session: ListedSession): string {
-  if (session.state === 'exited') {
-    const how = session.exitSignal ? `killed by ${session.exitSignal}` : `status ${session.exitCode}`;
-    return `exited (${how}, ${formatTime(session.endedAt!)})`;
+  const how = session.exitSignal ? `killed by ${session.exitSignal}` : `status ${session.exitCode}`;
+  if (session.state === 'exited') return `exited (${how}, ${formatTime(session.endedAt!)})`;
+  if (session.state === 'ending') {
+    const known = session.exitSignal !== undefined || session.exitCode !== undefined;
+    return `ending (${known ? `${how}, ` : ''}${session.note})`;
   }
   return session.note ? `${session.state} (${session.note})` : session.state;
 }

@@ -89,8 +89,12 @@ export class Session {
   private terminatedBy: NodeJS.Signals | undefined;
   /** The master hung the program up (terminate()): its end is the session's termination, whose status is not kept. */
   private hungUp = false;
-  /** end() has begun: the -L log's last writes may still be under way, before the clients are told. */
-  private ending = false;
+  /**
+   * end() has begun: the -L log's last writes may still be under way, before the clients are
+   * told. Until then the session describes itself as ending, with the program's status when it
+   * ended (not when the master terminated it and gave up waiting for it).
+   */
+  private ending: { exit?: ProgramExit } | undefined;
   private ended = false;
   private resolveOutcome!: (outcome: MasterOutcome) => void;
   /** How the master process should end; settles once the program ended and clients were told. */
@@ -430,15 +434,20 @@ export class Session {
     }
   }
 
-  /** The session as `dt -l` and `dt -i` show it. */
+  /**
+   * The session as `dt -l` shows it: running, or ending (the program has ended, and the master
+   * finishes the log before it tells anyone), with the program's status. The program's pid is
+   * there for an earlier dt -l, which expects it; it has been reaped once the session is
+   * ending, so no foreground process is looked up by it (it may be another's by now).
+   */
   private describe(): string {
     return JSON.stringify({
-      state: 'running',
+      state: this.ending ? 'ending' : 'running',
       socket: this.spec.socket,
       masterPid: process.pid,
       programPid: this.program.pid,
       command: describedCommand(this.spec.command),
-      foreground: this.program.foregroundCommand(),
+      ...(this.ending ? { exit: this.ending.exit } : { foreground: this.program.foregroundCommand() }),
       startedAt: this.record.startedAt,
       clients: this.relay.viewerCount,
       cols: this.program.size.cols,
@@ -509,7 +518,7 @@ export class Session {
   /** The program ended (or the session was terminated): once the log has its last output, clients get the status. */
   private end(status: ProgramExit, reason?: string): void {
     if (this.ending) return;
-    this.ending = true;
+    this.ending = reason === undefined ? { exit: { code: status.code, signal: status.signal } } : {};
     if (!this.log) return this.tellEnd(status, reason);
     // The log's last writes come first (LOG_CLOSE_TIMEOUT_MS at most, on a disk that does
     // not answer): a script told the status reads FILE next (`dt -w s; tail FILE`), and so

@@ -165,6 +165,33 @@ it('SIGTERM while the master waits for the log\'s last writes: the program ended
   expect(await dt(['-w', socket])).toMatchObject({ code: 3, stderr: '' });
 });
 
+it('dt -l lists a session whose master finishes the log after its program ended as ending, with its status', async () => {
+  const file = sandbox.path('e.log');
+  const socket = sandbox.path('s');
+  const hold = sandbox.path('hold');
+  // The log's close waits for the test (the master's own limit lengthened, for a loaded machine).
+  const held = {
+    NODE_OPTIONS: `--require ${FIXTURES}/hold-log-close.cjs`, HOLD_LOG_FILE: file, HOLD_LOG_CLOSE_FILE: hold, DT_TEST_LOG_CLOSE_TIMEOUT_MS: '60000',
+  };
+  expect(await dt(['-n', socket, '-L', file, '/bin/sh', '-c', 'printf "last words"; exit 3'], held)).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await sandbox.trackMaster(socket);
+  await waitUntil(() => fs.existsSync(`${hold}.waiting`), 'the master to wait for the log\'s close');
+
+  const listed = (await listJson()).find((session) => session.socket === socket) as Record<string, unknown> | undefined;
+  expect(listed).toMatchObject({ masterPid, state: 'ending', exitCode: 3, note: 'finishing the log', clients: 0, log: { file } });
+  expect(listed).not.toHaveProperty('programPid');
+  expect(listed).not.toHaveProperty('foreground');
+  const table = await dt(['-l']);
+  expect(table).toMatchObject({ code: 0, stderr: '' });
+  expect(table.stdout).toMatch(/ ending \(status 3, finishing the log\) /);
+
+  fs.writeFileSync(hold, '');
+  await waitUntil(() => hasEnded(masterPid), 'the master to exit');
+  expect(readFile(file).toString('latin1')).toBe('last words');
+  expect((await listJson()).find((session) => session.socket === socket)).toMatchObject({ state: 'exited', exitCode: 3 });
+  expect(await dt(['-w', socket])).toMatchObject({ code: 3, stderr: '' });
+});
+
 /** How many times the threads of `pid` have gone to sleep (each one woke before): /proc/PID/task/TID/status. */
 function wakeups(pid: number): number {
   let total = 0;
