@@ -25,6 +25,7 @@ import { probeSocket, removeSocket } from './common/socket.js';
 import { hasTerminal, releaseTerminalBeforeExit, windowSize } from './client/terminal.js';
 import { environmentNodeCannotKeep, exactArguments, exactEnvironmentVariable, exactWorkingDirectory } from './client/process-bytes.js';
 import { displayText, fsPath } from './common/bytes.js';
+import { termios } from './common/termios.js';
 
 refuseDebuggerSignal();
 
@@ -221,10 +222,13 @@ async function attachUnlessEnded(socket: string, options: ClientOptions): Promis
  * dtach's words; and, when it looks like `ssh host dt -A sock cmd` without ssh -t (sshd gave the
  * session no terminal), what to do about it.
  */
+/** A terminal, and dt's binding that makes it raw: checked before anything is created or touched. */
 function requireTerminal(): void {
-  if (hasTerminal()) return;
-  const hint = isOverSsh() ? 'over ssh, run ssh -t so that dt gets a terminal' : undefined;
-  throw new DtError('Attaching to a session requires a terminal.', ExitCode.Failure, { hint });
+  if (!hasTerminal()) {
+    const hint = isOverSsh() ? 'over ssh, run ssh -t so that dt gets a terminal' : undefined;
+    throw new DtError('Attaching to a session requires a terminal.', ExitCode.Failure, { hint });
+  }
+  termios();
 }
 
 /** sshd sets SSH_CONNECTION (and SSH_CLIENT, which older ones set alone) in every session, with a terminal or not. */

@@ -16,8 +16,7 @@ import { openSession, type SessionConnection } from './session-connection.js';
 import { removeRecord } from '../common/registry.js';
 import { onShutdown } from '../common/shutdown.js';
 import { signalName, signalNumber } from '../common/signals.js';
-import { unchangedStartLength } from './post-processing.js';
-import { completeRawMode, enterRawMode, finishRawMode, restoreTerminal } from './raw-mode.js';
+import { enterRawMode, restoreTerminal } from './raw-mode.js';
 import {
   hasJobControl, ownsTerminal, pauseReadingKeys, printStatusLine, readKeys, readTypedKeys, repeatOnStandardError,
   resetProgramModes, resumeReadingKeys, saveTitle, stopReadingKeys, terminalHungUp, windowSize,
@@ -39,11 +38,11 @@ type AttachableSession = SessionConnection & { reads: LentReads };
 
 /**
  * Attaches to the session; resolves with the client's exit code. Nothing waits for anything
- * it does not need: the attach request goes with the hello, keys go as soon as there is a
- * connection, and raw mode is completed (stty) while the session answers.
+ * it does not need: the attach request goes with the hello, and keys go as soon as there is
+ * a connection.
  */
 export async function attach(socketPath: string, options: ClientOptions): Promise<number> {
-  const rawMode = enterRawMode();
+  enterRawMode();
   // Refused or failed before attaching: the error is printed on a restored terminal.
   onShutdown(restoreTerminal);
   // Keys typed before the client started go with the attach request; later ones are read at
@@ -60,10 +59,7 @@ export async function attach(socketPath: string, options: ClientOptions): Promis
       reads,
       request: attachRequest(options),
       onConnected: (socket) => {
-        attachment = new Attachment(socket, reads, options, rawMode, typedEarly);
-        // The attach request and the keys typed so far are on their way: the fork of stty
-        // overlaps the master's answer.
-        finishRawMode();
+        attachment = new Attachment(socket, reads, options, typedEarly);
       },
     }) as AttachableSession;
   } catch (error) {
@@ -97,22 +93,14 @@ class Attachment {
   private lastError: string | undefined;
   private waitingForTerminal = false;
   private jobControl: boolean | undefined;
-  /**
-   * False until the terminal is in full raw mode. Until then the session's output is shown up
-   * to its first byte that post-processing could change; from there on its frames wait (views
-   * of the last read, which stays unread over while any wait), and so does its end.
-   */
-  private terminalReady = false;
-  private held: Frame[] = [];
   /** The master's pid, from its hello: names the status it keeps for a program that ends while we are suspended. */
   private masterPid = 0;
-  private closedWhileHeld = false;
   private resolveExitCode!: (code: number) => void;
   readonly exitCode = new Promise<number>((resolve) => { this.resolveExitCode = resolve; });
 
   constructor(
     private readonly socket: net.Socket, private readonly reads: LentReads, private readonly options: ClientOptions,
-    private rawMode: Promise<void>, typedEarly: Buffer[],
+    typedEarly: Buffer[],
   ) {
     // Whether ^Z can suspend us is looked up when it is typed (reading /proc costs every attach otherwise).
     this.keys = { detach: options.detachKey, suspend: options.suspendKey ? SUSPEND_KEY : null };
@@ -127,7 +115,7 @@ class Attachment {
     return this.done;
   }
 
-  /** Shows the session, from its hello on, once raw mode is complete; resolves with the exit code once the client leaves. */
+  /** Shows the session, from its hello on; resolves with the exit code once the client leaves. */
   run(session: AttachableSession): Promise<number> {
     if (this.done) return this.exitCode;
     this.attached = true;
@@ -140,7 +128,8 @@ class Attachment {
     });
     this.socket.on('close', this.onSocketClose);
     this.socket.on('error', () => { /* reported by 'close' */ });
-    this.showOnceRawMode();
+    // Before any of the session's output.
+    saveTitle();
     // What came with the hello, copied out of the reads: its views stay valid.
     this.onSocketRead(session.decoder.takeBuffered());
     this.reads.take = this.onSocketRead;
@@ -148,23 +137,6 @@ class Attachment {
     // Once the attach request is on its way: loading node:v8 (0.3 ms) overlaps the master's answer.
     setImmediate(() => void import('./tier-up.js').then((tierUp) => tierUp.tierUpSooner()));
     return this.exitCode;
-  }
-
-  /** Holds the session's frames that must wait until raw mode is complete: a bare \n must reach the terminal as it is. */
-  private showOnceRawMode(): void {
-    const rawMode = this.rawMode;
-    this.terminalReady = false;
-    // Before any of the session's output, which may start before raw mode is complete (holdFrames).
-    saveTitle();
-    void rawMode.then(() => {
-      if (this.done || rawMode !== this.rawMode) return;
-      this.terminalReady = true;
-      const held = this.held;
-      this.held = [];
-      this.onFrames(held);
-      if (this.closedWhileHeld) this.onSocketClose();
-      else if (!this.waitingForTerminal && !this.done) this.socket.resume();
-    });
   }
 
   /** Restores the terminal, prints why the client leaves, and exits once `flushed` settles. */
@@ -175,7 +147,6 @@ class Attachment {
     process.stdout.off('resize', this.onResize);
     process.off('SIGCONT', this.onContinue);
     // Printed before output processing is back on, so that the line ends in exactly \r\n.
-    completeRawMode();
     printStatusLine(message);
     restoreTerminal();
     void flushed.then(() => this.resolveExitCode(code));
@@ -198,17 +169,12 @@ class Attachment {
     return this.mayRead();
   };
 
-  /** False while the last read is still needed: the terminal holds some of it, or frames of it wait for raw mode. */
+  /** False while the last read is still needed: the terminal holds some of it. */
   private mayRead(): boolean {
-    return !this.done && !this.waitingForTerminal && this.held.length === 0;
+    return !this.done && !this.waitingForTerminal;
   }
 
   private readonly onSocketClose = (): void => {
-    // Its last frames (an error, the exit status) are told first.
-    if (!this.terminalReady) {
-      this.closedWhileHeld = true;
-      return;
-    }
     // The session and the terminal may go together; a terminal gone first is a hangup.
     if (terminalHungUp()) this.endBySignal('SIGHUP');
     else if (this.lastError !== undefined) this.leave(ExitCode.Failure, `[dt: ${this.lastError}]`);
@@ -222,10 +188,6 @@ class Attachment {
 
   /** Frames of one read, in order; consecutive output is joined into one terminal write. */
   private onFrames(frames: Frame[]): void {
-    if (!this.terminalReady) {
-      this.holdFrames(frames);
-      return;
-    }
     // A keystroke's echo: one output frame, shown as it is.
     if (frames.length === 1 && frames[0]!.type === FrameType.Output && !this.done) return this.show(frames[0]!.payload);
     let output: Buffer[] = [];
@@ -248,19 +210,6 @@ class Attachment {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.sessionSentGarbage(error);
-    }
-  }
-
-  /** Until raw mode is complete: output is shown up to its first byte post-processing may change, the rest held. */
-  private holdFrames(frames: Frame[]): void {
-    for (const frame of frames) {
-      if (this.held.length > 0 || frame.type !== FrameType.Output || this.done) {
-        this.held.push(frame);
-        continue;
-      }
-      const unchanged = unchangedStartLength(frame.payload);
-      if (unchanged > 0) this.show(frame.payload.subarray(0, unchanged));
-      if (unchanged < frame.payload.length) this.held.push({ ...frame, payload: frame.payload.subarray(unchanged) });
     }
   }
 
@@ -369,7 +318,6 @@ class Attachment {
   private suspend(): void {
     this.socket.write(encodeFrame(FrameType.Detach));
     // Leave the shell a usable screen, with its "Stopped" line at the bottom, as dtach does.
-    completeRawMode();
     printStatusLine('');
     restoreTerminal();
     this.suspended = true;
@@ -384,9 +332,8 @@ class Attachment {
     if (!ownsTerminal()) return this.stopAgainInBackground();
     this.suspended = false;
     resumeReadingKeys();
-    this.rawMode = enterRawMode();
-    finishRawMode();
-    if (this.attached) this.showOnceRawMode();
+    enterRawMode();
+    if (this.attached) saveTitle();
     this.socket.write(attachRequest(this.options));
   };
 

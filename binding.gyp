@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "termios",
+      "sources": ["native/termios.cc"],
+      "cflags": ["-Wall"]
+    }
+  ]
+}

@@ -1,0 +1,41 @@
+// dt's binding to termios(3) (native/termios.c, built into build/Release by npm's install
+// step, with node-gyp, as node-pty is): the two calls Node does not make. An attaching
+// client turns off what Node's raw mode leaves on (client/raw-mode.ts); a master reads its
+// program's local modes for the ctrl_l redraw. Each took a child process (stty) before,
+// forked from the whole Node process: 1-1.5 ms during which a client could not show the
+// session's first answer. Loaded where it is first used, never by other commands.
+
+import path from 'node:path';
+import { DtError, ExitCode } from './errors.js';
+
+interface TermiosBinding {
+  /** The terminal's modes as cfmakeraw(3) makes them, output written so far drained first: 0, or errno. */
+  makeRaw(fd: number): number;
+  /** [0, c_lflag, VMIN], or [errno]. */
+  localModes(fd: number): number[];
+}
+
+/**
+ * Built beside the package's other directories: this file runs from dist/dt.js (the bundle),
+ * or from src/common/ (the tests).
+ */
+const PACKAGE_ROOT = path.basename(__dirname) === 'common' ? path.join(__dirname, '..', '..') : path.join(__dirname, '..');
+const BINDING_FILE = path.join(PACKAGE_ROOT, 'build', 'Release', 'termios.node');
+
+let binding: TermiosBinding | undefined;
+
+/** The binding, loaded at the first call; a DtError that says how to build it if it cannot be loaded. */
+export function termios(): TermiosBinding {
+  if (binding) return binding;
+  const module = { exports: {} as TermiosBinding };
+  try {
+    process.dlopen(module, BINDING_FILE);
+  } catch (error) {
+    throw new DtError(`cannot load the terminal binding: ${(error as Error).message}`, ExitCode.Failure, {
+      cause: error,
+      hint: `build it with \`npm ci\` (or \`npm install\`) in ${PACKAGE_ROOT}; that needs make and a C compiler`,
+    });
+  }
+  binding = module.exports;
+  return binding;
+}
