@@ -3,18 +3,17 @@
 // writes the input (pty-input.ts) itself. Plus what node-pty does not offer: the foreground
 // process group, the line-discipline mode, and an exit reported only after the last output.
 
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { describeSystemError } from '../common/errors.js';
 import { statFields } from '../common/process-stat.js';
 import { signalName } from '../common/signals.js';
+import { termios } from '../common/termios.js';
 import { forkPty, resizePty, type ForkedPty, type ForkOptions } from './pty-fork.js';
 import { PtyInput } from './pty-input.js';
 import { PtyOutput } from './pty-output.js';
 
 const ICANON = 0o2;
 const ECHO = 0o10;
-const VMIN = 6;
 /**
  * Room for /proc/PID/stat (about 300 bytes) and comm (16). readFileSync would allocate 8 KiB
  * for each, a size /proc does not tell: every `dt -l` asks, and a client that floods the
@@ -41,8 +40,6 @@ export class ProgramTerminal {
   private exitReported = false;
   private cols: number;
   private rows: number;
-  /** The stty(1) under way for isCharacterAtATimeNoEcho, if one is. */
-  private lineModeQuestion: Promise<boolean> | undefined;
 
   constructor(file: string, args: string[], options: ForkOptions) {
     // What node-pty's spawn sets for every program: the terminal type and the working directory.
@@ -60,11 +57,6 @@ export class ProgramTerminal {
 
   get size(): { cols: number; rows: number } {
     return { cols: this.cols, rows: this.rows };
-  }
-
-  /** The program's terminal device, /dev/pts/N. */
-  get ptsName(): string {
-    return this.pty.ptsName;
   }
 
   /**
@@ -221,32 +213,22 @@ export class ProgramTerminal {
 
   /**
    * True when the program reads keys one at a time without echo (a full-screen program), the
-   * only state in which a ^L redraw is safe: a shell or `cat` would receive a stray ^L. Asked
-   * of stty(1): the questions asked while one is under way share its answer, so that a client
-   * that sends redraw after redraw costs the master one process, not one each.
+   * only state in which a ^L redraw is safe: a shell or `cat` would receive a stray ^L. Read
+   * from the pty's descriptor, as dtach does (Linux answers for the program's end). False
+   * when it cannot be read: the program has gone, or dt's binding is missing (which no
+   * client gets past to attach), and then nothing is typed.
    */
-  isCharacterAtATimeNoEcho(): Promise<boolean> {
-    // Forgotten once answered (never before it is assigned): the next question is asked anew.
-    this.lineModeQuestion ??= this.askLineMode().finally(() => { this.lineModeQuestion = undefined; });
-    return this.lineModeQuestion;
-  }
-
-  private askLineMode(): Promise<boolean> {
-    return new Promise((resolve) => {
-      try {
-        execFile('stty', ['-g', '-F', this.ptsName], (error, stdout) => {
-          if (error) return resolve(false);
-          const fields = stdout.trim().split(':').map((field) => parseInt(field, 16));
-          const lflag = fields[3] ?? ICANON;
-          const vmin = fields[4 + VMIN];
-          resolve((lflag & (ICANON | ECHO)) === 0 && vmin === 1);
-        });
-      } catch {
-        // Node throws the errors of spawn other than EACCES, EAGAIN, EMFILE, ENFILE and ENOENT
-        // (ENOMEM, say): no redraw, rather than a rejection nobody handles, which ends the master.
-        resolve(false);
-      }
-    });
+  isCharacterAtATimeNoEcho(): boolean {
+    // Closed, its number may be another file's already (see PtyOutput.descriptorOpen).
+    if (!this.output.descriptorOpen) return false;
+    let modes: number[];
+    try {
+      modes = termios().localModes(this.pty.fd);
+    } catch {
+      return false;
+    }
+    const [error, lflag, vmin] = modes;
+    return error === 0 && (lflag! & (ICANON | ECHO)) === 0 && vmin === 1;
   }
 
   /** Hang up the program as a closing terminal would. */

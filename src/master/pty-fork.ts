@@ -32,8 +32,6 @@ export interface ForkedPty {
   /** the pty's master side, non-blocking; the caller owns it and must close it */
   fd: number;
   pid: number;
-  /** the program's terminal device, /dev/pts/N */
-  ptsName: string;
 }
 
 export interface ForkOptions {
@@ -66,7 +64,7 @@ export function forkPty(file: string, args: string[], options: ForkOptions, onEx
   } catch (error) {
     throw explainForkFailure(error);
   }
-  return { fd: forked.fd, pid: forked.pid, ptsName: forked.pty };
+  return { fd: forked.fd, pid: forked.pid };
 }
 
 /**

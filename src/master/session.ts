@@ -245,7 +245,7 @@ export class Session {
       }
       case FrameType.Redraw: {
         const method = decodeRedraw(frame.payload);
-        if (mayAct && !this.isCutOff(connection)) void this.redraw(method, this.outputRead);
+        if (mayAct && !this.isCutOff(connection)) this.redraw(method, this.outputRead);
         return;
       }
       case FrameType.Detach:
@@ -382,7 +382,7 @@ export class Session {
     // signal with a key as one event (nano) lost the key typed at once in the creating client.
     const missedOutput = this.outputRead;
     this.relay.addViewer(connection.socket);
-    if (redraw !== undefined) void this.redraw(redraw, missedOutput);
+    if (redraw !== undefined) this.redraw(redraw, missedOutput);
   }
 
   /** Puts a terminal about to become a viewer in the program's modes: to it alone, before any output. */
@@ -422,10 +422,10 @@ export class Session {
   }
 
   /** missedOutput: the viewer has not seen all the program wrote, so a resize redraw is worth its signals. */
-  private async redraw(method: RedrawMethod, missedOutput: boolean): Promise<void> {
+  private redraw(method: RedrawMethod, missedOutput: boolean): void {
     const effective = method === RedrawMethod.Unspecified ? this.spec.redraw : method;
     if (effective === RedrawMethod.CtrlL) {
-      if (await this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
+      if (this.program.isCharacterAtATimeNoEcho()) this.program.write(Buffer.from('\f'));
     } else if (effective === RedrawMethod.Winch) {
       // Refused (another user's job): that job is not redrawn, and the attach goes on.
       this.sizer.signal(() => this.program.signalForeground(signalNumber('SIGWINCH')).kind === 'sent');

@@ -1,6 +1,6 @@
-// The program's terminal, with a real program in a real pty: what the session asks of it
-// costs the master a bounded number of processes, however often a client asks; and once the
-// pty's descriptor is closed, nothing more goes to its number.
+// The program's terminal, with a real program in a real pty: its line-discipline mode as the
+// ctrl_l redraw asks for it; and once the pty's descriptor is closed, nothing more goes to its
+// number.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -64,15 +64,47 @@ afterEach(async () => {
 });
 
 describe('ProgramTerminal', () => {
-  it('asks stty once for many redraw requests at the same time, and gives each the answer', async () => {
-    const program = startProgram();
-    const answers = Array.from({ length: 50 }, () => program.isCharacterAtATimeNoEcho());
-    expect(childrenRunning('stty').length).toBeLessThanOrEqual(1);
-    // A shell's terminal is in canonical mode with echo: a ^L would be a stray character.
-    expect(await Promise.all(answers)).toEqual(Array.from({ length: 50 }, () => false));
-    expect(childrenRunning('stty')).toEqual([]);
-    // Asked again once answered: a new question, as the mode may have changed.
-    expect(await program.isCharacterAtATimeNoEcho()).toBe(false);
+  it('tells a program that reads keys one at a time without echo from one that reads lines, from its pty', async () => {
+    // Each mode is set by stty in the program's own terminal, and the program says so in a file.
+    const marker = fs.mkdtempSync(path.join(os.tmpdir(), 'dt-modes-'));
+    try {
+      let programs = 0;
+      const modes = async (settings: string): Promise<boolean> => {
+        const file = path.join(marker, String(++programs));
+        const program = startProgram(`stty ${settings} && : > '${file}' && exec sleep 60`);
+        const deadline = performance.now() + 10_000;
+        while (!fs.existsSync(file)) {
+          if (performance.now() > deadline) throw new Error(`the program did not set "${settings}" within 10 s`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        return program.isCharacterAtATimeNoEcho();
+      };
+      // A shell's terminal, canonical with echo: a ^L would be a stray character.
+      expect(await modes('sane')).toBe(false);
+      expect(await modes('raw -echo')).toBe(true);
+      expect(await modes('-icanon -echo min 1')).toBe(true);
+      // Raw but echoing, or reading keys two at a time: still no ^L.
+      expect(await modes('raw echo')).toBe(false);
+      expect(await modes('raw -echo min 2')).toBe(false);
+    } finally {
+      fs.rmSync(marker, { recursive: true, force: true });
+    }
+  });
+
+  it('says no once the pty\'s descriptor is closed', async () => {
+    const program = startProgram('stty raw -echo && exec cat');
+    const exited = new Promise<void>((resolve) => program.onExit(() => resolve()));
+    // Once it is cat: raw, and leading its process group, which the hangup reaches.
+    const deadline = performance.now() + 10_000;
+    while (fs.readFileSync(`/proc/${program.pid}/comm`, 'latin1') !== 'cat\n') {
+      if (performance.now() > deadline) throw new Error('the program did not become cat within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(program.isCharacterAtATimeNoEcho()).toBe(true);
+    program.hangUp();
+    await exited;
+    started.splice(started.indexOf(program), 1); // ended: nothing for afterEach to hang up
+    expect(program.isCharacterAtATimeNoEcho()).toBe(false);
   });
 
   // Node closes the descriptor as the stream ends and says 'close' only in a later phase of the
