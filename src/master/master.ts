@@ -11,7 +11,7 @@ import { DtError, ExitCode, describeSystemError, sessionError } from '../common/
 import { findExecutable } from '../common/executable.js';
 import { LOG_FD, SPEC_FD, type MasterSpec } from '../common/master-spec.js';
 import { adoptOutputLog, openOutputLog } from './output-log.js';
-import { programLaunch } from './program-launch.js';
+import { programLaunch } from '../common/program-launch.js';
 import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBytes, encodeBytes } from '../../src/common/bytes.js';
-import { programLaunch } from '../../src/master/program-launch.js';
+import { programLaunch } from '../../src/common/program-launch.js';
 import { seededRandom } from '../seeded-random.js';
 
 /** The seeds run every time; set DT_LAUNCH_SEEDS=first:count to hunt with more. */

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeBytes } from '../../src/common/bytes.js';
-import { programLaunch, type ProgramLaunch } from '../../src/master/program-launch.js';
+import { programLaunch, type ProgramLaunch } from '../../src/common/program-launch.js';
 
 /** What `printf %s "$1"` prints when launched as the program with `word` as $1. */
 function receivedBy(word: Buffer): Buffer {

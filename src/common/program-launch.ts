@@ -12,7 +12,7 @@
 // (PWD, SHLVL) or drops reaches the program. The script is constant: the words reach the
 // shell only as its parameters.
 
-import { hasEscapedBytes } from '../common/bytes.js';
+import { hasEscapedBytes } from './bytes.js';
 
 export interface ProgramLaunch {
   file: string;
