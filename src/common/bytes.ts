@@ -8,6 +8,7 @@
 const ESCAPE_BASE = 0xdc00;
 /** An escaped byte: a low surrogate in its range that is not the second half of a pair. */
 const ESCAPED = /(?<![\ud800-\udbff])[\udc80-\udcff]/;
+const ALL_ESCAPED = new RegExp(ESCAPED.source, 'g');
 
 /** The bytes as a string: valid UTF-8 decoded, every other byte escaped. */
 export function decodeBytes(bytes: Uint8Array): string {
@@ -50,6 +51,14 @@ export function encodeBytes(text: string): Buffer {
 /** True when the string holds bytes that are not UTF-8. */
 export function hasEscapedBytes(text: string): boolean {
   return ESCAPED.test(text);
+}
+
+/** How many bytes encodeBytes(text) gives, without making them. */
+export function exactByteLength(text: string): number {
+  const length = Buffer.byteLength(text, 'utf8');
+  if (!hasEscapedBytes(text)) return length;
+  // Buffer.byteLength counts each escaped byte as U+FFFD, 3 bytes.
+  return length - 2 * (text.match(ALL_ESCAPED)?.length ?? 0);
 }
 
 /** What to give node:fs for a path: the string itself, or its exact bytes. */

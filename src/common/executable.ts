@@ -20,8 +20,36 @@ const EXECVP_DEFAULT_PATH = '/bin:/usr/bin';
  * and a client may run in one).
  */
 export function findExecutable(name: string, searchPath: string | undefined, cwd?: string): ExecutableLookup {
+  const found = searchExecutable(name, searchPath, cwd);
+  return 'reason' in found ? found : found.file;
+}
+
+/** What execve(2) is given when execvp(3) runs `name`, as far as its size goes (exec-limits.ts). */
+export interface ExecvpTarget {
+  /** the path execvp(3) hands execve(2): the PATH entry as written, a '/', the name */
+  filename: string;
+  /** a script's "#!" line, which the kernel adds to the arguments */
+  interpreter?: ScriptInterpreter;
+}
+
+export interface ScriptInterpreter {
+  name: string;
+  /** the rest of the line, one argument, if any */
+  argument?: string;
+}
+
+/** The file execvp(3) would exec for `name`; undefined where it would find none. */
+export function findExecvpTarget(name: string, searchPath: string | undefined, cwd: string): ExecvpTarget | undefined {
+  const found = searchExecutable(name, searchPath, cwd);
+  if ('reason' in found) return undefined;
+  const interpreter = readInterpreter(found.file);
+  return interpreter === undefined ? { filename: found.filename } : { filename: found.filename, interpreter };
+}
+
+/** `file`: where the program is, resolved; `filename`: the path execvp(3) passes for it. */
+function searchExecutable(name: string, searchPath: string | undefined, cwd?: string): { file: string; filename: string } | { reason: string } {
   if (name === '') return { reason: 'No such file or directory' };
-  if (name.includes('/')) return checkExecutable(locate(cwd, name));
+  if (name.includes('/')) return found(checkExecutable(locate(cwd, name)), name);
   // As execvp(3): "Permission denied" from any entry wins; otherwise the last entry's error.
   let lastFailure: { reason: string } = { reason: 'No such file or directory' };
   let deniedSomewhere = false;
@@ -29,11 +57,15 @@ export function findExecutable(name: string, searchPath: string | undefined, cwd
     // An empty entry means the current directory (and a relative one is relative to it);
     // resolve it so nothing searches PATH again.
     const result = checkExecutable(locate(cwd, directory, name));
-    if (typeof result === 'string') return result;
+    if (typeof result === 'string') return found(result, directory === '' ? name : `${directory}/${name}`);
     if (result.reason === 'Permission denied') deniedSomewhere = true;
     lastFailure = result;
   }
   return deniedSomewhere ? { reason: 'Permission denied' } : lastFailure;
+}
+
+function found(result: ExecutableLookup, filename: string): { file: string; filename: string } | { reason: string } {
+  return typeof result === 'string' ? { file: result, filename } : result;
 }
 
 /**
@@ -64,11 +96,26 @@ function checkExecutable(file: string, followInterpreter = true): ExecutableLook
 
 /** A script whose `#!` interpreter is missing fails in exec with the interpreter's error. */
 function checkInterpreter(file: string): { reason: string } | undefined {
+  const interpreter = readInterpreter(file);
+  if (interpreter === undefined) return undefined;
+  const result = checkExecutable(interpreter.name, false);
+  return typeof result === 'string' ? undefined : result;
+}
+
+/** How many bytes of a file the kernel reads for its "#!" line (BINPRM_BUF_SIZE). */
+const SCRIPT_HEAD_BYTES = 256;
+
+/**
+ * A script's interpreter and its argument, as the kernel reads them (binfmt_script): after
+ * "#!", blanks (spaces and tabs) skipped, the name up to a blank, the argument the rest of
+ * the line without the blanks around it. Strings of bytes as latin1, so that length is size.
+ */
+function readInterpreter(file: string): ScriptInterpreter | undefined {
   let head: Buffer;
   try {
     const fd = fs.openSync(fsPath(file), 'r');
     try {
-      head = Buffer.alloc(256);
+      head = Buffer.alloc(SCRIPT_HEAD_BYTES);
       head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
     } finally {
       fs.closeSync(fd);
@@ -77,9 +124,9 @@ function checkInterpreter(file: string): { reason: string } | undefined {
     return undefined; // unreadable but executable: let exec decide
   }
   if (head[0] !== 0x23 || head[1] !== 0x21) return undefined; // not "#!"
-  const line = head.toString('latin1', 2).split('\n')[0]!.trim();
-  const interpreter = line.split(/[ \t]/)[0];
-  if (!interpreter) return undefined;
-  const result = checkExecutable(interpreter, false);
-  return typeof result === 'string' ? undefined : result;
+  const line = head.toString('latin1', 2).split('\n')[0]!.replace(/^[ \t]+|[ \t]+$/g, '');
+  const name = line.split(/[ \t]/)[0];
+  if (!name) return undefined;
+  const argument = line.slice(name.length).replace(/^[ \t]+/, '');
+  return argument === '' ? { name } : { name, argument };
 }
