@@ -7,7 +7,7 @@ import { sendSignal } from './client/control.js';
 import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
 import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, describeSystemError, exitCodeOf, sessionError } from './common/errors.js';
-import { checkExecutable, startMaster } from './client/launch.js';
+import { checkCommandFits, checkExecutable, startMaster } from './client/launch.js';
 import { MASTER_FLAG, readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';
 import { RedrawMethod } from './common/protocol.js';
@@ -124,18 +124,19 @@ async function launchMaster(spec: MasterSpec): Promise<void> {
 
 /**
  * What a new master is told. A log file that may not be written, a bad DT_LOG_LIMIT, or a
- * program that cannot be executed, is refused here, before anything starts: before a session
- * name makes the session directory. The program is left to the master to check when not
- * `checkProgram`.
+ * program that cannot be executed (or a command too large for exec(2)), is refused here,
+ * before anything starts: before a session name makes the session directory. The program is
+ * left to the master to check when not `checkProgram`.
  */
 function masterSpec(command: CreateCommand, holdUntilAttach: boolean, checkProgram = true): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
   if (checkProgram) checkExecutable(command.command[0]!, cwd);
-  const socket = resolveSocketArgument(command.socket);
   const exact = environmentNodeCannotKeep();
   const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };
+  if (checkProgram) checkCommandFits(command.command, cwd, socketPathOf(command.socket), environment.environment);
+  const socket = resolveSocketArgument(command.socket);
   return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log, ...environment };
 }
 

@@ -13,9 +13,11 @@ import type net from 'node:net';
 import { hasEscapedBytes } from '../common/bytes.js';
 import { inheritableDescriptors } from '../common/descriptors.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
+import { ARGUMENT_LIST_TOO_LONG, isTooLargeToExec } from '../common/exec-limits.js';
 import { findExecutable } from '../common/executable.js';
 import { discardLogFile, openLogFile } from '../common/log-file.js';
 import { LISTENING_FD, LOG_FD, MASTER_FLAG, SPEC_FD, encodeMasterLaunch, type MasterLaunch, type MasterSpec } from '../common/master-spec.js';
+import { programEnvironment, programExecs, programLaunch } from '../common/program-launch.js';
 import { writeRecord } from '../common/registry.js';
 import { listenPrivate, removeSocket, socketInode } from '../common/socket.js';
 import { descriptorOf } from '../common/write-at-once.js';
@@ -61,6 +63,21 @@ export function checkExecutable(program: string, cwd: string): void {
   // PATH as the user has it: Node has U+FFFD where a directory's name is not UTF-8.
   const executable = findExecutable(program, exactEnvironmentVariable('PATH'), cwd);
   if (typeof executable !== 'string') throw new DtError(`could not execute ${program}: ${executable.reason}`);
+}
+
+/**
+ * Refuses a command that exec(2) would refuse as too large (E2BIG), counted as the master
+ * will exec it (through /bin/sh too, see program-launch.ts), under this process's stack limit,
+ * which the master inherits; called before anything is made for the session. The master
+ * checks again before it forks the program, but could only tell its clients: `dt -n` would
+ * have returned 0 by then.
+ */
+export function checkCommandFits(command: readonly string[], cwd: string, socket: string, environment: Record<string, string> | undefined): void {
+  const env = programEnvironment(process.env, environment);
+  const launch = programLaunch(command, cwd, socket, env);
+  if (isTooLargeToExec(programExecs(launch, command, cwd, socket, env))) {
+    throw new DtError(`could not execute ${command[0]}: ${ARGUMENT_LIST_TOO_LONG}`);
+  }
 }
 
 /** Starts a master for spec, whose program checkExecutable found; resolves once the master holds the listening socket. */

@@ -13,6 +13,7 @@
 // shell only as its parameters.
 
 import { hasEscapedBytes } from './bytes.js';
+import type { ExecStep } from './exec-limits.js';
 
 export interface ProgramLaunch {
   file: string;
@@ -20,6 +21,9 @@ export interface ProgramLaunch {
   cwd: string;
   env: Record<string, string>;
 }
+
+/** The env(1) that sets the program's exact environment. */
+const ENV_PROGRAM = '/usr/bin/env';
 
 /**
  * $1: the separator; then the pieces, each a kind and a printf format. Decoded in order, the
@@ -57,7 +61,7 @@ const DECODE_AND_EXEC = [
   'others=$4',
   'shift 4',
   'while [ "$variables" -gt 0 ]; do export "$1"; shift; variables=$((variables - 1)); done',
-  'if [ "$others" -gt 0 ]; then exec /usr/bin/env -i -- "$@"; fi',
+  `if [ "$others" -gt 0 ]; then exec ${ENV_PROGRAM} -i -- "$@"; fi`,
   'exec "$@"',
 ].join('\n');
 
@@ -83,16 +87,8 @@ const SHELL_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `command`, `cwd`, `socket` and `env`'s values as bytes.ts strings; `env` without DT_SESSION. */
 export function programLaunch(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ProgramLaunch {
-  const exact = [...command, cwd, socket, ...Object.values(env)].every((word) => !hasEscapedBytes(word));
-  if (exact) return { file: command[0]!, args: command.slice(1), cwd, env: { ...env, DT_SESSION: socket } };
-  // env(1) takes every word with a "=" for a variable: a program named so is exec-ed by the
-  // shell, with the shell's environment (the values that are not UTF-8 exported by it).
-  const byShell = command[0]!.includes('=');
-  const exportedByShell = ([name, value]: [string, string]): boolean => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name);
-  const exported = byShell ? Object.entries(env).filter(exportedByShell) : [];
-  const others: Array<[string, string]> = byShell ? [] : [...Object.entries(env), ['DT_SESSION', socket]];
-  const passed = byShell ? Object.fromEntries(Object.entries(env).filter((entry) => !exportedByShell(entry))) : {};
-  const assignments = (variables: Array<[string, string]>): string[] => variables.map(([name, value]) => `${name}=${value}`);
+  if (isExact(command, cwd, socket, env)) return { file: command[0]!, args: command.slice(1), cwd, env: { ...env, DT_SESSION: socket } };
+  const { exported, others, passed } = shellRoute(command, socket, env);
   const words = [
     hasEscapedBytes(cwd) ? cwd : '', socket, String(exported.length), String(others.length),
     ...assignments(exported), ...assignments(others), ...command,
@@ -104,6 +100,73 @@ export function programLaunch(command: readonly string[], cwd: string, socket: s
     cwd: hasEscapedBytes(cwd) ? '/' : cwd,
     env: passed,
   };
+}
+
+/**
+ * What the program's terminal adds to the environment of what it starts, as node-pty's spawn
+ * does for every program: the terminal type, and the working directory.
+ */
+export function withTerminalDefaults(env: Record<string, string>, cwd: string): Record<string, string> {
+  return { ...env, TERM: env['TERM'] ?? 'xterm', PWD: cwd };
+}
+
+/**
+ * The program's environment: the master's own, which is the user's as Node decoded it, with
+ * the exact values of MasterSpec.environment over it. A creating command, whose own
+ * environment the master's is made from, gets the same.
+ */
+export function programEnvironment(processEnv: NodeJS.ProcessEnv, exact: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(processEnv)) if (value !== undefined) env[key] = value;
+  return Object.assign(env, exact);
+}
+
+/**
+ * Every exec(2) that `launch`, programLaunch's for the same arguments, makes on the way to the
+ * program, for exec-limits.ts: the program's own; or /bin/sh's, then env(1)'s (with the
+ * environment the shell has then: what it started with, DT_SESSION, and PWD and OLDPWD after
+ * a cd, as dash has them), then the program's.
+ */
+export function programExecs(launch: ProgramLaunch, command: readonly string[], cwd: string, socket: string, env: Record<string, string>): ExecStep[] {
+  const started = withTerminalDefaults(launch.env, launch.cwd);
+  const first: ExecStep = { file: launch.file, argv: [launch.file, ...launch.args], env: assignments(Object.entries(started)), cwd: launch.cwd };
+  if (isExact(command, cwd, socket, env)) return [first];
+  const { byShell, exported, others } = shellRoute(command, socket, env);
+  const moved = hasEscapedBytes(cwd) ? { PWD: cwd, OLDPWD: launch.cwd } : {};
+  const shell = assignments([...Object.entries({ ...started, ...moved, DT_SESSION: socket }), ...exported]);
+  if (byShell) return [first, { file: command[0]!, argv: command, env: shell, cwd }];
+  const program = assignments(others);
+  return [
+    first,
+    { file: ENV_PROGRAM, argv: [ENV_PROGRAM, '-i', '--', ...program, ...command], env: shell, cwd },
+    { file: command[0]!, argv: command, env: program, cwd },
+  ];
+}
+
+function isExact(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): boolean {
+  return [...command, cwd, socket, ...Object.values(env)].every((word) => !hasEscapedBytes(word));
+}
+
+/**
+ * Through the shell: the variables it exports itself, those env(1) sets, and those it starts
+ * with. env(1) takes every word with a "=" for a variable: a program named so is exec-ed by
+ * the shell, with the shell's environment (the values that are not UTF-8 exported by it).
+ */
+function shellRoute(command: readonly string[], socket: string, env: Record<string, string>): {
+  byShell: boolean; exported: Array<[string, string]>; others: Array<[string, string]>; passed: Record<string, string>;
+} {
+  const byShell = command[0]!.includes('=');
+  const exportedByShell = ([name, value]: [string, string]): boolean => hasEscapedBytes(value) && SHELL_VARIABLE_NAME.test(name);
+  return {
+    byShell,
+    exported: byShell ? Object.entries(env).filter(exportedByShell) : [],
+    others: byShell ? [] : [...Object.entries(env), ['DT_SESSION', socket]],
+    passed: byShell ? Object.fromEntries(Object.entries(env).filter((entry) => !exportedByShell(entry))) : {},
+  };
+}
+
+function assignments(variables: Array<[string, string]>): string[] {
+  return variables.map(([name, value]) => `${name}=${value}`);
 }
 
 /** The separator the fewest words hold (usually none). */

@@ -11,7 +11,8 @@ import { DtError, ExitCode, describeSystemError, sessionError } from '../common/
 import { findExecutable } from '../common/executable.js';
 import { LOG_FD, SPEC_FD, type MasterSpec } from '../common/master-spec.js';
 import { adoptOutputLog, openOutputLog } from './output-log.js';
-import { programLaunch } from '../common/program-launch.js';
+import { ARGUMENT_LIST_TOO_LONG, isTooLargeToExec } from '../common/exec-limits.js';
+import { programEnvironment, programExecs, programLaunch } from '../common/program-launch.js';
 import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
@@ -153,12 +154,16 @@ function checkExecutable(spec: MasterSpec): DtError | undefined {
   return typeof executable === 'string' ? undefined : new DtError(`could not execute ${spec.command[0]}: ${executable.reason}`);
 }
 
-/** The program started in its terminal; or why not. */
+/**
+ * The program started in its terminal; or why not. A command exec(2) refuses as too large is
+ * refused here before the fork (a creating command checked it already; `dt -N` did not).
+ */
 function startProgram(spec: MasterSpec): ProgramTerminal | DtError {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-  Object.assign(env, spec.environment);
+  const env = programEnvironment(process.env, spec.environment);
   const launch = programLaunch(spec.command, spec.cwd, spec.socket, env);
+  if (isTooLargeToExec(programExecs(launch, spec.command, spec.cwd, spec.socket, env))) {
+    return new DtError(`could not execute ${spec.command[0]}: ${ARGUMENT_LIST_TOO_LONG}`);
+  }
   try {
     return new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });
   } catch (error) {

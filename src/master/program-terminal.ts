@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import { describeSystemError } from '../common/errors.js';
+import { withTerminalDefaults } from '../common/program-launch.js';
 import { statFields } from '../common/process-stat.js';
 import { signalName } from '../common/signals.js';
 import { termios } from '../common/termios.js';
@@ -42,8 +43,7 @@ export class ProgramTerminal {
   private rows: number;
 
   constructor(file: string, args: string[], options: ForkOptions) {
-    // What node-pty's spawn sets for every program: the terminal type and the working directory.
-    const env = { ...options.env, TERM: options.env['TERM'] ?? 'xterm', PWD: options.cwd };
+    const env = withTerminalDefaults(options.env, options.cwd);
     this.pty = forkPty(file, args, { ...options, env }, (code, signal) => this.programExited({ code, signal }));
     this.cols = options.cols;
     this.rows = options.rows;

@@ -5,9 +5,12 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exactByteLength } from '../../src/common/bytes.js';
+import { computeExecLimits, readExecLimits } from '../../src/common/exec-limits.js';
+import { programLaunch, withTerminalDefaults } from '../../src/common/program-launch.js';
 import { DT, Sandbox, waitUntil, type Term } from './harness.js';
-import { HEXECHO, expectStatusLine, hexReceived, killTracked, run, runDt, sessionInfo, trackPid, waitForClients } from './lifecycle-helpers.js';
+import { HEXECHO, expectStatusLine, hexReceived, killTracked, listSessions, run, runDt, sessionInfo, trackPid, waitForClients } from './lifecycle-helpers.js';
 
 /** sun_path: a socket address holds a path of at most this many bytes. */
 const MAX_SOCKET_ADDRESS_BYTES = 107;
@@ -288,3 +291,96 @@ it('dt -a without a socket, inside a session whose path is not UTF-8, knows that
   for (const pid of sandbox.findMasters()) sandbox.addMaster(pid);
   await waitForClients(other, 1);
 });
+
+describe('a command exec(2) would refuse as too large', () => {
+  /** The stack limit dt runs under here: exec then takes 256 KiB in all (a quarter of it). */
+  const STACK_LIMIT_KIB = 1024;
+  const execLimits = readExecLimits();
+  /** What exec takes, as fs/exec.c counts it; the page size (32 pages a word) is this machine's. */
+  const totalBytes = execLimits && computeExecLimits(STACK_LIMIT_KIB * 1024, (execLimits.refusedStringBytes - 1) / 32).totalBytes;
+
+  /** The size of an exec(2) of `filename` as the kernel counts it: strings with their NULs, and a pointer for each but the file name. */
+  function execSize(filename: string, argv: readonly string[], env: readonly string[]): number {
+    const strings = [filename, ...argv, ...env].reduce((sum, text) => sum + exactByteLength(text) + 1, 0);
+    return strings + (argv.length + env.length) * execLimits!.pointerBytes;
+  }
+
+  /**
+   * dt -n with `command` from `cwd` under a stack limit of STACK_LIMIT_KIB, with exactly the
+   * environment `env` (the shell that sets the limit exports PWD), and, when `latin1Bytes`
+   * is given, a last word of that many bytes 0xff, which Node cannot pass (the shell adds it).
+   */
+  function startUnderStackLimit(cwd: string, env: Record<string, string>, command: string[], latin1Bytes = 0): ReturnType<typeof run> {
+    const script = `ulimit -s ${STACK_LIMIT_KIB} || exit 99; w=$(head -c "$0" /dev/zero | tr '\\000' '\\377'); [ "$0" = 0 ] && exec "$@"; exec "$@" "$w"`;
+    const variables = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    return run('/usr/bin/env', ['-i', ...variables, '/bin/sh', '-c', script, String(latin1Bytes), process.execPath, DT, '-n', './s', ...command], { cwd });
+  }
+
+  /** A working directory of about 2,000 bytes: dt's own exec is that much smaller than the program's, which gets it as PWD and in DT_SESSION. */
+  function deepDirectory(): string {
+    const deep = path.join(sandbox.dir, ...Array<string>(9).fill('d'.repeat(200)));
+    fs.mkdirSync(deep, { recursive: true });
+    return deep;
+  }
+
+  /** The largest `size` for which `sizeOf(size)` is at most `limit` (sizeOf grows with size). */
+  function largestWithin(limit: number, sizeOf: (size: number) => number): number {
+    let [fits, over] = [0, limit];
+    expect(sizeOf(fits)).toBeLessThanOrEqual(limit);
+    expect(sizeOf(over)).toBeGreaterThan(limit);
+    while (over - fits > 1) {
+      const middle = Math.floor((fits + over) / 2);
+      if (sizeOf(middle) <= limit) fits = middle;
+      else over = middle;
+    }
+    return fits;
+  }
+
+  /** Starts the command that just fits: the program runs; then the one a byte larger: refused, and nothing is left of it. */
+  async function expectEdge(cwd: string, env: Record<string, string>, commandOf: (padding: number) => string[], padding: number, latin1Bytes = 0): Promise<void> {
+    const marker = commandOf(0)[3]!;
+    const fits = await startUnderStackLimit(cwd, env, commandOf(padding), latin1Bytes);
+    expect(fits).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    await waitUntil(() => fs.existsSync(marker), 'the program that just fits to run');
+    expect(await runDt(['-w', './s'], { cwd, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+    const over = await startUnderStackLimit(cwd, env, commandOf(padding + 1), latin1Bytes);
+    expect(over).toEqual({ code: 1, signal: null, stdout: '', stderr: 'dt: could not execute /bin/sh: Argument list too long\n' });
+    expect(fs.existsSync(path.join(cwd, 's'))).toBe(false);
+    expect(await listSessions(sandbox, true)).toEqual([]);
+    expect(sandbox.findMasters()).toEqual([]);
+  }
+
+  it.skipIf(execLimits === undefined)('is refused at once, to the byte: a program started directly', async () => {
+    const cwd = deepDirectory();
+    const env = { ...sandbox.env(), PATH: '/usr/bin:/bin', PWD: cwd } as Record<string, string>;
+    const marker = sandbox.path('started');
+    const commandOf = (padding: number): string[] => ['/bin/sh', '-c', 'echo >"$0"', marker, ...paddingWords(padding)];
+    // What the program is exec-ed with: the environment (no TERM), and what dt adds to it.
+    const programEnv = Object.entries({ ...env, DT_SESSION: path.join(cwd, 's'), TERM: 'xterm' }).map(([name, value]) => `${name}=${value}`);
+    const padding = largestWithin(totalBytes!, (size) => execSize('/bin/sh', commandOf(size), programEnv));
+    await expectEdge(cwd, env, commandOf, padding);
+  });
+
+  it.skipIf(execLimits === undefined)('is refused at once, to the byte: a program started through /bin/sh, whose escapes make it 4 times larger', async () => {
+    const cwd = deepDirectory();
+    const env = { ...sandbox.env(), PATH: '/usr/bin:/bin', PWD: cwd } as Record<string, string>;
+    const marker = sandbox.path('started');
+    const latin1Bytes = 60_000;
+    const commandOf = (padding: number): string[] => ['/bin/sh', '-c', 'echo >"$0"', marker, ...paddingWords(padding)];
+    // The first exec, of /bin/sh with the words as printf formats, is the largest here.
+    const padding = largestWithin(totalBytes!, (size) => {
+      const command = [...commandOf(size), '\udcff'.repeat(latin1Bytes)];
+      const launch = programLaunch(command, cwd, path.join(cwd, 's'), env);
+      const shellEnv = Object.entries(withTerminalDefaults(launch.env, launch.cwd)).map(([name, value]) => `${name}=${value}`);
+      return execSize(launch.file, [launch.file, ...launch.args], shellEnv);
+    });
+    await expectEdge(cwd, env, commandOf, padding, latin1Bytes);
+  });
+});
+
+/** Words of `bytes` bytes in all (each under MAX_ARG_STRLEN), as arguments. */
+function paddingWords(bytes: number): string[] {
+  const words: string[] = [];
+  for (let left = bytes; left > 0; left -= 100_000) words.push('p'.repeat(Math.min(left, 100_000)));
+  return words;
+}
