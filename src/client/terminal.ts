@@ -8,7 +8,7 @@ import type { WindowSize } from '../common/protocol.js';
 import { descriptorFlags } from '../common/descriptors.js';
 import { LentReads } from '../common/lent-reads.js';
 import { readStatFields } from '../common/process-stat.js';
-import { descriptorOf } from '../common/write-at-once.js';
+import { descriptorOf, writeAtOnce } from '../common/write-at-once.js';
 
 const DEFAULT_SIZE: WindowSize = { cols: 80, rows: 24 };
 /** The one buffer every read of the terminal lands in (a terminal hands over at most 4 KiB a read). */
@@ -291,9 +291,13 @@ export function resetProgramModes(): void {
   writeToTerminal(resetSequence());
 }
 
+/**
+ * Written at once, as the session's output is (write-at-once.ts): the stream's own first write
+ * cost an attaching client 0.3 ms before it could show the session's first answer.
+ */
 function writeToTerminal(text: string): void {
   try {
-    process.stdout.write(text);
+    writeAtOnce(process.stdout, Buffer.from(text));
   } catch {
     // EIO/EPIPE: the terminal is gone (hangup); there is nobody to tell.
   }
