@@ -21,9 +21,9 @@ export interface ListedSession {
   socket: string;
   masterPid: number;
   /**
-   * attached | detached | ending (the program has ended; the master finishes the log before it
-   * tells anyone) | exited | failed (the program could not be started) | stale | stopped (the
-   * master) | unreachable
+   * attached | detached | ending (the program has ended, and the master finishes the log before
+   * it tells anyone; or the master was terminated, terminatedBy) | exited | failed (the program
+   * could not be started) | stale | stopped (the master) | unreachable
    */
   state: string;
   command: string[];
@@ -36,6 +36,8 @@ export interface ListedSession {
   exitCode?: number;
   exitSignal?: string;
   endedAt?: string;
+  /** the signal that told the master to end: it hung up the program, and removed its socket */
+  terminatedBy?: string;
   note?: string;
   /** -L: the log file; `writing` is absent when the master cannot be asked */
   log?: { file: string; writing?: boolean; notLoggedBytes?: number; reason?: string };
@@ -88,19 +90,28 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     // It cannot answer until continued: no use waiting the 5 s a client gives a master.
     return { ...base, state: 'stopped', note: `kill -CONT ${record.masterPid} resumes it` };
   }
+  if (record.terminatedBy !== undefined) {
+    // The master hung up the program, and ends once it has exited, or a few seconds later;
+    // its socket file is gone for good (a service manager's stays). Nothing to recreate.
+    return { ...base, state: 'ending', terminatedBy: record.terminatedBy, note: `terminated by ${record.terminatedBy}` };
+  }
   let info: SessionInfo;
   try {
     info = await querySession(record.socket);
   } catch (error) {
     // The session may have ended since the registry was read: its status kept, or seen by
-    // an attached client (nothing kept), before its socket goes. Not a broken session.
+    // an attached client (nothing kept), before its socket goes; or its master was
+    // terminated, and removed its socket. Not a broken session.
     const ended = endedSince(record);
     if (ended !== undefined) return ended === 'told' ? null : describeRecord(ended);
     return { ...base, state: 'unreachable', note: whyUnreachable(record, error) };
   }
   if (info.masterPid !== record.masterPid) {
     // Its socket file was deleted, and a new session made one at the same path. The master
-    // will not take a socket another session serves (socket-keeper.ts), so it waits for that one to end.
+    // will not take a socket another session serves (socket-keeper.ts), so it waits for that
+    // one to end; unless it has been terminated since.
+    const ended = endedSince(record);
+    if (ended !== undefined) return ended === 'told' ? null : describeRecord(ended);
     return { ...base, state: 'unreachable', note: `socket taken by master ${info.masterPid}'s session; kill -USR1 ${record.masterPid} recreates it once that one ends` };
   }
   if (info.state === 'ending') {
@@ -135,14 +146,15 @@ function exitOf(status: ExitStatus): Pick<ListedSession, 'exitCode' | 'exitSigna
 }
 
 /**
- * How a session listed as running has ended since: its record now, with the status kept for
- * dt -a or dt -w (or of a master that died); `told` when its record is gone, a client having
- * seen the end. Undefined while it runs.
+ * How a session listed as running has ended since, or is ending: its record now, with the
+ * status kept for dt -a or dt -w (or of a master that died), or the signal that terminated
+ * its master; `told` when its record is gone, a client having seen the end. Undefined while it
+ * runs.
  */
 function endedSince(record: SessionRecord): SessionRecord | 'told' | undefined {
   const now = readRegistry().records.find((candidate) => candidate.masterPid === record.masterPid && candidate.startedAt === record.startedAt);
   if (now === undefined) return 'told';
-  return now.exit || !isMasterAlive(now) ? now : undefined;
+  return now.exit || now.terminatedBy !== undefined || !isMasterAlive(now) ? now : undefined;
 }
 
 /**

@@ -237,7 +237,7 @@ function connectError(socketPath: string, error: unknown): DtError {
     return sessionError(socketPath, 'No such file or directory (a symbolic link to a missing file)', error);
   }
   if (code === 'ENOENT') {
-    const ended = describeEndedSession(socketPath);
+    const ended = describeEndedSession(socketPath) ?? describeTerminatedSession(socketPath);
     if (ended !== undefined) return sessionError(socketPath, ended, error);
   }
   return sessionError(socketPath, describeSystemError(error), error);
@@ -252,6 +252,15 @@ const NOBODY_LISTENS = 'the session is gone (nobody is listening on this socket)
  */
 export function isRefusedByNobody(error: unknown): boolean {
   return error instanceof Error && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+}
+
+/**
+ * Why a socket is gone whose master was told to end by a signal (SIGTERM): it removed the
+ * socket at once, and waits a few seconds for its program, which it hung up, to exit.
+ */
+function describeTerminatedSession(socketPath: string): string | undefined {
+  const record = readRecords().find((candidate) => candidate.socket === socketPath && candidate.terminatedBy !== undefined && isSessionRunning(candidate));
+  return record === undefined ? undefined : `the session is ending: its master was terminated by ${record.terminatedBy}`;
 }
 
 /**

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { describeSystemError } from './errors.js';
 import { MASTER_FLAG } from './master-spec.js';
 import type { ExitStatus } from './protocol.js';
-import { SIGRTMAX } from './signals.js';
+import { SIGRTMAX, parseSignal } from './signals.js';
 
 /** How long the status of a program that ended unwatched is kept. */
 export const EXITED_RECORD_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
@@ -41,7 +41,15 @@ export interface SessionRecord {
   exit?: ExitStatus & { endedAt: string };
   /** why the program could not be started, when only the master could find out (no pty) */
   startError?: string;
+  /**
+   * the signal (SIGTERM, SIGINT) that told the master to end: it has hung up the program and
+   * removed its socket, and ends once the program has exited, or a few seconds later
+   */
+  terminatedBy?: string;
 }
+
+/** A signal name dt writes is SIG and a few letters: anything much longer is not one. */
+const MAX_SIGNAL_NAME_LENGTH = 16;
 
 /** Longer than any reason dt writes (a pty failure is one short sentence). */
 const MAX_START_ERROR_LENGTH = 4096;
@@ -305,13 +313,17 @@ export function parseRecord(text: string, pidInName: number): SessionRecord | un
     return undefined;
   }
   if (!isObject(value)) return undefined;
-  const { socket, masterPid, command, startedAt, log, exit, startError } = value;
+  const { socket, masterPid, command, startedAt, log, exit, startError, terminatedBy } = value;
   if (!isAbsolutePath(socket)) return undefined;
   if (masterPid !== pidInName) return undefined;
   if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string')) return undefined;
   if (!isTimestamp(startedAt)) return undefined;
   if (log !== undefined && !isAbsolutePath(log)) return undefined;
-  const record: SessionRecord = { socket, masterPid, command: command as string[], startedAt, ...(log === undefined ? {} : { log }) };
+  if (terminatedBy !== undefined && !isSignalName(terminatedBy)) return undefined;
+  const record: SessionRecord = {
+    socket, masterPid, command: command as string[], startedAt, ...(log === undefined ? {} : { log }),
+    ...(terminatedBy === undefined ? {} : { terminatedBy }),
+  };
   if (exit === undefined) return record;
   const exitStatus = parseExit(exit);
   if (!exitStatus) return undefined;
@@ -325,6 +337,10 @@ function parseExit(value: unknown): SessionRecord['exit'] {
   const { code, signal, endedAt } = value;
   if (!isIntegerIn(code, 0, MAX_EXIT_CODE) || !isIntegerIn(signal, 0, SIGRTMAX) || !isTimestamp(endedAt)) return undefined;
   return { code, signal, endedAt };
+}
+
+function isSignalName(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_SIGNAL_NAME_LENGTH && value.startsWith('SIG') && parseSignal(value) !== undefined;
 }
 
 function isAbsolutePath(value: unknown): value is string {

@@ -9,7 +9,7 @@ import {
   PROTOCOL_VERSION, decodeExit, encodeAttach, encodeDataFrames, encodeFrame, encodeHello, encodeRedraw, FrameType, RedrawMethod,
 } from '../../src/common/protocol.js';
 import { DT, FIXTURES, Peer, Sandbox, childPids, hasEnded, hexReceived, masterInfo, masterPidOf, statusLinePattern, waitForViewers, waitUntil, type Term } from './harness.js';
-import { HEXECHO, killTracked, trackPid, listSessions, run, runDt } from './lifecycle-helpers.js';
+import { HEXECHO, killTracked, trackPid, listSessions, readPidFile, run, runDt } from './lifecycle-helpers.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -30,6 +30,7 @@ interface Listed {
   rows?: number;
   foreground?: string;
   note?: string;
+  terminatedBy?: string;
   exitCode?: number;
   exitSignal?: string;
 }
@@ -149,6 +150,28 @@ it('a live session whose socket path now holds a stale socket, something else\'s
   expect(await listedOld()).toMatchObject({ state: 'detached' });
   process.kill(oldMaster, 'SIGTERM');
   await waitUntil(() => hasEnded(oldMaster), 'the old session to end');
+});
+
+it('a session whose master was terminated and whose program ignores the hangup is listed as ending, not as a socket SIGUSR1 recreates', async () => {
+  const socket = sandbox.path('s');
+  const programPidFile = sandbox.path('program.pid');
+  // The master waits for the program as long as the test needs (3 s otherwise).
+  const options = { cwd: sandbox.dir, env: sandbox.env({ DT_TEST_TERMINATE_GRACE_MS: '60000' }) };
+  const program = ['sh', '-c', `trap '' HUP; echo $$ > "${programPidFile}"; exec sleep 600`];
+  expect((await runDt(['-n', socket, ...program], options)).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  const programPid = await readPidFile(programPidFile);
+  process.kill(masterPid, 'SIGTERM');
+  await waitUntil(() => !fs.existsSync(socket), 'the master to remove its socket');
+
+  expect(await listJson()).toMatchObject([{ socket, masterPid, state: 'ending', terminatedBy: 'SIGTERM', note: 'terminated by SIGTERM' }]);
+  expect(await listTable()).toMatch(new RegExp(`^${socket}\\s+${masterPid}\\s.*\\sending \\(terminated by SIGTERM\\)\n`, 'm'));
+  expect(await runDt(['-k', socket, '0'], options)).toMatchObject({
+    code: 1, stderr: `dt: ${socket}: the session is ending: its master was terminated by SIGTERM\n`,
+  });
+  process.kill(programPid, 'SIGKILL');
+  await waitUntil(() => hasEnded(masterPid), 'the master to end with its program');
+  expect(await listJson()).toEqual([]);
 });
 
 it('a program that ends while nobody is attached keeps its status: dt -l shows it, dt -a reports it once, then dt -A starts afresh', async () => {

@@ -16,6 +16,12 @@ describe('parseRecord', () => {
     expect(parseRecord(JSON.stringify({ ...VALID, log: '/var/log/work.log' }), 42)).toEqual({ ...VALID, log: '/var/log/work.log' });
   });
 
+  it('keeps the signal that is ending the session', () => {
+    const ending = { ...VALID, terminatedBy: 'SIGTERM' };
+    expect(parseRecord(JSON.stringify(ending), 42)).toEqual(ending);
+    expect(parseRecord(JSON.stringify({ ...VALID, terminatedBy: 'SIGINT' }), 42)).toEqual({ ...VALID, terminatedBy: 'SIGINT' });
+  });
+
   it.each([
     ['not JSON', '{"socket":'],
     ['empty', ''],
@@ -45,6 +51,10 @@ describe('parseRecord', () => {
     ['exit endedAt missing', JSON.stringify({ ...VALID, exit: { code: 0, signal: 0 } })],
     ['startError a number', JSON.stringify({ ...VALID, exit: EXIT, startError: 1 })],
     ['startError too long', JSON.stringify({ ...VALID, exit: EXIT, startError: 'x'.repeat(5000) })],
+    ['terminatedBy a number', JSON.stringify({ ...VALID, terminatedBy: 15 })],
+    ['terminatedBy no signal', JSON.stringify({ ...VALID, terminatedBy: 'SIGNOPE' })],
+    ['terminatedBy without SIG', JSON.stringify({ ...VALID, terminatedBy: 'TERM' })],
+    ['terminatedBy too long', JSON.stringify({ ...VALID, terminatedBy: `SIGTERM${' '.repeat(20)}` })],
   ])('refuses a record with %s', (_, text) => {
     expect(parseRecord(text, 42)).toBeUndefined();
   });
