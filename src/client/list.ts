@@ -2,9 +2,10 @@
 // choice of `dt -a` without a socket, among the live ones.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { displayText, fsPath } from '../common/bytes.js';
 import { querySession, type SessionInfo } from './control.js';
-import { DtError, ExitCode } from '../common/errors.js';
+import { DtError, ExitCode, describeSystemError } from '../common/errors.js';
 import { isStopped } from '../common/process-stat.js';
 import type { ExitStatus } from '../common/protocol.js';
 import { compareStarts, isExpired, isMasterAlive, isSessionRunning, readRegistry, removeRecord, type SessionRecord } from '../common/registry.js';
@@ -112,7 +113,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     // one to end; unless it has been terminated since.
     const ended = endedSince(record);
     if (ended !== undefined) return ended === 'told' ? null : describeRecord(ended);
-    return { ...base, state: 'unreachable', note: `socket taken by master ${info.masterPid}'s session; kill -USR1 ${record.masterPid} recreates it once that one ends` };
+    return { ...base, state: 'unreachable', note: `socket taken by master ${info.masterPid}'s session; ${howToRecreate(record, ' once that one ends')}` };
   }
   if (info.state === 'ending') {
     // Its program has been reaped: no pid or foreground process to show, only how it ended
@@ -162,24 +163,46 @@ function endedSince(record: SessionRecord): SessionRecord | 'told' | undefined {
  * listens on its own socket for as long as it runs, and answers as a dt master: a socket
  * nobody listens on, one that answers otherwise, or a file that is no socket, is not its own
  * but was put there after its socket was deleted; the master recreates its socket on SIGUSR1
- * only once that is removed (socket-keeper.ts).
+ * only once that is removed, and only in a directory it can write to (socket-keeper.ts).
  */
 function whyUnreachable(record: SessionRecord, error: unknown): string {
-  const recreate = `kill -USR1 ${record.masterPid} recreates it`;
   let stats: fs.Stats;
   try {
     stats = fs.statSync(fsPath(record.socket));
   } catch {
-    return `socket missing; ${recreate}`;
+    return `socket missing; ${howToRecreate(record, untilDirectoryWritable(record.socket))}`;
   }
-  if (!stats.isSocket()) return `socket replaced by a file that is not a socket; ${recreate} once that file is removed`;
+  const onceRemoved = ' once that file is removed';
+  if (!stats.isSocket()) return `socket replaced by a file that is not a socket; ${howToRecreate(record, onceRemoved)}`;
   if (isRefusedByNobody(error)) {
-    return `socket replaced by a stale one nobody listens on; ${recreate} once that file is removed`;
+    return `socket replaced by a stale one nobody listens on; ${howToRecreate(record, onceRemoved)}`;
   }
   if (error instanceof SessionRefusal && error.answerer === 'other') {
-    return `socket taken by something that is not a dt session; ${recreate} once that file is removed`;
+    return `socket taken by something that is not a dt session; ${howToRecreate(record, onceRemoved)}`;
   }
   return 'not answering';
+}
+
+/** How the master of a running session makes its socket again, once `condition` holds: on SIGUSR1. */
+function howToRecreate(record: SessionRecord, condition: string): string {
+  return `kill -USR1 ${record.masterPid} recreates it${condition}`;
+}
+
+/**
+ * What must come first for a master to make its socket again: its directory, removed with it
+ * (a /tmp cleaner that took the whole session directory), made again; or one it may no longer
+ * write to, writable again. Empty when the master can make it now.
+ */
+function untilDirectoryWritable(socket: string): string {
+  const directory = path.dirname(socket);
+  try {
+    fs.accessSync(fsPath(directory), fs.constants.W_OK | fs.constants.X_OK);
+    return '';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return ` once ${directory} is made again`;
+    return ` once ${directory} can be written to (${describeSystemError(error)})`;
+  }
 }
 
 const COLUMNS: Column[] = [
@@ -203,7 +226,7 @@ function formatSessions(sessions: ListedSession[], width: number | undefined): s
     formatTime(session.startedAt),
     session.clients === undefined ? '-' : String(session.clients),
     session.cols === undefined ? '-' : `${session.cols}x${session.rows}`,
-    formatState(session),
+    displayText(formatState(session)),
   ]);
   // Sessions with a log (-L) get a column: absent when none has one, so the table stays narrow.
   if (!sessions.some((session) => session.log !== undefined)) return formatTable(COLUMNS, rows, width);

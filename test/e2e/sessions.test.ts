@@ -174,6 +174,25 @@ it('a session whose master was terminated and whose program ignores the hangup i
   expect(await listJson()).toEqual([]);
 });
 
+it('a live session whose socket was deleted with its directory says that the directory must come back first', async () => {
+  const directory = sandbox.path('sessions');
+  const socket = `${directory}/s`;
+  const options = { cwd: sandbox.dir, env: sandbox.env() };
+  fs.mkdirSync(directory, { mode: 0o700 });
+  expect((await runDt(['-n', socket, ...HEXECHO], options)).code).toBe(0);
+  const masterPid = await sandbox.trackMaster(socket);
+  fs.rmSync(directory, { recursive: true }); // a /tmp cleaner, say
+  expect(await listJson()).toMatchObject([
+    { socket, masterPid, state: 'unreachable', note: `socket missing; kill -USR1 ${masterPid} recreates it once ${directory} is made again` },
+  ]);
+  fs.mkdirSync(directory, { mode: 0o700 });
+  process.kill(masterPid, 'SIGUSR1');
+  await waitUntil(() => fs.existsSync(socket), 'the socket to be recreated');
+  expect(await listJson()).toMatchObject([{ socket, masterPid, state: 'detached' }]);
+  process.kill(masterPid, 'SIGTERM');
+  await waitUntil(() => hasEnded(masterPid), 'the session to end');
+});
+
 it('a program that ends while nobody is attached keeps its status: dt -l shows it, dt -a reports it once, then dt -A starts afresh', async () => {
   sandbox.leavesMaster('dt -A starts a fresh session at the end, as checked');
   const socket = sandbox.path('s');
