@@ -110,7 +110,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
   if (info.masterPid !== record.masterPid) {
     // Its socket file was deleted, and a new session made one at the same path. The master
     // will not take a socket another session serves (socket-keeper.ts), so it waits for that
-    // one to end; unless it has been terminated since.
+    // one to end; unless it has been terminated since, or it never makes its socket again.
     const ended = endedSince(record);
     if (ended !== undefined) return ended === 'told' ? null : describeRecord(ended);
     return { ...base, state: 'unreachable', note: `socket taken by master ${info.masterPid}'s session; ${howToRecreate(record, ' once that one ends')}` };
@@ -183,8 +183,13 @@ function whyUnreachable(record: SessionRecord, error: unknown): string {
   return 'not answering';
 }
 
-/** How the master of a running session makes its socket again, once `condition` holds: on SIGUSR1. */
+/**
+ * How the master of a running session makes its socket again, once `condition` holds: on
+ * SIGUSR1; never when the socket was its service manager's (systemd socket activation), whose
+ * file the master leaves alone.
+ */
 function howToRecreate(record: SessionRecord, condition: string): string {
+  if (record.serviceSocket) return 'its service manager made it, and the master cannot make it again';
   return `kill -USR1 ${record.masterPid} recreates it${condition}`;
 }
 

@@ -42,8 +42,13 @@ export interface SessionRecord {
   /** why the program could not be started, when only the master could find out (no pty) */
   startError?: string;
   /**
+   * the socket is its service manager's (systemd socket activation): the master leaves its
+   * file alone, and never makes it again
+   */
+  serviceSocket?: true;
+  /**
    * the signal (SIGTERM, SIGINT) that told the master to end: it has hung up the program and
-   * removed its socket, and ends once the program has exited, or a few seconds later
+   * removed the socket file it made, and ends once the program has exited, or a few seconds later
    */
   terminatedBy?: string;
 }
@@ -313,16 +318,17 @@ export function parseRecord(text: string, pidInName: number): SessionRecord | un
     return undefined;
   }
   if (!isObject(value)) return undefined;
-  const { socket, masterPid, command, startedAt, log, exit, startError, terminatedBy } = value;
+  const { socket, masterPid, command, startedAt, log, exit, startError, serviceSocket, terminatedBy } = value;
   if (!isAbsolutePath(socket)) return undefined;
   if (masterPid !== pidInName) return undefined;
   if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string')) return undefined;
   if (!isTimestamp(startedAt)) return undefined;
   if (log !== undefined && !isAbsolutePath(log)) return undefined;
+  if (serviceSocket !== undefined && serviceSocket !== true) return undefined;
   if (terminatedBy !== undefined && !isSignalName(terminatedBy)) return undefined;
   const record: SessionRecord = {
     socket, masterPid, command: command as string[], startedAt, ...(log === undefined ? {} : { log }),
-    ...(terminatedBy === undefined ? {} : { terminatedBy }),
+    ...(serviceSocket && { serviceSocket }), ...(terminatedBy === undefined ? {} : { terminatedBy }),
   };
   if (exit === undefined) return record;
   const exitStatus = parseExit(exit);

@@ -112,7 +112,7 @@ export class Session {
   ) {
     this.record = {
       socket: spec.socket, masterPid: process.pid, command: spec.command, startedAt: new Date().toISOString(),
-      ...(spec.log && { log: spec.log.file }),
+      ...(spec.log && { log: spec.log.file }), ...(!socketFile.owned && { serviceSocket: true }),
     };
     supersedeRecords(spec.socket, process.pid);
     this.unlisted = writeRecord(this.record);

@@ -35,7 +35,11 @@ export class SocketKeeper {
     return new SocketKeeper(socketPath, server, owned);
   }
 
-  private constructor(private readonly path: string, private server: net.Server, private readonly owned: boolean) {
+  /**
+   * owned: the master keeps the socket's file (removes it at the end, makes it again on
+   * SIGUSR1); not a service manager's, which is left alone
+   */
+  private constructor(private readonly path: string, private server: net.Server, readonly owned: boolean) {
     this.inode = socketInode(path);
     if (!owned) return;
     // Whatever way the master ends (even an internal error), it takes its socket with it.

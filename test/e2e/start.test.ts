@@ -22,6 +22,7 @@ afterEach(async () => {
 
 interface Listed {
   socket: string;
+  masterPid: number;
   state: string;
   note?: string;
 }
@@ -370,6 +371,22 @@ activationIt('a socket-activated program that ended unwatched, its socket file l
   const client = sandbox.dt(['-a', socket]);
   expect((await client.waitForExit()).exitCode).toBe(7);
   expect(client.text).toMatch(/^\[program exited with status 7\] at [-0-9]+ [0-9:]+, while detached\r\n$/);
+  expect(await listJson()).toEqual([]);
+});
+
+activationIt('a socket-activated session whose socket file was deleted is listed as one its master cannot make again, not one SIGUSR1 recreates', async () => {
+  const socket = sandbox.path('s');
+  const service = sandbox.run(ACTIVATE, ['-l', socket, ...passEnvironment(), process.execPath, DT, '-N', socket, ...HEXECHO]);
+  await service.waitFor('Listening on');
+  // The connection that starts the service.
+  expect(await runDt(['-k', socket, '0'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  const masterPid = await masterPidOf(socket);
+  fs.unlinkSync(socket);
+  expect(await listJson()).toMatchObject([
+    { socket, masterPid, state: 'unreachable', note: 'socket missing; its service manager made it, and the master cannot make it again' },
+  ]);
+  process.kill(masterPid, 'SIGTERM');
+  await service.waitForExit();
   expect(await listJson()).toEqual([]);
 });
 

@@ -16,8 +16,8 @@ describe('parseRecord', () => {
     expect(parseRecord(JSON.stringify({ ...VALID, log: '/var/log/work.log' }), 42)).toEqual({ ...VALID, log: '/var/log/work.log' });
   });
 
-  it('keeps the signal that is ending the session', () => {
-    const ending = { ...VALID, terminatedBy: 'SIGTERM' };
+  it('keeps a service manager\'s socket and the signal that is ending the session', () => {
+    const ending = { ...VALID, serviceSocket: true, terminatedBy: 'SIGTERM' };
     expect(parseRecord(JSON.stringify(ending), 42)).toEqual(ending);
     expect(parseRecord(JSON.stringify({ ...VALID, terminatedBy: 'SIGINT' }), 42)).toEqual({ ...VALID, terminatedBy: 'SIGINT' });
   });
@@ -51,6 +51,8 @@ describe('parseRecord', () => {
     ['exit endedAt missing', JSON.stringify({ ...VALID, exit: { code: 0, signal: 0 } })],
     ['startError a number', JSON.stringify({ ...VALID, exit: EXIT, startError: 1 })],
     ['startError too long', JSON.stringify({ ...VALID, exit: EXIT, startError: 'x'.repeat(5000) })],
+    ['serviceSocket false', JSON.stringify({ ...VALID, serviceSocket: false })],
+    ['serviceSocket a string', JSON.stringify({ ...VALID, serviceSocket: 'yes' })],
     ['terminatedBy a number', JSON.stringify({ ...VALID, terminatedBy: 15 })],
     ['terminatedBy no signal', JSON.stringify({ ...VALID, terminatedBy: 'SIGNOPE' })],
     ['terminatedBy without SIG', JSON.stringify({ ...VALID, terminatedBy: 'TERM' })],
