@@ -226,15 +226,19 @@ async function attachUnlessEnded(socket: string, options: ClientOptions): Promis
 /** A terminal, and dt's binding that makes it raw: checked before anything is created or touched. */
 function requireTerminal(): void {
   if (!hasTerminal()) {
-    const hint = isOverSsh() ? 'over ssh, run ssh -t so that dt gets a terminal' : undefined;
+    const hint = isOverSshWithoutTerminal() ? 'over ssh, run ssh -t so that dt gets a terminal' : undefined;
     throw new DtError('Attaching to a session requires a terminal.', ExitCode.Failure, { hint });
   }
   termios();
 }
 
-/** sshd sets SSH_CONNECTION (and SSH_CLIENT, which older ones set alone) in every session, with a terminal or not. */
-function isOverSsh(): boolean {
-  return Boolean(process.env['SSH_CONNECTION'] || process.env['SSH_CLIENT']);
+/**
+ * sshd sets SSH_CONNECTION (and SSH_CLIENT, which older ones set alone) in every session, with a
+ * terminal or not, and SSH_TTY only in one it gave a terminal: there, dt's input was redirected
+ * (`dt -a s </dev/null`, a pipe), and ssh -t would change nothing.
+ */
+function isOverSshWithoutTerminal(): boolean {
+  return Boolean(process.env['SSH_CONNECTION'] || process.env['SSH_CLIENT']) && !process.env['SSH_TTY'];
 }
 
 /**

@@ -158,10 +158,10 @@ it('-c with a program that cannot be executed fails in the terminal, status 1, a
 });
 
 const TERMINAL_REQUIRED = 'dt: Attaching to a session requires a terminal.\n';
-/** What sshd puts in the environment of every session, with a terminal (ssh -t) or without. */
-const SSH_SESSION = { SSH_CONNECTION: '192.0.2.1 50022 192.0.2.2 22', SSH_CLIENT: '192.0.2.1 50022 22' };
+/** What sshd puts in the environment of every session, with a terminal (ssh -t) or without; SSH_TTY only with one. */
+const SSH_SESSION = { SSH_CONNECTION: '192.0.2.1 50022 192.0.2.2 22', SSH_CLIENT: '192.0.2.1 50022 22', SSH_TTY: undefined };
 /** Run where these tests run: the suite itself may be run over ssh. */
-const NOT_OVER_SSH = { SSH_CONNECTION: undefined, SSH_CLIENT: undefined };
+const NOT_OVER_SSH = { SSH_CONNECTION: undefined, SSH_CLIENT: undefined, SSH_TTY: undefined };
 
 /** A running session (hexecho), its master and program tracked: what -a without a terminal must not attach to. */
 async function startLiveSession(): Promise<string> {
@@ -206,6 +206,13 @@ it('-a, -A and -c without a terminal in an ssh session (ssh host dt ..., no -t) 
     }
   }
   expect(entries()).toEqual(before);
+  await waitForClients(live, 0);
+});
+
+it('-a without a terminal in an ssh session that has one (its input redirected) says dtach\'s words alone: ssh -t would change nothing', async () => {
+  const live = await startLiveSession();
+  const result = await runDt(['-a', live], { cwd: sandbox.dir, input: 'typed', env: { ...SSH_SESSION, SSH_TTY: '/dev/pts/3' } });
+  expect(result).toEqual({ code: 1, signal: null, stdout: '', stderr: TERMINAL_REQUIRED });
   await waitForClients(live, 0);
 });
 
