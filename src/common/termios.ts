@@ -22,20 +22,33 @@ interface TermiosBinding {
 const PACKAGE_ROOT = path.basename(__dirname) === 'common' ? path.join(__dirname, '..', '..') : path.join(__dirname, '..');
 const BINDING_FILE = path.join(PACKAGE_ROOT, 'build', 'Release', 'termios.node');
 
+/** The binding's calls: each must be there before anything is touched. */
+const CALLS: ReadonlyArray<keyof TermiosBinding> = ['makeRaw', 'localModes'];
+
 let binding: TermiosBinding | undefined;
 
-/** The binding, loaded at the first call; a DtError that says how to build it if it cannot be loaded. */
+/**
+ * The binding, loaded at the first call; a DtError that says how to build it if it cannot be
+ * loaded, or if what loads is not it (another Node addon in its place, or an older dt's
+ * binding that lacks a call): calling what is not there would fail halfway through raw mode.
+ */
 export function termios(): TermiosBinding {
   if (binding) return binding;
   const module = { exports: {} as TermiosBinding };
   try {
     process.dlopen(module, BINDING_FILE);
   } catch (error) {
-    throw new DtError(`cannot load the terminal binding: ${(error as Error).message}`, ExitCode.Failure, {
-      cause: error,
-      hint: `build it with \`npm ci\` (or \`npm install\`) in ${PACKAGE_ROOT}; that needs make and a C compiler`,
-    });
+    throw cannotLoad((error as Error).message, error);
   }
+  const missing = CALLS.find((call) => typeof module.exports[call] !== 'function');
+  if (missing !== undefined) throw cannotLoad(`${BINDING_FILE} is not dt's: it has no ${missing}`);
   binding = module.exports;
   return binding;
+}
+
+function cannotLoad(reason: string, cause?: unknown): DtError {
+  return new DtError(`cannot load the terminal binding: ${reason}`, ExitCode.Failure, {
+    cause,
+    hint: `build it with \`npm ci\` (or \`npm install\`) in ${PACKAGE_ROOT}; that needs make and a C compiler`,
+  });
 }

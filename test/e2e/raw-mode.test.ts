@@ -1,7 +1,8 @@
 // The client's terminal in raw mode: cfmakeraw's modes, read from outside while it is
 // attached, set before the session's first byte reaches the terminal and before the first key
 // is read; and what an attaching command does when dt's terminal binding (build/Release) is
-// missing. How every way of leaving restores the terminal is tested in redraw.test.ts.
+// missing, or is not dt's. How every way of leaving restores the terminal is tested in
+// redraw.test.ts.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -138,6 +139,27 @@ describe('without dt\'s terminal binding', () => {
     expect(status).toBe(1);
     expect(after).toBe(before);
     // The session did not see the attempt: no viewer, and the program got no key.
+    const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env() });
+    expect(JSON.parse(listed.stdout)).toMatchObject([{ socket, clients: 0 }]);
+  });
+
+  it('another Node addon in its place: dt -a and dt -c say it is not dt\'s, exit 1, and touch nothing', async () => {
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    const root = unbuiltCopy();
+    // A binding that loads, but offers none of dt's calls (an older dt's would lack one too).
+    fs.mkdirSync(path.dirname(binding(root)), { recursive: true });
+    fs.copyFileSync(path.join(path.dirname(path.dirname(DT)), 'node_modules/node-pty/build/Release/pty.node'), binding(root));
+    const attached = await underShell(root, ['-a', socket, '-r', 'none']);
+    expect(attached.shown).toMatch(new RegExp(`^dt: cannot load the terminal binding: ${binding(root)} is not dt's: it has no makeRaw\\r\\ndt: build it with `));
+    expect(attached.status).toBe(1);
+    expect(attached.after).toBe(attached.before);
+    const created = sandbox.path('new');
+    const creating = await underShell(root, ['-c', created, '/bin/sh']);
+    expect(creating.shown).toMatch(/^dt: cannot load the terminal binding: .* is not dt's/);
+    expect(creating.status).toBe(1);
+    expect(creating.after).toBe(creating.before);
+    expect(fs.existsSync(created)).toBe(false);
     const listed = await runDt(['-l', '--json'], { cwd: sandbox.dir, env: sandbox.env() });
     expect(JSON.parse(listed.stdout)).toMatchObject([{ socket, clients: 0 }]);
   });
