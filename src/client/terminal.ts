@@ -147,6 +147,8 @@ export function hasTerminal(): boolean {
 let input: tty.ReadStream | undefined;
 let onKeys: (keys: Buffer) => void = () => {};
 let onKeysError: (error: NodeJS.ErrnoException) => void = () => {};
+/** True once the terminal's reads have ended: it hung up. */
+let inputEnded = false;
 
 /** The terminal's input stream (raw mode is set on it). */
 export function terminalInput(): tty.ReadStream {
@@ -157,7 +159,23 @@ export function terminalInput(): tty.ReadStream {
   });
   input = new tty.ReadStream(0, { onread } as net.SocketConstructorOpts);
   input.on('error', (error: NodeJS.ErrnoException) => onKeysError(error));
+  input.on('end', () => {
+    inputEnded = true;
+    onKeysError(hungUp());
+  });
   return input;
+}
+
+/**
+ * A hung-up terminal's reads return 0 bytes (a terminal in raw mode has no other end of
+ * input): the kernel sends SIGHUP to the session's leader alone, and a leader that survives
+ * it (a shell that ignores it, or one that has not yet passed it on to its jobs) leaves us
+ * to learn of the hangup from this end. Reported as EIO, which is what a write gets.
+ */
+function hungUp(): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error('the terminal hung up: its input ended');
+  error.code = 'EIO';
+  return error;
 }
 
 /** O_NONBLOCK in a descriptor's status flags. */
@@ -190,7 +208,9 @@ export function readTypedKeys(): Buffer | undefined {
 export function readKeys(keys: (keys: Buffer) => void, onError: (error: NodeJS.ErrnoException) => void): void {
   onKeys = keys;
   onKeysError = onError;
-  terminalInput().resume();
+  // Ended before this reader came (during the connection): the end is told to it too.
+  if (inputEnded) process.nextTick(() => onKeysError(hungUp()));
+  else terminalInput().resume();
 }
 
 export function stopReadingKeys(): void {

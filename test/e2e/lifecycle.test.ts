@@ -199,6 +199,25 @@ it('a client whose terminal is closed leaves quietly: status 129, nothing on std
   await waitForClients(socket, 0);
 });
 
+it('a client whose terminal is closed leaves even when no SIGHUP reaches it: status 129, nothing on stderr', async () => {
+  const socket = sandbox.path('s');
+  await startDetachedHexecho(socket);
+  const stderrFile = sandbox.path('client.stderr');
+  const statusFile = `${stderrFile}.status`;
+  // The kernel sends SIGHUP to the session's leader alone: a leader that survives the hangup
+  // (here a shell that ignores it) sends none on to its job. The client then learns of the
+  // hangup from its terminal only, whose reads end (read(2) returns 0), as dtach's client does.
+  const script = 'trap "" HUP; "$@" 2>"$0"; echo "$?" >"$0.status"';
+  const client = sandbox.run('sh', ['-c', script, stderrFile, process.execPath, DT, '-a', socket]);
+  client.write('q');
+  await client.until(() => hexReceived(client).includes('q'), 'the client to be attached');
+  closeTerminal(client);
+  await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
+  expect(fs.readFileSync(statusFile, 'utf8')).toBe('129\n');
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('');
+  await waitForClients(socket, 0);
+});
+
 it('a client whose terminal is closed while output pours in leaves quietly too: status 129, nothing on stderr', async () => {
   const socket = sandbox.path('s');
   const created = await runDt(['-n', socket, 'sh', '-c', 'while :; do seq 1 100000; done'], { cwd: sandbox.dir, env: sandbox.env() });
