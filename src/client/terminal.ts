@@ -249,13 +249,25 @@ const STARTED_ON_TERMINAL = [0, 1, 2].map((fd) => tty.isatty(fd));
  * Call it right before exiting.
  */
 export function releaseTerminalBeforeExit(): void {
-  if (!STARTED_ON_TERMINAL.includes(true)) return;
-  const inBackground = !ownsTerminal();
+  const inBackground = STARTED_ON_TERMINAL.includes(true) && !ownsTerminal();
   for (const [fd, wasTerminal] of STARTED_ON_TERMINAL.entries()) {
-    if (wasTerminal && (inBackground || !tty.isatty(fd))) closeDescriptor(fd);
+    if (wasTerminal ? inBackground || !tty.isatty(fd) : mayHaveHungUp(fd)) closeDescriptor(fd);
   }
   const libuvDescriptor = input === undefined ? undefined : descriptorOf(input);
   if (inBackground && libuvDescriptor !== undefined && libuvDescriptor > 2) closeDescriptor(libuvDescriptor);
+}
+
+/**
+ * Whether a descriptor that was no terminal when this module loaded may be one that Node saw
+ * as a terminal at its start, a moment earlier, and that has hung up since: a character
+ * device that is no terminal (or /dev/null, which closing harms nothing).
+ */
+function mayHaveHungUp(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isCharacterDevice() && !tty.isatty(fd);
+  } catch {
+    return false; // EBADF: closed already
+  }
 }
 
 function closeDescriptor(fd: number): void {

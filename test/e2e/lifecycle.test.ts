@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, Sandbox, isAlive, waitUntil, type Term } from './harness.js';
+import { DT, FIXTURES, Sandbox, childPids, isAlive, processState, waitUntil, type Term } from './harness.js';
 import {
   HEXECHO, descriptorTargets, expectStatusLine, hexReceived, isSocketFile, killTracked, modeOf, procStat, run, runDt, runInTerminal,
   sessionInfo, trackPid, waitForClients, waitForMode,
@@ -153,6 +153,16 @@ it('the master runs in a session of its own and a SIGHUP does not end it', async
   expect(isAlive(masterPid)).toBe(true);
 });
 
+/** Whether a terminal device can be opened: not once it has hung up (EIO). */
+function opens(device: string): boolean {
+  try {
+    fs.closeSync(fs.openSync(device, fs.constants.O_RDWR | fs.constants.O_NOCTTY));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Closes a terminal window: its master side is destroyed and the kernel hangs up its side. */
 function closeTerminal(term: Term): void {
   (term.pty as unknown as { destroy(): void }).destroy();
@@ -215,6 +225,33 @@ it('a client whose terminal is closed leaves even when no SIGHUP reaches it: sta
   await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
   expect(fs.readFileSync(statusFile, 'utf8')).toBe('129\n');
   expect(fs.readFileSync(stderrFile, 'utf8')).toBe('');
+  await waitForClients(socket, 0);
+});
+
+it('a client whose terminal hangs up before its code has loaded ends without a crash', async () => {
+  const socket = sandbox.path('s');
+  await startDetachedHexecho(socket);
+  const stderrFile = sandbox.path('client.stderr');
+  const statusFile = `${stderrFile}.status`;
+  // Node notes at its start which of stdin, stdout and stderr are terminals, and puts their
+  // settings back as it exits: a terminal gone by then made it abort (SIGABRT, a core dump).
+  const script = 'trap "" HUP; "$@" 2>"$0"; echo "$?" >"$0.status"';
+  const client = sandbox.run('sh', ['-c', script, stderrFile, process.execPath, DT, '-a', socket], {
+    env: { NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
+  });
+  let clientPid = 0;
+  await waitUntil(() => {
+    clientPid = childPids(client.pid)[0] ?? 0;
+    return clientPid > 0 && processState(clientPid) === 'T';
+  }, 'the client to stop as it starts');
+  const terminal = fs.readlinkSync(`/proc/${clientPid}/fd/0`);
+  closeTerminal(client);
+  await waitUntil(() => !opens(terminal), `${terminal} to hang up`);
+  process.kill(clientPid, 'SIGCONT');
+  await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
+  // No terminal to attach from: said to a stderr that is a file here.
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('dt: Attaching to a session requires a terminal.\n');
+  expect(fs.readFileSync(statusFile, 'utf8')).toBe('1\n');
   await waitForClients(socket, 0);
 });
 
