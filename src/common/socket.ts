@@ -148,10 +148,15 @@ export function markAttached(socketPath: string, attached: boolean): void {
 export function connectSocket(socketPath: string, onread?: net.OnReadOpts, opened?: (socket: net.Socket) => void): Promise<net.Socket> {
   return withShortPath(socketPath, (shortPath) => new Promise<net.Socket>((resolve, reject) => {
     const socket = net.createConnection({ path: shortPath, ...(onread && { onread }) });
+    // Destroyed by its owner before it was made (a client whose terminal hung up meanwhile):
+    // no 'connect' nor 'error' comes, and nothing else would end the wait.
+    const onClose = (): void => reject(Object.assign(new Error('the connection was given up before it was made'), { code: 'ECONNABORTED' }));
     opened?.(socket);
     socket.once('error', reject);
+    socket.once('close', onClose);
     socket.once('connect', () => {
       socket.off('error', reject);
+      socket.off('close', onClose);
       resolve(socket);
     });
   }));

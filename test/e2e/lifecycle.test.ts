@@ -255,6 +255,30 @@ it('a client whose terminal hangs up before its code has loaded ends without a c
   await waitForClients(socket, 0);
 });
 
+it('a client whose terminal hangs up as it connects, before the connection is made, ends with status 129', async () => {
+  const socket = sandbox.path('s');
+  await startDetachedHexecho(socket);
+  const stderrFile = sandbox.path('client.stderr');
+  const statusFile = `${stderrFile}.status`;
+  const hold = sandbox.path('hold');
+  const script = 'trap "" HUP; "$@" 2>"$0"; echo "$?" >"$0.status"';
+  // Held right after connect(2), before its event loop learns that the connection is made: it
+  // then learns of the hangup first, and gave up a connection still being made.
+  const client = sandbox.run('sh', ['-c', script, stderrFile, process.execPath, DT, '-a', socket], {
+    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: hold },
+  });
+  await waitUntil(() => fs.existsSync(`${hold}.waiting`), 'the client to be held after its connect');
+  const clientPid = childPids(client.pid)[0]!;
+  const terminal = fs.readlinkSync(`/proc/${clientPid}/fd/0`);
+  closeTerminal(client);
+  await waitUntil(() => !opens(terminal), `${terminal} to hang up`);
+  fs.writeFileSync(hold, '');
+  await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
+  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('');
+  expect(fs.readFileSync(statusFile, 'utf8')).toBe('129\n');
+  await waitForClients(socket, 0);
+});
+
 it('a client whose terminal is closed while output pours in leaves quietly too: status 129, nothing on stderr', async () => {
   const socket = sandbox.path('s');
   const created = await runDt(['-n', socket, 'sh', '-c', 'while :; do seq 1 100000; done'], { cwd: sandbox.dir, env: sandbox.env() });
