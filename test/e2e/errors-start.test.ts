@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { DT, FIXTURES, Sandbox, isAlive, processState, waitUntil } from './harness.js';
 import {
@@ -453,4 +454,16 @@ it('-n whose master can create no process for the program (the process limit is 
   expect(await listSessions(sandbox, true)).toEqual([]);
   // No socket and no log (the master made the registry's directory: the session was listed).
   expect(entries().filter((entry) => entry !== 'state')).toEqual(before);
+});
+
+it('a checkout whose bundle was never built (npm ci --ignore-scripts) says so, status 1, no stack trace', async () => {
+  const root = sandbox.path('unbuilt');
+  fs.mkdirSync(root);
+  fs.cpSync(path.join(path.dirname(DT)), path.join(root, 'bin'), { recursive: true });
+  const result = await run(process.execPath, [path.join(root, 'bin', 'dt'), '--version'], { cwd: sandbox.dir });
+  expect(result).toMatchObject({
+    code: 1,
+    stdout: '',
+    stderr: `dt: ${path.join(root, 'dist', 'dt.js')} is missing: build it with \`npm run build\` in ${root}\n`,
+  });
 });
