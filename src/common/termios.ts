@@ -49,6 +49,6 @@ export function termios(): TermiosBinding {
 function cannotLoad(reason: string, cause?: unknown): DtError {
   return new DtError(`cannot load the terminal binding: ${reason}`, ExitCode.Failure, {
     cause,
-    hint: `build it with \`npm rebuild\` in ${PACKAGE_ROOT}; that needs make and a C compiler`,
+    hint: `build it with \`npm rebuild\` in ${PACKAGE_ROOT}; that needs Python 3, make and a C++ compiler`,
   });
 }

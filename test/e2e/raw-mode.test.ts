@@ -134,7 +134,7 @@ describe('without dt\'s terminal binding', () => {
     const { shown, status, before, after } = await underShell(root, ['-a', socket, '-r', 'none']);
     expect(shown).toBe(
       `dt: cannot load the terminal binding: ${binding(root)}: cannot open shared object file: No such file or directory\r\n` +
-      `dt: build it with \`npm rebuild\` in ${root}; that needs make and a C compiler\r\n`,
+      `dt: build it with \`npm rebuild\` in ${root}; that needs Python 3, make and a C++ compiler\r\n`,
     );
     expect(status).toBe(1);
     expect(after).toBe(before);
