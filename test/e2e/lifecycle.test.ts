@@ -168,6 +168,29 @@ function closeTerminal(term: Term): void {
   (term.pty as unknown as { destroy(): void }).destroy();
 }
 
+/** Closes `term`'s window and waits until the terminal that process `pid` reads from has hung up. */
+async function hangUpTerminalOf(term: Term, pid: number): Promise<void> {
+  const terminal = fs.readlinkSync(`/proc/${pid}/fd/0`);
+  closeTerminal(term);
+  await waitUntil(() => !opens(terminal), `${terminal} to hang up`);
+}
+
+/**
+ * `dt -a socket` run by a shell that ignores SIGHUP (so that the hangup reaches the client
+ * from its terminal only), its stderr and exit status kept in files; `report` waits for them.
+ */
+function clientUnderHangupIgnoringShell(socket: string, env?: NodeJS.ProcessEnv): { client: Term; report: () => Promise<{ status: string; stderr: string }> } {
+  const stderrFile = sandbox.path('client.stderr');
+  const statusFile = `${stderrFile}.status`;
+  const script = 'trap "" HUP; "$@" 2>"$0"; echo "$?" >"$0.status"';
+  const client = sandbox.run('sh', ['-c', script, stderrFile, process.execPath, DT, '-a', socket], { env });
+  const report = async (): Promise<{ status: string; stderr: string }> => {
+    await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
+    return { status: fs.readFileSync(statusFile, 'utf8'), stderr: fs.readFileSync(stderrFile, 'utf8') };
+  };
+  return { client, report };
+}
+
 /** Ways a client's terminal goes away, and how the client must end; after each the session lives on. */
 const hangups: Array<[string, (term: Term) => void, { exitCode: number; signal: number }]> = [
   ['the client is killed (SIGKILL)', (term) => term.kill('SIGKILL'), { exitCode: 0, signal: 9 }],
@@ -212,70 +235,49 @@ it('a client whose terminal is closed leaves quietly: status 129, nothing on std
 it('a client whose terminal is closed leaves even when no SIGHUP reaches it: status 129, nothing on stderr', async () => {
   const socket = sandbox.path('s');
   await startDetachedHexecho(socket);
-  const stderrFile = sandbox.path('client.stderr');
-  const statusFile = `${stderrFile}.status`;
   // The kernel sends SIGHUP to the session's leader alone: a leader that survives the hangup
   // (here a shell that ignores it) sends none on to its job. The client then learns of the
   // hangup from its terminal only, whose reads end (read(2) returns 0), as dtach's client does.
-  const script = 'trap "" HUP; "$@" 2>"$0"; echo "$?" >"$0.status"';
-  const client = sandbox.run('sh', ['-c', script, stderrFile, process.execPath, DT, '-a', socket]);
+  const { client, report } = clientUnderHangupIgnoringShell(socket);
   client.write('q');
   await client.until(() => hexReceived(client).includes('q'), 'the client to be attached');
   closeTerminal(client);
-  await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
-  expect(fs.readFileSync(statusFile, 'utf8')).toBe('129\n');
-  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('');
+  expect(await report()).toEqual({ status: '129\n', stderr: '' });
   await waitForClients(socket, 0);
 });
 
 it('a client whose terminal hangs up before its code has loaded ends without a crash', async () => {
   const socket = sandbox.path('s');
   await startDetachedHexecho(socket);
-  const stderrFile = sandbox.path('client.stderr');
-  const statusFile = `${stderrFile}.status`;
   // Node notes at its start which of stdin, stdout and stderr are terminals, and puts their
   // settings back as it exits: a terminal gone by then made it abort (SIGABRT, a core dump).
-  const script = 'trap "" HUP; "$@" 2>"$0"; echo "$?" >"$0.status"';
-  const client = sandbox.run('sh', ['-c', script, stderrFile, process.execPath, DT, '-a', socket], {
-    env: { NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` },
-  });
+  const { client, report } = clientUnderHangupIgnoringShell(socket, { NODE_OPTIONS: `--require ${FIXTURES}/stop-at-start.cjs` });
   let clientPid = 0;
   await waitUntil(() => {
     clientPid = childPids(client.pid)[0] ?? 0;
     return clientPid > 0 && processState(clientPid) === 'T';
   }, 'the client to stop as it starts');
-  const terminal = fs.readlinkSync(`/proc/${clientPid}/fd/0`);
-  closeTerminal(client);
-  await waitUntil(() => !opens(terminal), `${terminal} to hang up`);
+  await hangUpTerminalOf(client, clientPid);
   process.kill(clientPid, 'SIGCONT');
-  await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
   // No terminal to attach from: said to a stderr that is a file here.
-  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('dt: Attaching to a session requires a terminal.\n');
-  expect(fs.readFileSync(statusFile, 'utf8')).toBe('1\n');
+  expect(await report()).toEqual({ status: '1\n', stderr: 'dt: Attaching to a session requires a terminal.\n' });
   await waitForClients(socket, 0);
 });
 
 it('a client whose terminal hangs up as it connects, before the connection is made, ends with status 129', async () => {
   const socket = sandbox.path('s');
   await startDetachedHexecho(socket);
-  const stderrFile = sandbox.path('client.stderr');
-  const statusFile = `${stderrFile}.status`;
   const hold = sandbox.path('hold');
-  const script = 'trap "" HUP; "$@" 2>"$0"; echo "$?" >"$0.status"';
   // Held right after connect(2), before its event loop learns that the connection is made: it
   // then learns of the hangup first, and gave up a connection still being made.
-  const client = sandbox.run('sh', ['-c', script, stderrFile, process.execPath, DT, '-a', socket], {
-    env: { NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: hold },
+  const { client, report } = clientUnderHangupIgnoringShell(socket, {
+    NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: hold,
   });
   await waitUntil(() => fs.existsSync(`${hold}.waiting`), 'the client to be held after its connect');
   const clientPid = childPids(client.pid)[0]!;
-  const terminal = fs.readlinkSync(`/proc/${clientPid}/fd/0`);
-  closeTerminal(client);
-  await waitUntil(() => !opens(terminal), `${terminal} to hang up`);
+  await hangUpTerminalOf(client, clientPid);
   fs.writeFileSync(hold, '');
-  await waitUntil(() => fs.existsSync(statusFile) && fs.readFileSync(statusFile, 'utf8').endsWith('\n'), 'the client to exit');
-  expect(fs.readFileSync(stderrFile, 'utf8')).toBe('');
-  expect(fs.readFileSync(statusFile, 'utf8')).toBe('129\n');
+  expect(await report()).toEqual({ status: '129\n', stderr: '' });
   await waitForClients(socket, 0);
 });
 
