@@ -220,10 +220,10 @@ async function attachUnlessEnded(socket: string, options: ClientOptions): Promis
 }
 
 /**
- * dtach's words; and, when it looks like `ssh host dt -A sock cmd` without ssh -t (sshd gave the
- * session no terminal), what to do about it.
+ * A terminal, and dt's binding that makes it raw: checked before anything is created or
+ * touched. Without a terminal, dtach's words; and, when it looks like `ssh host dt -A sock cmd`
+ * without ssh -t (sshd gave the session no terminal), what to do about it.
  */
-/** A terminal, and dt's binding that makes it raw: checked before anything is created or touched. */
 function requireTerminal(): void {
   if (!hasTerminal()) {
     const hint = isOverSshWithoutTerminal() ? 'over ssh, run ssh -t so that dt gets a terminal' : undefined;
