@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { nodeGyp } from './node-gyp.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -49,15 +50,6 @@ export function patchPtyFork(source) {
 
 function count(text, part) {
   return text.split(part).length - 1;
-}
-
-/** node-gyp as npm runs it for install scripts, or the one npm ships with. */
-function nodeGyp() {
-  if (process.env.npm_config_node_gyp) return process.env.npm_config_node_gyp;
-  if (process.env.npm_execpath) {
-    return path.join(path.dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  }
-  return undefined;
 }
 
 function main() {
