@@ -26,6 +26,7 @@ import { hasTerminal, releaseTerminalBeforeExit, windowSize } from './client/ter
 import { environmentNodeCannotKeep, exactArguments, exactEnvironmentVariable, exactWorkingDirectory } from './client/process-bytes.js';
 import { displayText, fsPath } from './common/bytes.js';
 import { termios } from './common/termios.js';
+import { checkPtyBinding } from './common/pty-binding.js';
 
 refuseDebuggerSignal();
 
@@ -124,15 +125,19 @@ async function launchMaster(spec: MasterSpec): Promise<void> {
 
 /**
  * What a new master is told. A log file that may not be written, a bad DT_LOG_LIMIT, or a
- * program that cannot be executed (or a command too large for exec(2)), is refused here,
- * before anything starts: before a session name makes the session directory. The program is
- * left to the master to check when not `checkProgram`.
+ * program that cannot be executed (or a command too large for exec(2)), or node-pty's binding
+ * missing (the master could start no program), is refused here, before anything starts:
+ * before a session name makes the session directory. The program is left to the master to
+ * check when not `checkProgram`.
  */
 function masterSpec(command: CreateCommand, holdUntilAttach: boolean, checkProgram = true): MasterSpec {
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
-  if (checkProgram) checkExecutable(command.command[0]!, cwd);
+  if (checkProgram) {
+    checkExecutable(command.command[0]!, cwd);
+    checkPtyBinding();
+  }
   const exact = environmentNodeCannotKeep();
   const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };
   if (checkProgram) checkCommandFits(command.command, cwd, socketPathOf(command.socket), environment.environment);

@@ -19,7 +19,7 @@ interface TermiosBinding {
  * Built beside the package's other directories: this file runs from dist/dt.js (the bundle),
  * or from src/common/ (the tests).
  */
-const PACKAGE_ROOT = path.basename(__dirname) === 'common' ? path.join(__dirname, '..', '..') : path.join(__dirname, '..');
+export const PACKAGE_ROOT = path.basename(__dirname) === 'common' ? path.join(__dirname, '..', '..') : path.join(__dirname, '..');
 const BINDING_FILE = path.join(PACKAGE_ROOT, 'build', 'Release', 'termios.node');
 
 /** The binding's calls: each must be there before anything is touched. */

@@ -167,6 +167,8 @@ function startProgram(spec: MasterSpec): ProgramTerminal | DtError {
   try {
     return new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });
   } catch (error) {
+    // node-pty that cannot be loaded says it all itself (pty-fork.ts).
+    if (error instanceof DtError) return error;
     return new DtError(`could not start ${spec.command[0]}: ${describeSystemError(error)}`, ExitCode.Failure, { cause: error });
   }
 }

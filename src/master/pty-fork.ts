@@ -9,11 +9,16 @@
 // which node-pty exports as `native`, does exactly the three jobs below and leaves the
 // descriptor to its caller. node-pty calls it "not public API", so this module checks its
 // shape when it loads, and the whole end-to-end suite runs through it.
+//
+// Loaded when the first program is started, not with the master's code: a binding that cannot
+// be loaded (never built, see common/pty-binding.ts) is then a reason the program could not be
+// started, told to the clients and kept in the registry, not a master that dies at once.
 
 import fs from 'node:fs';
 import tty from 'node:tty';
-import * as nodePty from 'node-pty';
+import type * as NodePty from 'node-pty';
 import { describeSystemError } from '../common/errors.js';
+import { ptyBindingFailure } from '../common/pty-binding.js';
 
 /** Where a new pseudo-terminal comes from (posix_openpt(3)). */
 const PTY_MULTIPLEXER = '/dev/ptmx';
@@ -41,12 +46,23 @@ export interface ForkOptions {
   env: Record<string, string>;
 }
 
+let loaded: NativePty | undefined;
+
+/** node-pty's binding, loaded at the first call; a DtError saying why it cannot be. */
 function nativePty(): NativePty {
+  if (loaded) return loaded;
+  let nodePty: typeof NodePty;
+  try {
+    nodePty = require('node-pty') as typeof NodePty;
+  } catch (error) {
+    throw ptyBindingFailure(error);
+  }
   const native = (nodePty as unknown as { native?: Partial<NativePty> | null }).native;
   if (typeof native?.fork !== 'function' || typeof native.resize !== 'function') {
     throw new Error('this node-pty has no native fork and resize (dt needs node-pty 1.1)');
   }
-  return native as NativePty;
+  loaded = native as NativePty;
+  return loaded;
 }
 
 /**
@@ -56,11 +72,13 @@ function nativePty(): NativePty {
  */
 export function forkPty(file: string, args: string[], options: ForkOptions, onExit: (code: number, signal: number) => void): ForkedPty {
   const env = Object.entries(options.env).map(([key, value]) => `${key}=${value}`);
+  // Loaded outside the try: a binding that does not load is not a fork that failed.
+  const native = nativePty();
   let forked: ReturnType<NativePty['fork']>;
   try {
     // uid and gid -1: the program runs as the master's user. utf8 false: no IUTF8, as node-pty
     // does for raw Buffers. The helper path is used only on macOS (dt reads /proc: Linux only).
-    forked = nativePty().fork(file, args, env, options.cwd, options.cols, options.rows, -1, -1, false, '', onExit);
+    forked = native.fork(file, args, env, options.cwd, options.cols, options.rows, -1, -1, false, '', onExit);
   } catch (error) {
     throw explainForkFailure(error);
   }

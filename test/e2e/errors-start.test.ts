@@ -467,3 +467,100 @@ it('a checkout whose bundle was never built (npm ci --ignore-scripts) says so, s
     stderr: `dt: ${path.join(root, 'dist', 'dt.js')} is missing: build it with \`npm run build\` in ${root}\n`,
   });
 });
+
+/**
+ * A copy of dt (bin/ and dist/, dt's terminal binding and every other package of this
+ * checkout) whose node-pty has no build/: an install made with `npm ci --ignore-scripts`.
+ * node-pty's lib/ is copied, not linked, so that it looks for its binding in the copy.
+ */
+function copyWithoutPtyBinding(): string {
+  const root = sandbox.path('unbuilt');
+  const checkout = path.dirname(path.dirname(DT));
+  const modules = path.join(checkout, 'node_modules');
+  const pty = path.join(root, 'node_modules', 'node-pty');
+  fs.mkdirSync(pty, { recursive: true });
+  for (const part of ['bin', 'dist']) fs.cpSync(path.join(checkout, part), path.join(root, part), { recursive: true });
+  fs.symlinkSync(path.join(checkout, 'build'), path.join(root, 'build'));
+  for (const name of fs.readdirSync(modules)) {
+    if (name !== 'node-pty') fs.symlinkSync(path.join(modules, name), path.join(root, 'node_modules', name));
+  }
+  for (const name of fs.readdirSync(path.join(modules, 'node-pty'))) {
+    if (name === 'build') continue;
+    const from = path.join(modules, 'node-pty', name);
+    if (name === 'lib' || name === 'package.json') fs.cpSync(from, path.join(pty, name), { recursive: true });
+    else fs.symlinkSync(from, path.join(pty, name));
+  }
+  return root;
+}
+
+/** The sockets bound under the sandbox, as the kernel lists them (/proc/net/unix). */
+function boundSockets(): string[] {
+  return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/)[7] ?? '').filter((file) => file.startsWith(`${sandbox.dir}/`));
+}
+
+/** Nothing of a session: no socket (in the directory or the kernel's table), no session directory, no record, no master. */
+async function expectNothingLeft(before: string[]): Promise<void> {
+  expect(entries().filter((entry) => entry !== 'state')).toEqual(before);
+  expect(boundSockets()).toEqual([]);
+  await expectNoMasterLeft(sandbox);
+  expect(await listSessions(sandbox, true)).toEqual([]);
+}
+
+it('without node-pty\'s binding (never built), -n, -N, -c and -A NAME say so and how to build it, status 1, and leave nothing', async () => {
+  const root = copyWithoutPtyBinding();
+  const dt = path.join(root, 'bin', 'dt');
+  const before = entries();
+  const said = `dt: cannot start the session: node-pty cannot be loaded: ${root}/node_modules/node-pty/build/Release/pty.node: No such file or directory\n` +
+    `dt: build it with \`npm rebuild\` in ${root}; that needs Python 3, make and a C++ compiler\n`;
+  for (const mode of ['-n', '-N']) {
+    const result = await run(process.execPath, [dt, mode, 'work', '/bin/sh'], { cwd: sandbox.dir, env: sandbox.env() });
+    expect({ mode, ...result }).toEqual({ mode, code: 1, signal: null, stdout: '', stderr: said });
+  }
+  for (const mode of ['-c', '-A']) {
+    const stderrFile = sandbox.path('dt.stderr');
+    const term = runInTerminal(sandbox, stderrFile, process.execPath, [dt, mode, 'work', '/bin/sh']);
+    expect({ mode, status: (await term.waitForExit()).exitCode }).toEqual({ mode, status: 1 });
+    expect({ mode, said: fs.readFileSync(stderrFile, 'utf8') }).toEqual({ mode, said });
+  }
+  await expectNothingLeft(before);
+});
+
+it('with a node-pty binding that does not load, the master says why: -c, -A and -N status 1, -n a failed entry that dt -a reports; nothing left', async () => {
+  const root = copyWithoutPtyBinding();
+  const dt = path.join(root, 'bin', 'dt');
+  const binding = path.join(root, 'node_modules', 'node-pty', 'build', 'Release', 'pty.node');
+  fs.mkdirSync(path.dirname(binding), { recursive: true });
+  fs.writeFileSync(binding, 'not a shared object\n'.repeat(20));
+  const before = entries();
+  // dlopen(3)'s words for the file follow its name.
+  const reason = new RegExp(`^cannot start the session: node-pty cannot be loaded: ${binding}: [^\\n]+ ` +
+    `\\(build it with \`npm rebuild\` in ${root}; that needs Python 3, make and a C\\+\\+ compiler\\)$`);
+  // A socket path: the session directory of a name is made before dt -N, the master, loads node-pty.
+  const foreground = await run(process.execPath, [dt, '-N', sandbox.path('s-N'), '/bin/sh'], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(foreground).toMatchObject({ code: 1, stdout: '' });
+  expect(foreground.stderr.replace(/^dt: /, '').trimEnd()).toMatch(reason);
+  for (const mode of ['-c', '-A']) {
+    const socket = sandbox.path(`s${mode}`);
+    const stderrFile = sandbox.path('dt.stderr');
+    const term = runInTerminal(sandbox, stderrFile, process.execPath, [dt, mode, socket, '/bin/sh']);
+    expect({ mode, status: (await term.waitForExit()).exitCode }).toEqual({ mode, status: 1 });
+    const said = fs.readFileSync(stderrFile, 'utf8');
+    expect(said.startsWith(`dt: ${socket}: `), said).toBe(true);
+    expect(said.slice(`dt: ${socket}: `.length).trimEnd()).toMatch(reason);
+    await waitUntil(() => !fs.existsSync(socket), `the failed master to remove ${socket}`);
+  }
+  await expectNothingLeft(before);
+  // dt -n has returned before the master loads node-pty: the session is listed as failed, with the reason.
+  const socket = sandbox.path('s');
+  expect(await run(process.execPath, [dt, '-n', socket, '/bin/sh'], { cwd: sandbox.dir, env: sandbox.env() })).toMatchObject({ code: 0, stderr: '' });
+  await waitUntil(() => !fs.existsSync(socket), `the failed master to remove ${socket}`);
+  await expectNoMasterLeft(sandbox);
+  const [listed] = await listSessions(sandbox, true) as Array<{ socket: string; state: string; note: string }>;
+  expect(listed).toMatchObject({ socket, state: 'failed' });
+  expect(listed!.note).toMatch(reason);
+  const attached = await runDt(['-a', socket], { cwd: sandbox.dir, env: sandbox.env() });
+  expect(attached).toMatchObject({ code: 1, stdout: '' });
+  expect(attached.stderr.slice(`dt: ${socket}: `.length).trimEnd()).toMatch(reason);
+  await expectNothingLeft(before);
+});

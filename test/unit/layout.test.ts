@@ -15,11 +15,11 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every module specifier a file imports, statically or with import(). */
+/** Every module specifier a file imports, statically, with import() or with require(). */
 function importsOf(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
   const found: string[] = [];
-  for (const match of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm)) found.push(match[1]!);
+  for (const match of text.matchAll(/(?:\bfrom\s+|\b(?:import|require)\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm)) found.push(match[1]!);
   return found;
 }
 
