@@ -31,9 +31,22 @@ function nodePtyDirectory(): string | undefined {
   // The node_modules directories require searches for node-pty, in its order (no I/O).
   for (const modules of require.resolve.paths('node-pty') ?? []) {
     const directory = path.join(modules, 'node-pty');
-    if (fs.statSync(path.join(directory, 'package.json'), { throwIfNoEntry: false })) return directory;
+    if (isThere(path.join(directory, 'package.json'))) return directory;
   }
   return undefined;
+}
+
+/**
+ * Whether a file can be found, as require finds one: a path it cannot stat (ENOENT, ENOTDIR,
+ * EACCES: ~/.node_modules under another user's HOME, say) is not there, and the search goes on.
+ */
+function isThere(file: string): boolean {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false }) !== undefined;
+  } catch (error) {
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') return false;
+    throw error;
+  }
 }
 
 /**
@@ -46,7 +59,7 @@ export function findPtyBinding(): { file: string } | { missing: string } {
   for (const binding of BINDING_DIRECTORIES) {
     for (const base of [directory, path.join(directory, 'lib')]) {
       const file = path.join(base, binding, 'pty.node');
-      if (fs.statSync(file, { throwIfNoEntry: false })) return { file };
+      if (isThere(file)) return { file };
     }
   }
   return { missing: `${path.join(directory, BINDING_DIRECTORIES[0]!, 'pty.node')}: No such file or directory` };

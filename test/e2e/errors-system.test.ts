@@ -385,10 +385,16 @@ function nobodyRunner(): (args: string[], input?: string) => ReturnType<typeof r
   fs.mkdirSync(sandbox.path('nobody-state'), { mode: 0o777 });
   fs.chmodSync(sandbox.path('nobody-state'), 0o777);
   // The checkout may sit in a directory nobody cannot enter (a private temporary clone): nobody
-  // runs a copy of the built client. These cases never reach a master, so node-pty is not needed.
+  // runs a copy of the built client. These cases never reach a master, so node-pty need not load.
   const copy = sandbox.path('dt-copy');
   fs.cpSync(path.dirname(DT), path.join(copy, 'bin'), { recursive: true });
   fs.cpSync(path.join(path.dirname(DT), '../dist'), path.join(copy, 'dist'), { recursive: true });
+  // What a creating command looks for before it starts a master (common/pty-binding.ts): empty
+  // files, never loaded.
+  for (const file of ['package.json', 'build/Release/pty.node']) {
+    fs.mkdirSync(path.dirname(path.join(copy, 'node_modules/node-pty', file)), { recursive: true });
+    fs.writeFileSync(path.join(copy, 'node_modules/node-pty', file), '');
+  }
   return (args, input) => run('setpriv', [
     '--reuid=65534', '--regid=65534', '--clear-groups', 'env', `XDG_STATE_HOME=${sandbox.path('nobody-state')}`,
     process.execPath, path.join(copy, 'bin/dt'), ...args,
