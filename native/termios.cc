@@ -1,13 +1,16 @@
-// dt's two calls to termios(3), which Node does not offer: full raw mode for the attaching
+// dt's calls to termios(3), which Node does not offer: full raw mode for the attaching
 // client's terminal (Node's setRawMode leaves output post-processing on, and a few input
-// flags), and the local modes of the program's terminal for the ctrl_l redraw. Without them
+// flags), the local modes of the program's terminal for the ctrl_l redraw, and the lines a
+// terminal in canonical mode holds, read before it leaves that mode. Without the first two
 // each took a child process (stty), forked from the whole Node process.
 //
-// Each takes a descriptor and returns 0 or an errno value, never throws: the callers decide
-// what a failure means (a terminal that hung up, a descriptor that is not a terminal).
+// Each takes a descriptor and never throws: the callers decide what a failure means (a
+// terminal that hung up, a descriptor that is not a terminal).
 
 #include <errno.h>
+#include <poll.h>
 #include <termios.h>
+#include <unistd.h>
 #include <node_api.h>
 
 /** The descriptor given as the first argument, or -1. */
@@ -66,11 +69,66 @@ static napi_value local_modes(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/** Room for the longest line a canonical terminal holds (Linux: 4095 bytes and its end). */
+#define LINE_BYTES 16384
+/** Input a canonical terminal holds (Linux: N_TTY_BUF_SIZE): no more ends of file than that. */
+#define MOST_READS 4096
+
+/** Whether a line the terminal handed over ends with one of the characters that end a line. */
+static bool ends_line(const struct termios *modes, unsigned char last) {
+  if (last == '\n') return true;
+  if (modes->c_cc[VEOL] != _POSIX_VDISABLE && last == modes->c_cc[VEOL]) return true;
+  return (modes->c_lflag & IEXTEN) && modes->c_cc[VEOL2] != _POSIX_VDISABLE && last == modes->c_cc[VEOL2];
+}
+
+/**
+ * cookedLines(fd): what a terminal in canonical mode holds as complete lines, read as the
+ * line discipline hands them over, without waiting: a Buffer, empty when there is none, when
+ * the terminal is not in canonical mode, or when it fails (hung up). Its end-of-file character
+ * (^D) typed before is in them again, where it was typed. The terminal keeps an end of file as
+ * a mark, not as a byte: one read ends there, returning the line before it (nothing, at the
+ * start of a line). Left in the terminal when it leaves canonical mode, the mark becomes a
+ * NUL byte that nobody typed: script(1), when its standard input ends, types ^D into the
+ * terminal of the command it runs, and a dt client starting there read it as 0x00.
+ */
+static napi_value cooked_lines(napi_env env, napi_callback_info info) {
+  static unsigned char lines[MOST_READS + LINE_BYTES];
+  unsigned char line[LINE_BYTES];
+  size_t length = 0;
+  int fd = descriptor_argument(env, info);
+  struct termios modes;
+  // Without an end-of-file character, every line ends as the kernel shows it from raw mode too.
+  bool marks = fd >= 0 && tcgetattr(fd, &modes) == 0 && (modes.c_lflag & ICANON) && !(modes.c_lflag & EXTPROC) &&
+    modes.c_cc[VEOF] != _POSIX_VDISABLE;
+  for (int reads = 0; marks && reads < MOST_READS && length + sizeof line <= sizeof lines; reads++) {
+    // POLLIN: a whole line or an end of file, so the read cannot wait. A hung-up terminal's
+    // reads return 0 too, and it says POLLHUP.
+    struct pollfd ready = { fd, POLLIN, 0 };
+    if (poll(&ready, 1, 0) != 1 || (ready.revents & (POLLHUP | POLLERR | POLLNVAL)) || !(ready.revents & POLLIN)) break;
+    ssize_t count = read(fd, line, sizeof line);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      break; // EAGAIN: nothing whole after all; EIO: hung up
+    }
+    // A read of 0 that is no end of file: the terminal hung up in between, and refuses now.
+    struct termios now;
+    if (count == 0 && tcgetattr(fd, &now) != 0) break;
+    for (ssize_t at = 0; at < count; at++) lines[length++] = line[at];
+    if (count == 0 || !ends_line(&modes, line[count - 1])) lines[length++] = modes.c_cc[VEOF];
+  }
+  napi_value result;
+  void *data;
+  napi_create_buffer_copy(env, length, lines, &data, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
-  napi_value make_raw_function, local_modes_function;
+  napi_value make_raw_function, local_modes_function, cooked_lines_function;
   napi_create_function(env, "makeRaw", NAPI_AUTO_LENGTH, make_raw, NULL, &make_raw_function);
   napi_create_function(env, "localModes", NAPI_AUTO_LENGTH, local_modes, NULL, &local_modes_function);
+  napi_create_function(env, "cookedLines", NAPI_AUTO_LENGTH, cooked_lines, NULL, &cooked_lines_function);
   napi_set_named_property(env, exports, "makeRaw", make_raw_function);
   napi_set_named_property(env, exports, "localModes", local_modes_function);
+  napi_set_named_property(env, exports, "cookedLines", cooked_lines_function);
   return exports;
 }

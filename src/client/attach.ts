@@ -44,12 +44,13 @@ type AttachableSession = SessionConnection & { reads: LentReads };
  * a connection.
  */
 export async function attach(socketPath: string, options: ClientOptions): Promise<number> {
-  enterRawMode();
+  const lines = enterRawMode();
   // Refused or failed before attaching: the error is printed on a restored terminal.
   onShutdown(restoreTerminal);
-  // Keys typed before the client started go with the attach request; later ones are read at
-  // once (raw: never cooked) and passed on from the moment there is a connection.
-  const typedEarly: Buffer[] = [];
+  // Keys typed before the client started go with the attach request, the whole lines the
+  // terminal held first; later ones are read at once (raw: never cooked) and passed on from
+  // the moment there is a connection.
+  const typedEarly: Buffer[] = lines === undefined ? [] : [lines];
   const typed = readTypedKeys();
   if (typed !== undefined) typedEarly.push(typed);
   readKeys((keys) => typedEarly.push(Buffer.from(keys)), () => { /* the attachment meets it again */ });
@@ -334,9 +335,11 @@ class Attachment {
     if (!ownsTerminal()) return this.stopAgainInBackground();
     this.suspended = false;
     resumeReadingKeys();
-    enterRawMode();
+    const lines = enterRawMode();
     if (this.attached) saveTitle();
     this.socket.write(attachRequest(this.options));
+    // Typed while we were stopped, before the keys read from now on.
+    if (lines !== undefined) this.onInput(lines);
   };
 
   /**

@@ -1,7 +1,8 @@
-// dt's binding to termios(3) (native/termios.c, built into build/Release by npm's install
-// step, with node-gyp, as node-pty is): the two calls Node does not make. An attaching
-// client turns off what Node's raw mode leaves on (client/raw-mode.ts); a master reads its
-// program's local modes for the ctrl_l redraw. Each took a child process (stty) before,
+// dt's binding to termios(3) (native/termios.cc, built into build/Release by npm's install
+// step, with node-gyp, as node-pty is): the calls Node does not make. An attaching client
+// reads the lines its terminal holds before raw mode and turns off what Node's raw mode
+// leaves on (client/raw-mode.ts); a master reads its program's local modes for the ctrl_l
+// redraw. Each took a child process (stty) before,
 // forked from the whole Node process: 1-1.5 ms during which a client could not show the
 // session's first answer. Loaded where it is first used, never by other commands.
 
@@ -13,6 +14,11 @@ interface TermiosBinding {
   makeRaw(fd: number): number;
   /** [0, c_lflag, VMIN], or [errno]. */
   localModes(fd: number): number[];
+  /**
+   * The whole lines a terminal in canonical mode holds, each end of file in them as the
+   * end-of-file character typed there; empty when there are none, or it is not canonical.
+   */
+  cookedLines(fd: number): Buffer;
 }
 
 /**
@@ -23,7 +29,7 @@ export const PACKAGE_ROOT = path.basename(__dirname) === 'common' ? path.join(__
 const BINDING_FILE = path.join(PACKAGE_ROOT, 'build', 'Release', 'termios.node');
 
 /** The binding's calls: each must be there before anything is touched. */
-const CALLS: ReadonlyArray<keyof TermiosBinding> = ['makeRaw', 'localModes'];
+const CALLS: ReadonlyArray<keyof TermiosBinding> = ['makeRaw', 'localModes', 'cookedLines'];
 
 let binding: TermiosBinding | undefined;
 

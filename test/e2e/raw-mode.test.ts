@@ -2,12 +2,14 @@
 // attached, set before the session's first byte reaches the terminal and before the first key
 // is read; and what an attaching command does when dt's terminal binding (build/Release) is
 // missing, or is not dt's. How every way of leaving restores the terminal is tested in
-// redraw.test.ts.
+// redraw.test.ts. What the terminal held in canonical mode before the client made it raw: its
+// lines and ends of file, typed or written by script(1).
 
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, hexReceived, terminalModes, waitUntil } from './harness.js';
+import { DT, FIXTURES, Sandbox, childPids, hexReceived, terminalModes, waitUntil } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
@@ -101,6 +103,48 @@ describe('raw mode', () => {
     term.write('z');
     await term.waitFor('HEX 7a\r', { from });
     expect(hexReceived(term.text)).toBe('6b7a');
+  });
+});
+
+describe('input the terminal held before raw mode', () => {
+  /** The keys hexecho reported so far, as one hex string, once the last one, `last`, is among them. */
+  async function receivedUpTo(term: { text: string; until: (condition: () => boolean, what: string) => Promise<void> }, last: string): Promise<string> {
+    await term.until(() => hexReceived(term.text).endsWith(last), `the program to report ${last} last`);
+    return hexReceived(term.text);
+  }
+
+  it('passes an end of file typed before raw mode as the ^D it was, a NUL as a NUL, in order', async () => {
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    // sh takes the first line and starts the client: the rest waits in the terminal, in
+    // canonical mode, where an end of file (^D) is a mark between lines, not a byte, and a NUL
+    // (^@, ^space) is an ordinary character: `a` ended by ^D, a line with a NUL in it, a ^D at
+    // the start of a line, and a line begun with a NUL, not ended.
+    const term = sandbox.run('/bin/sh', ['-c', 'read -r line && exec "$0" "$@"', process.execPath, DT, '-a', socket, '-r', 'none']);
+    term.write('go\n' + 'a\x04' + 'b\x00c\n' + '\x04' + '\x00z');
+    expect(await receivedUpTo(term, '7a')).toBe('61' + '04' + '6200630a' + '04' + '007a');
+    // Typed while attached: a NUL is a key like any other.
+    term.write('\x00y');
+    expect(await receivedUpTo(term, '79')).toBe('6104620063' + '0a04007a' + '0079');
+    term.write('\x1c');
+    expect((await term.waitForExit()).exitCode).toBe(0);
+  });
+
+  it('passes the ^D that script(1) types when its input ends as 04, not as a NUL', async (context) => {
+    if (!fs.existsSync('/usr/bin/script')) return context.skip('script(1) (util-linux) is not installed');
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    const log = sandbox.path('out.log');
+    const command = `exec '${process.execPath}' '${DT}' -a '${socket}' -r none`;
+    // Standard input /dev/null: script writes its end-of-file character into the client's
+    // terminal at once, before the client has made it raw.
+    const script = spawn('/usr/bin/script', ['-qc', command, '/dev/null'], { cwd: sandbox.dir, env: { ...process.env, ...sandbox.env() }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => script.on('exit', (code) => resolve(code)));
+    await waitUntil(() => /HEX [0-9a-f]+\r/.test(readLog(log)), () => `the program to report a key; its log: ${JSON.stringify(readLog(log))}`);
+    // The client ends, and script with it (script's own SIGTERM would wait 2 s for it).
+    for (const client of childPids(script.pid!)) process.kill(client, 'SIGTERM');
+    await exited;
+    expect(hexReceived(readLog(log))).toBe('04');
   });
 });
 

@@ -34,7 +34,7 @@ it('builds build/Release/termios.node and says nothing', () => {
   expect(build()).toEqual({ status: 0, stdout: '', stderr: '' });
   const binding = { exports: {} as Record<string, unknown> };
   process.dlopen(binding, path.join(copy, 'build', 'Release', 'termios.node'));
-  expect(Object.keys(binding.exports).sort()).toEqual(['localModes', 'makeRaw']);
+  expect(Object.keys(binding.exports).sort()).toEqual(['cookedLines', 'localModes', 'makeRaw']);
 });
 
 it('shows the compiler\'s output and what the build needs when it fails, with status 1', () => {
