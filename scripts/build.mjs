@@ -51,6 +51,7 @@ renameSync(fresh, dist);
 rmSync(stale, { recursive: true, force: true });
 writeCodeCache();
 await writeAttachCodeCache();
+await writeCreateCodeCache();
 
 /**
  * esbuild's __toESM copies every property of a CommonJS module into a new object, once per
@@ -117,6 +118,28 @@ async function writeAttachCodeCache() {
     renameSync(partial, cache);
   } catch (error) {
     console.warn(`build: no dist/dt.js.attach.cache (${error.message}); dt -a, -A and -c start from dist/dt.js.cache`);
+  } finally {
+    await endMasters(path.join(dir, 'state/dt/sessions'));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * dist/dt.js.create.cache, for `dt -n`: made by a `dt -n` that starts from dist/dt.js.cache
+ * and creates a session made for the purpose, whose program ends at once, and its master with
+ * it. Where that cannot run, `dt -n` starts from dist/dt.js.cache.
+ */
+async function writeCreateCodeCache() {
+  const cache = new URL('../dist/dt.js.create.cache', import.meta.url);
+  const partial = new URL('../dist/dt.js.create.cache.new', import.meta.url);
+  const dir = mkdtempSync(path.join(tmpdir(), 'dt-build-'));
+  const env = { ...process.env, XDG_STATE_HOME: path.join(dir, 'state'), DT_DIR: path.join(dir, 'run'), DT_BUILD_CODE_CACHE: partial.pathname };
+  delete env.DT_SESSION;
+  try {
+    execFileSync(process.execPath, [DT, '-n', path.join(dir, 's'), '/bin/sh', '-c', 'exit 0'], { env, stdio: 'ignore' });
+    renameSync(partial, cache);
+  } catch (error) {
+    console.warn(`build: no dist/dt.js.create.cache (${error.message}); dt -n starts from dist/dt.js.cache`);
   } finally {
     await endMasters(path.join(dir, 'state/dt/sessions'));
     rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { ROOT } from './harness.js';
 const BUNDLE = path.join(ROOT, 'dist/dt.js');
 const GENERAL_CACHE = `${BUNDLE}.cache`;
 const ATTACH_CACHE = `${BUNDLE}.attach.cache`;
+const CREATE_CACHE = `${BUNDLE}.create.cache`;
 
 /** Compiles the bundle in a fresh `node` with `cache`, wrapped as bin/dt wraps it; true when V8 rejected the cache. */
 function rejectedBy(cache: string): boolean {
@@ -28,9 +29,9 @@ function rejectedBy(cache: string): boolean {
   return result.stdout === 'true';
 }
 
-it('the caches are newer than the bundle, and V8 takes both: the general one and the attaching commands\' one', () => {
+it('the caches are newer than the bundle, and V8 takes each: the general one, the attaching commands\' and dt -n\'s', () => {
   const bundleTime = fs.statSync(BUNDLE).mtimeMs;
-  for (const cache of [GENERAL_CACHE, ATTACH_CACHE]) {
+  for (const cache of [GENERAL_CACHE, ATTACH_CACHE, CREATE_CACHE]) {
     expect(fs.statSync(cache).mtimeMs, cache).toBeGreaterThanOrEqual(bundleTime);
     expect(rejectedBy(cache), `V8 rejected ${cache}`).toBe(false);
   }
@@ -38,4 +39,8 @@ it('the caches are newer than the bundle, and V8 takes both: the general one and
 
 it('the attaching commands\' cache holds more than the general one: the attaching client\'s code', () => {
   expect(fs.statSync(ATTACH_CACHE).size).toBeGreaterThan(fs.statSync(GENERAL_CACHE).size * 1.2);
+});
+
+it('dt -n\'s cache holds more than the general one: the code that checks the program and starts a master', () => {
+  expect(fs.statSync(CREATE_CACHE).size).toBeGreaterThan(fs.statSync(GENERAL_CACHE).size * 1.2);
 });
