@@ -88,19 +88,13 @@ function writeCodeCache() {
  * program reads the line typed at once and ends; the client leaves with it. Where that
  * cannot run (no pty), those commands start from dist/dt.js.cache.
  */
-async function writeAttachCodeCache() {
-  const cache = new URL('../dist/dt.js.attach.cache', import.meta.url);
-  const partial = new URL('../dist/dt.js.attach.cache.new', import.meta.url);
-  const dir = mkdtempSync(path.join(tmpdir(), 'dt-build-'));
-  // Its own registry and session directory: nothing of the user's is touched.
-  const env = { ...process.env, XDG_STATE_HOME: path.join(dir, 'state'), DT_DIR: path.join(dir, 'run') };
-  delete env.DT_SESSION;
-  const socket = path.join(dir, 's');
-  try {
+function writeAttachCodeCache() {
+  return writeCodeCacheOf('attach', 'dt -a, -A and -c start', async ({ dir, env, cacheOut }) => {
+    const socket = path.join(dir, 's');
     execFileSync(process.execPath, [DT, '-n', socket, '/bin/sh', '-c', 'read line'], { env, stdio: 'ignore' });
     const { spawn } = await import('node-pty');
     const client = spawn(process.execPath, [DT, '-a', socket], {
-      cols: 80, rows: 24, cwd: dir, env: { ...env, DT_BUILD_CODE_CACHE: partial.pathname },
+      cols: 80, rows: 24, cwd: dir, env: { ...env, DT_BUILD_CODE_CACHE: cacheOut },
     });
     // The terminal holds the line until the client reads it, in raw mode.
     client.write('x\r');
@@ -115,13 +109,7 @@ async function writeAttachCodeCache() {
       });
     });
     if (exitCode !== 0) throw new Error(`the client exited with status ${exitCode}`);
-    renameSync(partial, cache);
-  } catch (error) {
-    console.warn(`build: no dist/dt.js.attach.cache (${error.message}); dt -a, -A and -c start from dist/dt.js.cache`);
-  } finally {
-    await endMasters(path.join(dir, 'state/dt/sessions'));
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
@@ -129,17 +117,32 @@ async function writeAttachCodeCache() {
  * and creates a session made for the purpose, whose program ends at once, and its master with
  * it. Where that cannot run, `dt -n` starts from dist/dt.js.cache.
  */
-async function writeCreateCodeCache() {
-  const cache = new URL('../dist/dt.js.create.cache', import.meta.url);
-  const partial = new URL('../dist/dt.js.create.cache.new', import.meta.url);
+function writeCreateCodeCache() {
+  return writeCodeCacheOf('create', 'dt -n starts', ({ dir, env, cacheOut }) => {
+    execFileSync(process.execPath, [DT, '-n', path.join(dir, 's'), '/bin/sh', '-c', 'exit 0'], {
+      env: { ...env, DT_BUILD_CODE_CACHE: cacheOut }, stdio: 'ignore',
+    });
+  });
+}
+
+/**
+ * dist/dt.js.<kind>.cache, written by the dt that `run` runs with DT_BUILD_CODE_CACHE set to
+ * `cacheOut`, and moved into place whole once `run` has succeeded. `run` gets a directory of
+ * its own, and an environment with its own registry and session directory there: nothing of
+ * the user's is touched, and every master it started is ended after. Where it fails, says
+ * that `commands` start from dist/dt.js.cache.
+ */
+async function writeCodeCacheOf(kind, commands, run) {
+  const cache = new URL(`../dist/dt.js.${kind}.cache`, import.meta.url);
+  const partial = new URL(`../dist/dt.js.${kind}.cache.new`, import.meta.url);
   const dir = mkdtempSync(path.join(tmpdir(), 'dt-build-'));
-  const env = { ...process.env, XDG_STATE_HOME: path.join(dir, 'state'), DT_DIR: path.join(dir, 'run'), DT_BUILD_CODE_CACHE: partial.pathname };
+  const env = { ...process.env, XDG_STATE_HOME: path.join(dir, 'state'), DT_DIR: path.join(dir, 'run') };
   delete env.DT_SESSION;
   try {
-    execFileSync(process.execPath, [DT, '-n', path.join(dir, 's'), '/bin/sh', '-c', 'exit 0'], { env, stdio: 'ignore' });
+    await run({ dir, env, cacheOut: partial.pathname });
     renameSync(partial, cache);
   } catch (error) {
-    console.warn(`build: no dist/dt.js.create.cache (${error.message}); dt -n starts from dist/dt.js.cache`);
+    console.warn(`build: no dist/dt.js.${kind}.cache (${error.message}); ${commands} from dist/dt.js.cache`);
   } finally {
     await endMasters(path.join(dir, 'state/dt/sessions'));
     rmSync(dir, { recursive: true, force: true });
