@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DtError, ExitCode } from './errors.js';
-import { PACKAGE_ROOT } from './termios.js';
+import { NATIVE_BUILD_HINT, PACKAGE_ROOT } from './termios.js';
 
 /**
  * Where node-pty 1.1's loader (lib/utils.js, loadNativeModule) looks for its binding, in its
@@ -20,8 +20,6 @@ import { PACKAGE_ROOT } from './termios.js';
  */
 const BINDING_DIRECTORIES = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`];
 
-/** How to build node-pty's binding: `npm rebuild` runs node-pty's install script, and dt's own. */
-const BUILD_HINT = `build it with \`npm rebuild\` in ${PACKAGE_ROOT}; that needs Python 3, make and a C++ compiler`;
 /** A dt without node-pty at all was not installed whole. */
 const INSTALL_HINT = `install dt's dependencies with \`npm ci\` in ${PACKAGE_ROOT}`;
 const NOT_INSTALLED = 'node-pty is not installed';
@@ -97,5 +95,5 @@ export function ptyBindingFailure(error: unknown): DtError {
 }
 
 function hintFor(reason: string): string {
-  return reason === NOT_INSTALLED ? INSTALL_HINT : BUILD_HINT;
+  return reason === NOT_INSTALLED ? INSTALL_HINT : NATIVE_BUILD_HINT;
 }

@@ -28,6 +28,9 @@ interface TermiosBinding {
 export const PACKAGE_ROOT = path.basename(__dirname) === 'common' ? path.join(__dirname, '..', '..') : path.join(__dirname, '..');
 const BINDING_FILE = path.join(PACKAGE_ROOT, 'build', 'Release', 'termios.node');
 
+/** How to build dt's native parts, this binding and node-pty's: `npm rebuild` runs both install scripts. */
+export const NATIVE_BUILD_HINT = `build it with \`npm rebuild\` in ${PACKAGE_ROOT}; that needs Python 3, make and a C++ compiler`;
+
 /** The binding's calls: each must be there before anything is touched. */
 const CALLS: ReadonlyArray<keyof TermiosBinding> = ['makeRaw', 'localModes', 'cookedLines'];
 
@@ -55,6 +58,6 @@ export function termios(): TermiosBinding {
 function cannotLoad(reason: string, cause?: unknown): DtError {
   return new DtError(`cannot load the terminal binding: ${reason}`, ExitCode.Failure, {
     cause,
-    hint: `build it with \`npm rebuild\` in ${PACKAGE_ROOT}; that needs Python 3, make and a C++ compiler`,
+    hint: NATIVE_BUILD_HINT,
   });
 }
