@@ -134,13 +134,13 @@ function masterSpec(command: CreateCommand, holdUntilAttach: boolean, checkProgr
   const redraw = command.client.redraw === RedrawMethod.Unspecified ? RedrawMethod.Resize : command.client.redraw;
   const cwd = exactWorkingDirectory();
   const log = command.log === undefined ? {} : { log: prepareOutputLog(command.log, cwd, process.env) };
+  const exact = environmentNodeCannotKeep();
+  const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };
   if (checkProgram) {
     checkExecutable(command.command[0]!, cwd);
     checkPtyBinding();
+    checkCommandFits(command.command, cwd, socketPathOf(command.socket), environment.environment);
   }
-  const exact = environmentNodeCannotKeep();
-  const environment = Object.keys(exact).length === 0 ? {} : { environment: exact };
-  if (checkProgram) checkCommandFits(command.command, cwd, socketPathOf(command.socket), environment.environment);
   const socket = resolveSocketArgument(command.socket);
   return { socket, command: command.command, redraw, holdUntilAttach, cwd, ...windowSize(), ...log, ...environment };
 }
