@@ -13,11 +13,10 @@ import type net from 'node:net';
 import { hasEscapedBytes } from '../common/bytes.js';
 import { inheritableDescriptors } from '../common/descriptors.js';
 import { DtError, describeSystemError, sessionError } from '../common/errors.js';
-import { ARGUMENT_LIST_TOO_LONG, isTooLargeToExec } from '../common/exec-limits.js';
 import { findExecutable } from '../common/executable.js';
 import { discardLogFile, openLogFile } from '../common/log-file.js';
 import { LISTENING_FD, LOG_FD, MASTER_FLAG, SPEC_FD, encodeMasterLaunch, type MasterLaunch, type MasterSpec } from '../common/master-spec.js';
-import { programEnvironment, programExecs, programLaunch } from '../common/program-launch.js';
+import { programEnvironment, programLaunch, tooLargeToExec } from '../common/program-launch.js';
 import { writeRecord } from '../common/registry.js';
 import { listenPrivate, removeSocket, socketInode } from '../common/socket.js';
 import { descriptorOf } from '../common/write-at-once.js';
@@ -74,10 +73,8 @@ export function checkExecutable(program: string, cwd: string): void {
  */
 export function checkCommandFits(command: readonly string[], cwd: string, socket: string, environment: Record<string, string> | undefined): void {
   const env = programEnvironment(process.env, environment);
-  const launch = programLaunch(command, cwd, socket, env);
-  if (isTooLargeToExec(programExecs(launch, command, cwd, socket, env))) {
-    throw new DtError(`could not execute ${command[0]}: ${ARGUMENT_LIST_TOO_LONG}`);
-  }
+  const tooLarge = tooLargeToExec(programLaunch(command, cwd, socket, env), command, cwd, socket, env);
+  if (tooLarge) throw tooLarge;
 }
 
 /** Starts a master for spec, whose program checkExecutable found; resolves once the master holds the listening socket. */

@@ -13,7 +13,8 @@
 // shell only as its parameters.
 
 import { hasEscapedBytes } from './bytes.js';
-import type { ExecStep } from './exec-limits.js';
+import { DtError } from './errors.js';
+import { ARGUMENT_LIST_TOO_LONG, isTooLargeToExec, type ExecStep } from './exec-limits.js';
 
 export interface ProgramLaunch {
   file: string;
@@ -141,6 +142,17 @@ export function programExecs(launch: ProgramLaunch, command: readonly string[], 
     { file: ENV_PROGRAM, argv: [ENV_PROGRAM, '-i', '--', ...program, ...command], env: shell, cwd },
     { file: command[0]!, argv: command, env: program, cwd },
   ];
+}
+
+/**
+ * Why the program cannot be started when exec(2) would refuse one of the execs of `launch`,
+ * programLaunch's for the same arguments, as too large (E2BIG, exec-limits.ts), under this
+ * process's limits; undefined when they fit. Asked by the creating command before anything is
+ * made for the session, and by the master before it forks the program.
+ */
+export function tooLargeToExec(launch: ProgramLaunch, command: readonly string[], cwd: string, socket: string, env: Record<string, string>): DtError | undefined {
+  if (!isTooLargeToExec(programExecs(launch, command, cwd, socket, env))) return undefined;
+  return new DtError(`could not execute ${command[0]}: ${ARGUMENT_LIST_TOO_LONG}`);
 }
 
 function isExact(command: readonly string[], cwd: string, socket: string, env: Record<string, string>): boolean {

@@ -11,8 +11,7 @@ import { DtError, ExitCode, describeSystemError, sessionError } from '../common/
 import { findExecutable } from '../common/executable.js';
 import { LOG_FD, SPEC_FD, type MasterSpec } from '../common/master-spec.js';
 import { adoptOutputLog, openOutputLog } from './output-log.js';
-import { ARGUMENT_LIST_TOO_LONG, isTooLargeToExec } from '../common/exec-limits.js';
-import { programEnvironment, programExecs, programLaunch } from '../common/program-launch.js';
+import { programEnvironment, programLaunch, tooLargeToExec } from '../common/program-launch.js';
 import { ProgramTerminal } from './program-terminal.js';
 import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
@@ -161,9 +160,8 @@ function checkExecutable(spec: MasterSpec): DtError | undefined {
 function startProgram(spec: MasterSpec): ProgramTerminal | DtError {
   const env = programEnvironment(process.env, spec.environment);
   const launch = programLaunch(spec.command, spec.cwd, spec.socket, env);
-  if (isTooLargeToExec(programExecs(launch, spec.command, spec.cwd, spec.socket, env))) {
-    return new DtError(`could not execute ${spec.command[0]}: ${ARGUMENT_LIST_TOO_LONG}`);
-  }
+  const tooLarge = tooLargeToExec(launch, spec.command, spec.cwd, spec.socket, env);
+  if (tooLarge) return tooLarge;
   try {
     return new ProgramTerminal(launch.file, launch.args, { cols: spec.cols, rows: spec.rows, cwd: launch.cwd, env: launch.env });
   } catch (error) {
