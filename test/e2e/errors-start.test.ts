@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, isAlive, processState, waitUntil } from './harness.js';
+import { DT, FIXTURES, ROOT, Sandbox, copyBuiltDt, isAlive, processState, waitUntil } from './harness.js';
 import {
   DTACH, HAVE_DTACH, HEXECHO, expectNoMasterLeft, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, trackPid, waitForClients,
 } from './lifecycle-helpers.js';
@@ -474,13 +474,11 @@ it('a checkout whose bundle was never built (npm ci --ignore-scripts) says so, s
  * node-pty's lib/ is copied, not linked, so that it looks for its binding in the copy.
  */
 function copyWithoutPtyBinding(): string {
-  const root = sandbox.path('unbuilt');
-  const checkout = path.dirname(path.dirname(DT));
-  const modules = path.join(checkout, 'node_modules');
+  const root = copyBuiltDt(sandbox.path('unbuilt'));
+  const modules = path.join(ROOT, 'node_modules');
   const pty = path.join(root, 'node_modules', 'node-pty');
   fs.mkdirSync(pty, { recursive: true });
-  for (const part of ['bin', 'dist']) fs.cpSync(path.join(checkout, part), path.join(root, part), { recursive: true });
-  fs.symlinkSync(path.join(checkout, 'build'), path.join(root, 'build'));
+  fs.symlinkSync(path.join(ROOT, 'build'), path.join(root, 'build'));
   for (const name of fs.readdirSync(modules)) {
     if (name !== 'node-pty') fs.symlinkSync(path.join(modules, name), path.join(root, 'node_modules', name));
   }

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  DT, Peer, Sandbox, freshTerminalModes, isAlive, masterInfo, openDescriptorCount, processState, shellReport, waitForViewers, waitUntil,
+  DT, Peer, Sandbox, copyBuiltDt, freshTerminalModes, isAlive, masterInfo, openDescriptorCount, processState, shellReport, waitForViewers, waitUntil,
 } from './harness.js';
 import {
   HEXECHO, expectNoMasterLeft, isSocketFile, killTracked, listSessions, run, runDt, runInTerminal, sessionInfo, spawnTracked, trackPid, waitForClients,
@@ -386,9 +386,7 @@ function nobodyRunner(): (args: string[], input?: string) => ReturnType<typeof r
   fs.chmodSync(sandbox.path('nobody-state'), 0o777);
   // The checkout may sit in a directory nobody cannot enter (a private temporary clone): nobody
   // runs a copy of the built client. These cases never reach a master, so node-pty need not load.
-  const copy = sandbox.path('dt-copy');
-  fs.cpSync(path.dirname(DT), path.join(copy, 'bin'), { recursive: true });
-  fs.cpSync(path.join(path.dirname(DT), '../dist'), path.join(copy, 'dist'), { recursive: true });
+  const copy = copyBuiltDt(sandbox.path('dt-copy'));
   // What a creating command looks for before it starts a master (common/pty-binding.ts): empty
   // files, never loaded.
   for (const file of ['package.json', 'build/Release/pty.node']) {

@@ -11,6 +11,16 @@ import { FrameDecoder, FrameType, PROTOCOL_VERSION, decodeHello, encodeHello, ty
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const DT = path.join(ROOT, 'bin/dt');
+
+/**
+ * Copies this checkout's bin/ and dist/ (the command and its bundle, nothing else) into
+ * `root`, made if needed: a dt installed without some other part, for the tests of what it
+ * then says. Returns `root`.
+ */
+export function copyBuiltDt(root: string): string {
+  for (const part of ['bin', 'dist']) fs.cpSync(path.join(ROOT, part), path.join(root, part), { recursive: true });
+  return root;
+}
 export const FIXTURES = path.join(ROOT, 'test/fixtures');
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** How long teardown lets a master whose program ended finish on its own before calling it left behind. */

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DT, FIXTURES, Sandbox, childPids, hexReceived, terminalModes, waitUntil } from './harness.js';
+import { DT, FIXTURES, ROOT, Sandbox, copyBuiltDt, childPids, hexReceived, terminalModes, waitUntil } from './harness.js';
 import { runDt } from './lifecycle-helpers.js';
 
 const HEXECHO = `${FIXTURES}/hexecho.mjs`;
@@ -151,11 +151,8 @@ describe('input the terminal held before raw mode', () => {
 describe('without dt\'s terminal binding', () => {
   /** A copy of dt (bin/ and dist/, node-pty from this checkout) whose build/Release is missing. */
   function unbuiltCopy(): string {
-    const root = sandbox.path('unbuilt');
-    const checkout = path.dirname(path.dirname(DT));
-    fs.mkdirSync(root);
-    for (const part of ['bin', 'dist']) fs.cpSync(path.join(checkout, part), path.join(root, part), { recursive: true });
-    fs.symlinkSync(path.join(checkout, 'node_modules'), path.join(root, 'node_modules'));
+    const root = copyBuiltDt(sandbox.path('unbuilt'));
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
     return root;
   }
 
