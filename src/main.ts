@@ -6,7 +6,7 @@ import { USAGE, USAGE_HINT, VERSION, parseArgs, type ClientOptions, type Command
 import { sendSignal } from './client/control.js';
 import { refuseDebuggerSignal } from './common/debugger.js';
 import { closeDescriptors } from './common/descriptors.js';
-import { DtError, ExitCode, SIGNAL_EXIT_BASE, UsageError, describeSystemError, exitCodeOf, sessionError } from './common/errors.js';
+import { DtError, ExitCode, SIGNAL_EXIT_BASE, TerminalHangUp, UsageError, describeSystemError, exitCodeOf, sessionError } from './common/errors.js';
 import { checkCommandFits, checkExecutable, startMaster } from './client/launch.js';
 import { MASTER_FLAG, readMasterLaunch, type MasterLaunch, type MasterSpec } from './common/master-spec.js';
 import type { MasterOutcome } from './master/master.js';
@@ -22,7 +22,7 @@ import { masterTitle, unlistedWarning } from './common/registry.js';
 import { runShutdown } from './common/shutdown.js';
 import { signalNumber } from './common/signals.js';
 import { probeSocket, removeSocket } from './common/socket.js';
-import { hasTerminal, releaseTerminalBeforeExit, windowSize } from './client/terminal.js';
+import { hasTerminal, releaseTerminalBeforeExit, terminalStreamError, windowSize } from './client/terminal.js';
 import { environmentNodeCannotKeep, exactArguments, exactEnvironmentVariable, exactWorkingDirectory } from './client/process-bytes.js';
 import { displayText, fsPath } from './common/bytes.js';
 import { termios } from './common/termios.js';
@@ -36,7 +36,7 @@ async function main(argv = exactArguments()): Promise<number> {
     return launch ? runDetachedMaster(launch) : abandonDetachedMaster();
   }
   // Kept for outputFailure(), in every mode: an attached client's own listener hears it too (attach.ts).
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => { heardOutputFailure ??= error; });
+  outputStream().on('error', (error: NodeJS.ErrnoException) => { heardOutputFailure ??= error; });
   const command = parseArgs(argv);
   switch (command.mode) {
     case 'help':
@@ -100,6 +100,18 @@ async function main(argv = exactArguments()): Promise<number> {
 }
 
 type CreateCommand = Extract<Command, { command: string[] }>;
+
+/**
+ * process.stdout, made by Node on first use: a terminal then, unless it hung up since Node
+ * started (terminalStreamError).
+ */
+function outputStream(): NodeJS.WriteStream {
+  try {
+    return process.stdout;
+  } catch (error) {
+    throw terminalStreamError(1, error);
+  }
+}
 
 async function createAndAttach(command: CreateCommand): Promise<number> {
   const socket = await startSession(async () => {
@@ -236,6 +248,8 @@ async function attachUnlessEnded(socket: string, options: ClientOptions): Promis
   } catch (error) {
     // The terminal restored before anything is printed.
     runShutdown();
+    // Nothing is said to a terminal that is gone, and a status kept meanwhile stays kept.
+    if (error instanceof TerminalHangUp) throw error;
     const ended = reportExitedSession(socket, isRefusedByNobody(error));
     if (ended === undefined) throw error;
     return ended;
@@ -338,6 +352,8 @@ function finish(code: number): never {
 }
 
 function report(error: unknown): number {
+  // Nobody is left to read it.
+  if (error instanceof TerminalHangUp) return error.exitCode;
   if (error instanceof DtError) {
     process.stderr.write(`dt: ${displayText(error.message)}\n`);
     if (error.hint !== undefined) process.stderr.write(`dt: ${displayText(error.hint)}\n`);

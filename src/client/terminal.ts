@@ -6,6 +6,7 @@ import type net from 'node:net';
 import tty from 'node:tty';
 import type { WindowSize } from '../common/protocol.js';
 import { descriptorFlags } from '../common/descriptors.js';
+import { DtError, ExitCode, TerminalHangUp, describeSystemError } from '../common/errors.js';
 import { LentReads } from '../common/lent-reads.js';
 import { readStatFields } from '../common/process-stat.js';
 import { descriptorOf, writeAtOnce } from '../common/write-at-once.js';
@@ -157,7 +158,11 @@ export function terminalInput(): tty.ReadStream {
     onKeys(keys);
     return true;
   });
-  input = new tty.ReadStream(0, { onread } as net.SocketConstructorOpts);
+  try {
+    input = new tty.ReadStream(0, { onread } as net.SocketConstructorOpts);
+  } catch (error) {
+    throw terminalStreamError(0, error);
+  }
   input.on('error', (error: NodeJS.ErrnoException) => onKeysError(error));
   input.on('end', () => {
     inputEnded = true;
@@ -176,6 +181,18 @@ function hungUp(): NodeJS.ErrnoException {
   const error: NodeJS.ErrnoException = new Error('the terminal hung up: its input ended');
   error.code = 'EIO';
   return error;
+}
+
+/**
+ * Why Node could not make a stream of a terminal descriptor (tty.ReadStream, tty.WriteStream):
+ * ERR_TTY_INIT_FAILED where libuv no longer found a terminal there, a moment after dt (or Node
+ * itself, for process.stdout) saw one: it hung up in between, and the client ends as at any
+ * hangup. Anything else is said, not shown as Node's stack trace.
+ */
+export function terminalStreamError(fd: number, error: unknown): DtError {
+  if ((error as NodeJS.ErrnoException).code === 'ERR_TTY_INIT_FAILED' && !tty.isatty(fd)) return new TerminalHangUp(error);
+  const reason = (error as { info?: { code?: string } }).info?.code;
+  return new DtError(`cannot use the terminal: ${describeSystemError(reason === undefined ? error : { code: reason })}`, ExitCode.Failure, { cause: error });
 }
 
 /** O_NONBLOCK in a descriptor's status flags. */

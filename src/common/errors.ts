@@ -1,5 +1,6 @@
 // One error family, one message shape (`dt: <socket>: <reason>`), one exit-code table.
 
+import { constants } from 'node:os';
 import util from 'node:util';
 import type { ExitStatus } from './protocol.js';
 
@@ -31,6 +32,16 @@ export class DtError extends Error {
   ) {
     super(message, options);
     this.hint = options?.hint;
+  }
+}
+
+/**
+ * The user's terminal hung up: the client ends as SIGHUP ends it (128+1), quietly, as dtach's
+ * client does at the end of its input: there is nobody left to read a message.
+ */
+export class TerminalHangUp extends DtError {
+  constructor(cause?: unknown) {
+    super('the terminal hung up', SIGNAL_EXIT_BASE + constants.signals.SIGHUP, { cause });
   }
 }
 

@@ -281,6 +281,25 @@ it('a client whose terminal hangs up as it connects, before the connection is ma
   await waitForClients(socket, 0);
 });
 
+for (const [fd, stream] of [[0, 'its input stream'], [1, 'its output stream (process.stdout)']] as const) {
+  it(`a client whose terminal hangs up after it was checked, before Node makes ${stream} of it, ends with status 129, quietly`, async () => {
+    const socket = sandbox.path('s');
+    await startDetachedHexecho(socket);
+    const hold = sandbox.path('hold');
+    // Held as the stream of descriptor fd is made: the terminal answered isatty(3) then, and no
+    // longer does when libuv takes it (Node's ERR_TTY_INIT_FAILED).
+    const { client, report } = clientUnderHangupIgnoringShell(socket, {
+      NODE_OPTIONS: `--require ${FIXTURES}/hold-terminal-stream.cjs`, HOLD_TERMINAL_STREAM_FILE: hold, HOLD_TERMINAL_STREAM_FD: String(fd),
+    });
+    await waitUntil(() => fs.existsSync(`${hold}.waiting`), `the client to be held as it makes ${stream}`);
+    const clientPid = childPids(client.pid)[0]!;
+    await hangUpTerminalOf(client, clientPid);
+    fs.writeFileSync(hold, '');
+    expect(await report()).toEqual({ status: '129\n', stderr: '' });
+    await waitForClients(socket, 0);
+  });
+}
+
 it('a client whose terminal is closed while output pours in leaves quietly too: status 129, nothing on stderr', async () => {
   const socket = sandbox.path('s');
   const created = await runDt(['-n', socket, 'sh', '-c', 'while :; do seq 1 100000; done'], { cwd: sandbox.dir, env: sandbox.env() });
