@@ -12,7 +12,7 @@ import { compareStarts, isExpired, isMasterAlive, isSessionRunning, readRegistry
 import { exactEnvironmentVariable } from './process-bytes.js';
 import { SessionRefusal, isRefusedByNobody } from './session-connection.js';
 import { nameOfSocket } from './session-names.js';
-import { isSocketFile } from '../common/socket.js';
+import { isListenedOn, isSocketFile } from '../common/socket.js';
 import { signalName } from '../common/signals.js';
 import { formatTable, type Column } from './table.js';
 
@@ -85,7 +85,7 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
   if (!isMasterAlive(record)) {
     // The master died without cleaning up (SIGKILL, reboot). Never shown as live; forgotten now.
     removeRecord(record.masterPid);
-    return isSocketFile(record.socket) ? { ...base, ...notWriting, state: 'stale', note: 'master gone; dt -A or -c replaces it' } : null;
+    return isSocketFile(record.socket) ? { ...base, ...notWriting, state: 'stale', note: describeStaleSocket(record) } : null;
   }
   if (isStopped(record.masterPid)) {
     // It cannot answer until continued: no use waiting the 5 s a client gives a master.
@@ -139,6 +139,18 @@ async function describeRecord(record: SessionRecord): Promise<ListedSession | nu
     rows: info.rows,
     ...(info.log === undefined ? {} : { log: info.log }),
   };
+}
+
+/**
+ * What a connection to the socket of a session whose master died would meet, told without
+ * making one. Nobody listens there: the next dt -A or -c replaces the file. A service
+ * manager's socket (systemd socket activation) is listened on by the service manager for as
+ * long as its socket unit runs, whatever became of the master: a connection there starts the
+ * service again, a new dt -N and so a new session (which dt -A attaches, and dt -c refuses).
+ */
+function describeStaleSocket(record: SessionRecord): string {
+  if (record.serviceSocket && isListenedOn(record.socket)) return 'master gone; its service manager still listens: a connection starts a new session';
+  return 'master gone; dt -A or -c replaces it';
 }
 
 /** A program's status as dt -l gives it: its exit code, or the signal that killed it. */

@@ -206,6 +206,45 @@ export function isSymbolicLink(file: string): boolean {
   }
 }
 
+/** /proc/net/unix: the flag of a listening socket, and the type of a stream socket. */
+const SO_ACCEPTCON = 0x10000;
+const SOCK_STREAM = 1;
+
+/** A unix stream socket that listens at a name, as /proc/net/unix lists it. */
+export interface ListeningSocket {
+  /** its inode (sockfs'), as fstat(2) of a descriptor of it gives it */
+  inode: number;
+  /** the path it was bound to, its bytes as latin1 (an abstract one's begins with '@') */
+  path: string;
+}
+
+/**
+ * The named unix stream sockets that listen in this process's network namespace, from
+ * /proc/net/unix, which names them without connecting to them; undefined without /proc.
+ */
+export function readListeningSockets(): ListeningSocket[] | undefined {
+  let table: string;
+  try {
+    table = fs.readFileSync('/proc/self/net/unix', 'latin1');
+  } catch {
+    return undefined; // no /proc
+  }
+  const listening: ListeningSocket[] = [];
+  // Num RefCount Protocol Flags Type St Inode Path
+  for (const line of table.split('\n')) {
+    const match = /^\s*\S+:\s+\S+\s+\S+\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]+)\s+\S+\s+(\d+) (.*)$/.exec(line);
+    if (!match || (parseInt(match[1]!, 16) & SO_ACCEPTCON) === 0 || parseInt(match[2]!, 16) !== SOCK_STREAM) continue;
+    listening.push({ inode: Number(match[3]), path: match[4]! });
+  }
+  return listening;
+}
+
+/** Whether a unix stream socket bound to this path listens, told without connecting; undefined without /proc. */
+export function isListenedOn(socketPath: string): boolean | undefined {
+  const bytes = encodeBytes(socketPath).toString('latin1');
+  return readListeningSockets()?.some((socket) => socket.path === bytes);
+}
+
 /** Removes the socket file if it is still ours (a newer session may have replaced it). */
 export function removeSocket(socketPath: string, ino: number | undefined): void {
   try {

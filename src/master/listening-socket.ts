@@ -8,12 +8,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { describeSystemError, sessionError } from '../common/errors.js';
 import { LISTENING_FD } from '../common/master-spec.js';
+import { readListeningSockets } from '../common/socket.js';
 
 /** The first descriptor a service manager passes (SD_LISTEN_FDS_START in sd-daemon.h). */
 const SD_LISTEN_FDS_START = 3;
-/** /proc/net/unix: the flag of a listening socket, and the type of a stream socket. */
-const SO_ACCEPTCON = 0x10000;
-const SOCK_STREAM = 1;
 
 /** The socket the creating command bound and passed on, at LISTENING_FD. */
 export function adoptHandedOverSocket(socketPath: string): Promise<net.Server> {
@@ -65,19 +63,10 @@ function listenOn(fd: number, socketPath: string): Promise<net.Server> {
  */
 function listeningUnixSocketPath(fd: number): string | undefined {
   let inode: number;
-  let table: string;
   try {
     inode = fs.fstatSync(fd).ino;
-    table = fs.readFileSync('/proc/self/net/unix', 'latin1');
   } catch {
-    return undefined; // not open, or no /proc
+    return undefined; // not open
   }
-  // Num RefCount Protocol Flags Type St Inode Path
-  for (const line of table.split('\n')) {
-    const match = /^\s*\S+:\s+\S+\s+\S+\s+([0-9A-Fa-f]+)\s+([0-9A-Fa-f]+)\s+\S+\s+(\d+) (.*)$/.exec(line);
-    if (!match || Number(match[3]) !== inode) continue;
-    const listening = (parseInt(match[1]!, 16) & SO_ACCEPTCON) !== 0 && parseInt(match[2]!, 16) === SOCK_STREAM;
-    return listening ? match[4] : undefined;
-  }
-  return undefined;
+  return readListeningSockets()?.find((socket) => socket.inode === inode)?.path;
 }
