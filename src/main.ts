@@ -14,7 +14,7 @@ import { RedrawMethod } from './common/protocol.js';
 import { findOnlySession, formatTime, listSessions } from './client/list.js';
 import { forgetEndedSessions, forgetSession } from './client/forget.js';
 import { describeListener, isRefusedByNobody } from './client/session-connection.js';
-import { existingSocketPath, maySessionBeAt, removeMadeSessionDirectory, resolveSocketArgument, socketPathOf } from './client/session-names.js';
+import { existingSocketPath, maySessionBeAt, resolveSocketArgument, socketPathOf } from './client/session-names.js';
 import { takeKeptExit, waitForSession } from './client/wait.js';
 import { prepareOutputLog } from './client/log-file.js';
 import { push } from './client/push.js';
@@ -67,20 +67,19 @@ async function main(argv = exactArguments()): Promise<number> {
       const socket = socketPathOf(command.socket);
       refuseSelfAttach(socket);
       requireTerminal();
-      if (!directoryExists || (await probeSocket(socket)) !== 'live') return createAndAttach(command);
+      if (!directoryExists || (await probeSocket(socket)) !== 'live') return createAndAttach(masterSpec(command, true), command.client);
       exitOnSignals();
       return attachUnlessEnded(socket, command.client);
     }
     case 'create':
       requireTerminal();
-      return createAndAttach(command);
-    case 'create-detached':
-      await startSession(async () => {
-        const spec = masterSpec(command, false);
-        await prepareSocketPath(spec.socket);
-        await launchMaster(spec);
-      });
+      return createAndAttach(masterSpec(command, true), command.client);
+    case 'create-detached': {
+      const spec = masterSpec(command, false);
+      await prepareSocketPath(spec.socket);
+      await launchMaster(spec);
       return ExitCode.Ok;
+    }
     case 'master-foreground':
       return runForegroundMaster(command);
     case 'push':
@@ -113,28 +112,11 @@ function outputStream(): NodeJS.WriteStream {
   }
 }
 
-async function createAndAttach(command: CreateCommand): Promise<number> {
-  const socket = await startSession(async () => {
-    const spec = masterSpec(command, true);
-    await prepareSocketPath(spec.socket);
-    await launchMaster(spec);
-    return spec.socket;
-  });
+async function createAndAttach(spec: MasterSpec, client: ClientOptions): Promise<number> {
+  await prepareSocketPath(spec.socket);
+  await launchMaster(spec);
   exitOnSignals();
-  return attachTerminal(socket, command.client);
-}
-
-/**
- * Runs a creating command's start, up to the session's existence: when it fails, the session
- * directory it made for the session goes again (a command that fails leaves nothing behind).
- */
-async function startSession<T>(start: () => Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    removeMadeSessionDirectory();
-    throw error;
-  }
+  return attachTerminal(spec.socket, client);
 }
 
 /**
@@ -297,14 +279,14 @@ function exitOnSignals(): void {
   }
 }
 
-async function runDetachedMaster({ spec, inherited, ownEnvironment, madeDirectory }: MasterLaunch): Promise<number> {
+async function runDetachedMaster({ spec, inherited, ownEnvironment }: MasterLaunch): Promise<number> {
   process.title = masterTitle(spec.socket);
   closeDescriptors(inherited);
   // Read by the C library as the process started; the program gets the user's environment.
   for (const name of ownEnvironment) delete process.env[name];
   const master = await import('./master/master.js');
   const server = await master.adoptHandedOverSocket(spec.socket);
-  return endMaster(await master.runMaster(spec, { kind: 'handed-over', server, ...(madeDirectory !== undefined && { madeDirectory }) }));
+  return endMaster(await master.runMaster(spec, { kind: 'handed-over', server }));
 }
 
 /** The creating command was killed as it wrote the launch: there is no session to run. */
@@ -314,23 +296,16 @@ async function abandonDetachedMaster(): Promise<number> {
   return ExitCode.Failure;
 }
 
-/**
- * dt -N: the session runs in this process. Until its program has started (runMaster rejects
- * only before that), a failure is the command's, and takes the session directory it made.
- */
 async function runForegroundMaster(command: CreateCommand): Promise<number> {
-  const outcome = await startSession(async () => {
-    const { spec, failure } = foregroundMasterSpec(command);
-    // A foreground master keeps what its supervisor gave it, as any service does.
-    process.title = masterTitle(spec.socket);
-    const master = await import('./master/master.js');
-    const server = await master.serviceManagerSocket(spec.socket);
-    if (server) return master.runMaster(spec, { kind: 'service-manager', server }, failure);
-    if (failure) throw failure;
-    await prepareSocketPath(spec.socket);
-    return master.runMaster(spec, { kind: 'bind' });
-  });
-  return endMaster(outcome);
+  const { spec, failure } = foregroundMasterSpec(command);
+  // A foreground master keeps what its supervisor gave it, as any service does.
+  process.title = masterTitle(spec.socket);
+  const master = await import('./master/master.js');
+  const server = await master.serviceManagerSocket(spec.socket);
+  if (server) return endMaster(await master.runMaster(spec, { kind: 'service-manager', server }, failure));
+  if (failure) throw failure;
+  await prepareSocketPath(spec.socket);
+  return endMaster(await master.runMaster(spec, { kind: 'bind' }));
 }
 
 /**

@@ -21,7 +21,6 @@ import { writeRecord } from '../common/registry.js';
 import { listenPrivate, removeSocket, socketInode } from '../common/socket.js';
 import { descriptorOf } from '../common/write-at-once.js';
 import { exactEnvironmentVariable } from './process-bytes.js';
-import { madeSessionDirectory } from './session-names.js';
 
 /**
  * V8 lets its young generation grow to 16 MiB semispaces under a burst of output and keeps
@@ -139,10 +138,7 @@ export async function startMaster(spec: MasterSpec): Promise<Started> {
     socket: spec.socket, masterPid: child.pid, command: spec.command, startedAt: new Date().toISOString(),
     ...(spec.log && { log: spec.log.file }),
   });
-  const madeDirectory = madeSessionDirectory();
-  await sendLaunch(child.stdio[SPEC_FD] as net.Socket, {
-    spec, inherited, ownEnvironment: added.map(([name]) => name), ...(madeDirectory !== undefined && { madeDirectory }),
-  });
+  await sendLaunch(child.stdio[SPEC_FD] as net.Socket, { spec, inherited, ownEnvironment: added.map(([name]) => name) });
   child.unref();
   return unlisted === undefined ? {} : { unlisted };
 }

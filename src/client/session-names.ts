@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fsPath } from '../common/bytes.js';
 import { DtError, describeSystemError, fileError } from '../common/errors.js';
-import { removeMadeDirectory } from '../common/socket.js';
 import { exactEnvironmentVariable, exactWorkingDirectory } from './process-bytes.js';
 
 const PRIVATE_DIRECTORY_MODE = 0o700;
@@ -38,9 +37,6 @@ export function socketPathOf(word: string): string {
   return path.join(sessionDirectory(), word);
 }
 
-/** The session directory this process made, which a failed start removes again. */
-let madeDirectory: string | undefined;
-
 /**
  * The absolute socket path a socket argument stands for. For a name, the session directory
  * is made (mode 0700) when missing, and refused unless it is the user's own and private.
@@ -49,20 +45,6 @@ export function resolveSocketArgument(word: string): string {
   const socket = socketPathOf(word);
   if (isSessionName(word)) ensurePrivateDirectory(path.dirname(socket));
   return socket;
-}
-
-/** The session directory this process made for the session it starts, if it made one. */
-export function madeSessionDirectory(): string | undefined {
-  return madeDirectory;
-}
-
-/**
- * Removes the session directory this process made, for a session that could not be started:
- * a command that fails leaves nothing behind.
- */
-export function removeMadeSessionDirectory(): void {
-  if (madeDirectory !== undefined) removeMadeDirectory(madeDirectory);
-  madeDirectory = undefined;
 }
 
 /**
@@ -115,7 +97,6 @@ export function nameOfSocket(socket: string): string | undefined {
 function ensurePrivateDirectory(directory: string): void {
   try {
     fs.mkdirSync(fsPath(directory), { mode: PRIVATE_DIRECTORY_MODE });
-    madeDirectory = directory;
     // The umask may have taken the owner's bits too.
     fs.chmodSync(fsPath(directory), PRIVATE_DIRECTORY_MODE);
   } catch (error) {

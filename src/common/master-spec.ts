@@ -74,8 +74,6 @@ export interface MasterLaunch {
   inherited: number[];
   /** variables the creating command set for the master alone: the program must not see them */
   ownEnvironment: string[];
-  /** the session directory the creating command made for this session: a session that cannot start removes it */
-  madeDirectory?: string;
 }
 
 /** One line: JSON has no raw newline, so the master knows where it ends without an end of file. */

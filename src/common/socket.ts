@@ -256,19 +256,6 @@ export function removeSocket(socketPath: string, ino: number | undefined): void 
   }
 }
 
-/**
- * Removes a session directory made for a session that could not be started, only while it
- * is empty (rmdir(2)): one that a session another command started meanwhile is in stays.
- */
-export function removeMadeDirectory(directory: string): void {
-  try {
-    fs.rmdirSync(fsPath(directory));
-  } catch {
-    // ENOTEMPTY: another session is in it now; ENOENT: gone already. Any other reason is not
-    // said: the start's own error is what the user is told.
-  }
-}
-
 export function socketInode(socketPath: string): number | undefined {
   try {
     return fs.statSync(fsPath(socketPath)).ino;

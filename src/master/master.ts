@@ -17,7 +17,7 @@ import { Session, type MasterOutcome } from './session.js';
 import { SocketKeeper } from './socket-keeper.js';
 import { reportStartFailure } from './start-failure.js';
 import { readRecords, removeRecord, unlistedWarning } from '../common/registry.js';
-import { removeMadeDirectory, removeSocket, socketInode } from '../common/socket.js';
+import { removeSocket, socketInode } from '../common/socket.js';
 import { TIER_UP_FLAG } from '../common/tier-up.js';
 
 export type { MasterOutcome } from './session.js';
@@ -27,11 +27,8 @@ export { adoptHandedOverSocket, serviceManagerSocket } from './listening-socket.
 export type SocketSource =
   /** `dt -N` by hand: the master binds it */
   | { kind: 'bind' }
-  /**
-   * the creating command bound it and handed it over: the master keeps its file from now on,
-   * and the session directory the command made for it (madeDirectory) if it cannot start
-   */
-  | { kind: 'handed-over'; server: net.Server; madeDirectory?: string }
+  /** the creating command bound it and handed it over: the master keeps its file from now on */
+  | { kind: 'handed-over'; server: net.Server }
   /** a service manager's (systemd socket activation): its file is left alone */
   | { kind: 'service-manager'; server: net.Server };
 
@@ -72,12 +69,7 @@ export async function runMaster(spec: MasterSpec, source: SocketSource, failure?
   const program = unrunnable ?? startProgram(spec);
   if (program instanceof DtError) {
     log?.abandon();
-    if (source.kind === 'handed-over') {
-      const outcome = await reportStartFailure(spec, socketFile, program, spec.holdUntilAttach ? watchCreatingClient : undefined);
-      // Its socket is gone: the session directory made for it goes too, as for a command that fails at once.
-      if (source.madeDirectory !== undefined) removeMadeDirectory(source.madeDirectory);
-      return outcome;
-    }
+    if (source.kind === 'handed-over') return reportStartFailure(spec, socketFile, program, spec.holdUntilAttach ? watchCreatingClient : undefined);
     if (source.kind === 'bind') {
       socketFile.close();
       throw program;
