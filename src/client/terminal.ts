@@ -263,15 +263,34 @@ const STARTED_ON_TERMINAL = [0, 1, 2].map((fd) => tty.isatty(fd));
  * ended by the shell's `kill %1`) has the shell's settings: libuv's change would stop us
  * (SIGTTOU) until `fg`, and Node's, made with SIGTTOU blocked, would put our start's settings
  * over the shell's line editing. Closing our descriptors of such a terminal makes both skip it.
- * Call it right before exiting.
+ *
+ * A terminal that is fine now may hang up before Node gets to it, a few milliseconds later
+ * (a window closed as the client detaches, keys typed and the terminal gone): so every
+ * terminal is closed here, not only one that has hung up already. The settings Node would put
+ * back are those dt puts back itself (raw mode is undone through libuv's own descriptor of the
+ * terminal). Nor does Node have a flag to put back: libuv reopens a terminal and puts its own
+ * descriptor over fd 0 (and 1, 2), so the O_NONBLOCK it sets there is this process's alone. A
+ * descriptor it could not reopen (a Linux console) and made non-blocking is the user's shell's
+ * too: that one is left to Node, unless it has hung up. Call it right before exiting.
  */
 export function releaseTerminalBeforeExit(): void {
   const inBackground = STARTED_ON_TERMINAL.includes(true) && !ownsTerminal();
   for (const [fd, wasTerminal] of STARTED_ON_TERMINAL.entries()) {
-    if (wasTerminal ? inBackground || !tty.isatty(fd) : mayHaveHungUp(fd)) closeDescriptor(fd);
+    if (wasTerminal ? inBackground || !nodeMustResetFlags(fd) || !tty.isatty(fd) : mayHaveHungUp(fd)) closeDescriptor(fd);
   }
   const libuvDescriptor = input === undefined ? undefined : descriptorOf(input);
   if (inBackground && libuvDescriptor !== undefined && libuvDescriptor > 2) closeDescriptor(libuvDescriptor);
+}
+
+/**
+ * Whether Node may have to put back a descriptor's O_NONBLOCK flag as it exits, for the other
+ * processes that share it: the flag is set (or cannot be read: no /proc) on a descriptor that
+ * is not libuv's reopened terminal input.
+ */
+function nodeMustResetFlags(fd: number): boolean {
+  if (fd === 0 && input !== undefined && (descriptorOf(input) ?? 0) !== 0) return false;
+  const flags = descriptorFlags(fd);
+  return flags === undefined || (flags & O_NONBLOCK) !== 0;
 }
 
 /**

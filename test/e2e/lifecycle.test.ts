@@ -300,6 +300,27 @@ for (const [fd, stream] of [[0, 'its input stream'], [1, 'its output stream (pro
   });
 }
 
+it('a client whose terminal hangs up as it exits exits with its own status, without a crash', async () => {
+  const socket = sandbox.path('s');
+  await startDetachedHexecho(socket);
+  const hold = sandbox.path('hold');
+  const { client, report } = clientUnderHangupIgnoringShell(socket, {
+    NODE_OPTIONS: `--require ${FIXTURES}/hold-at-exit.cjs`, HOLD_AT_EXIT_FILE: hold,
+  });
+  client.write('q');
+  await client.until(() => hexReceived(client).includes('q'), 'the client to be attached');
+  const terminal = fs.readlinkSync(`/proc/${childPids(client.pid)[0]!}/fd/0`);
+  client.write('\x1c');
+  await waitUntil(() => fs.existsSync(`${hold}.waiting`), 'the client to be held as it exits');
+  // Gone after the client let go of it, before Node puts back the settings of the terminals it
+  // started on: Node's refused tcsetattr(3) was an abort (SIGABRT, "Assertion failed").
+  closeTerminal(client);
+  await waitUntil(() => !opens(terminal), `${terminal} to hang up`);
+  fs.writeFileSync(hold, '');
+  expect(await report()).toEqual({ status: '0\n', stderr: '' });
+  await waitForClients(socket, 0);
+});
+
 it('a client whose terminal is closed while output pours in leaves quietly too: status 129, nothing on stderr', async () => {
   const socket = sandbox.path('s');
   const created = await runDt(['-n', socket, 'sh', '-c', 'while :; do seq 1 100000; done'], { cwd: sandbox.dir, env: sandbox.env() });
