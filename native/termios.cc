@@ -74,22 +74,22 @@ static napi_value local_modes(napi_env env, napi_callback_info info) {
 /** Input a canonical terminal holds (Linux: N_TTY_BUF_SIZE): no more ends of file than that. */
 #define MOST_READS 4096
 
-/** Whether a line the terminal handed over ends with one of the characters that end a line. */
-static bool ends_line(const struct termios *modes, unsigned char last) {
-  if (last == '\n') return true;
-  if (modes->c_cc[VEOL] != _POSIX_VDISABLE && last == modes->c_cc[VEOL]) return true;
-  return (modes->c_lflag & IEXTEN) && modes->c_cc[VEOL2] != _POSIX_VDISABLE && last == modes->c_cc[VEOL2];
-}
-
 /**
  * cookedLines(fd): what a terminal in canonical mode holds as complete lines, read as the
  * line discipline hands them over, without waiting: a Buffer, empty when there is none, when
- * the terminal is not in canonical mode, or when it fails (hung up). Its end-of-file character
- * (^D) typed before is in them again, where it was typed. The terminal keeps an end of file as
- * a mark, not as a byte: one read ends there, returning the line before it (nothing, at the
- * start of a line). Left in the terminal when it leaves canonical mode, the mark becomes a
- * NUL byte that nobody typed: script(1), when its standard input ends, types ^D into the
- * terminal of the command it runs, and a dt client starting there read it as 0x00.
+ * the terminal is not in canonical mode, or when it fails (hung up). An end of file (^D) typed
+ * at the start of a line is in them again, as its character. The terminal keeps an end of
+ * file as a mark, not as a byte: a read ends there, and at the start of a line returns
+ * nothing, which is how a program in canonical mode sees an end of file. Left in the terminal
+ * when it leaves canonical mode, the mark becomes a NUL byte that nobody typed: script(1),
+ * when its standard input ends, types ^D into the terminal of the command it runs, and a dt
+ * client starting there read it as 0x00.
+ *
+ * A ^D typed after other keys only hands those keys over, as it does to any program reading
+ * the terminal then: it is not put back. A line that reads as ending without its end
+ * character may not have been ended by a ^D at all: keys typed while the terminal was out of
+ * canonical mode (a shell's line editor reading a command) are handed over so when canonical
+ * mode is set again, and taking that for a ^D typed one the user never typed.
  */
 static napi_value cooked_lines(napi_env env, napi_callback_info info) {
   static unsigned char lines[MOST_READS + LINE_BYTES];
@@ -114,7 +114,7 @@ static napi_value cooked_lines(napi_env env, napi_callback_info info) {
     struct termios now;
     if (count == 0 && tcgetattr(fd, &now) != 0) break;
     for (ssize_t at = 0; at < count; at++) lines[length++] = line[at];
-    if (count == 0 || !ends_line(&modes, line[count - 1])) lines[length++] = modes.c_cc[VEOF];
+    if (count == 0) lines[length++] = modes.c_cc[VEOF];
   }
   napi_value result;
   void *data;

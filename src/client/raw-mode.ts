@@ -19,9 +19,11 @@ let raw = false;
  * In canonical mode the terminal keeps an end of file (^D) as a mark between lines, not as a
  * byte; the mark left there when the terminal leaves canonical mode becomes a NUL that
  * nobody typed (script(1), whose input ends, types ^D into its command's terminal as dt
- * starts). Whole lines are read out before, as the terminal hands them over, with the ^D
- * where it was typed: the program gets the bytes it would get had they been typed a moment
- * later, on a raw terminal. A line not yet ended holds no mark, and is read raw.
+ * starts). Whole lines are read out before, as the terminal hands them over, with a ^D typed
+ * at the start of a line put back: the program gets the bytes it would get had they been
+ * typed a moment later, on a raw terminal. A ^D after other keys only handed them over, as
+ * the terminal meant it to (see native/termios.cc). A line not yet ended holds no mark, and
+ * is read raw.
  */
 export function enterRawMode(): Buffer | undefined {
   const binding = termios();

@@ -113,19 +113,40 @@ describe('input the terminal held before raw mode', () => {
     return hexReceived(term.text);
   }
 
-  it('passes an end of file typed before raw mode as the ^D it was, a NUL as a NUL, in order', async () => {
+  it('passes an end of file typed before raw mode at the start of a line as the ^D it was, and the keys one ended, a NUL as a NUL, in order', async () => {
     sandbox.leavesMaster('hexecho runs on; teardown kills the session');
     const socket = await detachedSession([HEXECHO]);
     // sh takes the first line and starts the client: the rest waits in the terminal, in
     // canonical mode, where an end of file (^D) is a mark between lines, not a byte, and a NUL
     // (^@, ^space) is an ordinary character: `a` ended by ^D, a line with a NUL in it, a ^D at
-    // the start of a line, and a line begun with a NUL, not ended.
+    // the start of a line, and a line begun with a NUL, not ended. The ^D after `a` only hands
+    // `a` over, as it would to any program reading the terminal then.
     const term = sandbox.run('/bin/sh', ['-c', 'read -r line && exec "$0" "$@"', process.execPath, DT, '-a', socket, '-r', 'none']);
     term.write('go\n' + 'a\x04' + 'b\x00c\n' + '\x04' + '\x00z');
-    expect(await receivedUpTo(term, '7a')).toBe('61' + '04' + '6200630a' + '04' + '007a');
+    expect(await receivedUpTo(term, '7a')).toBe('61' + '6200630a' + '04' + '007a');
     // Typed while attached: a NUL is a key like any other.
     term.write('\x00y');
-    expect(await receivedUpTo(term, '79')).toBe('6104620063' + '0a04007a' + '0079');
+    expect(await receivedUpTo(term, '79')).toBe('616200630a' + '04007a' + '0079');
+    term.write('\x1c');
+    expect((await term.waitForExit()).exitCode).toBe(0);
+  });
+
+  it('passes keys typed while the terminal was out of canonical mode as they were, with no ^D added', async () => {
+    sandbox.leavesMaster('hexecho runs on; teardown kills the session');
+    const socket = await detachedSession([HEXECHO]);
+    const go = sandbox.path('go');
+    // As a shell's line editor does while it reads a command: keys typed ahead then are still
+    // there when it sets canonical mode again and starts the client, and the kernel hands them
+    // over as a line whose end nobody typed.
+    const term = sandbox.run('/bin/sh', ['-c', `stty -icanon && echo READY && while [ ! -e '${go}' ]; do sleep 0.01; done && stty icanon && exec "$0" "$@"`,
+      process.execPath, DT, '-a', socket, '-r', 'none']);
+    const readyAt = await term.waitFor('READY\r\n');
+    term.write('ab');
+    await term.waitFor('ab', { from: readyAt }); // echoed: the terminal holds them
+    fs.writeFileSync(go, '');
+    await term.until(() => terminalModes(term).includes('-icanon') && hexReceived(term.text).length > 0, 'the client to pass the keys on and go raw');
+    term.write('z');
+    expect(await receivedUpTo(term, '7a')).toBe('61627a');
     term.write('\x1c');
     expect((await term.waitForExit()).exitCode).toBe(0);
   });
