@@ -26,6 +26,8 @@ const procFileBuffer = Buffer.allocUnsafe(PROC_FILE_BYTES);
 export interface ProgramExit {
   code: number;
   signal: number;
+  /** killed by a signal, the program dumped core; absent otherwise */
+  coreDumped?: true;
 }
 
 /** What became of a signal for the program (signalForeground). */
@@ -44,7 +46,9 @@ export class ProgramTerminal {
 
   constructor(file: string, args: string[], options: ForkOptions) {
     const env = withTerminalDefaults(options.env, options.cwd);
-    this.pty = forkPty(file, args, { ...options, env }, (code, signal) => this.programExited({ code, signal }));
+    this.pty = forkPty(file, args, { ...options, env }, (code, signal, coreDumped) => {
+      this.programExited({ code, signal, ...(coreDumped && { coreDumped: true }) });
+    });
     this.cols = options.cols;
     this.rows = options.rows;
     this.output = new PtyOutput(this.pty.fd, (data) => this.emitData(data), () => this.outputClosed());

@@ -23,6 +23,12 @@ import { ptyBindingFailure } from '../common/pty-binding.js';
 /** Where a new pseudo-terminal comes from (posix_openpt(3)). */
 const PTY_MULTIPLEXER = '/dev/ptmx';
 
+/**
+ * The signal node-pty reports carries, in this bit, whether the program dumped core: dt's
+ * install mends node-pty's exit thread so (scripts/patch-node-pty.mjs). Signals are below it.
+ */
+const CORE_DUMPED_FLAG = 0x80;
+
 /** node-pty 1.1's binding, as src/unix/pty.cc declares it. */
 interface NativePty {
   fork(
@@ -68,9 +74,12 @@ function nativePty(): NativePty {
 /**
  * Starts the program as the leader of a new session whose controlling terminal is a new pty
  * of the given size, with the terminal modes node-pty gives every program. onExit is called
- * once, with the program's exit code or the signal that killed it, when it has been reaped.
+ * once, with the program's exit code or the signal that killed it and whether it dumped core,
+ * when it has been reaped.
  */
-export function forkPty(file: string, args: string[], options: ForkOptions, onExit: (code: number, signal: number) => void): ForkedPty {
+export function forkPty(
+  file: string, args: string[], options: ForkOptions, onExit: (code: number, signal: number, coreDumped: boolean) => void,
+): ForkedPty {
   const env = Object.entries(options.env).map(([key, value]) => `${key}=${value}`);
   // Loaded outside the try: a binding that does not load is not a fork that failed.
   const native = nativePty();
@@ -78,7 +87,9 @@ export function forkPty(file: string, args: string[], options: ForkOptions, onEx
   try {
     // uid and gid -1: the program runs as the master's user. utf8 false: no IUTF8, as node-pty
     // does for raw Buffers. The helper path is used only on macOS (dt reads /proc: Linux only).
-    forked = native.fork(file, args, env, options.cwd, options.cols, options.rows, -1, -1, false, '', onExit);
+    forked = native.fork(file, args, env, options.cwd, options.cols, options.rows, -1, -1, false, '', (code, signal) => {
+      onExit(code, signal & ~CORE_DUMPED_FLAG, (signal & CORE_DUMPED_FLAG) !== 0);
+    });
   } catch (error) {
     throw explainForkFailure(error);
   }
