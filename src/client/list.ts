@@ -36,6 +36,8 @@ export interface ListedSession {
   rows?: number;
   exitCode?: number;
   exitSignal?: string;
+  /** killed by exitSignal, the program dumped core; absent otherwise */
+  coreDumped?: true;
   endedAt?: string;
   /** the signal that told the master to end: it hung up the program, and removed its socket */
   terminatedBy?: string;
@@ -153,9 +155,10 @@ function describeStaleSocket(record: SessionRecord): string {
   return 'master gone; dt -A or -c replaces it';
 }
 
-/** A program's status as dt -l gives it: its exit code, or the signal that killed it. */
-function exitOf(status: ExitStatus): Pick<ListedSession, 'exitCode' | 'exitSignal'> {
-  return status.signal > 0 ? { exitSignal: signalName(status.signal) } : { exitCode: status.code };
+/** A program's status as dt -l gives it: its exit code, or the signal that killed it (and whether it dumped core). */
+function exitOf(status: ExitStatus): Pick<ListedSession, 'exitCode' | 'exitSignal' | 'coreDumped'> {
+  if (status.signal === 0) return { exitCode: status.code };
+  return { exitSignal: signalName(status.signal), ...(status.coreDumped === true && { coreDumped: true }) };
 }
 
 /**
@@ -274,7 +277,7 @@ export function findOnlySession(): string {
 }
 
 function formatState(session: ListedSession): string {
-  const how = session.exitSignal ? `killed by ${session.exitSignal}` : `status ${session.exitCode}`;
+  const how = session.exitSignal ? `killed by ${session.exitSignal}${session.coreDumped ? ' (core dumped)' : ''}` : `status ${session.exitCode}`;
   if (session.state === 'exited') return `exited (${how}, ${formatTime(session.endedAt!)})`;
   if (session.state === 'ending') {
     const known = session.exitSignal !== undefined || session.exitCode !== undefined;

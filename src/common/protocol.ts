@@ -39,7 +39,7 @@ export const FrameType = {
   Redraw: 6,
   /** client → master: stop being a viewer (detach or suspend); the connection may attach again */
   Detach: 7,
-  /** master → client: the program ended; exit code and signal */
+  /** master → client: the program ended; exit code, signal, and ExitFlag bits (earlier masters send none) */
   Exit: 8,
   /** master → client: a reason the master is closing this connection */
   Error: 9,
@@ -462,15 +462,28 @@ export interface ExitStatus {
   code: number;
   /** signal number when the program was killed by a signal, else 0 */
   signal: number;
+  /** killed by a signal, the program dumped core; absent otherwise */
+  coreDumped?: true;
 }
 
+/**
+ * The exit frame's third byte. Every dt reads the code and the signal and ignores what
+ * follows them, so the byte needs no new protocol version or hello feature: an earlier client
+ * says only `killed by SIGSEGV`, and an earlier master sends no flags. Bits not known here are
+ * ignored, for a later master's sake.
+ */
+export const ExitFlag = { CoreDumped: 0x01 } as const;
+
 export function encodeExit(status: ExitStatus): Buffer {
-  return encodeFrame(FrameType.Exit, Buffer.from([status.code & 0xff, status.signal & 0xff]));
+  const flags = status.coreDumped ? ExitFlag.CoreDumped : 0;
+  return encodeFrame(FrameType.Exit, Buffer.from([status.code & 0xff, status.signal & 0xff, flags]));
 }
 
 export function decodeExit(payload: Buffer): ExitStatus {
   requireLength(payload, 2, 'exit');
-  return { code: payload.readUInt8(0), signal: payload.readUInt8(1) };
+  const flags = payload.length > 2 ? payload.readUInt8(2) : 0;
+  const status: ExitStatus = { code: payload.readUInt8(0), signal: payload.readUInt8(1) };
+  return flags & ExitFlag.CoreDumped ? { ...status, coreDumped: true } : status;
 }
 
 export function encodeKill(signal: number): Buffer {

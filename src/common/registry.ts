@@ -340,9 +340,11 @@ export function parseRecord(text: string, pidInName: number): SessionRecord | un
 
 function parseExit(value: unknown): SessionRecord['exit'] {
   if (!isObject(value)) return undefined;
-  const { code, signal, endedAt } = value;
+  const { code, signal, coreDumped, endedAt } = value;
   if (!isIntegerIn(code, 0, MAX_EXIT_CODE) || !isIntegerIn(signal, 0, SIGRTMAX) || !isTimestamp(endedAt)) return undefined;
-  return { code, signal, endedAt };
+  // Written only as true, and only with the signal that killed the program.
+  if (coreDumped !== undefined && (coreDumped !== true || signal === 0)) return undefined;
+  return { code, signal, ...(coreDumped && { coreDumped }), endedAt };
 }
 
 function isSignalName(value: unknown): value is string {

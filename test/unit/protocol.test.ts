@@ -127,10 +127,21 @@ describe('payload helpers round-trip', () => {
     { code: 255, signal: 0 },
     { code: 0, signal: 9 },
     { code: 0, signal: 64 },
+    { code: 0, signal: 11, coreDumped: true as const },
   ])('exit %o', (status) => {
     const frame = decodeOne(encodeExit(status));
     expect(frame.type).toBe(FrameType.Exit);
     expect(decodeExit(frame.payload)).toEqual(status);
+  });
+
+  it('exit: code and signal first, as every earlier dt reads them, then a byte of flags it ignores', () => {
+    expect(decodeOne(encodeExit({ code: 0, signal: 11, coreDumped: true })).payload).toEqual(Buffer.from([0, 11, 1]));
+    expect(decodeOne(encodeExit({ code: 3, signal: 0 })).payload).toEqual(Buffer.from([3, 0, 0]));
+    // An earlier master's frame: no flags.
+    expect(decodeExit(Buffer.from([0, 11]))).toEqual({ code: 0, signal: 11 });
+    // A later master's flags this dt does not know, and more bytes after them: ignored.
+    expect(decodeExit(Buffer.from([0, 6, 0xfe, 7]))).toEqual({ code: 0, signal: 6 });
+    expect(decodeExit(Buffer.from([0, 6, 0xff]))).toEqual({ code: 0, signal: 6, coreDumped: true });
   });
 
   it.each([0, 1, 2, 15, 28, 64])('kill signal %i', (signal) => {

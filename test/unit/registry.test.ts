@@ -14,6 +14,8 @@ describe('parseRecord', () => {
     const failed = { ...VALID, exit: { code: 1, signal: 0, endedAt: EXIT.endedAt }, startError: 'could not start bash: forkpty(3) failed.' };
     expect(parseRecord(JSON.stringify(failed), 42)).toEqual(failed);
     expect(parseRecord(JSON.stringify({ ...VALID, log: '/var/log/work.log' }), 42)).toEqual({ ...VALID, log: '/var/log/work.log' });
+    const dumped = { ...VALID, exit: { code: 0, signal: 11, coreDumped: true, endedAt: EXIT.endedAt } };
+    expect(parseRecord(JSON.stringify(dumped), 42)).toEqual(dumped);
   });
 
   it('keeps a service manager\'s socket and the signal that is ending the session', () => {
@@ -49,6 +51,9 @@ describe('parseRecord', () => {
     ['exit code fractional', JSON.stringify({ ...VALID, exit: { ...EXIT, code: 1.5 } })],
     ['exit signal 65', JSON.stringify({ ...VALID, exit: { ...EXIT, signal: 65 } })],
     ['exit endedAt missing', JSON.stringify({ ...VALID, exit: { code: 0, signal: 0 } })],
+    ['exit coreDumped false', JSON.stringify({ ...VALID, exit: { ...EXIT, signal: 11, coreDumped: false } })],
+    ['exit coreDumped a number', JSON.stringify({ ...VALID, exit: { ...EXIT, signal: 11, coreDumped: 1 } })],
+    ['exit coreDumped without a signal', JSON.stringify({ ...VALID, exit: { ...EXIT, coreDumped: true } })],
     ['startError a number', JSON.stringify({ ...VALID, exit: EXIT, startError: 1 })],
     ['startError too long', JSON.stringify({ ...VALID, exit: EXIT, startError: 'x'.repeat(5000) })],
     ['serviceSocket false', JSON.stringify({ ...VALID, serviceSocket: false })],
