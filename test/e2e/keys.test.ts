@@ -61,6 +61,22 @@ async function untilRaw(term: Term): Promise<void> {
   await waitUntil(() => terminalModes(term).includes('-icanon'), 'the client to put its terminal in raw mode');
 }
 
+/**
+ * Waits until `client`, started from a job-control shell, has the terminal again (`fg`) and has
+ * put it in raw mode. bash's line editor keeps the terminal out of canonical mode while it
+ * reads a command too: a key typed then could meet the shell's modes, and be taken with the
+ * shell's pending input when it switches back. bash switches back before it gives the
+ * terminal to the job, so raw modes seen once the client's group is the terminal's foreground
+ * are the client's.
+ */
+async function untilRawInForeground(term: Term, client: number): Promise<void> {
+  await waitUntil(() => {
+    const stat = fs.readFileSync(`/proc/${client}/stat`, 'latin1');
+    const [processGroup, , , foregroundGroup] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(2, 6);
+    return processGroup === foregroundGroup && terminalModes(term).includes('-icanon');
+  }, 'the client to have the terminal again, in raw mode');
+}
+
 /** Attaches a client and proves it is attached by a round trip of one typed byte. */
 async function attachAndType(socket: string, options: string[], byte: string): Promise<Term> {
   const term = sandbox.dt(['-a', socket, '-r', 'none', ...options]);
@@ -380,7 +396,7 @@ describe('the suspend key', () => {
     }, 'bash to see the client stopped again');
     expect(processState(client)).toBe('T');
     shell.write('fg\r');
-    await untilRaw(shell);
+    await untilRawInForeground(shell, client);
     shell.write('a');
     await shell.waitFor('HEX 61\r', { from: continuedAt });
     expect(received(log)).toBe('61');
@@ -433,7 +449,7 @@ describe('the suspend key', () => {
     await waitUntil(() => processState(client) === 'T', 'the client to be stopped with the script');
     await shell.waitFor('PROMPT$ ', { from: stoppedAt });
     shell.write('fg\r');
-    await untilRaw(shell);
+    await untilRawInForeground(shell, client);
     shell.write('a');
     await shell.waitFor('HEX 61\r', { from: stoppedAt });
     shell.write('\x1c');
