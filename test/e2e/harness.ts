@@ -570,9 +570,13 @@ export function withoutTitleSave(text: string): string {
  */
 export async function waitForNoEcho(socketPath: string): Promise<void> {
   const { programPid } = await masterInfo(socketPath);
-  const terminal = fs.readlinkSync(`/proc/${programPid}/fd/0`);
-  await waitUntil(() => / -echo /.test(` ${execFileSync('stty', ['-a', '-F', terminal], { encoding: 'latin1' }).replace(/\s+/g, ' ')} `),
-    `echo to be off on ${terminal}`);
+  // Until the forked program has made its terminal its standard input, fd 0 is the master's (/dev/null).
+  let terminal = '';
+  await waitUntil(() => {
+    terminal = fs.readlinkSync(`/proc/${programPid}/fd/0`);
+    return terminal.startsWith('/dev/pts/')
+      && / -echo /.test(` ${execFileSync('stty', ['-a', '-F', terminal], { encoding: 'latin1' }).replace(/\s+/g, ' ')} `);
+  }, () => `echo to be off on the program's terminal (its standard input: ${terminal})`);
 }
 
 /**
