@@ -32,8 +32,11 @@ import { FrameBlocks } from './frame-blocks.js';
 export const VIEWER_HIGH_WATER_BYTES = 256 * 1024;
 /** A viewer further behind than this is disconnected. */
 export const MAX_VIEWER_BACKLOG_BYTES = 8 * 1024 * 1024;
-/** A viewer that drains nothing for this long while the program waits for it is disconnected. */
-export const STALLED_VIEWER_TIMEOUT_MS = 10_000;
+/**
+ * A viewer that drains nothing for this long while the program waits for it is disconnected.
+ * The tests that only need it to pass shorten it with DT_TEST_STALLED_VIEWER_TIMEOUT_MS.
+ */
+export const STALLED_VIEWER_TIMEOUT_MS = Number(process.env['DT_TEST_STALLED_VIEWER_TIMEOUT_MS']) || 10_000;
 /** A pty read this long was limited by the pty's buffer: more output is probably waiting. */
 const FULL_PTY_READ_BYTES = 4000;
 /** Output is sent once this much is gathered... */

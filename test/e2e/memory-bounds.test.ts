@@ -28,8 +28,8 @@ afterEach(async () => {
 });
 
 /** A detached session whose program never reads its terminal; resolves with the master's pid. */
-async function startNonReadingSession(socket: string): Promise<number> {
-  const create = sandbox.dt(['-n', socket, '/bin/sh', '-c', 'stty raw -echo; exec sleep 600'], { env: ENV });
+async function startNonReadingSession(socket: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
+  const create = sandbox.dt(['-n', socket, '/bin/sh', '-c', 'stty raw -echo; exec sleep 600'], { env: { ...ENV, ...env } });
   expect((await create.waitForExit()).exitCode).toBe(0);
   return sandbox.trackMaster(socket);
 }
@@ -110,7 +110,8 @@ it('SIGKILLed dt -p writers into a program that reads nothing pin a bounded amou
 
 it('Info requests sent without reading the replies: the master stops answering and drops the connection', async () => {
   const socket = sandbox.path('s');
-  const masterPid = await startNonReadingSession(socket);
+  // Dropped connections are told why, and destroyed if they do not read it: after 1 s, not 10.
+  const masterPid = await startNonReadingSession(socket, { DT_TEST_DROP_FLUSH_TIMEOUT_MS: '1000' });
   const before = anonymousResidentBytes(masterPid);
   const peak = samplePeak(masterPid);
   const requests = Buffer.alloc(HEADER_BYTES * 20_000);
