@@ -529,14 +529,40 @@ export async function killDtachMasters(sandbox: Sandbox): Promise<void> {
 /** test/fixtures/pattern.mjs writes lines of this many bytes: `%015d\n`. */
 export const PATTERN_LINE_BYTES = 16;
 
-/** The bytes [start, end) of the stream test/fixtures/pattern.mjs writes. */
-export function patternBytes(start: number, end: number): Buffer {
-  const firstLine = Math.floor(start / PATTERN_LINE_BYTES);
-  const lastLine = Math.ceil(end / PATTERN_LINE_BYTES);
+/** The pattern is made in blocks of this many bytes (4096 lines), and the latest few kept. */
+const PATTERN_BLOCK_BYTES = 4096 * PATTERN_LINE_BYTES;
+const PATTERN_BLOCKS_KEPT = 64;
+/**
+ * Blocks of the pattern made lately, oldest first. Every viewer of a stream checks the same
+ * bytes: made once for all of them, not once each. Made for each of 50 viewers, the pattern
+ * took most of this process's time, and on a loaded machine the terminal it reads too (4 KiB
+ * a read, against 64 KiB from a socket) fell 8 MiB behind them and was cut off.
+ */
+const patternBlocks = new Map<number, Buffer>();
+
+function patternBlock(block: number): Buffer {
+  const kept = patternBlocks.get(block);
+  if (kept) return kept;
+  const firstLine = block * (PATTERN_BLOCK_BYTES / PATTERN_LINE_BYTES);
   let text = '';
-  for (let line = firstLine; line < lastLine; line++) text += `${String(line).padStart(15, '0')}\n`;
-  const skip = start - firstLine * PATTERN_LINE_BYTES;
-  return Buffer.from(text, 'latin1').subarray(skip, skip + end - start);
+  for (let line = firstLine; line < firstLine + PATTERN_BLOCK_BYTES / PATTERN_LINE_BYTES; line++) text += `${String(line).padStart(15, '0')}\n`;
+  const made = Buffer.from(text, 'latin1');
+  if (patternBlocks.size >= PATTERN_BLOCKS_KEPT) patternBlocks.delete(patternBlocks.keys().next().value!);
+  patternBlocks.set(block, made);
+  return made;
+}
+
+/** The bytes [start, end) of the stream test/fixtures/pattern.mjs writes (not to be written to: it may be kept). */
+export function patternBytes(start: number, end: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = start; at < end;) {
+    const block = Math.floor(at / PATTERN_BLOCK_BYTES);
+    const blockStart = block * PATTERN_BLOCK_BYTES;
+    const upTo = Math.min(end, blockStart + PATTERN_BLOCK_BYTES);
+    parts.push(patternBlock(block).subarray(at - blockStart, upTo - blockStart));
+    at = upTo;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /**
