@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { DT, ROOT, Sandbox, waitUntil } from './harness.js';
+import { DT, FIXTURES, ROOT, Sandbox, waitUntil } from './harness.js';
 import { isRunning, killTracked, run, sessionInfo, trackPid } from './lifecycle-helpers.js';
 
 const UNIT = `${ROOT}/examples/dt-console@.service`;
@@ -65,31 +65,8 @@ it('the example unit\'s ExecStop returns only once the program has ended, when t
   expect(await service).toMatchObject({ code: 0, signal: null });
 });
 
-/**
- * What systemd does with the example's socket unit (Accept=no): it holds the listening socket
- * for the service's whole life, passes it to dt -N as descriptor 3 (LISTEN_FDS, LISTEN_PID),
- * and never accepts. Once the service has ended, it prints ENDED and the status; then, told by
- * a line on its standard input, whether a connection waits on the socket: one that does would
- * start the service again.
- */
-const SOCKET_UNIT = `
-import os, select, socket, sys
-path, command = sys.argv[1], sys.argv[2:]
-held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-held.bind(path)
-held.listen(16)
-pid = os.fork()
-if pid == 0:
-    os.set_inheritable(held.fileno(), True)  # it may be descriptor 3 already
-    os.dup2(held.fileno(), 3)
-    os.environ['LISTEN_PID'] = str(os.getpid())
-    os.environ['LISTEN_FDS'] = '1'
-    os.execvp(command[0], command)
-print('MAINPID', pid, flush=True)
-print('ENDED', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
-sys.stdin.readline()
-print('PENDING', 'yes' if select.select([held], [], [], 0)[0] else 'no', flush=True)
-`;
+/** What systemd does with the example's socket unit: see the fixture. */
+const SOCKET_UNIT = `${FIXTURES}/socket-unit.py`;
 const HAVE_PYTHON = spawnSync('python3', ['-c', '']).status === 0;
 if (!HAVE_PYTHON) console.warn('service-example.test.ts: no python3; the test with the socket held as systemd holds it is skipped');
 
@@ -97,7 +74,7 @@ if (!HAVE_PYTHON) console.warn('service-example.test.ts: no python3; the test wi
   const socket = sandbox.path(`dt-${INSTANCE}.sock`);
   const ready = sandbox.path('ready');
   const console = `touch '${ready}'; read line; [ "$line" = stop ] || exit 2; exit 0`;
-  const unit = sandbox.run('python3', ['-c', SOCKET_UNIT, socket, process.execPath, DT, '-N', socket, 'sh', '-c', console]);
+  const unit = sandbox.run('python3', [SOCKET_UNIT, socket, process.execPath, DT, '-N', socket, 'sh', '-c', console]);
   await unit.waitFor(/MAINPID \d+\r\n/);
   const mainPid = /MAINPID (\d+)/.exec(unit.text)![1]!;
   sandbox.addMaster(Number(mainPid));

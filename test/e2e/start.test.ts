@@ -390,40 +390,14 @@ activationIt('a socket-activated session whose socket file was deleted is listed
   expect(await listJson()).toEqual([]);
 });
 
-/**
- * A service manager's socket unit, as systemd runs one (Accept=no): it binds and listens on the
- * socket, starts the service, dt -N, with it as descriptor 3 (LISTEN_FDS, LISTEN_PID), never
- * accepts, and goes on listening after the service has ended (printing ENDED): a connection
- * then starts the service again, once; a line on its standard input ends it.
- */
-const LISTENING_SOCKET_UNIT = `
-import os, select, socket, sys
-path, command = sys.argv[1], sys.argv[2:]
-held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-held.bind(path)
-held.listen(16)
-def start():
-    pid = os.fork()
-    if pid == 0:
-        os.set_inheritable(held.fileno(), True)  # it may be descriptor 3 already
-        os.dup2(held.fileno(), 3)
-        os.environ['LISTEN_PID'] = str(os.getpid())
-        os.environ['LISTEN_FDS'] = '1'
-        os.execvp(command[0], command)
-    print('MAINPID', pid, flush=True)
-    os.waitpid(pid, 0)
-    print('ENDED', flush=True)
-start()
-if held in select.select([held, sys.stdin], [], [])[0]:
-    start()
-sys.stdin.readline()
-`;
+/** A service manager's socket unit, as systemd runs one: see the fixture. */
+const SOCKET_UNIT = `${FIXTURES}/socket-unit.py`;
 const HAVE_PYTHON = spawnSync('python3', ['-c', '']).status === 0;
 if (!HAVE_PYTHON) console.warn('start.test.ts: no python3; the test with a socket held as systemd holds it is skipped');
 
 (HAVE_PYTHON ? it : it.skip)('a socket-activated session whose master died, its service manager still listening: dt -l says a connection starts a new session, not that dt -A replaces it', async () => {
   const socket = sandbox.path('s');
-  const unit = sandbox.run('python3', ['-c', LISTENING_SOCKET_UNIT, socket, process.execPath, DT, '-N', socket, ...HEXECHO]);
+  const unit = sandbox.run('python3', [SOCKET_UNIT, '--restart', socket, process.execPath, DT, '-N', socket, ...HEXECHO]);
   await unit.waitFor(/MAINPID \d+\r\n/);
   const masterPid = Number(/MAINPID (\d+)/.exec(unit.text)![1]);
   sandbox.addMaster(masterPid);
