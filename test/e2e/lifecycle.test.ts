@@ -264,39 +264,40 @@ it('a client whose terminal hangs up before its code has loaded ends without a c
   await waitForClients(socket, 0);
 });
 
-it('a client whose terminal hangs up as it connects, before the connection is made, ends with status 129', async () => {
+/**
+ * A client attaching to a new session, held by `fixture` (test/fixtures/hold-*.cjs) at a chosen
+ * moment until the file named by its `holdVariable` exists: its terminal hangs up there, and
+ * it goes on. Resolves with its report; the session has no client left.
+ */
+async function hangUpWhileHeld(fixture: string, holdVariable: string, moment: string, env: Record<string, string> = {}) {
   const socket = sandbox.path('s');
   await startDetachedHexecho(socket);
   const hold = sandbox.path('hold');
+  const { client, report } = clientUnderHangupIgnoringShell(socket, {
+    NODE_OPTIONS: `--require ${FIXTURES}/${fixture}`, [holdVariable]: hold, ...env,
+  });
+  await waitUntil(() => fs.existsSync(`${hold}.waiting`), `the client to be held ${moment}`);
+  await hangUpTerminalOf(client, childPids(client.pid)[0]!);
+  fs.writeFileSync(hold, '');
+  const reported = await report();
+  await waitForClients(socket, 0);
+  return reported;
+}
+
+it('a client whose terminal hangs up as it connects, before the connection is made, ends with status 129', async () => {
   // Held right after connect(2), before its event loop learns that the connection is made: it
   // then learns of the hangup first, and gave up a connection still being made.
-  const { client, report } = clientUnderHangupIgnoringShell(socket, {
-    NODE_OPTIONS: `--require ${FIXTURES}/hold-after-connect.cjs`, HOLD_AFTER_CONNECT_FILE: hold,
-  });
-  await waitUntil(() => fs.existsSync(`${hold}.waiting`), 'the client to be held after its connect');
-  const clientPid = childPids(client.pid)[0]!;
-  await hangUpTerminalOf(client, clientPid);
-  fs.writeFileSync(hold, '');
-  expect(await report()).toEqual({ status: '129\n', stderr: '' });
-  await waitForClients(socket, 0);
+  expect(await hangUpWhileHeld('hold-after-connect.cjs', 'HOLD_AFTER_CONNECT_FILE', 'after its connect'))
+    .toEqual({ status: '129\n', stderr: '' });
 });
 
 for (const [fd, stream] of [[0, 'its input stream'], [1, 'its output stream (process.stdout)']] as const) {
   it(`a client whose terminal hangs up after it was checked, before Node makes ${stream} of it, ends with status 129, quietly`, async () => {
-    const socket = sandbox.path('s');
-    await startDetachedHexecho(socket);
-    const hold = sandbox.path('hold');
     // Held as the stream of descriptor fd is made: the terminal answered isatty(3) then, and no
     // longer does when libuv takes it (Node's ERR_TTY_INIT_FAILED).
-    const { client, report } = clientUnderHangupIgnoringShell(socket, {
-      NODE_OPTIONS: `--require ${FIXTURES}/hold-terminal-stream.cjs`, HOLD_TERMINAL_STREAM_FILE: hold, HOLD_TERMINAL_STREAM_FD: String(fd),
-    });
-    await waitUntil(() => fs.existsSync(`${hold}.waiting`), `the client to be held as it makes ${stream}`);
-    const clientPid = childPids(client.pid)[0]!;
-    await hangUpTerminalOf(client, clientPid);
-    fs.writeFileSync(hold, '');
-    expect(await report()).toEqual({ status: '129\n', stderr: '' });
-    await waitForClients(socket, 0);
+    const moment = `as it makes ${stream}`;
+    expect(await hangUpWhileHeld('hold-terminal-stream.cjs', 'HOLD_TERMINAL_STREAM_FILE', moment, { HOLD_TERMINAL_STREAM_FD: String(fd) }))
+      .toEqual({ status: '129\n', stderr: '' });
   });
 }
 
