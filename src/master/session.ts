@@ -525,7 +525,7 @@ export class Session {
   /** The program ended (or the session was terminated): once the log has its last output, clients get the status. */
   private end(status: ProgramExit, reason?: string): void {
     if (this.ending) return;
-    this.ending = reason === undefined ? { exit: { code: status.code, signal: status.signal, ...(status.coreDumped && { coreDumped: true }) } } : {};
+    this.ending = reason === undefined ? { exit: status } : {};
     if (!this.log) return this.tellEnd(status, reason);
     // The log's last writes come first (LOG_CLOSE_TIMEOUT_MS at most, on a disk that does
     // not answer): a script told the status reads FILE next (`dt -w s; tail FILE`), and so
