@@ -15,7 +15,7 @@ import { LentReads } from '../common/lent-reads.js';
 import { openSession, type SessionConnection } from './session-connection.js';
 import { removeRecord } from '../common/registry.js';
 import { onShutdown } from '../common/shutdown.js';
-import { describeSignalDeath, signalNumber } from '../common/signals.js';
+import { describeSignalDeath, signalName, signalNumber } from '../common/signals.js';
 import { enterRawMode, restoreTerminal } from './raw-mode.js';
 import {
   hasJobControl, ownsTerminal, pauseReadingKeys, printStatusLine, readKeys, readTypedKeys, repeatOnStandardError,
@@ -31,7 +31,7 @@ const DETACH_FLUSH_TIMEOUT_MS = 1_000;
 
 export function describeExit(status: ExitStatus): string {
   return status.signal > 0
-    ? `[program killed by ${describeSignalDeath(status)}]`
+    ? `[program killed by ${describeSignalDeath(signalName(status.signal), status.coreDumped)}]`
     : `[program exited with status ${status.code}]`;
 }
 

@@ -13,7 +13,7 @@ import { exactEnvironmentVariable } from './process-bytes.js';
 import { SessionRefusal, isRefusedByNobody } from './session-connection.js';
 import { nameOfSocket } from './session-names.js';
 import { isListenedOn, isSocketFile } from '../common/socket.js';
-import { signalName } from '../common/signals.js';
+import { describeSignalDeath, signalName } from '../common/signals.js';
 import { formatTable, type Column } from './table.js';
 
 export interface ListedSession {
@@ -277,7 +277,7 @@ export function findOnlySession(): string {
 }
 
 function formatState(session: ListedSession): string {
-  const how = session.exitSignal ? `killed by ${session.exitSignal}${session.coreDumped ? ' (core dumped)' : ''}` : `status ${session.exitCode}`;
+  const how = session.exitSignal ? `killed by ${describeSignalDeath(session.exitSignal, session.coreDumped)}` : `status ${session.exitCode}`;
   if (session.state === 'exited') return `exited (${how}, ${formatTime(session.endedAt!)})`;
   if (session.state === 'ending') {
     const known = session.exitSignal !== undefined || session.exitCode !== undefined;

@@ -71,7 +71,7 @@ export function signalNumber(name: NodeJS.Signals): number {
   return SIGNALS[name] ?? 0;
 }
 
-/** A death by signal as dt words it, as a shell would: `SIGSEGV`, or `SIGSEGV (core dumped)`. */
-export function describeSignalDeath(status: { signal: number; coreDumped?: true }): string {
-  return status.coreDumped ? `${signalName(status.signal)} (core dumped)` : signalName(status.signal);
+/** A death by the signal named so, as dt words it, as a shell would: `SIGSEGV`, or `SIGSEGV (core dumped)`. */
+export function describeSignalDeath(name: string, coreDumped: boolean | undefined): string {
+  return coreDumped ? `${name} (core dumped)` : name;
 }
