@@ -15,8 +15,8 @@ interface TermiosBinding {
   /** [0, c_lflag, VMIN], or [errno]. */
   localModes(fd: number): number[];
   /**
-   * The whole lines a terminal in canonical mode holds, each end of file in them as the
-   * end-of-file character typed there; empty when there are none, or it is not canonical.
+   * The whole lines a terminal in canonical mode holds, an end of file typed at the start of a
+   * line in them as the end-of-file character; empty when there are none, or it is not canonical.
    */
   cookedLines(fd: number): Buffer;
 }
